@@ -1,0 +1,51 @@
+"""The interface every dialect's codec implements, and what they share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from langchain_cloudflare_playground.client.errors import PlaygroundProtocolError
+
+if TYPE_CHECKING:
+    from langchain_cloudflare_playground.client.events import ChatEvent
+    from langchain_cloudflare_playground.client.messages import Conversation
+
+__all__ = ["ChatRequest", "StreamDecoder", "parse_json_frame"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """Everything a codec needs to encode one chat request."""
+
+    conversation: Conversation
+    model: str
+    max_tokens: int
+    temperature: float | None
+
+
+class StreamDecoder(Protocol):
+    """Turns the lines (or frames) of one reply into events.
+
+    ``feed`` returns the events a line completes; ``done`` turns true when the server has said the
+    reply is complete. A stream that ends before that is truncated, and the transport says so.
+    """
+
+    @property
+    def done(self) -> bool:
+        """Whether the server marked the reply complete."""
+        ...
+
+    def feed(self, line: str) -> list[ChatEvent]:
+        """Decode one line (or frame) into events."""
+        ...
+
+
+def parse_json_frame(payload: str, where: str) -> object:
+    """Parse a frame's JSON, turning garbage into a protocol error that quotes it."""
+    try:
+        return json.loads(payload)
+    except ValueError as exc:
+        msg = f"malformed {where} frame from the server: {payload[:120]!r}"
+        raise PlaygroundProtocolError(msg) from exc

@@ -1,0 +1,61 @@
+"""Incremental byte-to-line decoding that survives any split of the byte stream."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from langchain_cloudflare_playground.client.errors import PlaygroundProtocolError
+
+__all__ = ["LineDecoder"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class LineDecoder:
+    """Feed raw bytes, get complete lines without their line breaks.
+
+    CR, LF and CRLF all end a line, even when a CRLF or a multi-byte UTF-8 character is split across
+    two reads. Unlike ``str.splitlines`` it does not split on U+2028 and friends, which JSON may
+    carry unescaped.
+    """
+
+    def __init__(self) -> None:
+        """Start with an empty buffer."""
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        # Pieces of the unfinished line; a list so a very long line costs linear time.
+        self._pending: list[str] = []
+
+    def feed(self, data: bytes) -> list[str]:
+        """Add bytes and return the lines they complete."""
+        try:
+            text = self._utf8.decode(data)
+        except UnicodeDecodeError as exc:
+            msg = f"the stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of a read)"
+            raise PlaygroundProtocolError(msg) from exc
+        if "\n" not in text and "\r" not in text:
+            if text:
+                self._pending.append(text)
+            return []
+        self._pending.append(text)
+        buffer = "".join(self._pending)
+        # A trailing CR may be the first half of a CRLF split across reads: hold it back until
+        # the next byte tells.
+        held_cr = buffer.endswith("\r")
+        lines = _LINE_BREAK.split(buffer[:-1] if held_cr else buffer)
+        tail = lines.pop()
+        self._pending = [tail + "\r"] if held_cr else ([tail] if tail else [])
+        return lines
+
+    def finish(self) -> list[str]:
+        """Flush at end of stream: the unterminated last line, if any."""
+        try:
+            self._pending.append(self._utf8.decode(b"", final=True))
+        except UnicodeDecodeError as exc:
+            msg = "the stream ended in the middle of a UTF-8 character"
+            raise PlaygroundProtocolError(msg) from exc
+        lines = _LINE_BREAK.split("".join(self._pending))
+        self._pending = []
+        if lines[-1] == "":
+            lines.pop()
+        return lines

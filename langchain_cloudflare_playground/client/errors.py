@@ -1,0 +1,200 @@
+"""The one exception hierarchy of the playground client.
+
+Every failure the client reports is a :class:`PlaygroundError`. Status failures map to one
+subclass per status family through :func:`make_status_error`, so callers can catch exactly what
+they can act on (a rate limit, a challenge page) and let the rest propagate.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ChallengeError",
+    "ModelNotFoundError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PlaygroundAPIError",
+    "PlaygroundConnectionError",
+    "PlaygroundError",
+    "PlaygroundProtocolError",
+    "PlaygroundStatusError",
+    "PlaygroundStreamError",
+    "PlaygroundTimeoutError",
+    "RateLimitError",
+    "ServerError",
+    "is_challenge_page",
+    "make_stream_error",
+]
+
+# Titles of the pages Cloudflare's bot protection serves instead of the real response.
+_CHALLENGE_MARKERS = ("Just a moment", "Attention Required", "cf-challenge", "cf_chl_")
+_RATE_LIMIT_PATTERN = re.compile(r"\b3021\b|rate.?limit", re.IGNORECASE)
+_BODY_EXCERPT = 300
+
+
+class PlaygroundError(Exception):
+    """Root of every error raised by the playground client."""
+
+
+class PlaygroundConnectionError(PlaygroundError):
+    """The server could not be reached, or the connection broke before a reply started."""
+
+
+class PlaygroundTimeoutError(PlaygroundConnectionError):
+    """No byte arrived within ``timeout`` seconds (connect, first byte, or a gap in the stream)."""
+
+
+class PlaygroundProtocolError(PlaygroundError):
+    """The server answered with something that is not a playground stream."""
+
+
+class ModelNotFoundError(PlaygroundError, ValueError):
+    """A model name that is neither a full ``@cf/``/``@hf/`` id nor a known alias."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        """Build the error with the closest known names as advice."""
+        self.name = name
+        self.suggestions = suggestions
+        hint = (
+            f" Did you mean: {', '.join(suggestions)}?"
+            if suggestions
+            else " Run `cf-playground models` to see the available names."
+        )
+        super().__init__(
+            f"Unknown model {name!r}.{hint} A full id such as '@cf/meta/llama-3.1-8b-instruct-fp8'"
+            " is always accepted."
+        )
+
+
+class PlaygroundAPIError(PlaygroundError):
+    """The server refused the request or reported an error in the stream.
+
+    Attributes:
+        message: What went wrong, in the server's words where it gave any.
+        status: The HTTP status, or ``None`` when the error came inside a stream.
+        body: The start of the response body (never more than a few hundred characters).
+        retry_after: Seconds the server asked us to wait, when it said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Build the error; ``body`` is kept short so logs stay readable."""
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.body = body[:_BODY_EXCERPT] if body else body
+        self.retry_after = retry_after
+
+
+class PlaygroundStatusError(PlaygroundAPIError):
+    """A non-2xx HTTP status (``status`` is ``None`` only for a rate limit reported in a stream)."""
+
+
+class BadRequestError(PlaygroundStatusError):
+    """400: the server rejected the request as malformed."""
+
+
+class AuthenticationError(PlaygroundStatusError):
+    """401: the session is not accepted."""
+
+
+class PermissionDeniedError(PlaygroundStatusError):
+    """403: the session is not allowed to use the playground."""
+
+
+class NotFoundError(PlaygroundStatusError):
+    """404: wrong base URL, or a dialect this server does not speak."""
+
+
+class RateLimitError(PlaygroundStatusError):
+    """429, or a rate-limit error inside the stream: slow down and try again later."""
+
+
+class ServerError(PlaygroundStatusError):
+    """5xx: the playground failed; usually worth another try."""
+
+
+class ChallengeError(PlaygroundStatusError):
+    """Cloudflare's bot protection answered with a challenge page instead of the playground.
+
+    A fresh browser session usually gets past it: install the ``browser`` extra
+    (``pip install "cloudflare-playground[browser]"``) and Chromium, or set ``CHROME_PATH``.
+    """
+
+
+class PlaygroundStreamError(PlaygroundError):
+    """The stream failed after text had started arriving.
+
+    Attributes:
+        partial_text: All text received before the failure, so nothing is lost.
+        partial_reasoning: All reasoning received before the failure.
+    """
+
+    def __init__(self, message: str, *, partial_text: str, partial_reasoning: str = "") -> None:
+        """Build the error; the message says how much arrived."""
+        super().__init__(
+            f"{message} (the stream broke after {len(partial_text)} characters of text;"
+            " they are in .partial_text)"
+        )
+        self.partial_text = partial_text
+        self.partial_reasoning = partial_reasoning
+
+
+def is_challenge_page(status: int, body: str) -> bool:
+    """Tell whether a 403/503 response is Cloudflare's bot challenge rather than an answer."""
+    return status in (403, 503) and any(marker in body for marker in _CHALLENGE_MARKERS)
+
+
+_STATUS_CLASSES: dict[int, type[PlaygroundStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def make_status_error(
+    status: int, body: str, headers: Mapping[str, str], *, retry_after: float | None = None
+) -> PlaygroundStatusError:
+    """Map a refused HTTP response onto the error class a caller can act on."""
+    if is_challenge_page(status, body):
+        return ChallengeError(
+            f"HTTP {status}: Cloudflare answered with a challenge page instead of the playground."
+            ' A browser session gets past it: pip install "cloudflare-playground[browser]" and'
+            " install Chromium (or set CHROME_PATH).",
+            status=status,
+            body=body,
+            retry_after=retry_after,
+        )
+    cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else PlaygroundStatusError)  # noqa: PLR2004
+    detail = _short_detail(body, headers)
+    return cls(f"HTTP {status}{detail}", status=status, body=body, retry_after=retry_after)
+
+
+def make_stream_error(message: str) -> PlaygroundAPIError:
+    """Map an error the server reported inside a stream onto a typed error."""
+    if _RATE_LIMIT_PATTERN.search(message):
+        return RateLimitError(message, body=message)
+    return PlaygroundAPIError(message, body=message)
+
+
+def _short_detail(body: str, headers: Mapping[str, str]) -> str:
+    content_type = headers.get("Content-Type", "")
+    if not body.strip() or "html" in content_type:
+        return ""
+    first_line = body.strip().splitlines()[0][:200]
+    return f": {first_line}"

@@ -1,0 +1,64 @@
+"""What a chat stream yields: typed events, the same for every dialect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+__all__ = ["ChatEvent", "ChatReply", "Finish", "ReasoningDelta", "TextDelta", "Usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply's text, in order. Empty deltas are never emitted."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning, kept apart from the reply's text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts, when the server reports them."""
+
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        """Input and output tokens together."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The last event of every successful stream.
+
+    Attributes:
+        reason: Why the model stopped (``"stop"``, ``"length"``...), when the server said.
+        usage: Token counts, when the server sent them.
+        model: The full model id the request ran on.
+    """
+
+    reason: str | None
+    usage: Usage | None
+    model: str
+
+
+ChatEvent = Union[TextDelta, ReasoningDelta, Finish]  # noqa: UP007 (runtime alias on 3.10)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    """A whole reply, as returned by ``achat``/``chat``."""
+
+    text: str
+    reasoning: str
+    finish_reason: str | None
+    usage: Usage | None
+    model: str

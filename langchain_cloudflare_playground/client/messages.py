@@ -1,0 +1,108 @@
+"""Chat messages as the client accepts them, and their normal form.
+
+Callers may pass plain dicts (``{"role": "user", "content": "Hi"}``) or :class:`Message`. Content may
+be a string or a list of text parts, which are flattened. Anything the playground cannot carry
+(images, audio, files) raises a ``ValueError`` that names the part, instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Union, get_args
+
+__all__ = ["Conversation", "Message", "MessageInput", "Role", "normalize_messages"]
+
+Role = Literal["system", "user", "assistant"]
+_ROLES: tuple[str, ...] = get_args(Role)
+# Roles other libraries use for the same thing.
+_ROLE_SYNONYMS = {"human": "user", "ai": "assistant", "developer": "system"}
+_TEXT_PART_TYPES = ("text", "input_text", "output_text")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message in the client's normal form: a role and plain text."""
+
+    role: Role
+    content: str
+
+
+MessageInput = Union[Message, Mapping[str, object]]  # noqa: UP007 (runtime alias on 3.10)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Normalised messages: every system message joined into one prompt, then the turns."""
+
+    system: str | None
+    turns: tuple[Message, ...]
+
+
+def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
+    """Turn caller messages into a :class:`Conversation`.
+
+    Several system messages, wherever they stand, are joined with blank lines, since the
+    playground takes one system prompt.
+
+    Raises:
+        ValueError: for an unknown role, a non-text content part, or no user/assistant turn.
+    """
+    if isinstance(messages, str):
+        messages = [Message("user", messages)]
+    system_parts: list[str] = []
+    turns: list[Message] = []
+    for index, raw in enumerate(messages):
+        message = _to_message(raw, index)
+        if message.role == "system":
+            system_parts.append(message.content)
+        else:
+            turns.append(message)
+    if not turns:
+        msg = "messages must contain at least one user message; got only system messages or none."
+        raise ValueError(msg)
+    system = "\n\n".join(part for part in system_parts if part) or None
+    return Conversation(system=system, turns=tuple(turns))
+
+
+def _to_message(raw: MessageInput, index: int) -> Message:
+    if isinstance(raw, Message):
+        return raw
+    if not isinstance(raw, Mapping):
+        msg = (
+            f"messages[{index}] is a {type(raw).__name__}; pass a dict like"
+            ' {"role": "user", "content": "Hi"} or a Message.'
+        )
+        raise TypeError(msg)
+    role = str(raw.get("role", ""))
+    role = _ROLE_SYNONYMS.get(role, role)
+    if role not in _ROLES:
+        msg = (
+            f"messages[{index}] has role {raw.get('role')!r}; the playground takes"
+            f" {', '.join(_ROLES)}."
+        )
+        raise ValueError(msg)
+    content = _flatten_content(raw.get("content", ""), index)
+    return Message(role, content)  # type: ignore[arg-type]  # checked against _ROLES above
+
+
+def _flatten_content(content: object, index: int) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, Sequence):
+        msg = f"messages[{index}].content must be a string or a list of text parts."
+        raise TypeError(msg)
+    texts: list[str] = []
+    for part_index, part in enumerate(content):
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") in _TEXT_PART_TYPES:
+            texts.append(str(part.get("text", "")))
+        else:
+            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+            msg = (
+                f"messages[{index}].content[{part_index}] is a {kind!r} part; the Cloudflare AI"
+                " Playground takes text only. Remove the part or describe it in text."
+            )
+            raise ValueError(msg)
+    return "".join(texts)

@@ -1,0 +1,480 @@
+"""``PlaygroundClient``: resolve the model, pick the dialect, retry, keep the session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import weakref
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import aiohttp
+
+from langchain_cloudflare_playground.client.codecs import (
+    ChatRequest,
+    HttpDialect,
+    StreamDecoder,
+    detect_http_dialect,
+)
+from langchain_cloudflare_playground.client.errors import (
+    PlaygroundConnectionError,
+    PlaygroundError,
+    PlaygroundProtocolError,
+    PlaygroundStreamError,
+)
+from langchain_cloudflare_playground.client.events import (
+    ChatEvent,
+    ChatReply,
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+)
+from langchain_cloudflare_playground.client.messages import MessageInput, normalize_messages
+from langchain_cloudflare_playground.client.models import (
+    ModelCatalog,
+    ModelInfo,
+    parse_model_list,
+    static_models,
+)
+from langchain_cloudflare_playground.client.retry import RetryPolicy
+from langchain_cloudflare_playground.client.sessions import SessionCache, SessionSource, SessionStore
+from langchain_cloudflare_playground.client.sync import BackgroundLoop
+from langchain_cloudflare_playground.client.transports.http import (
+    check_status,
+    iter_lines,
+    translated_errors,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+__all__ = ["DEFAULT_BASE_URL", "Dialect", "PlaygroundClient"]
+
+logger = logging.getLogger("langchain_cloudflare_playground")
+
+DEFAULT_BASE_URL = "https://playground.ai.cloudflare.com"
+BASE_URL_ENV = "CF_PLAYGROUND_URL"
+Dialect = Literal["auto", "http"]
+_T = TypeVar("_T")
+
+
+class PlaygroundClient:
+    """An async-first streaming client for the Cloudflare AI Playground.
+
+    One aiohttp session per event loop, reused across calls; close it with ``await
+    client.aclose()`` or ``async with``. Every ``a``-method has a synchronous twin that works in
+    plain scripts and inside a running loop (a Jupyter cell).
+
+    Example:
+        .. code-block:: python
+
+            async with PlaygroundClient() as client:
+                async for event in client.astream_chat("Tell me a joke"):
+                    if isinstance(event, TextDelta):
+                        print(event.text, end="")
+
+    Args:
+        base_url: The playground to talk to; defaults to ``$CF_PLAYGROUND_URL``, then the
+            public site.
+        model: The default model (an alias or a full ``@cf/``/``@hf/`` id).
+        dialect: ``"auto"`` or ``"http"``; the HTTP transport tells the two HTTP dialects apart
+            from the first line of each reply.
+        timeout: Seconds allowed for the connect, for the first byte, and for every gap between
+            chunks. A reply that keeps flowing is never cut, however long it takes.
+        max_retries: Tries after the first for retryable failures (408, 409, 429, 5xx, challenge
+            pages, connection errors), made only before anything reached the caller.
+        proxy: An HTTP proxy URL used for every request.
+        session_cache: Where session args are cached: a :class:`SessionCache`, ``None`` for the
+            default location, or ``False`` for no cache.
+        session_source: What acquires fresh session args (browser-like defaults unless given).
+        user_agent: A user agent that overrides the session's.
+        headers: Extra headers sent with every request.
+        cookies: Cookies sent with every request, on top of the session's.
+        models_ttl: Seconds a fetched model list stays fresh.
+        max_connections: The size of the connection pool per event loop.
+    """
+
+    def __init__(  # noqa: PLR0913 (configuration is keyword-only and documented)
+        self,
+        base_url: str | None = None,
+        *,
+        model: str | None = None,
+        dialect: Dialect = "auto",
+        timeout: float = 300.0,
+        max_retries: int = 2,
+        proxy: str | None = None,
+        session_cache: SessionCache | Literal[False] | None = None,
+        session_source: SessionSource | None = None,
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        models_ttl: float = 600.0,
+        max_connections: int = 100,
+    ) -> None:
+        """Configure the client; nothing connects until the first call."""
+        if dialect not in ("auto", "http"):
+            msg = f"dialect must be 'auto' or 'http', not {dialect!r}"
+            raise ValueError(msg)
+        if timeout <= 0:
+            msg = f"timeout must be a positive number of seconds, not {timeout!r}"
+            raise ValueError(msg)
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            msg = f"base_url must start with http:// or https://, not {self.base_url!r}"
+            raise ValueError(msg)
+        self.model = model
+        self.dialect: Dialect = dialect
+        self.timeout = timeout
+        self.retry_policy = RetryPolicy(max_retries=max_retries)
+        self.proxy = proxy
+        self.models_ttl = models_ttl
+        self.max_connections = max_connections
+        cache = None if session_cache is False else (session_cache or SessionCache())
+        self.sessions = SessionStore(
+            self.base_url,
+            source=session_source,
+            cache=cache,
+            user_agent=user_agent,
+            headers=headers,
+            cookies=cookies,
+        )
+        self._catalog = ModelCatalog()
+        self._live_models: tuple[float, list[ModelInfo]] | None = None
+        self._http_dialect: HttpDialect | None = None  # learnt from the server's first reply
+        self._http_sessions: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, aiohttp.ClientSession
+        ] = weakref.WeakKeyDictionary()
+        self._background = BackgroundLoop()
+
+    def __repr__(self) -> str:
+        """Configuration only; the session's cookies stay out of reprs."""
+        return (
+            f"PlaygroundClient(base_url={self.base_url!r}, model={self.model!r},"
+            f" dialect={self.dialect!r}, timeout={self.timeout!r},"
+            f" max_retries={self.retry_policy.max_retries!r}, proxy={_redact_url(self.proxy)!r})"
+        )
+
+    # -- chat -------------------------------------------------------------------------------
+
+    async def astream_chat(
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream a reply as :class:`TextDelta`, :class:`ReasoningDelta` and one :class:`Finish`.
+
+        Args:
+            messages: The conversation: dicts with ``role`` and ``content``, :class:`Message`
+                objects, or a single user prompt as a string.
+            model: An alias or full id; defaults to the client's model.
+            max_tokens: The most tokens the reply may have.
+            temperature: Sampling temperature; the server's default when ``None``.
+
+        Raises:
+            PlaygroundStreamError: the stream broke after something reached the caller; it
+                carries the text received so far.
+            PlaygroundError: any other failure, typed (see ``errors``).
+        """
+        conversation = normalize_messages(messages)
+        if max_tokens <= 0:
+            msg = f"max_tokens must be positive, not {max_tokens!r}"
+            raise ValueError(msg)
+        request = ChatRequest(
+            conversation=conversation,
+            model=await self.aresolve_model(model or self.model),
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+        retries_done = 0
+        while True:
+            text: list[str] = []
+            reasoning: list[str] = []
+            try:
+                async for event in self._astream_http(request):
+                    if isinstance(event, TextDelta):
+                        text.append(event.text)
+                    elif isinstance(event, ReasoningDelta):
+                        reasoning.append(event.text)
+                    yield event
+            except PlaygroundStreamError:
+                raise
+            except PlaygroundError as exc:
+                if text or reasoning:
+                    raise PlaygroundStreamError(
+                        str(exc), partial_text="".join(text), partial_reasoning="".join(reasoning)
+                    ) from exc
+                await self._wait_before_retry(exc, retries_done)
+                retries_done += 1
+            else:
+                return
+
+    async def achat(
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+    ) -> ChatReply:
+        """The whole reply at once; takes the same arguments as :meth:`astream_chat`."""
+        text: list[str] = []
+        reasoning: list[str] = []
+        finish: Finish | None = None
+        async for event in self.astream_chat(
+            messages, model=model, max_tokens=max_tokens, temperature=temperature
+        ):
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+            else:
+                finish = event
+        if finish is None:  # every transport ends a stream with a Finish or an error
+            msg = "the stream ended without a finish event"
+            raise PlaygroundProtocolError(msg)
+        return ChatReply(
+            text="".join(text),
+            reasoning="".join(reasoning),
+            finish_reason=finish.reason,
+            usage=finish.usage,
+            model=finish.model,
+        )
+
+    def stream_chat(
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+    ) -> Iterator[ChatEvent]:
+        """Synchronous twin of :meth:`astream_chat`."""
+        return self._background.iterate(
+            self.astream_chat(messages, model=model, max_tokens=max_tokens, temperature=temperature)
+        )
+
+    def chat(
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+    ) -> ChatReply:
+        """Synchronous twin of :meth:`achat`."""
+        return self._background.run(
+            self.achat(messages, model=model, max_tokens=max_tokens, temperature=temperature)
+        )
+
+    # -- models -----------------------------------------------------------------------------
+
+    async def alist_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The playground's chat models, cached for ``models_ttl`` seconds.
+
+        When the list cannot be fetched, returns the static alias table and logs a warning.
+        """
+        cached = self._live_models
+        if cached is not None and not refresh and time.monotonic() - cached[0] < self.models_ttl:
+            return list(cached[1])
+        try:
+            models = await self._with_retries(self._fetch_http_models)
+        except PlaygroundError as exc:
+            logger.warning(
+                "Could not fetch the model list from %s (%s); using the built-in alias table",
+                self.base_url,
+                exc,
+            )
+            return static_models()
+        self._live_models = (time.monotonic(), models)
+        self._catalog.add(models)
+        return list(models)
+
+    def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """Synchronous twin of :meth:`alist_models`."""
+        return self._background.run(self.alist_models(refresh=refresh))
+
+    async def aresolve_model(self, name: str | None) -> str:
+        """The full model id for an alias, a bare name, or a full id.
+
+        Known names cost nothing; an unknown short name fetches the live list once before
+        failing with the closest names.
+
+        Raises:
+            ModelNotFoundError: the name matches no model.
+        """
+        resolved = self._catalog.resolve(name)
+        if resolved is None and self._live_models is None:
+            await self.alist_models()
+            resolved = self._catalog.resolve(name)
+        if resolved is None:
+            raise self._catalog.not_found(name or "")
+        return resolved
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close this loop's connections and the background loop of the sync methods."""
+        session = self._http_sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
+        if self._background.loop is not None:
+            await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Close the sync methods' connections and stop their background loop.
+
+        From async code use :meth:`aclose`, which closes the calling loop's connections too.
+        """
+        loop = self._background.loop
+        if loop is None:
+            return
+        session = self._http_sessions.pop(loop, None)
+        if session is not None:
+            self._background.run(session.close())
+        self._background.stop()
+
+    async def __aenter__(self) -> Self:
+        """Use the client in ``async with``."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close on leaving ``async with``."""
+        await self.aclose()
+
+    def __enter__(self) -> Self:
+        """Use the client in ``with`` (sync methods)."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close on leaving ``with``."""
+        self.close()
+
+    # -- HTTP dialects ----------------------------------------------------------------------
+
+    async def _astream_http(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """One try over HTTP, in whichever of dialects 1 and 2 the server speaks."""
+        encoded_as = self._http_dialect or HttpDialect.DATA_STREAM
+        while True:
+            args = await self.sessions.get()
+            with translated_errors(self.timeout):
+                async with self._http_session().post(
+                    f"{self.base_url}/api/inference",
+                    json=encoded_as.encode(request),
+                    headers=args.request_headers(),
+                    proxy=self.proxy,
+                ) as response:
+                    await check_status(response)
+                    self.sessions.update_cookies(response.cookies)
+                    decoder: StreamDecoder | None = None
+                    async for line in iter_lines(response):
+                        if decoder is None:
+                            if not line.strip():
+                                continue
+                            spoken = detect_http_dialect(line)
+                            self._http_dialect = spoken
+                            if spoken is not encoded_as and request.conversation.system:
+                                # The two dialects carry the system prompt in different places;
+                                # ask again in the server's dialect so the prompt is not lost.
+                                break
+                            decoder = spoken.decoder(request.model)
+                        for event in decoder.feed(line):
+                            yield event
+                        if decoder.done:
+                            return
+                    else:
+                        if decoder is None:
+                            msg = "the playground answered with an empty reply"
+                            raise PlaygroundProtocolError(msg)
+                        msg = "the playground closed the stream before the reply was complete"
+                        raise PlaygroundConnectionError(msg)
+            encoded_as = self._http_dialect or encoded_as
+
+    async def _fetch_http_models(self) -> list[ModelInfo]:
+        args = await self.sessions.get()
+        with translated_errors(self.timeout):
+            async with self._http_session().get(
+                f"{self.base_url}/api/models",
+                headers={**args.request_headers(), "Accept": "application/json"},
+                proxy=self.proxy,
+            ) as response:
+                await check_status(response)
+                self.sessions.update_cookies(response.cookies)
+                raw = await response.read()
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            msg = f"the model list is not JSON: {raw[:80]!r}"
+            raise PlaygroundProtocolError(msg) from exc
+        models = parse_model_list(payload)
+        if not models:
+            msg = "the model list is empty or in an unknown shape"
+            raise PlaygroundProtocolError(msg)
+        return models
+
+    async def _with_retries(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        retries_done = 0
+        while True:
+            try:
+                return await call()
+            except PlaygroundError as exc:
+                await self._wait_before_retry(exc, retries_done)
+                retries_done += 1
+
+    async def _wait_before_retry(self, error: PlaygroundError, retries_done: int) -> None:
+        """Sleep before the next try, or re-raise ``error`` when no try is left for it."""
+        if not self.retry_policy.should_retry(error, retries_done):
+            raise error
+        delay = self.retry_policy.delay(retries_done, getattr(error, "retry_after", None))
+        logger.info(
+            "Playground request failed (%s); retry %d of %d in %.2f s",
+            error,
+            retries_done + 1,
+            self.retry_policy.max_retries,
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._http_sessions.get(loop)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections),
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=self.timeout,
+                    sock_connect=self.timeout,
+                    sock_read=self.timeout,
+                ),
+                # Cookies live in the session store, the one place that persists them.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=True,
+            )
+            self._http_sessions[loop] = session
+        return session
+
+
+def _redact_url(url: str | None) -> str | None:
+    """A proxy URL without its password."""
+    if url is None or "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"

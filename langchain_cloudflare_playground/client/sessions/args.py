@@ -1,0 +1,139 @@
+"""Session args: what makes a request look like it came from the user's browser."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from http.cookies import Morsel, SimpleCookie
+
+__all__ = ["SessionArgs", "default_session_args"]
+
+# A current desktop Chrome; the client hints below must agree with it.
+_CHROME_MAJOR = "156"
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    f" Chrome/{_CHROME_MAJOR}.0.0.0 Safari/537.36"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionArgs:
+    """Cookies, user agent and headers sent with every request.
+
+    The ``repr`` names cookies and headers but never shows their values: they may be the only
+    thing that gets a request past the site's bot protection, and they end up in logs.
+
+    Attributes:
+        user_agent: The ``User-Agent`` header.
+        headers: Other headers a browser would send (``Accept``, ``Origin``, client hints...).
+        cookies: Cookie names to values.
+        expires_at: Unix time when the first cookie expires, if any cookie expires.
+        source: Where the args came from: ``"defaults"`` or ``"browser"``.
+    """
+
+    user_agent: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
+    expires_at: float | None = None
+    source: str = "defaults"
+
+    def __repr__(self) -> str:
+        """Show what is there, never the values."""
+        return (
+            f"SessionArgs(source={self.source!r}, user_agent={self.user_agent!r},"
+            f" headers={sorted(self.headers)}, cookies={sorted(self.cookies)},"
+            f" expires_at={self.expires_at!r})"
+        )
+
+    __str__ = __repr__
+
+    def is_expired(self, now: float | None = None) -> bool:
+        """Whether a cookie has run out, which makes the whole session suspect."""
+        current = time.time() if now is None else now
+        return self.expires_at is not None and self.expires_at <= current
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers for one request, with the cookies in a ``Cookie`` header."""
+        headers = {**self.headers, "User-Agent": self.user_agent}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        return headers
+
+    def with_set_cookies(self, set_cookies: SimpleCookie, now: float | None = None) -> SessionArgs:
+        """These args updated with the cookies a response set (or deleted)."""
+        current = time.time() if now is None else now
+        cookies = dict(self.cookies)
+        expiries = [self.expires_at] if self.expires_at is not None else []
+        for name, morsel in set_cookies.items():
+            expires = _morsel_expiry(morsel, current)
+            if expires is not None and expires <= current:
+                cookies.pop(name, None)
+                continue
+            cookies[name] = morsel.value
+            if expires is not None:
+                expiries.append(expires)
+        return replace(
+            self,
+            cookies=MappingProxyType(cookies),
+            expires_at=min(expiries) if expiries else None,
+        )
+
+    def merged(
+        self,
+        *,
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+    ) -> SessionArgs:
+        """These args with the caller's own values laid over them."""
+        return replace(
+            self,
+            user_agent=user_agent or self.user_agent,
+            headers=MappingProxyType({**self.headers, **(headers or {})}),
+            cookies=MappingProxyType({**self.cookies, **(cookies or {})}),
+        )
+
+
+def _morsel_expiry(morsel: Morsel[str], now: float) -> float | None:
+    if morsel["max-age"]:
+        try:
+            return now + int(morsel["max-age"])
+        except ValueError:
+            return None
+    if morsel["expires"]:
+        try:
+            return parsedate_to_datetime(morsel["expires"]).timestamp()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def default_session_args(base_url: str) -> SessionArgs:
+    """Browser-like headers for ``base_url``, used when no browser session is at hand."""
+    origin = base_url.rstrip("/")
+    return SessionArgs(
+        user_agent=DEFAULT_USER_AGENT,
+        headers=MappingProxyType(
+            {
+                "Accept": "*/*",
+                "Accept-Language": "en-US,en;q=0.9",
+                "Origin": origin,
+                "Referer": f"{origin}/",
+                "sec-ch-ua": (
+                    f'"Chromium";v="{_CHROME_MAJOR}", "Google Chrome";v="{_CHROME_MAJOR}",'
+                    ' "Not_A Brand";v="99"'
+                ),
+                "sec-ch-ua-mobile": "?0",
+                "sec-ch-ua-platform": '"Linux"',
+                "sec-fetch-dest": "empty",
+                "sec-fetch-mode": "cors",
+                "sec-fetch-site": "same-origin",
+            }
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Transports: how bytes reach the playground (HTTP today; WebSocket and a browser page next)."""

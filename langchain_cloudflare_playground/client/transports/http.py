@@ -1,0 +1,81 @@
+"""The HTTP transport: carries the HTTP dialects' bytes over aiohttp and reports failures typed.
+
+It knows nothing of dialects: it sends a JSON body, checks the status, and hands back lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from langchain_cloudflare_playground.client.codecs import LineDecoder
+from langchain_cloudflare_playground.client.errors import (
+    PlaygroundConnectionError,
+    PlaygroundError,
+    PlaygroundProtocolError,
+    PlaygroundTimeoutError,
+    make_status_error,
+)
+from langchain_cloudflare_playground.client.retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+__all__ = ["check_status", "iter_lines", "translated_errors"]
+
+# Enough of an error body to tell a challenge page from a JSON error; more is never needed.
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+async def check_status(response: aiohttp.ClientResponse) -> None:
+    """Raise the typed error for a refused response; return quietly for a 2xx."""
+    if response.status < 300:  # noqa: PLR2004
+        return
+    raw = await response.content.read(_ERROR_BODY_LIMIT)
+    body = raw.decode("utf-8", "replace")
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    raise make_status_error(
+        response.status,
+        body,
+        {"Content-Type": headers.get("content-type", "")},
+        retry_after=parse_retry_after(headers),
+    )
+
+
+async def iter_lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The response body as lines, decoded as they arrive."""
+    decoder = LineDecoder()
+    async for chunk in response.content.iter_any():
+        for line in decoder.feed(chunk):
+            yield line
+    for line in decoder.finish():
+        yield line
+
+
+@contextlib.contextmanager
+def translated_errors(timeout: float) -> Iterator[None]:
+    """Turn aiohttp's and asyncio's failures into the client's typed errors."""
+    try:
+        yield
+    except PlaygroundError:
+        raise
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        msg = f"no data from the playground for {timeout:g} s (raise `timeout` to wait longer)"
+        raise PlaygroundTimeoutError(msg) from exc
+    except aiohttp.ClientProxyConnectionError as exc:
+        msg = f"cannot connect to the proxy: {exc}"
+        raise PlaygroundConnectionError(msg) from exc
+    except aiohttp.ClientPayloadError as exc:
+        msg = f"the connection broke during the reply: {exc}"
+        raise PlaygroundConnectionError(msg) from exc
+    except aiohttp.InvalidURL as exc:
+        msg = f"invalid URL {exc}; check base_url (e.g. https://playground.ai.cloudflare.com)"
+        raise PlaygroundConnectionError(msg) from exc
+    except aiohttp.ContentTypeError as exc:
+        raise PlaygroundProtocolError(str(exc)) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        msg = f"cannot reach the playground: {exc or type(exc).__name__}"
+        raise PlaygroundConnectionError(msg) from exc

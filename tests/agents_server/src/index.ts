@@ -1,0 +1,371 @@
+/**
+ * Local stand-in for the Cloudflare AI Playground (playground.ai.cloudflare.com).
+ *
+ * It runs the real Agents SDK chat server (`AIChatAgent` from @cloudflare/ai-chat,
+ * routed by `routeAgentRequest` from `agents`) inside `wrangler dev` / workerd, so
+ * the WebSocket frames are produced by the same SDK code as the live site. Only
+ * the model is fake: a scripted `MockLanguageModelV3` from `ai/test`, whose
+ * behaviour is picked by the text of the last user message (see README.md).
+ *
+ * Test fixture only. Never deployed.
+ */
+import { AIChatAgent } from "@cloudflare/ai-chat";
+import { callable, routeAgentRequest } from "agents";
+import { convertToModelMessages, streamText, type UIMessage } from "ai";
+import { MockLanguageModelV3, simulateReadableStream } from "ai/test";
+
+// ---------------------------------------------------------------------------
+// Types
+
+// Minimal structural types so the file needs no @cloudflare/workers-types.
+type Env = { Playground: unknown };
+
+/** Same shape as the public playground's PlaygroundState (site/ai-playground/src/server.ts). */
+export interface PlaygroundState {
+  model: string;
+  temperature: number;
+  stream: boolean;
+  system: string;
+  useExternalProvider?: boolean;
+  externalProvider?: "openai" | "anthropic" | "google" | "xai";
+  externalModel?: string;
+  authMethod?: "provider-key" | "gateway";
+}
+
+type ConfigUpdate = Partial<
+  Pick<PlaygroundState, "model" | "temperature" | "stream" | "system">
+>;
+
+// ---------------------------------------------------------------------------
+// Model catalog (shape of env.AI.models(); entries copied from the public
+// Workers AI catalog the old playground shipped, abbreviated).
+
+const TEXT_GENERATION = {
+  id: "c329a1f9-323d-4e91-b2aa-582dd4188d34",
+  name: "Text Generation",
+  description:
+    "Family of generative text models, such as large language models (LLM), that can be adapted for a variety of natural language tasks."
+};
+const TEXT_TO_IMAGE = {
+  id: "3d6e1f35-341b-4915-a6c8-9a7142a9033a",
+  name: "Text-to-Image",
+  description:
+    "Generates images from input text. These models can be used to generate and modify images based on text prompts."
+};
+const SPEECH_RECOGNITION = {
+  id: "dfce1c48-2a81-462e-a7fd-de97ce985207",
+  name: "Automatic Speech Recognition",
+  description:
+    "Automatic speech recognition (ASR) models convert a speech signal, typically an audio input, to text."
+};
+const TEXT_EMBEDDINGS = {
+  id: "0137cdcf-162a-4108-94f2-1ca59e8c65ee",
+  name: "Text Embeddings",
+  description:
+    "Feature extraction models transform raw data into numerical features that can be processed while preserving the information in the original data set."
+};
+
+type CatalogRow = [
+  name: string,
+  id: string,
+  source: number,
+  createdAt: string,
+  description: string,
+  props: Record<string, string>,
+  task?: typeof TEXT_GENERATION
+];
+
+const ROWS: CatalogRow[] = [
+  ["@cf/meta/llama-3.3-70b-instruct-fp8-fast", "7a143886-c9bb-4a1c-be95-377b1973bc3b", 1, "2024-12-06 17:09:18.338", "Llama 3.3 70B quantized to fp8 precision, optimized to be faster.", { context_window: "24000", function_calling: "true" }],
+  ["@cf/meta/llama-3.1-8b-instruct-fp8", "9b9c87c6-d4b7-494c-b177-87feab5904db", 1, "2024-07-25 17:28:43.328", "Llama 3.1 8B quantized to FP8 precision", { context_window: "32000" }],
+  ["@cf/meta/llama-2-7b-chat-int8", "9c95c39d-45b3-4163-9631-22f0c0dc3b14", 1, "2023-09-25 19:21:11.898", "Quantized (int8) generative text model with 7 billion parameters from Meta", { context_window: "8192" }],
+  ["@cf/meta/llama-2-7b-chat-fp16", "ca54bcd6-0d98-4739-9b3b-5c8b4402193d", 1, "2023-11-07 11:54:20.229", "Full precision (fp16) generative text model with 7 billion parameters from Meta", { context_window: "4096" }],
+  ["@hf/meta-llama/meta-llama-3-8b-instruct", "1a7b6ad6-9987-4bd3-a329-20ee8de93296", 2, "2024-05-22 18:21:04.371", "Generation over generation, Meta Llama 3 demonstrates state-of-the-art performance.", { context_window: "8192" }],
+  ["@cf/meta/llama-3.2-1b-instruct", "906a57fd-b018-4d6c-a43e-a296d4cc5839", 1, "2024-09-25 21:36:32.050", "The Llama 3.2 instruction-tuned text only models are optimized for multilingual dialogue use cases.", { context_window: "60000" }],
+  ["@cf/meta/llama-3.2-3b-instruct", "d9dc8363-66f4-4bb0-8641-464ee7bfc131", 1, "2024-09-25 20:05:43.986", "The Llama 3.2 instruction-tuned text only models are optimized for multilingual dialogue use cases.", { context_window: "128000" }],
+  ["@cf/meta/llama-3.2-11b-vision-instruct", "2cbc033b-ded8-4e02-bbb2-47cf05d5cfe5", 1, "2024-09-25 05:36:04.547", "The Llama 3.2-Vision instruction-tuned models are optimized for visual recognition.", { context_window: "128000", lora: "true" }],
+  ["@cf/meta/llama-4-scout-17b-16e-instruct", "06455e78-19f7-487b-93cd-c05a3dd07813", 1, "2025-04-05 20:25:56.137", "Meta's Llama 4 Scout is a 17 billion parameter model with 16 experts that is natively multimodal.", { context_window: "131000", function_calling: "true" }],
+  ["@cf/meta/llama-guard-3-8b", "cc80437b-9a8d-4f1a-9c77-9aaf0d226922", 1, "2025-01-22 23:26:23.495", "Llama Guard 3 is a Llama-3.1-8B pretrained model, fine-tuned for content safety classification.", { lora: "true" }],
+  ["@hf/thebloke/mistral-7b-instruct-v0.1-awq", "980ec5e9-33c2-483a-a2d8-cd092fdf273f", 2, "2023-11-24 00:27:15.869", "Mistral 7B Instruct v0.1 AWQ is an efficient, accurate and blazing-fast low-bit weight quantized Mistral variant.", { beta: "true", context_window: "4096" }],
+  ["@hf/mistral/mistral-7b-instruct-v0.2", "b97d7069-48d9-461c-80dd-445d20a632eb", 2, "2024-04-02 13:00:59.244", "The Mistral-7B-Instruct-v0.2 Large Language Model (LLM) is an instruct fine-tuned version of Mistral-7B-v0.2.", { beta: "true", context_window: "3072", lora: "true" }],
+  ["@cf/mistralai/mistral-small-3.1-24b-instruct", "31690291-ebdc-4f98-bcfc-a44844e215b7", 1, "2025-03-18 03:28:37.890", "Building upon Mistral Small 3 (2501), Mistral Small 3.1 (2503) adds state-of-the-art vision understanding.", { context_window: "128000", function_calling: "true" }],
+  ["@cf/google/gemma-3-12b-it", "053d5ac0-861b-4d3b-8501-e58d00417ef8", 1, "2025-03-18 03:58:02.423", "Gemma 3 models are well-suited for a variety of text generation and image understanding tasks.", { context_window: "80000", lora: "true" }],
+  ["@hf/google/gemma-7b-it", "0f002249-7d86-4698-aabf-8529ed86cefb", 2, "2024-04-01 23:51:35.866", "Gemma is a family of lightweight, state-of-the-art open models from Google.", { beta: "true", context_window: "8192", lora: "true" }],
+  ["@cf/qwen/qwen1.5-7b-chat-awq", "90a20ae7-7cf4-4eb3-8672-8fc4ee580635", 1, "2024-02-27 18:24:11.709", "Qwen1.5 is the improved version of Qwen, the large language model series developed by Alibaba Cloud.", { beta: "true", context_window: "20000" }],
+  ["@cf/qwen/qwen2.5-coder-32b-instruct", "51b71d5b-8bc0-4489-a107-95e542b69914", 1, "2025-02-27 00:31:43.829", "Qwen2.5-Coder is the latest series of Code-Specific Qwen large language models.", { context_window: "32768", lora: "true" }],
+  ["@cf/qwen/qwq-32b", "02c16efa-29f5-4304-8e6c-3d188889f875", 1, "2025-03-05 21:52:40.974", "QwQ is the reasoning model of the Qwen series.", { context_window: "24000", lora: "true" }],
+  ["@cf/qwen/qwen3-30b-a3b-fp8", "00000000-0000-4000-8000-000000000301", 1, "2025-05-01 00:00:00.000", "Qwen3 is the latest generation of large language models in Qwen series.", { context_window: "32768", function_calling: "true" }],
+  ["@cf/deepseek-ai/deepseek-r1-distill-qwen-32b", "ad01ab83-baf8-4e7b-8fed-a0a219d4eb45", 1, "2025-01-22 19:48:55.776", "DeepSeek-R1-Distill-Qwen-32B is a model distilled from DeepSeek-R1 based on Qwen2.5.", { context_window: "80000" }],
+  ["@cf/deepseek-ai/deepseek-math-7b-instruct", "4c3a544e-da47-4336-9cea-c7cbfab33f16", 1, "2024-02-27 17:54:17.459", "DeepSeekMath-Instruct 7B is a mathematically instructed tuning model.", { beta: "true", context_window: "4096" }],
+  ["@cf/openai/gpt-oss-120b", "f9f2250b-1048-4a52-9910-d0bf976616a1", 1, "2025-08-05 10:27:29.131", "OpenAI's open-weight models designed for powerful reasoning, agentic tasks, and versatile developer use cases.", { context_window: "128000", function_calling: "true" }],
+  ["@cf/openai/gpt-oss-20b", "188a4e1e-253e-46d0-9616-0bf8c149763f", 1, "2025-08-05 10:49:53.265", "OpenAI's open-weight models designed for powerful reasoning, agentic tasks, and versatile developer use cases.", { context_window: "128000", function_calling: "true" }],
+  ["@cf/zai-org/glm-4.7-flash", "00000000-0000-4000-8000-000000000302", 1, "2026-01-20 00:00:00.000", "GLM-4.7-Flash is a fast, lightweight model from Z.ai.", { context_window: "131072", function_calling: "true" }],
+  ["@cf/moonshotai/kimi-k2.6", "00000000-0000-4000-8000-000000000303", 1, "2026-04-20 00:00:00.000", "Kimi K2.6 is a large mixture-of-experts model from Moonshot AI.", { context_window: "262144", function_calling: "true" }],
+  ["@cf/microsoft/phi-2", "1d933df3-680f-4280-940d-da87435edb07", 1, "2024-02-27 18:26:21.126", "Phi-2 is a Transformer-based model with a next-word prediction objective.", { beta: "true", context_window: "2048" }],
+  ["@cf/tiiuae/falcon-7b-instruct", "48dd2443-0c61-43b2-8894-22abddf1b081", 1, "2024-02-27 18:21:15.796", "Falcon-7B-Instruct is a 7B parameters causal decoder-only model built by TII.", { beta: "true", context_window: "4096" }],
+  ["@hf/nousresearch/hermes-2-pro-mistral-7b", "44774b85-08c8-4bb8-8d2a-b06ebc538a79", 2, "2024-04-01 23:45:53.800", "Hermes 2 Pro on Mistral 7B is the new flagship 7B Hermes!", { beta: "true", context_window: "24000", function_calling: "true" }],
+  ["@cf/tinyllama/tinyllama-1.1b-chat-v1.0", "bf6ddd21-6477-4681-bbbe-24c3d5423e78", 1, "2024-02-27 18:25:37.524", "The TinyLlama project aims to pretrain a 1.1B Llama model on 3 trillion tokens.", { beta: "true", context_window: "2048" }],
+  // Non-chat models: a client must filter on task.name == "Text Generation".
+  ["@cf/black-forest-labs/flux-1-schnell", "00000000-0000-4000-8000-000000000401", 1, "2024-08-29 16:37:39.541", "FLUX.1 [schnell] is a 12 billion parameter rectified flow transformer capable of generating images from text descriptions.", {}, TEXT_TO_IMAGE],
+  ["@cf/openai/whisper", "00000000-0000-4000-8000-000000000402", 1, "2023-09-25 19:21:11.898", "Whisper is a general-purpose speech recognition model.", { beta: "true" }, SPEECH_RECOGNITION],
+  ["@cf/baai/bge-base-en-v1.5", "00000000-0000-4000-8000-000000000403", 1, "2023-09-25 19:21:11.898", "BAAI general embedding (Base) model that transforms any given text into a 768-dimensional vector.", { max_input_tokens: "512", output_dimensions: "768" }, TEXT_EMBEDDINGS]
+];
+
+export const MODELS = ROWS.map(
+  ([name, id, source, created_at, description, props, task]) => ({
+    id,
+    source,
+    name,
+    description,
+    task: task ?? TEXT_GENERATION,
+    created_at,
+    tags: [] as string[],
+    properties: Object.entries(props).map(([property_id, value]) => ({
+      property_id,
+      value
+    }))
+  })
+);
+const CHAT_MODEL_IDS = new Set(
+  MODELS.filter((m) => m.task.name === "Text Generation").map((m) => m.name)
+);
+
+// ---------------------------------------------------------------------------
+// Scripted model
+
+/** An error whose message is forwarded to the client verbatim (others become "An error occurred."). */
+class ExposedError extends Error {
+  exposed = true;
+}
+
+const RATE_LIMIT_BODY = JSON.stringify({
+  message:
+    "The model is currently rate limited. Please try again later or choose a different model.",
+  details: "3021: rate limiting: too many requests for this model, please retry later"
+});
+
+const NO_USAGE = {
+  inputTokens: { total: undefined, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: undefined, text: undefined, reasoning: undefined }
+};
+
+type StreamPart = Record<string, unknown> & { type: string };
+
+/** Split text into deltas of about `size` characters, keeping whitespace with the word before it. */
+function chunkText(text: string): string[] {
+  const pieces = text.match(/\S+\s*|\s+/g) ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < pieces.length; i += 2) out.push(pieces.slice(i, i + 2).join(""));
+  return out;
+}
+
+function textOfUIMessage(m: UIMessage): string {
+  return m.parts
+    .map((p) => (p.type === "text" ? (p as { text: string }).text : ""))
+    .join("");
+}
+
+type Script = {
+  reasoning: string[];
+  text: string[];
+  /** thrown from doStream, before any stream part */
+  throwBefore?: Error;
+  /** emitted as a stream `error` part after the text deltas */
+  errorAfter?: Error;
+  delayMs: number;
+  finishReason?: "stop" | "length";
+};
+
+function buildScript(state: PlaygroundState, messages: UIMessage[]): Script {
+  const lastUser = [...messages].reverse().find((m) => m.role === "user");
+  const userText = lastUser ? textOfUIMessage(lastUser) : "";
+  const systemMsgs = messages
+    .filter((m) => m.role === "system")
+    .map(textOfUIMessage);
+  const script: Script = { reasoning: [], text: [], delayMs: 0 };
+
+  const echo =
+    `Echo from the mock model.\n` +
+    `model: ${state.model}\n` +
+    `temperature: ${state.temperature}\n` +
+    `system (state): ${state.system ?? ""}\n` +
+    `system (messages): ${systemMsgs.length ? systemMsgs.join(" | ") : "(none)"}\n` +
+    `messages: ${messages.length}\n` +
+    `roles: ${messages.map((m) => m.role).join(",")}\n` +
+    `last user: ${userText}`;
+  script.text = chunkText(echo);
+
+  if (!CHAT_MODEL_IDS.has(state.model)) {
+    script.throwBefore = new ExposedError("5007: No such model");
+    return script;
+  }
+
+  const isReasoningModel = /qwq|deepseek-r1/.test(state.model);
+  if (isReasoningModel || userText.includes("[reasoning]")) {
+    script.reasoning = chunkText(
+      `Let me think about this. The user wrote ${JSON.stringify(userText)}. I should answer with an echo.`
+    );
+  }
+
+  let m: RegExpMatchArray | null;
+  if (userText.includes("[error-before-text]")) {
+    script.throwBefore = new Error("scripted failure before any text");
+  } else if (userText.includes("[rate-limit]")) {
+    script.throwBefore = new ExposedError(RATE_LIMIT_BODY);
+  } else if ((m = userText.match(/\[error:([^\]]*)\]/))) {
+    script.throwBefore = new ExposedError(m[1]);
+  } else if (userText.includes("[error-after-text]")) {
+    script.text = ["Partial ", "answer ", "before ", "the ", "failure"];
+    script.errorAfter = new Error("scripted failure after some text");
+  } else if (userText.includes("[empty]")) {
+    script.reasoning = [];
+    script.text = [];
+  } else if ((m = userText.match(/\[long:(\d+)\]/))) {
+    const n = Math.min(Number(m[1]), 1_000_000);
+    script.text = Array.from({ length: n }, (_, i) => `t${i} `);
+  } else if (userText.includes("[length]")) {
+    script.finishReason = "length";
+  }
+  if ((m = userText.match(/\[slow(?::(\d+))?\]/))) {
+    script.delayMs = m[1] !== undefined ? Number(m[1]) : 3000;
+    script.text = ["Slow ", "reply, ", "done."];
+  }
+  if (userText.includes("[repeat-newline]")) {
+    // Identical consecutive deltas must all be kept by a client.
+    script.text = ["a", "\n", "\n", "b"];
+  }
+  return script;
+}
+
+/** Like simulateReadableStream, but waits `delayMs` only before each text/reasoning delta. */
+function delayedDeltas(parts: StreamPart[], delayMs: number): ReadableStream<never> {
+  let i = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (i >= parts.length) return controller.close();
+      const part = parts[i++];
+      if (part.type.endsWith("-delta")) await new Promise((r) => setTimeout(r, delayMs));
+      controller.enqueue(part as never);
+    }
+  });
+}
+
+function scriptedModel(script: Script, modelId: string) {
+  return new MockLanguageModelV3({
+    provider: "workers-ai.mock",
+    modelId,
+    doStream: async () => {
+      if (script.throwBefore) throw script.throwBefore;
+      const parts: StreamPart[] = [
+        { type: "stream-start", warnings: [] },
+        { type: "response-metadata", id: crypto.randomUUID(), modelId, timestamp: new Date() }
+      ];
+      if (script.reasoning.length) {
+        parts.push({ type: "reasoning-start", id: "r0" });
+        for (const delta of script.reasoning) parts.push({ type: "reasoning-delta", id: "r0", delta });
+        parts.push({ type: "reasoning-end", id: "r0" });
+      }
+      if (script.text.length) {
+        parts.push({ type: "text-start", id: "t0" });
+        for (const delta of script.text) parts.push({ type: "text-delta", id: "t0", delta });
+        if (!script.errorAfter) parts.push({ type: "text-end", id: "t0" });
+      }
+      if (script.errorAfter) {
+        parts.push({ type: "error", error: script.errorAfter });
+      } else {
+        const unified = script.finishReason ?? "stop";
+        parts.push({ type: "finish", finishReason: { unified, raw: unified }, usage: NO_USAGE });
+      }
+      // biome-ignore lint: the mock's stream part type is structural
+      const chunks = parts as never[];
+      return {
+        stream:
+          script.delayMs > 0
+            ? delayedDeltas(parts, script.delayMs)
+            : simulateReadableStream({ chunks })
+      };
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Agent
+
+export class Playground extends AIChatAgent<Env, PlaygroundState> {
+  initialState: PlaygroundState = {
+    model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+    temperature: 1,
+    stream: true,
+    system: "You are a helpful assistant.",
+    // Extra keys the public playground state carries (clients must ignore them).
+    useExternalProvider: false,
+    externalProvider: "openai",
+    authMethod: "provider-key"
+  };
+
+  /** Client `cf_agent_state` frames land here; throwing rejects them with cf_agent_state_error. */
+  validateStateChange(nextState: PlaygroundState, source: unknown) {
+    if (source === "server") return;
+    if (!nextState || typeof nextState !== "object" || typeof nextState.model !== "string") {
+      throw new Error("state.model must be a string");
+    }
+  }
+
+  @callable()
+  async getModels() {
+    return MODELS;
+  }
+
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    const next: PlaygroundState = { ...this.state };
+    if (config && typeof config === "object") {
+      if (typeof config.model === "string") next.model = config.model;
+      if (typeof config.temperature === "number") next.temperature = config.temperature;
+      if (typeof config.stream === "boolean") next.stream = config.stream;
+      if (typeof config.system === "string") next.system = config.system;
+    }
+    this.setState(next);
+  }
+
+  async onChatMessage(
+    onFinish: unknown,
+    options?: { abortSignal?: AbortSignal; requestId?: string }
+  ): Promise<Response | undefined> {
+    const state = this.state;
+    const messages = this.messages as UIMessage[];
+    const lastUser = [...messages].reverse().find((m) => m.role === "user");
+    const userText = lastUser ? textOfUIMessage(lastUser) : "";
+
+    if (userText.includes("[no-response]")) return undefined;
+    if (userText.includes("[throw]")) throw new Error("scripted exception in onChatMessage");
+
+    const script = buildScript(state, messages);
+    const result = streamText({
+      model: scriptedModel(script, state.model),
+      system: state.system,
+      messages: await convertToModelMessages(messages),
+      temperature: state.temperature,
+      abortSignal: options?.abortSignal,
+      // biome-ignore lint: onFinish type differs between SDK versions
+      onFinish: onFinish as never
+    });
+    return result.toUIMessageStreamResponse({
+      messageMetadata: ({ part }) =>
+        part.type === "finish" ? { finishReason: part.finishReason } : undefined,
+      onError: (error) =>
+        error instanceof ExposedError || (error as { exposed?: boolean })?.exposed
+          ? (error as Error).message
+          : "An error occurred."
+    });
+  }
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    return (
+      (await routeAgentRequest(request, env as never)) ||
+      new Response("Not found", { status: 404 })
+    );
+  }
+};

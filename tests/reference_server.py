@@ -1,0 +1,455 @@
+"""A reference playground server for the two HTTP dialects, with fault injection.
+
+It speaks ``POST /api/inference`` and ``GET /api/models`` byte for byte as described in
+``shared/PROTOCOL.md`` (dialect 1: server-sent events; dialect 2: the AI SDK v4 data stream), and
+replies like a scripted model: it echoes what it received, so a test can see the system prompt,
+the history and the model reach the server.
+
+Faults are queued per route and consumed one per request, in order::
+
+    server.push(Fault(status=429, retry_after="0"), Fault(cut_after=3))
+
+The server runs its own event loop in a thread, so synchronous tests, asynchronous tests and
+subprocesses (the command line) can all talk to it. Run it by hand with::
+
+    python -m tests.reference_server --dialect 2 --port 8787
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+CHALLENGE_PAGE = (
+    "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
+    '<meta http-equiv="refresh" content="390"></head><body><div class="main-wrapper">'
+    "<h1>playground.ai.cloudflare.com</h1><p>Verifying you are human. This may take a few"
+    " seconds.</p><script src=\"/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1\">"
+    "</script></div></body></html>"
+)
+REASONING_MARKERS = ("qwq", "deepseek-r1", "gpt-oss")
+
+CATALOG: list[dict[str, Any]] = [
+    {
+        "id": "a0f1c9e2-0001-4000-8000-000000000001",
+        "source": 1,
+        "name": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+        "description": "Llama 3.3 70B quantized to fp8 and tuned for speed.",
+        "task": {"id": "t1", "name": "Text Generation", "description": "Generates text."},
+        "tags": [],
+        "properties": [{"property_id": "context_window", "value": "24000"}],
+    },
+    {
+        "id": "a0f1c9e2-0002-4000-8000-000000000002",
+        "source": 1,
+        "name": "@cf/qwen/qwq-32b",
+        "description": "QwQ reasoning model.",
+        "task": {"id": "t1", "name": "Text Generation", "description": "Generates text."},
+        "tags": [],
+        "properties": [{"property_id": "context_window", "value": "24000"}],
+    },
+    {
+        "id": "a0f1c9e2-0003-4000-8000-000000000003",
+        "source": 1,
+        "name": "@cf/acme/sparrow-9b-instruct-awq",
+        "description": "A model only the live list knows (not in the static alias table).",
+        "task": {"id": "t1", "name": "Text Generation", "description": "Generates text."},
+        "tags": [],
+        "properties": [
+            {"property_id": "function_calling", "value": "true"},
+            {"property_id": "context_window", "value": "8192"},
+        ],
+    },
+    {
+        "id": "a0f1c9e2-0004-4000-8000-000000000004",
+        "source": 1,
+        "name": "@cf/black-forest-labs/flux-1-schnell",
+        "description": "An image model: not a chat model.",
+        "task": {"id": "t2", "name": "Text-to-Image", "description": "Generates images."},
+        "tags": [],
+        "properties": [],
+    },
+]
+
+
+@dataclass
+class Fault:
+    """How to misbehave on one request. The default is a correct reply.
+
+    Attributes:
+        status: The HTTP status. With ``body`` unset and a status of 400 or more, a short JSON
+            error body is sent.
+        body: Send exactly these bytes as the body instead of a stream.
+        headers: Extra response headers.
+        content_type: Override the content type.
+        challenge: Answer with Cloudflare's challenge page (status 403 unless ``status`` says).
+        retry_after: A ``Retry-After`` header value.
+        reply: The text chunks of the reply (default: the echo reply).
+        reasoning: Reasoning chunks sent before the text (dialect 2 only).
+        usage: Send usage in the final event.
+        cut_after: Send this many reply lines, then reset the connection.
+        close_after: Send this many reply lines, then end the body cleanly without the end marker.
+        stall_before: Seconds to wait before sending the response headers.
+        stall_after: ``(n, seconds)``: after ``n`` reply lines, wait this long.
+        chunk_delay: Seconds between reply lines.
+        split_at: Write the stream body in pieces cut at these byte offsets, each flushed alone.
+        newline: The line ending: ``"\\n"``, ``"\\r\\n"`` or ``"\\r"``.
+        extra_lines: Raw lines sent before the reply (unknown prefixes, garbage).
+        error_after: ``(n, message)``: after ``n`` text chunks, send an error line and stop.
+        eos_token: Dialect 1: send the ``</s>`` token old models emit before the stop.
+        set_cookies: Cookies to set on the response.
+        trailing_garbage: Raw bytes appended after the end marker.
+    """
+
+    status: int = 200
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    challenge: bool = False
+    retry_after: str | None = None
+    reply: list[str] | None = None
+    reasoning: list[str] | None = None
+    usage: bool = True
+    cut_after: int | None = None
+    close_after: int | None = None
+    stall_before: float = 0.0
+    stall_after: tuple[int, float] | None = None
+    chunk_delay: float = 0.0
+    split_at: list[int] | None = None
+    newline: str = "\n"
+    extra_lines: list[bytes] = field(default_factory=list)
+    error_after: tuple[int, str] | None = None
+    eos_token: bool = False
+    set_cookies: dict[str, str] = field(default_factory=dict)
+    trailing_garbage: bytes = b""
+
+
+@dataclass
+class RecordedRequest:
+    """What the server received, for tests to assert on."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    cookies: dict[str, str]
+    json: Any
+
+
+def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
+    """The scripted model's answer: it says what it was given."""
+    messages = body.get("messages") or []
+    system = body.get("system_message")
+    if dialect == 1 or system is None:
+        system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
+    turns = [m for m in messages if m.get("role") != "system"]
+    last = next((m.get("content", "") for m in reversed(turns) if m.get("role") == "user"), "")
+    text = (
+        f"Echo: {last} | model={body.get('model')} | system={system}"
+        f" | turns={len(turns)} | max_tokens={body.get('max_tokens')}"
+    )
+    # Word-sized chunks with their spaces, like a tokenizer's output.
+    words = text.split(" ")
+    return [w + " " for w in words[:-1]] + [words[-1]]
+
+
+class ReferenceServer:
+    """The reference server on a free loopback port, in a thread of its own."""
+
+    def __init__(self, dialect: Literal[1, 2] = 2, *, port: int = 0) -> None:
+        """Prepare a server for ``dialect``; ``start()`` runs it."""
+        self.dialect = dialect
+        self.port = port
+        self.requests: list[RecordedRequest] = []
+        self.models_payload: Any = {"models": CATALOG}
+        self._faults: dict[str, deque[Fault]] = {"inference": deque(), "models": deque()}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the client."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def push(self, *faults: Fault, route: Literal["inference", "models"] = "inference") -> None:
+        """Queue faults for the next requests to ``route``, one per request."""
+        self._faults[route].extend(faults)
+
+    def pending_faults(self, route: Literal["inference", "models"] = "inference") -> int:
+        """How many queued faults have not been used yet."""
+        return len(self._faults[route])
+
+    @property
+    def inference_requests(self) -> list[RecordedRequest]:
+        """The chat requests received so far."""
+        return [r for r in self.requests if r.path == "/api/inference"]
+
+    def start(self) -> ReferenceServer:
+        """Start serving; returns once the port accepts connections."""
+        if self.port == 0:
+            self.port = free_port()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            msg = "the reference server did not start within 10 s"
+            raise RuntimeError(msg)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> ReferenceServer:
+        """Start on entering ``with``."""
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        """Stop on leaving ``with``."""
+        self.stop()
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def _serve(self, started: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main(started))
+        finally:
+            loop.close()
+
+    async def _main(self, started: threading.Event) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/api/inference", self._inference)
+        app.router.add_get("/api/models", self._models)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        await site.start()
+        started.set()
+        await self._stopping.wait()
+        await self._runner.cleanup()
+
+    def _next_fault(self, route: str) -> Fault:
+        queue = self._faults[route]
+        return queue.popleft() if queue else Fault()
+
+    async def _record(self, request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                headers=dict(request.headers),
+                cookies=dict(request.cookies),
+                json=payload,
+            )
+        )
+        return payload
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        fault = self._next_fault("models")
+        refused = await self._refuse(request, fault)
+        if refused is not None:
+            return refused
+        return web.json_response(self.models_payload, headers=fault.headers)
+
+    async def _refuse(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        """Answer faults that replace the whole response; ``None`` if the reply should stream."""
+        if fault.stall_before:
+            await asyncio.sleep(fault.stall_before)
+        headers = dict(fault.headers)
+        if fault.retry_after is not None:
+            headers["Retry-After"] = fault.retry_after
+        if fault.challenge:
+            headers["cf-mitigated"] = "challenge"
+            return web.Response(
+                status=fault.status if fault.status != 200 else 403,
+                text=CHALLENGE_PAGE,
+                content_type="text/html",
+                headers=headers,
+            )
+        if fault.body is not None:
+            return web.Response(
+                status=fault.status,
+                body=fault.body,
+                content_type=fault.content_type or "text/plain",
+                headers=headers,
+            )
+        if fault.status >= 400:
+            return web.json_response(
+                {"error": f"reference server says {fault.status}"},
+                status=fault.status,
+                headers=headers,
+            )
+        del request
+        return None
+
+    async def _inference(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        fault = self._next_fault("inference")
+        refused = await self._refuse(request, fault)
+        if refused is not None:
+            return refused
+        if not isinstance(body, dict):
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        lines = self._reply_lines(body, fault)
+        response = web.StreamResponse(
+            status=fault.status,
+            headers={
+                "Content-Type": fault.content_type
+                or ("text/event-stream" if self.dialect == 1 else "text/plain; charset=utf-8"),
+                "Cache-Control": "no-cache",
+                **({"x-vercel-ai-data-stream": "v1"} if self.dialect == 2 else {}),
+                **fault.headers,
+            },
+        )
+        for name, value in fault.set_cookies.items():
+            response.set_cookie(name, value, max_age=1800, httponly=True)
+        await response.prepare(request)
+        await self._write_lines(request, response, lines, fault)
+        return response
+
+    def _reply_lines(self, body: dict[str, Any], fault: Fault) -> list[tuple[bytes, bool]]:
+        """The body as ``(line, counts)`` pairs; ``counts`` marks reply lines for cut/stall."""
+        model = str(body.get("model", ""))
+        chunks = fault.reply if fault.reply is not None else echo_reply(body, self.dialect)
+        reasoning = fault.reasoning
+        if reasoning is None and any(m in model for m in REASONING_MARKERS):
+            reasoning = ["Let me think. ", "The user wants an echo."]
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        completion_tokens = len(chunks)
+        sse = self.dialect == 1
+        out: list[tuple[bytes, bool]] = [(raw, False) for raw in fault.extra_lines]
+        if not sse:
+            out.append((b'f:{"messageId":"msg-ref-1"}', False))
+            out.extend((b"g:" + _json(r), True) for r in reasoning or [])
+        for index, chunk in enumerate([*chunks, None]):
+            if fault.error_after is not None and index == fault.error_after[0]:
+                message = fault.error_after[1]
+                out.append((_sse({"error": message}) if sse else b"3:" + _json(message), True))
+                return out
+            if chunk is not None:
+                out.append((_sse({"response": chunk}) if sse else b"0:" + _json(chunk), True))
+        if sse:
+            if fault.eos_token:
+                out.append((_sse({"response": "</s>"}), True))
+            final: dict[str, Any] = {"response": ""}
+            if fault.usage:
+                final["usage"] = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                }
+            out.append((_sse(final), True))
+            out.append((b"data: [DONE]", True))
+            return out
+        step: dict[str, Any] = {"finishReason": "stop", "isContinued": False}
+        finish: dict[str, Any] = {"finishReason": "stop"}
+        if fault.usage:
+            usage = {"promptTokens": prompt_tokens, "completionTokens": completion_tokens}
+            step["usage"] = finish["usage"] = usage
+        out.append((b"e:" + _json(step), True))
+        out.append((b"d:" + _json(finish), True))
+        return out
+
+    async def _write_lines(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        lines: list[tuple[bytes, bool]],
+        fault: Fault,
+    ) -> None:
+        newline = fault.newline.encode()
+        separator = newline * 2 if self.dialect == 1 else newline
+        if fault.split_at is not None:
+            payload = b"".join(line + separator for line, _ in lines) + fault.trailing_garbage
+            cuts = [0, *sorted(fault.split_at), len(payload)]
+            for start, end in zip(cuts, cuts[1:]):
+                if end > start:
+                    await response.write(payload[start:end])
+                    await asyncio.sleep(0.005)  # so each piece leaves as its own read
+            await response.write_eof()
+            return
+        sent = 0
+        for line, counts in lines:
+            if counts:
+                if fault.cut_after is not None and sent >= fault.cut_after:
+                    _reset(request)
+                    return
+                if fault.close_after is not None and sent >= fault.close_after:
+                    await response.write_eof()
+                    return
+                if fault.stall_after is not None and sent == fault.stall_after[0]:
+                    await asyncio.sleep(fault.stall_after[1])
+                if fault.chunk_delay:
+                    await asyncio.sleep(fault.chunk_delay)
+                sent += 1
+            await response.write(line + separator)
+        if fault.trailing_garbage:
+            await response.write(fault.trailing_garbage)
+        await response.write_eof()
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + _json(payload)
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP reset, mid-body."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    transport.abort()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    """Serve until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dialect", type=int, choices=(1, 2), default=2)
+    parser.add_argument("--port", type=int, default=8787)
+    args = parser.parse_args()
+    server = ReferenceServer(args.dialect, port=args.port).start()
+    print(f"reference server (dialect {args.dialect}) on {server.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
