@@ -195,7 +195,7 @@ async function basic() {
   c.close();
 }
 
-// One fresh room per scenario. [model, text, timeout]
+// One fresh room per scenario. [model, text, timeoutMs, expectNoDone]
 const SCENARIOS = [
   [null, "Hello there"],
   ["@cf/qwen/qwq-32b", "Why is the sky blue?"],
@@ -205,7 +205,8 @@ const SCENARIOS = [
   [null, "[rate-limit]"],
   [null, "[error:5007: No such model]"],
   ["@cf/nope/not-a-model", "unknown model"],
-  [null, "[throw]"],
+  // onChatMessage throws: the SDK logs it and sends NO frame for this request.
+  [null, "[throw]", 3000, true],
   [null, "[no-response]"],
   [null, "[empty]"],
   [null, "[length]"],
@@ -257,7 +258,7 @@ async function cancelAndResume() {
 }
 
 async function all() {
-  for (const [model, text, timeout] of SCENARIOS) {
+  for (const [model, text, timeout, expectNoDone] of SCENARIOS) {
     const room = `smoke-${crypto.randomUUID().slice(0, 8)}`;
     console.log(`\n# scenario model=${model ?? "(default)"} text=${JSON.stringify(text)} room=${room}`);
     const c = new Client(room);
@@ -272,9 +273,16 @@ async function all() {
     }
     try {
       await chat(c, text, { timeoutMs: timeout ?? 15000 });
+      if (expectNoDone) {
+        console.log("  !! expected no done frame");
+        process.exitCode = 1;
+      }
     } catch (e) {
-      console.log(`  !! ${e.message}`);
-      process.exitCode = 1;
+      if (expectNoDone) console.log(`  => as expected: ${e.message}`);
+      else {
+        console.log(`  !! ${e.message}`);
+        process.exitCode = 1;
+      }
     }
     c.close();
   }

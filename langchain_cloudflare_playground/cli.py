@@ -1,0 +1,213 @@
+"""``cf-playground``: chat with the Cloudflare AI Playground, list its models, manage the session.
+
+It uses only the shared client, so it starts without loading LangChain or LlamaIndex.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from langchain_cloudflare_playground.client import (
+    DEFAULT_MODEL,
+    Message,
+    PlaygroundClient,
+    PlaygroundError,
+    PlaygroundStreamError,
+    ReasoningDelta,
+    SessionCache,
+    TextDelta,
+)
+from langchain_cloudflare_playground.client.playground import BASE_URL_ENV, DEFAULT_BASE_URL
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["main"]
+
+_EXIT_ERROR = 1
+_EXIT_INTERRUPTED = 130
+_QUIT_COMMANDS = ("/exit", "/quit")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except PlaygroundStreamError as exc:
+        sys.stdout.flush()
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return _EXIT_ERROR
+    except (PlaygroundError, ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _EXIT_ERROR
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return _EXIT_INTERRUPTED
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cf-playground",
+        description="Chat with the models of the Cloudflare AI Playground, without an API key.",
+    )
+    connection = argparse.ArgumentParser(add_help=False)
+    connection.add_argument(
+        "--base-url",
+        help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
+    )
+    connection.add_argument("--dialect", choices=("auto", "http"), default="auto")
+    connection.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
+    connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser(
+        "chat",
+        parents=[connection],
+        help="stream a reply; with no prompt, open an interactive chat",
+        description="Stream a reply to PROMPT; with no PROMPT, open an interactive chat.",
+    )
+    chat.add_argument("prompt", nargs="?", help="what to say (omit for an interactive chat)")
+    chat.add_argument("-m", "--model", help=f"an alias or full id (default {DEFAULT_MODEL})")
+    chat.add_argument("-s", "--system", help="a system prompt")
+    chat.add_argument("--max-tokens", type=int, default=2048)
+    chat.add_argument("--temperature", type=float)
+    chat.add_argument(
+        "--hide-reasoning", action="store_true", help="do not print the model's reasoning"
+    )
+    chat.set_defaults(run=_run_chat)
+
+    models = commands.add_parser("models", parents=[connection], help="list the chat models")
+    models.add_argument("--json", action="store_true", help="print JSON for scripts")
+    models.add_argument("--refresh", action="store_true", help="ignore the in-memory list")
+    models.set_defaults(run=_run_models)
+
+    session = commands.add_parser("session", help="inspect or clear the cached session")
+    session.add_argument("action", choices=("show", "clear", "path"))
+    session.set_defaults(run=_run_session)
+    return parser
+
+
+def _client(args: argparse.Namespace) -> PlaygroundClient:
+    return PlaygroundClient(
+        args.base_url,
+        model=getattr(args, "model", None),
+        dialect=args.dialect,
+        timeout=args.timeout,
+        proxy=args.proxy,
+    )
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    history: list[Message] = []
+    if args.system:
+        history.append(Message("system", args.system))
+    with _client(args) as client:
+        if args.prompt is not None:
+            _stream_reply(client, [*history, Message("user", args.prompt)], args, sys.stdout)
+            return 0
+        return _interactive(client, history, args)
+
+
+def _interactive(
+    client: PlaygroundClient, history: list[Message], args: argparse.Namespace
+) -> int:
+    print("Chatting with the Cloudflare AI Playground. /reset forgets, /exit leaves.")
+    start = len(history)  # the system prompt survives /reset
+    while True:
+        try:
+            prompt = input("you> ")
+        except EOFError:
+            print()
+            return 0
+        if prompt.strip() in _QUIT_COMMANDS:
+            return 0
+        if prompt.strip() == "/reset":
+            del history[start:]
+            continue
+        if not prompt.strip():
+            continue
+        history.append(Message("user", prompt))
+        try:
+            reply = _stream_reply(client, history, args, sys.stdout)
+        except PlaygroundError as exc:
+            history.pop()  # the turn failed; the user can try again
+            print(f"\nerror: {exc}", file=sys.stderr)
+            continue
+        history.append(Message("assistant", reply))
+
+
+def _stream_reply(
+    client: PlaygroundClient, messages: list[Message], args: argparse.Namespace, out: TextIO
+) -> str:
+    text: list[str] = []
+    in_reasoning = False
+    for event in client.stream_chat(
+        messages, max_tokens=args.max_tokens, temperature=args.temperature
+    ):
+        if isinstance(event, ReasoningDelta) and not args.hide_reasoning:
+            # Reasoning goes to stderr so stdout holds the reply alone.
+            if not in_reasoning:
+                sys.stderr.write("[reasoning] ")
+                in_reasoning = True
+            sys.stderr.write(event.text)
+            sys.stderr.flush()
+        elif isinstance(event, TextDelta):
+            if in_reasoning:
+                sys.stderr.write("\n")
+                in_reasoning = False
+            text.append(event.text)
+            out.write(event.text)
+            out.flush()
+    out.write("\n")
+    return "".join(text)
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        models = client.list_models(refresh=args.refresh)
+    if args.json:
+        payload = [
+            {
+                "id": m.id,
+                "alias": m.alias,
+                "description": m.description,
+                "task": m.task,
+                "properties": dict(m.properties),
+            }
+            for m in models
+        ]
+        print(json.dumps(payload, indent=2))
+        return 0
+    width = max((len(m.alias) for m in models), default=5)
+    print(f"{'ALIAS':<{width}}  MODEL ID")
+    for model in sorted(models, key=lambda m: m.alias):
+        print(f"{model.alias:<{width}}  {model.id}")
+    return 0
+
+
+def _run_session(args: argparse.Namespace) -> int:
+    cache = SessionCache()
+    if args.action == "path":
+        print(cache.path)
+    elif args.action == "clear":
+        if not cache.clear():
+            print(f"error: could not remove {cache.path}", file=sys.stderr)
+            return _EXIT_ERROR
+        print(f"cleared {cache.path}")
+    else:
+        entries = cache.entries()
+        if not entries:
+            print(f"no cached session ({cache.path})")
+        for base_url, session in entries.items():
+            # Cookie names and counts only: the values are secrets.
+            print(f"{base_url}: {session!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

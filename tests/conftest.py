@@ -1,0 +1,30 @@
+"""Fixtures shared by every test: an isolated session cache, and CI's rule on missing tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def isolated_session_cache(tmp_path, monkeypatch):
+    """Every test gets its own cache folder, so no test reads or writes the user's."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("CF_PLAYGROUND_CACHE_DIR", str(folder))
+    monkeypatch.delenv("CF_PLAYGROUND_URL", raising=False)
+    return folder
+
+
+def require_tool(name: str) -> str:
+    """The path of a program the test needs: in CI its absence fails the test, elsewhere skips."""
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it with apt-get)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -1,0 +1,46 @@
+"""Integration tests run the real client against real servers on loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from langchain_cloudflare_playground.client import PlaygroundClient
+from tests.reference_server import ReferenceServer
+
+
+@pytest.fixture(scope="session")
+def _servers():
+    servers = {dialect: ReferenceServer(dialect).start() for dialect in (1, 2)}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+def _fresh(server: ReferenceServer) -> ReferenceServer:
+    server.requests.clear()
+    for queue in server._faults.values():
+        queue.clear()
+    return server
+
+
+@pytest.fixture(params=[1, 2], ids=["dialect1-sse", "dialect2-data-stream"])
+def server(request, _servers) -> ReferenceServer:
+    """The reference server, once per HTTP dialect, with no faults queued."""
+    return _fresh(_servers[request.param])
+
+
+@pytest.fixture
+def sse_server(_servers) -> ReferenceServer:
+    return _fresh(_servers[1])
+
+
+@pytest.fixture
+def data_stream_server(_servers) -> ReferenceServer:
+    return _fresh(_servers[2])
+
+
+@pytest.fixture
+async def client(server):
+    """A client for ``server`` with fast retries; closed after the test."""
+    async with PlaygroundClient(server.url, timeout=5) as playground:
+        yield playground

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import stat
+from http.cookies import SimpleCookie
+
+import pytest
+
+from langchain_cloudflare_playground.client.sessions import (
+    SessionArgs,
+    SessionCache,
+    SessionStore,
+    default_cache_path,
+    default_session_args,
+)
+
+BASE = "https://playground.example"
+SECRET = "cf-clearance-SECRET-VALUE"
+
+
+def browser_args(**overrides) -> SessionArgs:
+    values = {
+        "user_agent": "Mozilla/5.0 Chrome/156",
+        "headers": {"Accept-Language": "en"},
+        "cookies": {"cf_clearance": SECRET},
+        "source": "browser",
+    }
+    values.update(overrides)
+    return SessionArgs(**values)
+
+
+def test_repr_and_str_never_show_cookie_values():
+    args = browser_args()
+    for text in (repr(args), str(args), f"{args}", repr([args])):
+        assert SECRET not in text
+        assert "cf_clearance" in text  # the name helps debugging; the value is the secret
+
+
+def test_default_args_look_like_a_browser_of_the_base_url():
+    args = default_session_args(BASE + "/")
+    headers = args.request_headers()
+    assert "Chrome/" in headers["User-Agent"]
+    assert "Headless" not in headers["User-Agent"]
+    assert headers["Origin"] == BASE
+    assert headers["Referer"] == BASE + "/"
+    assert '"Google Chrome";v="156"' in headers["sec-ch-ua"]
+    assert "Cookie" not in headers
+
+
+def test_request_headers_carry_cookies():
+    assert browser_args().request_headers()["Cookie"] == f"cf_clearance={SECRET}"
+
+
+def test_set_cookies_are_folded_in_and_deleted():
+    jar = SimpleCookie()
+    jar["__cf_bm"] = "bm"
+    jar["__cf_bm"]["max-age"] = "1800"
+    jar["cf_clearance"] = ""
+    jar["cf_clearance"]["max-age"] = "0"
+    updated = browser_args().with_set_cookies(jar, now=1000.0)
+    assert dict(updated.cookies) == {"__cf_bm": "bm"}
+    assert updated.expires_at == 2800.0
+
+
+def test_cache_round_trip_is_private_and_atomic(isolated_session_cache):
+    cache = SessionCache()
+    assert cache.path == isolated_session_cache / "session.json"
+    assert cache.save(BASE, browser_args())
+    assert stat.S_IMODE(os.stat(cache.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cache.path.parent).st_mode) == 0o700
+    loaded = cache.load(BASE)
+    assert loaded is not None
+    assert loaded.cookies == {"cf_clearance": SECRET}
+    assert loaded.source == "browser"
+    assert [p.name for p in cache.path.parent.iterdir()] == ["session.json"]  # no temp files left
+
+
+def test_expired_sessions_are_not_loaded(tmp_path):
+    cache = SessionCache(tmp_path / "s.json")
+    cache.save(BASE, browser_args(expires_at=1.0))
+    assert cache.load(BASE) is None
+    assert BASE in cache.entries()
+
+
+def test_cache_keeps_other_base_urls(tmp_path):
+    cache = SessionCache(tmp_path / "s.json")
+    cache.save(BASE, browser_args())
+    cache.save("http://other", browser_args(cookies={"a": "b"}))
+    assert cache.clear(BASE)
+    assert cache.load(BASE) is None
+    assert cache.load("http://other") is not None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"\xff\xfe garbage",
+        b"[]",
+        b'{"sessions": []}',
+        json.dumps({"sessions": {BASE: {"user_agent": 5, "headers": {}, "cookies": {}}}}).encode(),
+        json.dumps({"sessions": {BASE: {"user_agent": "x", "headers": {}, "cookies": {"a": 1}}}}).encode(),
+        json.dumps({"sessions": {BASE: "nope"}}).encode(),
+    ],
+    ids=["corrupt", "binary", "list", "wrong-sessions", "wrong-ua", "wrong-cookie", "wrong-entry"],
+)
+def test_a_bad_cache_file_is_replaced_not_a_crash(tmp_path, caplog, content):
+    path = tmp_path / "s.json"
+    path.write_bytes(content)
+    cache = SessionCache(path)
+    with caplog.at_level(logging.WARNING):
+        assert cache.load(BASE) is None
+    assert caplog.records  # the user is told
+    assert cache.save(BASE, browser_args())
+    assert cache.load(BASE) is not None
+
+
+def test_missing_folder_is_created(tmp_path):
+    cache = SessionCache(tmp_path / "a" / "b" / "s.json")
+    assert cache.load(BASE) is None
+    assert cache.save(BASE, browser_args())
+    assert cache.load(BASE) is not None
+
+
+def test_read_only_file_is_replaced(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{}")
+    path.chmod(0o400)
+    cache = SessionCache(path)
+    assert cache.save(BASE, browser_args())
+    assert cache.load(BASE) is not None
+
+
+def test_a_directory_where_the_file_should_be_is_reported_and_survived(tmp_path, caplog):
+    path = tmp_path / "s.json"
+    path.mkdir()
+    (path / "keep.txt").write_text("user data")
+    cache = SessionCache(path)
+    with caplog.at_level(logging.WARNING):
+        assert cache.load(BASE) is None
+        assert cache.save(BASE, browser_args()) is False
+    assert "Could not write the session cache" in caplog.text
+    assert (path / "keep.txt").read_text() == "user data"  # nothing the user had is lost
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temp file left behind
+
+
+def test_cookies_never_reach_the_logs(tmp_path, caplog):
+    path = tmp_path / "s.json"
+    path.mkdir()
+    with caplog.at_level(logging.DEBUG):
+        SessionCache(path).save(BASE, browser_args())
+        SessionCache(tmp_path / "ok.json").save(BASE, browser_args())
+    assert SECRET not in caplog.text
+
+
+def _writer(path: str, index: int) -> None:
+    cache = SessionCache(path)
+    for _ in range(20):
+        assert cache.save(BASE, browser_args(cookies={"n": str(index)}))
+
+
+def test_processes_writing_at_once_leave_a_valid_file(tmp_path):
+    path = tmp_path / "s.json"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_writer, args=(str(path), i)) for i in range(10)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    loaded = SessionCache(path).load(BASE)
+    assert loaded is not None
+    assert loaded.cookies["n"] in {str(i) for i in range(10)}  # last writer wins, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_default_cache_path_uses_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CF_PLAYGROUND_CACHE_DIR", str(tmp_path))
+    assert default_cache_path() == tmp_path / "session.json"
+    monkeypatch.delenv("CF_PLAYGROUND_CACHE_DIR")
+    assert default_cache_path().name == "session.json"
+    assert "cloudflare-playground" in str(default_cache_path())
+
+
+class _CountingSource:
+    def __init__(self, args: SessionArgs) -> None:
+        self.args = args
+        self.calls = 0
+
+    async def acquire(self, base_url: str) -> SessionArgs:
+        self.calls += 1
+        return self.args
+
+
+async def test_store_uses_the_cache_before_the_source(tmp_path):
+    cache = SessionCache(tmp_path / "s.json")
+    source = _CountingSource(browser_args())
+    first = SessionStore(BASE, source=source, cache=cache)
+    assert (await first.get()).cookies == {"cf_clearance": SECRET}
+    second = SessionStore(BASE, source=source, cache=cache)  # a new process, say
+    assert (await second.get()).cookies == {"cf_clearance": SECRET}
+    assert source.calls == 1
+
+
+async def test_store_invalidate_drops_memory_and_cache(tmp_path):
+    cache = SessionCache(tmp_path / "s.json")
+    source = _CountingSource(browser_args())
+    store = SessionStore(BASE, source=source, cache=cache)
+    await store.get()
+    store.invalidate()
+    assert cache.load(BASE) is None
+    await store.get()
+    assert source.calls == 2
+
+
+async def test_caller_overrides_win(tmp_path):
+    store = SessionStore(
+        BASE,
+        cache=SessionCache(tmp_path / "s.json"),
+        user_agent="MyAgent/1",
+        headers={"X-Team": "a"},
+        cookies={"mine": "1"},
+    )
+    headers = (await store.get()).request_headers()
+    assert headers["User-Agent"] == "MyAgent/1"
+    assert headers["X-Team"] == "a"
+    assert headers["Cookie"] == "mine=1"
