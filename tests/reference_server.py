@@ -142,6 +142,7 @@ class RecordedRequest:
     headers: dict[str, str]
     cookies: dict[str, str]
     json: Any
+    peer: tuple[str, int] | None
 
 
 def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
@@ -261,6 +262,7 @@ class ReferenceServer:
                 headers=dict(request.headers),
                 cookies=dict(request.cookies),
                 json=payload,
+                peer=request.transport.get_extra_info("peername") if request.transport else None,
             )
         )
         return payload

@@ -1,0 +1,503 @@
+"""The real client against the reference server over real sockets, for both HTTP dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from langchain_cloudflare_playground.client import (
+    AuthenticationError,
+    BadRequestError,
+    ChallengeError,
+    Finish,
+    ModelNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    PlaygroundAPIError,
+    PlaygroundClient,
+    PlaygroundConnectionError,
+    PlaygroundProtocolError,
+    PlaygroundStreamError,
+    PlaygroundTimeoutError,
+    RateLimitError,
+    ReasoningDelta,
+    ServerError,
+    TextDelta,
+)
+from tests.reference_server import CATALOG, Fault, ReferenceServer, echo_reply, free_port
+
+DEFAULT = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+
+
+async def test_chat_streams_the_reply(client, server):
+    events = [e async for e in client.astream_chat("Hello there")]
+    text_events = [e for e in events if isinstance(e, TextDelta)]
+    assert len(text_events) > 5  # streamed in pieces, not in one lump
+    assert isinstance(events[-1], Finish)
+    assert events[-1].reason == "stop"
+    assert events[-1].model == DEFAULT
+    text = "".join(e.text for e in text_events)
+    assert text.startswith("Echo: Hello there | model=" + DEFAULT)
+    assert events[-1].usage is not None
+    assert events[-1].usage.output_tokens == len(text_events)
+
+
+async def test_system_prompt_and_history_reach_the_server(client, server):
+    reply = await client.achat(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "two"},
+            {"role": "system", "content": "Be kind."},
+            {"role": "user", "content": "three"},
+        ],
+        max_tokens=77,
+    )
+    assert reply.text.startswith("Echo: three |")
+    assert "system=Be brief.\n\nBe kind." in reply.text
+    assert "turns=3" in reply.text
+    assert "max_tokens=77" in reply.text
+    body = server.inference_requests[-1].json
+    if server.dialect == 1:
+        assert body["messages"][0] == {"role": "system", "content": "Be brief.\n\nBe kind."}
+        assert "system_message" not in body
+    else:
+        assert body["system_message"] == "Be brief.\n\nBe kind."
+        assert all(m["role"] != "system" for m in body["messages"])
+        assert body["messages"][0]["parts"] == [{"type": "text", "text": "one"}]
+
+
+async def test_first_request_learns_the_dialect_and_keeps_the_system_prompt(server):
+    async with PlaygroundClient(server.url) as fresh:
+        reply = await fresh.achat([{"role": "system", "content": "S"}, {"role": "user", "content": "u"}])
+        assert "system=S |" in reply.text
+        await fresh.achat([{"role": "system", "content": "S"}, {"role": "user", "content": "u"}])
+    # Dialect 2 is guessed first; a dialect-1 server costs one extra request, once.
+    assert len(server.inference_requests) == (3 if server.dialect == 1 else 2)
+
+
+async def test_model_override_and_aliases(client, server):
+    reply = await client.achat("hi", model="llama-3.1-8b")
+    assert reply.model == "@cf/meta/llama-3.1-8b-instruct-fp8"
+    assert server.inference_requests[-1].json["model"] == "@cf/meta/llama-3.1-8b-instruct-fp8"
+    reply = await client.achat("hi", model="@cf/some/unlisted-model")
+    assert server.inference_requests[-1].json["model"] == "@cf/some/unlisted-model"
+
+
+async def test_alias_known_only_to_the_live_list_is_resolved_through_it(client, server):
+    reply = await client.achat("hi", model="sparrow-9b")
+    assert reply.model == "@cf/acme/sparrow-9b-instruct-awq"
+    assert [r.path for r in server.requests] == ["/api/models", "/api/inference"]
+
+
+async def test_unknown_model_fails_before_reaching_the_server(client, server):
+    with pytest.raises(ModelNotFoundError, match="llama-3.3-70b"):
+        await client.achat("hi", model="llama-3.3-7b")
+    assert server.inference_requests == []
+
+
+async def test_reasoning_is_kept_apart(data_stream_server):
+    # Dialect 1 has no reasoning channel; dialect 2 sends it on ``g:`` lines.
+    async with PlaygroundClient(data_stream_server.url) as client:
+        reply = await client.achat("hi", model="qwq-32b")
+        events = [e async for e in client.astream_chat("hi", model="qwq-32b")]
+    assert reply.reasoning == "Let me think. The user wants an echo."
+    assert "Let me think" not in reply.text
+    kinds = [type(e) for e in events]
+    assert kinds.index(ReasoningDelta) < kinds.index(TextDelta)
+
+
+async def test_identical_consecutive_chunks_are_all_kept(client, server):
+    server.push(Fault(reply=["a", "\n", "\n", "\n", "b"]))
+    assert (await client.achat("x")).text == "a\n\n\nb"
+
+
+async def test_end_of_sequence_token_is_not_text(sse_server):
+    async with PlaygroundClient(sse_server.url) as c:
+        sse_server.push(Fault(reply=["Hi", "!"], eos_token=True))
+        assert (await c.achat("x")).text == "Hi!"
+
+
+async def test_finish_without_usage(client, server):
+    server.push(Fault(usage=False))
+    reply = await client.achat("x")
+    assert reply.usage is None
+    assert reply.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+async def test_any_line_ending(client, server, newline):
+    server.push(Fault(newline=newline, reply=["é", "🙂", " ok"]))
+    assert (await client.achat("x")).text == "é🙂 ok"
+
+
+async def test_byte_splits_on_the_wire(client, server):
+    reply = ["Hé", "llo 👋", "\n", " 世界"]
+    expected = "".join(reply)
+    # Split the body at every offset near the multi-byte characters and the line breaks.
+    for offset in range(1, 60):
+        server.push(Fault(reply=reply, split_at=[offset, offset + 1, offset + 3]))
+        assert (await client.achat("x")).text == expected
+
+
+async def test_line_longer_than_aiohttps_read_buffer(client, server):
+    long_chunk = "y" * 300_000 + "é"
+    server.push(Fault(reply=["a", long_chunk, "b"]))
+    assert (await client.achat("x")).text == "a" + long_chunk + "b"
+
+
+# -- status errors ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(400, BadRequestError), (401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError)],
+)
+async def test_client_errors_are_typed_and_not_retried(client, server, status, cls):
+    server.push(Fault(status=status))
+    with pytest.raises(cls) as info:
+        await client.achat("x")
+    assert info.value.status == status
+    assert len(server.inference_requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409])
+async def test_server_errors_are_retried_then_succeed(client, server, status):
+    server.push(Fault(status=status, retry_after="0"), Fault(status=status, retry_after="0"))
+    reply = await client.achat("x")
+    assert reply.text.startswith("Echo: x")
+    assert len(server.inference_requests) == 3
+
+
+async def test_retries_give_up_after_max_retries(server):
+    async with PlaygroundClient(server.url, max_retries=1) as c:
+        server.push(*[Fault(status=502, retry_after="0")] * 3)
+        with pytest.raises(ServerError) as info:
+            await c.achat("x")
+    assert info.value.status == 502
+    assert len(server.inference_requests) == 2
+
+
+async def test_rate_limit_honours_retry_after_seconds(client, server):
+    server.push(Fault(status=429, retry_after="1"))
+    started = time.monotonic()
+    reply = await client.achat("x")
+    waited = time.monotonic() - started
+    assert reply.text.startswith("Echo: x")
+    assert 0.95 <= waited < 3
+
+
+async def test_rate_limit_honours_retry_after_as_an_http_date(client, server):
+    import email.utils
+
+    server.push(Fault(status=429, retry_after=email.utils.formatdate(time.time() + 2, usegmt=True)))
+    started = time.monotonic()
+    await client.achat("x")
+    # An HTTP date has whole seconds: the wait is between one and two seconds.
+    assert 0.9 <= time.monotonic() - started < 3.5
+
+
+async def test_rate_limit_with_no_retries_left_raises_with_retry_after(server):
+    async with PlaygroundClient(server.url, max_retries=0) as c:
+        server.push(Fault(status=429, retry_after="12"))
+        with pytest.raises(RateLimitError) as info:
+            await c.achat("x")
+    assert info.value.retry_after == 12
+
+
+async def test_absurd_retry_after_is_capped(server):
+    async with PlaygroundClient(server.url) as c:
+        c.retry_policy = type(c.retry_policy)(max_retries=1, max_retry_after=0.2)
+        server.push(Fault(status=429, retry_after="999999"))
+        started = time.monotonic()
+        await c.achat("x")
+    assert time.monotonic() - started < 2
+
+
+async def test_challenge_page_is_typed_and_retried(client, server):
+    server.push(Fault(challenge=True, retry_after="0"))
+    assert (await client.achat("x")).text.startswith("Echo")
+    server.push(*[Fault(challenge=True, status=503, retry_after="0")] * 3)
+    with pytest.raises(ChallengeError, match="browser") as info:
+        await client.achat("x")
+    assert info.value.status == 503
+
+
+async def test_in_stream_error_before_text_raises_the_server_message(client, server):
+    server.push(Fault(error_after=(0, "5007: No such model")))
+    with pytest.raises(PlaygroundAPIError, match="5007: No such model") as info:
+        await client.achat("x")
+    assert not isinstance(info.value, PlaygroundStreamError)
+    assert len(server.inference_requests) == 1  # not a retryable error
+
+
+async def test_in_stream_rate_limit_before_text_is_retried(client, server):
+    server.push(Fault(error_after=(0, "3021: rate limiting, try later")))
+    assert (await client.achat("x")).text.startswith("Echo")
+    assert len(server.inference_requests) == 2
+
+
+async def test_in_stream_error_after_text_keeps_the_partial_text(client, server):
+    server.push(Fault(reply=["Hello", " wor", "ld"], error_after=(2, "model crashed")))
+    received: list[str] = []
+    with pytest.raises(PlaygroundStreamError, match="model crashed") as info:
+        async for event in client.astream_chat("x"):
+            if isinstance(event, TextDelta):
+                received.append(event.text)
+    assert info.value.partial_text == "Hello wor" == "".join(received)
+    assert "9 characters" in str(info.value)
+    assert len(server.inference_requests) == 1  # never retried once text reached the caller
+
+
+# -- connection faults --------------------------------------------------------------------
+
+
+async def test_connection_refused_is_retried_then_typed():
+    port = free_port()
+    async with PlaygroundClient(f"http://127.0.0.1:{port}", max_retries=1) as c:
+        c.retry_policy = type(c.retry_policy)(max_retries=1, initial_delay=0.01)
+        with pytest.raises(PlaygroundConnectionError, match="cannot reach"):
+            await c.achat("x")
+
+
+async def test_connection_refused_then_a_server_appears():
+    port = free_port()
+    server = ReferenceServer(2, port=port)
+    async with PlaygroundClient(f"http://127.0.0.1:{port}") as c:
+        c.retry_policy = type(c.retry_policy)(max_retries=3, initial_delay=0.3)
+
+        async def start_later() -> None:
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(server.start)
+
+        starter = asyncio.create_task(start_later())
+        try:
+            reply = await c.achat("x")
+        finally:
+            await starter
+            server.stop()
+    assert reply.text.startswith("Echo: x")
+
+
+async def test_reset_before_any_text_is_retried(client, server):
+    server.push(Fault(cut_after=0))
+    assert (await client.achat("x")).text.startswith("Echo")
+    assert len(server.inference_requests) == 2
+
+
+async def test_reset_after_text_raises_a_stream_error_with_the_text(client, server):
+    server.push(Fault(reply=["a", "b", "c", "d"], cut_after=2))
+    with pytest.raises(PlaygroundStreamError) as info:
+        await client.achat("x")
+    assert info.value.partial_text == "ab"
+    assert isinstance(info.value.__cause__, PlaygroundConnectionError)
+
+
+async def test_clean_close_before_the_end_marker_is_not_a_silent_success(client, server):
+    server.push(Fault(reply=["a", "b", "c"], close_after=2))
+    with pytest.raises(PlaygroundStreamError, match="before the reply was complete") as info:
+        await client.achat("x")
+    assert info.value.partial_text == "ab"
+
+
+async def test_stalled_server_times_out(server):
+    async with PlaygroundClient(server.url, timeout=0.5, max_retries=0) as c:
+        server.push(Fault(stall_before=3))
+        started = time.monotonic()
+        with pytest.raises(PlaygroundTimeoutError, match="0.5 s"):
+            await c.achat("x")
+    assert time.monotonic() - started < 2.5
+
+
+async def test_stall_mid_stream_raises_a_stream_error(server):
+    async with PlaygroundClient(server.url, timeout=0.5, max_retries=0) as c:
+        server.push(Fault(reply=["a", "b", "c"], stall_after=(2, 3)))
+        with pytest.raises(PlaygroundStreamError) as info:
+            await c.achat("x")
+    assert info.value.partial_text == "ab"
+    assert isinstance(info.value.__cause__, PlaygroundTimeoutError)
+
+
+async def test_a_slow_reply_that_keeps_flowing_is_never_cut(server):
+    # 12 chunks 0.2 s apart take 2.4 s in all, far past the 0.5 s timeout, but no gap exceeds it.
+    async with PlaygroundClient(server.url, timeout=0.5, max_retries=0) as c:
+        server.push(Fault(reply=[str(i) for i in range(12)], chunk_delay=0.2))
+        started = time.monotonic()
+        reply = await c.achat("x")
+    assert reply.text == "01234567891011"
+    assert time.monotonic() - started > 2.0
+
+
+# -- malformed replies ------------------------------------------------------------------
+
+
+async def test_html_page_where_a_stream_was_expected(client, server):
+    server.push(Fault(body=b"<!DOCTYPE html><html><body>Hi</body></html>", content_type="text/html"))
+    with pytest.raises(PlaygroundProtocolError, match="check the base URL"):
+        await client.achat("x")
+
+
+async def test_empty_200(client, server):
+    server.push(Fault(body=b""))
+    with pytest.raises(PlaygroundProtocolError, match="empty reply"):
+        await client.achat("x")
+
+
+async def test_broken_json_in_a_frame(client, server):
+    bad = b'data: {"response": "x' if server.dialect == 1 else b'0:"unterminated'
+    server.push(Fault(reply=["ok"], extra_lines=[bad]))
+    with pytest.raises(PlaygroundProtocolError, match="malformed"):
+        await client.achat("x")
+
+
+async def test_unknown_frames_are_skipped(data_stream_server):
+    async with PlaygroundClient(data_stream_server.url) as c:
+        data_stream_server.push(Fault(reply=["fine"], extra_lines=[b'z:{"new":"thing"}', b'8:[{"a":1}]']))
+        assert (await c.achat("x")).text == "fine"
+
+
+async def test_invalid_utf8(client, server):
+    prefix = b"data: " if server.dialect == 1 else b"0:"
+    server.push(Fault(body=prefix + b'"\xff\xfe"\n', content_type="text/plain"))
+    with pytest.raises(PlaygroundProtocolError, match="UTF-8"):
+        await client.achat("x")
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+async def test_list_models_keeps_chat_models_and_caches(client, server):
+    models = await client.alist_models()
+    ids = [m.id for m in models]
+    assert "@cf/qwen/qwq-32b" in ids
+    assert "@cf/black-forest-labs/flux-1-schnell" not in ids
+    sparrow = next(m for m in models if m.alias == "sparrow-9b")
+    assert sparrow.properties["function_calling"] == "true"
+    assert sparrow.context_window == 8192
+    await client.alist_models()
+    assert len([r for r in server.requests if r.path == "/api/models"]) == 1
+    await client.alist_models(refresh=True)
+    assert len([r for r in server.requests if r.path == "/api/models"]) == 2
+
+
+async def test_list_models_accepts_a_bare_array(client, server):
+    server.models_payload = [{"name": "@cf/meta/llama-3.2-1b-instruct"}]
+    try:
+        models = await client.alist_models()
+    finally:
+        server.models_payload = {"models": CATALOG}
+    assert [m.alias for m in models] == ["llama-3.2-1b"]
+
+
+async def test_list_models_falls_back_to_the_static_table_and_says_so(client, server, caplog):
+    server.push(Fault(status=404), route="models")
+    models = await client.alist_models()
+    assert {m.alias for m in models} >= {"llama-3.3-70b", "qwq-32b"}
+    assert "using the built-in alias table" in caplog.text
+
+
+# -- sessions ----------------------------------------------------------------------------
+
+
+async def test_browser_like_headers_and_server_cookies_are_kept(client, server, isolated_session_cache):
+    server.push(Fault(set_cookies={"__cf_bm": "bm-value"}))
+    await client.achat("x")
+    first = server.inference_requests[-1]
+    assert "Chrome/" in first.headers["User-Agent"]
+    assert first.headers["Origin"] == server.url
+    assert "__cf_bm" not in first.cookies
+    await client.achat("x")
+    assert server.inference_requests[-1].cookies == {"__cf_bm": "bm-value"}
+    # A new client (a new process, say) starts with the cookie from the cache.
+    async with PlaygroundClient(server.url) as again:
+        await again.achat("x")
+    assert server.inference_requests[-1].cookies == {"__cf_bm": "bm-value"}
+    assert "bm-value" not in repr(client) + repr(client.sessions)
+
+
+async def test_caller_headers_cookies_and_user_agent(server):
+    async with PlaygroundClient(
+        server.url, user_agent="UA/1", headers={"X-Trace": "7"}, cookies={"mine": "c"}
+    ) as c:
+        await c.achat("x")
+    got = server.inference_requests[-1]
+    assert got.headers["User-Agent"] == "UA/1"
+    assert got.headers["X-Trace"] == "7"
+    assert got.cookies == {"mine": "c"}
+
+
+# -- client lifecycle and the sync twins -------------------------------------------------
+
+
+async def test_connections_are_reused(client, server):
+    for prompt in ("x", "y", "z"):
+        await client.achat(prompt)
+    # (On a dialect-1 server the very first request is re-sent on a new connection.)
+    peers = {r.peer for r in server.inference_requests[-3:]}
+    assert len(peers) == 1  # one keep-alive connection carried all three
+
+
+async def test_many_streams_in_parallel_on_one_client(client, server):
+    replies = await asyncio.gather(*(client.achat(f"n{i}") for i in range(50)))
+    assert [r.text.split(" |")[0] for r in replies] == [f"Echo: n{i}" for i in range(50)]
+
+
+async def test_breaking_out_early_leaves_nothing_open(server):
+    async with PlaygroundClient(server.url) as c:
+        for _ in range(20):
+            async for event in c.astream_chat("x"):
+                assert isinstance(event, TextDelta)
+                break
+        assert (await c.achat("after")).text.startswith("Echo: after")
+
+
+def test_sync_twins_from_a_plain_script(server):
+    with PlaygroundClient(server.url) as c:
+        reply = c.chat("sync hello")
+        streamed = "".join(e.text for e in c.stream_chat("sync hello") if isinstance(e, TextDelta))
+        models = c.list_models()
+    assert reply.text == streamed
+    assert reply.text.startswith("Echo: sync hello")
+    assert any(m.alias == "qwq-32b" for m in models)
+
+
+async def test_sync_twins_inside_a_running_loop_like_jupyter(server):
+    # A Jupyter cell runs inside an event loop: asyncio.run() would fail here.
+    c = PlaygroundClient(server.url)
+    try:
+        assert c.chat("inside").text.startswith("Echo: inside")
+        stream = c.stream_chat("inside")
+        first = next(stream)
+        stream.close()  # stop early
+        assert isinstance(first, TextDelta)
+        assert (await c.achat("async too")).text.startswith("Echo: async too")
+    finally:
+        await c.aclose()
+
+
+def test_the_reply_text_is_the_echo_of_the_scripted_model(server):
+    with PlaygroundClient(server.url) as c:
+        reply = c.chat("check")
+    assert reply.text == "".join(echo_reply(server.inference_requests[-1].json, server.dialect))
+
+
+async def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="dialect"):
+        PlaygroundClient("http://x", dialect="smoke")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="http:// or https://"):
+        PlaygroundClient("playground.ai.cloudflare.com")
+    with pytest.raises(ValueError, match="timeout"):
+        PlaygroundClient("http://x", timeout=0)
+    async with PlaygroundClient("http://127.0.0.1:9") as c:
+        with pytest.raises(ValueError, match="max_tokens"):
+            await c.achat("x", max_tokens=0)
+
+
+def test_base_url_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CF_PLAYGROUND_URL", "http://127.0.0.1:1234/")
+    assert PlaygroundClient().base_url == "http://127.0.0.1:1234"
+    assert PlaygroundClient("http://explicit").base_url == "http://explicit"
+    monkeypatch.delenv("CF_PLAYGROUND_URL")
+    assert PlaygroundClient().base_url == "https://playground.ai.cloudflare.com"
