@@ -43,6 +43,7 @@ from langchain_cloudflare_playground.client.sessions import SessionCache, Sessio
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
 from langchain_cloudflare_playground.client.transports.http import (
     check_status,
+    drain_for_reuse,
     iter_lines,
     translated_errors,
 )
@@ -398,6 +399,7 @@ class PlaygroundClient:
                         for event in decoder.feed(line):
                             yield event
                         if decoder.done:
+                            await drain_for_reuse(response)
                             return
                     else:
                         if decoder is None:

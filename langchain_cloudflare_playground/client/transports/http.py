@@ -24,8 +24,11 @@ from langchain_cloudflare_playground.client.retry import parse_retry_after
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-__all__ = ["check_status", "iter_lines", "translated_errors"]
+__all__ = ["check_status", "drain_for_reuse", "iter_lines", "translated_errors"]
 
+# After the end marker only the body's framing is left; this is ample time for it to arrive.
+_DRAIN_SECONDS = 0.25
+_DRAIN_LIMIT = 64 * 1024
 # Enough of an error body to tell a challenge page from a JSON error; more is never needed.
 _ERROR_BODY_LIMIT = 64 * 1024
 
@@ -53,6 +56,19 @@ async def iter_lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
             yield line
     for line in decoder.finish():
         yield line
+
+
+async def drain_for_reuse(response: aiohttp.ClientResponse) -> None:
+    """Read what is left after the end marker, so the connection goes back to the pool.
+
+    aiohttp closes a connection whose body was not read to the end. Waiting is bounded: a server
+    that keeps the body open after the end marker costs a new connection, never the caller's time.
+    """
+    drained = 0
+    with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            while drained <= _DRAIN_LIMIT and (chunk := await response.content.readany()):
+                drained += len(chunk)
 
 
 @contextlib.contextmanager
