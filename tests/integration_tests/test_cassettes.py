@@ -1,0 +1,119 @@
+"""VCR cassettes: the HTTP dialects record with vcrpy and replay with the network off.
+
+The committed cassettes in ``tests/cassettes/`` were recorded from the reference server; see the
+README there to re-record them (against the reference server, or the live site).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import vcr
+from pytest_socket import SocketBlockedError, disable_socket, enable_socket
+
+from langchain_cloudflare_playground.client import PlaygroundClient, TextDelta
+from tests.reference_server import echo_reply
+
+CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
+# Where the committed cassettes were recorded (the reference server, by tests.record_cassettes).
+# On replay nothing listens there; host and port are not matched, so $CF_PLAYGROUND_URL may point
+# a re-recording at any server that speaks the dialect.
+RECORDED_URLS = {1: "http://127.0.0.1:8786", 2: "http://127.0.0.1:8787"}
+CONVERSATION = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Name a colour."},
+    {"role": "assistant", "content": "Blue."},
+    {"role": "user", "content": "Another one?"},
+]
+
+
+def vcr_settings() -> dict[str, object]:
+    # Cookies are the session's secret: they never go into a cassette.
+    return {
+        "match_on": ("method", "path", "body"),
+        "filter_headers": ["cookie", "set-cookie", "authorization"],
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture
+def vcr_config():
+    return vcr_settings()
+
+
+@pytest.fixture
+def vcr_cassette_dir():
+    return os.path.abspath(CASSETTES)
+
+
+@pytest.fixture
+def network_off_unless_recording(record_mode):
+    if record_mode != "none":
+        yield  # re-recording: the reference server (or the live site) must be reachable
+        return
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()
+
+
+async def chat_text(base_url: str) -> tuple[str, int]:
+    async with PlaygroundClient(base_url, session_cache=False) as client:
+        pieces = [e.text async for e in client.astream_chat(CONVERSATION) if isinstance(e, TextDelta)]
+    return "".join(pieces), len(pieces)
+
+
+async def test_record_then_replay_with_the_network_off(server, tmp_path):
+    cassette = str(tmp_path / "chat.yaml")
+    with vcr.use_cassette(cassette, record_mode="once", **vcr_settings()) as recorded:
+        live_text, live_pieces = await chat_text(server.url)
+    assert len(recorded) >= 1
+    assert "Cookie" not in Path(cassette).read_text()  # filtered out
+
+    requests_before = len(server.requests)
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(cassette, record_mode="none", **vcr_settings()) as replayed:
+            text, pieces = await chat_text(server.url)
+        assert replayed.all_played
+    finally:
+        enable_socket()
+    assert (text, pieces) == (live_text, live_pieces)
+    assert text.startswith("Echo: Another one? |")
+    assert len(server.requests) == requests_before  # the server saw nothing of the replay
+
+
+async def test_replay_is_really_offline(server, tmp_path):
+    # The guard itself works: without a cassette the same call cannot reach the server.
+    disable_socket(allow_unix_socket=True)
+    try:
+        with pytest.raises((SocketBlockedError, Exception)) as info:
+            await chat_text(server.url)
+    finally:
+        enable_socket()
+    assert "socket" in repr(info.value).lower() or "SocketBlocked" in repr(info.value.__cause__)
+
+
+@pytest.mark.vcr
+@pytest.mark.usefixtures("network_off_unless_recording")
+@pytest.mark.parametrize("dialect", [1, 2])
+async def test_committed_cassette_replays(dialect):
+    text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[dialect])
+    body = {
+        "messages": [m for m in CONVERSATION if m["role"] != "system"],
+        "model": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+        "max_tokens": 2048,
+        "system_message": "You are terse.",
+    }
+    assert text == "".join(echo_reply(body, 2))
+    assert pieces == len(echo_reply(body, 2))
+
+
+@pytest.mark.vcr
+@pytest.mark.usefixtures("network_off_unless_recording")
+async def test_committed_models_cassette_replays():
+    base_url = os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[2]
+    async with PlaygroundClient(base_url, session_cache=False) as client:
+        models = await client.alist_models()
+    assert {m.alias for m in models} >= {"llama-3.3-70b", "qwq-32b", "sparrow-9b"}

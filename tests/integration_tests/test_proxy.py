@@ -1,0 +1,68 @@
+"""Every request goes through ``proxy=``: tested through a real proxy server (tinyproxy)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from langchain_cloudflare_playground.client import PlaygroundClient, PlaygroundConnectionError
+from tests.conftest import require_tool
+from tests.reference_server import free_port
+
+
+@pytest.fixture
+def tinyproxy(tmp_path):
+    binary = require_tool("tinyproxy")
+    port = free_port()
+    log = tmp_path / "tinyproxy.log"
+    config = tmp_path / "tinyproxy.conf"
+    config.write_text(
+        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n"
+        f'LogLevel Info\nLogFile "{log}"\nPidFile "{tmp_path / "tinyproxy.pid"}"\n'
+        "ConnectPort 443\n"
+    )
+    process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while "Accepting connections" not in (log.read_text() if log.exists() else ""):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail(f"tinyproxy did not start: {log.read_text() if log.exists() else ''}")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", log
+    process.terminate()
+    process.wait(10)
+
+
+async def test_chat_and_models_go_through_the_proxy(server, tinyproxy):
+    proxy_url, log = tinyproxy
+    async with PlaygroundClient(server.url, proxy=proxy_url) as client:
+        reply = await client.achat("through the proxy")
+        models = await client.alist_models()
+    assert reply.text.startswith("Echo: through the proxy")
+    assert any(m.alias == "qwq-32b" for m in models)
+    for request in server.requests:
+        assert "tinyproxy" in request.headers.get("Via", "")  # the proxy added its mark
+    assert f"{server.url}/api/inference" in log.read_text()
+
+
+def test_sync_calls_use_the_proxy_too(server, tinyproxy):
+    proxy_url, _ = tinyproxy
+    with PlaygroundClient(server.url, proxy=proxy_url) as client:
+        client.chat("sync")
+    assert "tinyproxy" in server.inference_requests[-1].headers.get("Via", "")
+
+
+async def test_a_dead_proxy_is_a_connection_error_that_names_the_proxy(server):
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with PlaygroundClient(server.url, proxy=dead, max_retries=0) as client:
+        with pytest.raises(PlaygroundConnectionError, match="proxy"):
+            await client.achat("x")
+    assert server.inference_requests == []
+
+
+def test_proxy_password_stays_out_of_the_repr():
+    client = PlaygroundClient("http://x", proxy="http://user:hunter2@127.0.0.1:3128")
+    assert "hunter2" not in repr(client)
+    assert "127.0.0.1:3128" in repr(client)
