@@ -113,9 +113,7 @@ def _run_chat(args: argparse.Namespace) -> int:
         return _interactive(client, history, args)
 
 
-def _interactive(
-    client: PlaygroundClient, history: list[Message], args: argparse.Namespace
-) -> int:
+def _interactive(client: PlaygroundClient, history: list[Message], args: argparse.Namespace) -> int:
     print("Chatting with the Cloudflare AI Playground. /reset forgets, /exit leaves.")
     start = len(history)  # the system prompt survives /reset
     while True:

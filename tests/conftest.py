@@ -21,7 +21,9 @@ def isolated_session_cache(tmp_path, monkeypatch):
 
 def require_tool(name: str) -> str:
     """The path of a program the test needs: in CI its absence fails the test, elsewhere skips."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
     if path is None:
         message = f"{name} is not installed (.ci/run installs it with apt-get)"
         if IN_CI:

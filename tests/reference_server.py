@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import socket
 import threading
@@ -30,10 +31,10 @@ from typing import Any, Literal
 from aiohttp import web
 
 CHALLENGE_PAGE = (
-    "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
+    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
     '<meta http-equiv="refresh" content="390"></head><body><div class="main-wrapper">'
     "<h1>playground.ai.cloudflare.com</h1><p>Verifying you are human. This may take a few"
-    " seconds.</p><script src=\"/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1\">"
+    ' seconds.</p><script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1">'
     "</script></div></body></html>"
 )
 REASONING_MARKERS = ("qwq", "deepseek-r1", "gpt-oss")
@@ -214,7 +215,7 @@ class ReferenceServer:
         if self._thread is not None:
             self._thread.join(10)
 
-    def __enter__(self) -> ReferenceServer:
+    def __enter__(self) -> ReferenceServer:  # noqa: PYI034 (Self needs Python 3.11)
         """Start on entering ``with``."""
         return self.start()
 
@@ -386,7 +387,7 @@ class ReferenceServer:
         if fault.split_at is not None:
             payload = b"".join(line + separator for line, _ in lines) + fault.trailing_garbage
             cuts = [0, *sorted(fault.split_at), len(payload)]
-            for start, end in zip(cuts, cuts[1:]):
+            for start, end in itertools.pairwise(cuts):
                 if end > start:
                     await response.write(payload[start:end])
                     await asyncio.sleep(0.005)  # so each piece leaves as its own read
@@ -428,7 +429,9 @@ def _reset(request: web.Request) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
     transport.abort()
 
 

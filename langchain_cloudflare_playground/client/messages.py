@@ -1,7 +1,7 @@
 """Chat messages as the client accepts them, and their normal form.
 
-Callers may pass plain dicts (``{"role": "user", "content": "Hi"}``) or :class:`Message`. Content may
-be a string or a list of text parts, which are flattened. Anything the playground cannot carry
+Callers may pass plain dicts (``{"role": "user", "content": "Hi"}``) or :class:`Message`. Content
+may be a string or a list of text parts, which are flattened. Anything the playground cannot carry
 (images, audio, files) raises a ``ValueError`` that names the part, instead of being dropped.
 """
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from langchain_cloudflare_playground.client.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -131,7 +134,9 @@ def _model_from_entry(entry: object) -> ModelInfo | None:
         return None
     # Workers AI catalog objects carry a uuid in "id" and the model id in "name".
     names = [v for v in (entry.get("name"), entry.get("id")) if isinstance(v, str) and v]
-    model_id = next((n for n in names if n.startswith(_FULL_ID_PREFIXES)), names[0] if names else None)
+    model_id = next(
+        (n for n in names if n.startswith(_FULL_ID_PREFIXES)), names[0] if names else None
+    )
     if model_id is None:
         return None
     task = entry.get("task")
@@ -156,7 +161,10 @@ def _model_from_entry(entry: object) -> ModelInfo | None:
 
 def static_models() -> list[ModelInfo]:
     """The static alias table as model records (task assumed: they are all chat models)."""
-    return [ModelInfo(id=model_id, alias=alias, task=CHAT_TASK) for alias, model_id in STATIC_ALIASES.items()]
+    return [
+        ModelInfo(id=model_id, alias=alias, task=CHAT_TASK)
+        for alias, model_id in STATIC_ALIASES.items()
+    ]
 
 
 class ModelCatalog:

@@ -39,7 +39,11 @@ from langchain_cloudflare_playground.client.models import (
     static_models,
 )
 from langchain_cloudflare_playground.client.retry import RetryPolicy
-from langchain_cloudflare_playground.client.sessions import SessionCache, SessionSource, SessionStore
+from langchain_cloudflare_playground.client.sessions import (
+    SessionCache,
+    SessionSource,
+    SessionStore,
+)
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
 from langchain_cloudflare_playground.client.transports.http import (
     check_status,

@@ -54,9 +54,10 @@ class RetryPolicy:
         """Seconds to wait before try number ``retries_done + 1``."""
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_retry_after)
-        backoff = min(self.initial_delay * 2**retries_done, self.max_delay)
+        backoff = min(self.initial_delay * 2.0**retries_done, self.max_delay)
         # Jitter spreads out clients that failed together, so they do not retry together.
-        return backoff * (1 - 0.25 * random.random())  # noqa: S311 (not cryptographic)
+        jitter: float = random.random()  # noqa: S311 (not cryptographic)
+        return backoff * (1 - 0.25 * jitter)
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

@@ -34,8 +34,17 @@ def test_chat_streams_the_reply_to_stdout(server):
 
 def test_chat_options_reach_the_server(server):
     result = run(
-        "chat", "hi there", "--base-url", server.url, "--model", "qwq-32b",
-        "--system", "Be brief.", "--max-tokens", "99", "--hide-reasoning",
+        "chat",
+        "hi there",
+        "--base-url",
+        server.url,
+        "--model",
+        "qwq-32b",
+        "--system",
+        "Be brief.",
+        "--max-tokens",
+        "99",
+        "--hide-reasoning",
     )
     assert result.returncode == 0, result.stderr
     assert "Echo: hi there | model=@cf/qwen/qwq-32b | system=Be brief." in result.stdout
@@ -82,7 +91,7 @@ def test_errors_are_one_line_and_a_non_zero_exit(server):
     server.push(Fault(status=404))
     result = run("chat", "hi", "--base-url", server.url)
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: HTTP 404: {\"error\": \"reference server says 404\"}"
+    assert result.stderr.strip() == 'error: HTTP 404: {"error": "reference server says 404"}'
     assert "Traceback" not in result.stderr
 
 

@@ -71,7 +71,9 @@ async def test_system_prompt_and_history_reach_the_server(client, server):
 
 async def test_first_request_learns_the_dialect_and_keeps_the_system_prompt(server):
     async with PlaygroundClient(server.url) as fresh:
-        reply = await fresh.achat([{"role": "system", "content": "S"}, {"role": "user", "content": "u"}])
+        reply = await fresh.achat(
+            [{"role": "system", "content": "S"}, {"role": "user", "content": "u"}]
+        )
         assert "system=S |" in reply.text
         await fresh.achat([{"role": "system", "content": "S"}, {"role": "user", "content": "u"}])
     # Dialect 2 is guessed first; a dialect-1 server costs one extra request, once.
@@ -93,7 +95,7 @@ async def test_alias_known_only_to_the_live_list_is_resolved_through_it(client, 
 
 
 async def test_unknown_model_fails_before_reaching_the_server(client, server):
-    with pytest.raises(ModelNotFoundError, match="llama-3.3-70b"):
+    with pytest.raises(ModelNotFoundError, match=r"llama-3\.3-70b"):
         await client.achat("hi", model="llama-3.3-7b")
     assert server.inference_requests == []
 
@@ -153,7 +155,12 @@ async def test_line_longer_than_aiohttps_read_buffer(client, server):
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, BadRequestError), (401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError)],
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+    ],
 )
 async def test_client_errors_are_typed_and_not_retried(client, server, status, cls):
     server.push(Fault(status=status))
@@ -306,7 +313,7 @@ async def test_stalled_server_times_out(server):
     async with PlaygroundClient(server.url, timeout=0.5, max_retries=0) as c:
         server.push(Fault(stall_before=3))
         started = time.monotonic()
-        with pytest.raises(PlaygroundTimeoutError, match="0.5 s"):
+        with pytest.raises(PlaygroundTimeoutError, match=r"0\.5 s"):
             await c.achat("x")
     assert time.monotonic() - started < 2.5
 
@@ -334,7 +341,9 @@ async def test_a_slow_reply_that_keeps_flowing_is_never_cut(server):
 
 
 async def test_html_page_where_a_stream_was_expected(client, server):
-    server.push(Fault(body=b"<!DOCTYPE html><html><body>Hi</body></html>", content_type="text/html"))
+    server.push(
+        Fault(body=b"<!DOCTYPE html><html><body>Hi</body></html>", content_type="text/html")
+    )
     with pytest.raises(PlaygroundProtocolError, match="check the base URL"):
         await client.achat("x")
 
@@ -354,7 +363,9 @@ async def test_broken_json_in_a_frame(client, server):
 
 async def test_unknown_frames_are_skipped(data_stream_server):
     async with PlaygroundClient(data_stream_server.url) as c:
-        data_stream_server.push(Fault(reply=["fine"], extra_lines=[b'z:{"new":"thing"}', b'8:[{"a":1}]']))
+        data_stream_server.push(
+            Fault(reply=["fine"], extra_lines=[b'z:{"new":"thing"}', b'8:[{"a":1}]'])
+        )
         assert (await c.achat("x")).text == "fine"
 
 
@@ -401,7 +412,9 @@ async def test_list_models_falls_back_to_the_static_table_and_says_so(client, se
 # -- sessions ----------------------------------------------------------------------------
 
 
-async def test_browser_like_headers_and_server_cookies_are_kept(client, server, isolated_session_cache):
+async def test_browser_like_headers_and_server_cookies_are_kept(
+    client, server, isolated_session_cache
+):
     server.push(Fault(set_cookies={"__cf_bm": "bm-value"}))
     await client.achat("x")
     first = server.inference_requests[-1]

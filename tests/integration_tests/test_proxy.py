@@ -23,7 +23,9 @@ def tinyproxy(tmp_path):
         f'LogLevel Info\nLogFile "{log}"\nPidFile "{tmp_path / "tinyproxy.pid"}"\n'
         "ConnectPort 443\n"
     )
-    process = subprocess.Popen([binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 10
     while "Accepting connections" not in (log.read_text() if log.exists() else ""):
         if time.monotonic() > deadline or process.poll() is not None:

@@ -109,7 +109,9 @@ def test_three_way_splits_around_a_crlf_and_a_four_byte_character():
 
 def test_a_line_longer_than_any_read_buffer():
     text = "x" * 1_000_003 + "é"
-    stream = ("0:" + json.dumps(text, ensure_ascii=False) + '\nd:{"finishReason":"stop"}\n').encode()
+    stream = (
+        "0:" + json.dumps(text, ensure_ascii=False) + '\nd:{"finishReason":"stop"}\n'
+    ).encode()
     pieces = [stream[i : i + 65_536] for i in range(0, len(stream), 65_536)]
     assert decode(pieces) == [TextDelta(text), Finish("stop", None, MODEL)]
 
@@ -126,7 +128,7 @@ def test_line_decoder_reports_invalid_utf8_as_a_protocol_error():
 
 def test_line_decoder_reports_a_stream_cut_inside_a_character():
     decoder = LineDecoder()
-    decoder.feed("0:\"é".encode()[:-1])
+    decoder.feed('0:"é'.encode()[:-1])
     with pytest.raises(PlaygroundProtocolError, match="middle of a UTF-8 character"):
         decoder.finish()
 

@@ -62,6 +62,8 @@ def test_a_non_message_raises_type_error():
 
 
 def test_long_history_is_kept_in_order():
-    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": str(i)} for i in range(501)]
+    history = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": str(i)} for i in range(501)
+    ]
     conversation = normalize_messages(history)
     assert [m.content for m in conversation.turns] == [str(i) for i in range(501)]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_cloudflare_playground.client.errors import ModelNotFoundError
 from langchain_cloudflare_playground.client.models import (
     DEFAULT_MODEL,
     STATIC_ALIASES,

@@ -102,7 +102,9 @@ def test_cache_keeps_other_base_urls(tmp_path):
         b"[]",
         b'{"sessions": []}',
         json.dumps({"sessions": {BASE: {"user_agent": 5, "headers": {}, "cookies": {}}}}).encode(),
-        json.dumps({"sessions": {BASE: {"user_agent": "x", "headers": {}, "cookies": {"a": 1}}}}).encode(),
+        json.dumps(
+            {"sessions": {BASE: {"user_agent": "x", "headers": {}, "cookies": {"a": 1}}}}
+        ).encode(),
         json.dumps({"sessions": {BASE: "nope"}}).encode(),
     ],
     ids=["corrupt", "binary", "list", "wrong-sessions", "wrong-ua", "wrong-cookie", "wrong-entry"],

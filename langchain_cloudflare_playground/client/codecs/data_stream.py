@@ -63,7 +63,7 @@ class DataStreamDecoder:
         """Whether the finish-message line (``d:``) has arrived."""
         return self._done
 
-    def feed(self, line: str) -> list[ChatEvent]:
+    def feed(self, line: str) -> list[ChatEvent]:  # noqa: PLR0911 (one return per prefix)
         """Decode one line."""
         if not line or self._done:
             return []

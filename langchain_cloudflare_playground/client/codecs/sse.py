@@ -83,7 +83,7 @@ class SseDecoder:
         if isinstance(usage, dict):
             self._usage = _usage_from(usage)
         token = frame.get("response")
-        if token == "":  # noqa: PLC1901 (an empty token is the stop marker; None is not)
+        if token == "":
             self._stopped = True
         if isinstance(token, str) and token and token != _END_OF_SEQUENCE:
             return [TextDelta(token)]

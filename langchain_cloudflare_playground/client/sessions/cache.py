@@ -61,7 +61,7 @@ class SessionCache:
         return args
 
     def save(self, base_url: str, args: SessionArgs) -> bool:
-        """Store ``args`` for ``base_url``; ``False`` (and a log line) if the file can't be written."""
+        """Store ``args`` for ``base_url``; ``False`` (and a log line) if it cannot be written."""
         sessions = self._read_all()
         sessions[base_url] = _args_to_json(args)
         return self._write_all(sessions)
@@ -106,7 +106,9 @@ class SessionCache:
             return {}
         sessions = data.get("sessions") if isinstance(data, dict) else None
         if not isinstance(sessions, dict):
-            logger.warning("The session cache %s has an unknown layout; it will be replaced", self.path)
+            logger.warning(
+                "The session cache %s has an unknown layout; it will be replaced", self.path
+            )
             return {}
         return sessions
 
@@ -124,7 +126,7 @@ class SessionCache:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp_path, self.path)
+            Path(temp_path).replace(self.path)
             temp_path = None
         except OSError as exc:
             logger.warning("Could not write the session cache %s: %s", self.path, exc)
@@ -149,7 +151,11 @@ def _args_to_json(args: SessionArgs) -> dict[str, Any]:
 def _args_from_json(entry: object) -> SessionArgs | None:
     if not isinstance(entry, dict):
         return None
-    user_agent, headers, cookies = entry.get("user_agent"), entry.get("headers"), entry.get("cookies")
+    user_agent, headers, cookies = (
+        entry.get("user_agent"),
+        entry.get("headers"),
+        entry.get("cookies"),
+    )
     expires_at, source = entry.get("expires_at"), entry.get("source", "defaults")
     if not (
         isinstance(user_agent, str)

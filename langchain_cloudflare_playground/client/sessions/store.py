@@ -41,7 +41,7 @@ class SessionStore:
     process) sends them as a browser would.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only configuration)
         self,
         base_url: str,
         *,

@@ -64,11 +64,14 @@ async def drain_for_reuse(response: aiohttp.ClientResponse) -> None:
     aiohttp closes a connection whose body was not read to the end. Waiting is bounded: a server
     that keeps the body open after the end marker costs a new connection, never the caller's time.
     """
-    drained = 0
+
+    async def drain() -> None:
+        drained = 0
+        while drained <= _DRAIN_LIMIT and (chunk := await response.content.readany()):
+            drained += len(chunk)
+
     with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError):
-        async with asyncio.timeout(_DRAIN_SECONDS):
-            while drained <= _DRAIN_LIMIT and (chunk := await response.content.readany()):
-                drained += len(chunk)
+        await asyncio.wait_for(drain(), _DRAIN_SECONDS)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,57 @@
+# Every target bootstraps its own virtual environment in .venv (Python 3.10+ as $(PYTHON)).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
+LOCAL_PORT ?= 8799
+
+.PHONY: help install test unit integration lint type check demo demo-local cassettes clean
+
+help:
+	@echo "make demo        chat with the live playground through the command line"
+	@echo "make demo-local  the same demo against the local reference server (no internet needed)"
+	@echo "make test        install everything into $(VENV) and run the whole suite"
+	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
+	@echo "make cassettes   re-record the VCR cassettes (see tests/cassettes/README.md)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[all]" --group test --group lint
+	@touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit_tests
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration_tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+type: $(STAMP)
+	$(VENV)/bin/mypy
+
+check: lint type test
+
+demo: $(STAMP)
+	$(VENV)/bin/cf-playground chat "$(DEMO_PROMPT)"
+
+demo-local: $(STAMP)
+	@$(PY) -m tests.reference_server --dialect 2 --port $(LOCAL_PORT) & server=$$!; \
+	trap 'kill $$server' EXIT; \
+	for i in $$(seq 50); do $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(LOCAL_PORT)), 0.2)" 2>/dev/null && break; sleep 0.1; done; \
+	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(VENV)/bin/cf-playground chat "$(DEMO_PROMPT)"
+
+cassettes: $(STAMP)
+	$(PY) -m tests.record_cassettes
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
