@@ -8,6 +8,7 @@ import logging
 import os
 import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import aiohttp
@@ -53,7 +54,15 @@ from langchain_cloudflare_playground.client.transports.http import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Iterable,
+        Iterator,
+        Mapping,
+    )
     from types import TracebackType
 
     from typing_extensions import Self
@@ -151,9 +160,9 @@ class PlaygroundClient:
         self._catalog = ModelCatalog()
         self._live_models: tuple[float, list[ModelInfo]] | None = None
         self._http_dialect: HttpDialect | None = None  # learnt from the server's first reply
-        self._http_sessions: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, aiohttp.ClientSession
-        ] = weakref.WeakKeyDictionary()
+        self._http_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
+            weakref.WeakKeyDictionary()
+        )
         self._background = BackgroundLoop()
 
     def __repr__(self) -> str:
@@ -327,9 +336,9 @@ class PlaygroundClient:
 
     async def aclose(self) -> None:
         """Close this loop's connections and the background loop of the sync methods."""
-        session = self._http_sessions.pop(asyncio.get_running_loop(), None)
-        if session is not None:
-            await session.close()
+        entry = self._http_sessions.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry.closer.aclose()
         if self._background.loop is not None:
             await asyncio.to_thread(self.close)
 
@@ -341,10 +350,8 @@ class PlaygroundClient:
         loop = self._background.loop
         if loop is None:
             return
-        session = self._http_sessions.pop(loop, None)
-        if session is not None:
-            self._background.run(session.close())
-        self._background.stop()
+        self._http_sessions.pop(loop, None)
+        self._background.stop()  # which closes the loop's session (see _LoopSession)
 
     async def __aenter__(self) -> Self:
         """Use the client in ``async with``."""
@@ -380,7 +387,7 @@ class PlaygroundClient:
         while True:
             args = await self.sessions.get()
             with translated_errors(self.timeout):
-                async with self._http_session().post(
+                async with (await self._http_session()).post(
                     f"{self.base_url}/api/inference",
                     json=encoded_as.encode(request),
                     headers=args.request_headers(),
@@ -416,7 +423,7 @@ class PlaygroundClient:
     async def _fetch_http_models(self) -> list[ModelInfo]:
         args = await self.sessions.get()
         with translated_errors(self.timeout):
-            async with self._http_session().get(
+            async with (await self._http_session()).get(
                 f"{self.base_url}/api/models",
                 headers={**args.request_headers(), "Accept": "application/json"},
                 proxy=self.proxy,
@@ -458,24 +465,53 @@ class PlaygroundClient:
         )
         await asyncio.sleep(delay)
 
-    def _http_session(self) -> aiohttp.ClientSession:
+    async def _http_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        session = self._http_sessions.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections),
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=self.timeout,
-                    sock_connect=self.timeout,
-                    sock_read=self.timeout,
-                ),
-                # Cookies live in the session store, the one place that persists them.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=True,
-            )
-            self._http_sessions[loop] = session
+        entry = self._http_sessions.get(loop)
+        if entry is not None and not entry.session.closed:
+            return entry.session
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.max_connections),
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=self.timeout,
+                sock_connect=self.timeout,
+                sock_read=self.timeout,
+            ),
+            # Cookies live in the session store, the one place that persists them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        entry = _LoopSession(
+            session, _close_when_the_loop_ends(session, lambda: self._http_sessions.pop(loop, None))
+        )
+        self._http_sessions[loop] = entry
+        await anext(entry.closer)
         return session
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopSession:
+    """One event loop's aiohttp session, and the generator that closes it with the loop."""
+
+    session: aiohttp.ClientSession
+    closer: AsyncGenerator[None, None]
+
+
+async def _close_when_the_loop_ends(
+    session: aiohttp.ClientSession, forget: Callable[[], object]
+) -> AsyncGenerator[None, None]:
+    """Close ``session`` when its loop shuts down, even if the caller never closed the client.
+
+    ``asyncio.run`` (and our own background loop) finalise every live async generator before
+    closing the loop, so this ``finally`` runs inside the loop while it can still close sockets.
+    A client used across several ``asyncio.run`` calls therefore leaks nothing; ``forget`` drops
+    the client's reference, which would otherwise keep the ended loop alive.
+    """
+    try:
+        yield
+    finally:
+        forget()
+        await session.close()
 
 
 def _redact_url(url: str | None) -> str | None:

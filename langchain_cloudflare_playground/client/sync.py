@@ -63,6 +63,8 @@ class BackgroundLoop:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        # Finalising async generators closes what lives on this loop (the client's sessions).
+        asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 import pytest
@@ -514,3 +515,13 @@ def test_base_url_from_the_environment(monkeypatch):
     assert PlaygroundClient("http://explicit").base_url == "http://explicit"
     monkeypatch.delenv("CF_PLAYGROUND_URL")
     assert PlaygroundClient().base_url == "https://playground.ai.cloudflare.com"
+
+
+def test_a_client_used_across_asyncio_run_calls_leaks_nothing(server):
+    # Each asyncio.run is a new loop with its own session; each is closed as its loop ends.
+    # (The suite turns ResourceWarnings from unclosed sessions or sockets into failures.)
+    client = PlaygroundClient(server.url)
+    for prompt in ("one", "two"):
+        assert asyncio.run(client.achat(prompt)).text.startswith(f"Echo: {prompt}")
+    gc.collect()
+    assert len(client._http_sessions) == 0  # the ended loops took their sessions with them
