@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 CHALLENGE_PAGE = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
@@ -109,6 +109,9 @@ class Fault:
         eos_token: Dialect 1: send the ``</s>`` token old models emit before the stop.
         set_cookies: Cookies to set on the response.
         trailing_garbage: Raw bytes appended after the end marker.
+        websocket: On the agents route: accept the upgrade and answer chat requests with ``reply``
+            in the Agents dialect (a minimal stand-in for the SDK server, for WebSocket faults).
+        ignore_close: With ``websocket``: never answer the client's close handshake.
     """
 
     status: int = 200
@@ -132,6 +135,8 @@ class Fault:
     eos_token: bool = False
     set_cookies: dict[str, str] = field(default_factory=dict)
     trailing_garbage: bytes = b""
+    websocket: bool = False
+    ignore_close: bool = False
 
 
 @dataclass
@@ -172,7 +177,11 @@ class ReferenceServer:
         self.port = port
         self.requests: list[RecordedRequest] = []
         self.models_payload: Any = {"models": CATALOG}
-        self._faults: dict[str, deque[Fault]] = {"inference": deque(), "models": deque()}
+        self._faults: dict[str, deque[Fault]] = {
+            "inference": deque(),
+            "models": deque(),
+            "agents": deque(),
+        }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -183,11 +192,13 @@ class ReferenceServer:
         """The base URL to give the client."""
         return f"http://127.0.0.1:{self.port}"
 
-    def push(self, *faults: Fault, route: Literal["inference", "models"] = "inference") -> None:
+    def push(
+        self, *faults: Fault, route: Literal["inference", "models", "agents"] = "inference"
+    ) -> None:
         """Queue faults for the next requests to ``route``, one per request."""
         self._faults[route].extend(faults)
 
-    def pending_faults(self, route: Literal["inference", "models"] = "inference") -> int:
+    def pending_faults(self, route: Literal["inference", "models", "agents"] = "inference") -> int:
         """How many queued faults have not been used yet."""
         return len(self._faults[route])
 
@@ -238,6 +249,9 @@ class ReferenceServer:
         app = web.Application()
         app.router.add_post("/api/inference", self._inference)
         app.router.add_get("/api/models", self._models)
+        # An HTTP-dialect server has no Agents route: the upgrade gets a 404, or whatever fault
+        # is queued (a challenge page, as Cloudflare's edge answers non-browser clients).
+        app.router.add_get("/agents/playground/{room}", self._agents)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
@@ -275,6 +289,48 @@ class ReferenceServer:
         if refused is not None:
             return refused
         return web.json_response(self.models_payload, headers=fault.headers)
+
+    async def _agents(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        queue = self._faults["agents"]
+        fault = queue.popleft() if queue else None
+        if fault is not None and fault.websocket:
+            return await self._agents_conversation(request, fault)
+        refused = await self._refuse(request, fault) if fault else None
+        return refused or web.json_response({"error": "not found"}, status=404)
+
+    async def _agents_conversation(self, request: web.Request, fault: Fault) -> web.StreamResponse:
+        """Just enough of the Agents dialect to answer one chat request."""
+        ws = web.WebSocketResponse(autoclose=not fault.ignore_close)
+        await ws.prepare(request)
+        await ws.send_json({"type": "cf_agent_identity", "name": "r", "agent": "playground"})
+        await ws.send_json({"type": "cf_agent_state", "state": {"model": "m"}})
+        await ws.send_json({"type": "cf_agent_mcp_servers", "mcp": {}})
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT:
+                continue  # with ignore_close, a close frame gets no answer
+            frame = json.loads(message.data)
+            if frame.get("type") != "cf_agent_use_chat_request":
+                continue
+
+            def respond(body: dict[str, Any] | str, *, done: bool = False) -> dict[str, Any]:
+                text = body if isinstance(body, str) else json.dumps(body)
+                return {
+                    "type": "cf_agent_use_chat_response",
+                    "id": frame["id"],
+                    "body": text,
+                    "done": done,
+                }
+
+            for chunk in fault.reply or ["ok"]:
+                await ws.send_json(respond({"type": "text-delta", "id": "t0", "delta": chunk}))
+            await ws.send_json(
+                respond({"type": "finish", "messageMetadata": {"finishReason": "stop"}})
+            )
+            await ws.send_json(respond("", done=True))
+        if fault.ignore_close:
+            await asyncio.sleep(10)  # hold the connection, silent, past the client's close wait
+        return ws
 
     async def _refuse(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         """Answer faults that replace the whole response; ``None`` if the reply should stream."""

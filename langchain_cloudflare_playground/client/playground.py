@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import aiohttp
 
@@ -19,7 +21,21 @@ from langchain_cloudflare_playground.client.codecs import (
     StreamDecoder,
     detect_http_dialect,
 )
+from langchain_cloudflare_playground.client.codecs.agents import (
+    AgentChatDecoder,
+    StateRejectedError,
+    agent_url,
+    cancel_frame,
+    chat_frame,
+    decode_rpc_reply,
+    is_initial_state,
+    new_room,
+    rpc_frame,
+    state_frame,
+)
+from langchain_cloudflare_playground.client.codecs.base import parse_json_frame
 from langchain_cloudflare_playground.client.errors import (
+    NotFoundError,
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
@@ -46,11 +62,22 @@ from langchain_cloudflare_playground.client.sessions import (
     SessionStore,
 )
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
+from langchain_cloudflare_playground.client.transports.cassette import (
+    CassetteConversation,
+    RecordingAgentSocket,
+    ReplayedAgentSocket,
+    active_cassette,
+    unrecorded_request,
+)
 from langchain_cloudflare_playground.client.transports.http import (
     check_status,
     drain_for_reuse,
     iter_lines,
     translated_errors,
+)
+from langchain_cloudflare_playground.client.transports.websocket import (
+    AgentSocket,
+    connect_agent_socket,
 )
 
 if TYPE_CHECKING:
@@ -73,7 +100,12 @@ logger = logging.getLogger("langchain_cloudflare_playground")
 
 DEFAULT_BASE_URL = "https://playground.ai.cloudflare.com"
 BASE_URL_ENV = "CF_PLAYGROUND_URL"
-Dialect = Literal["auto", "http"]
+Dialect = Literal["auto", "websocket", "http"]
+_DIALECTS = ("auto", "websocket", "http")
+# What "auto" learnt per base URL: servers do not change dialect within a process's life.
+_HTTP_ONLY_BASE_URLS: set[str] = set()
+# Servers that refuse client state are configured through the setConfig RPC instead.
+_RPC_CONFIGURED_BASE_URLS: set[str] = set()
 _T = TypeVar("_T")
 
 
@@ -96,8 +128,9 @@ class PlaygroundClient:
         base_url: The playground to talk to; defaults to ``$CF_PLAYGROUND_URL``, then the
             public site.
         model: The default model (an alias or a full ``@cf/``/``@hf/`` id).
-        dialect: ``"auto"`` or ``"http"``; the HTTP transport tells the two HTTP dialects apart
-            from the first line of each reply.
+        dialect: ``"websocket"`` (the live site's Agents-SDK dialect), ``"http"`` (the two older
+            dialects, told apart from the first line of each reply), or ``"auto"``: the
+            WebSocket, falling back to HTTP for good when the server has no Agents route.
         timeout: Seconds allowed for the connect, for the first byte, and for every gap between
             chunks. A reply that keeps flowing is never cut, however long it takes.
         max_retries: Tries after the first for retryable failures (408, 409, 429, 5xx, challenge
@@ -131,8 +164,8 @@ class PlaygroundClient:
         max_connections: int = 100,
     ) -> None:
         """Configure the client; nothing connects until the first call."""
-        if dialect not in ("auto", "http"):
-            msg = f"dialect must be 'auto' or 'http', not {dialect!r}"
+        if dialect not in _DIALECTS:
+            msg = f"dialect must be one of {', '.join(map(repr, _DIALECTS))}, not {dialect!r}"
             raise ValueError(msg)
         if timeout <= 0:
             msg = f"timeout must be a positive number of seconds, not {timeout!r}"
@@ -160,6 +193,7 @@ class PlaygroundClient:
         self._catalog = ModelCatalog()
         self._live_models: tuple[float, list[ModelInfo]] | None = None
         self._http_dialect: HttpDialect | None = None  # learnt from the server's first reply
+        self._background_closes: set[asyncio.Task[None]] = set()
         self._http_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
             weakref.WeakKeyDictionary()
         )
@@ -212,7 +246,7 @@ class PlaygroundClient:
             text: list[str] = []
             reasoning: list[str] = []
             try:
-                async for event in self._astream_http(request):
+                async for event in self._astream_once(request):
                     if isinstance(event, TextDelta):
                         text.append(event.text)
                     elif isinstance(event, ReasoningDelta):
@@ -298,18 +332,27 @@ class PlaygroundClient:
         cached = self._live_models
         if cached is not None and not refresh and time.monotonic() - cached[0] < self.models_ttl:
             return list(cached[1])
+        fetch = self._fetch_http_models if self._uses_http() else self._fetch_agent_models
         try:
-            models = await self._with_retries(self._fetch_http_models)
+            models = await self._with_retries(fetch)
+        except NotFoundError:
+            if self.dialect != "auto" or self._uses_http():
+                return self._static_models_after(NotFoundError("no model list route"))
+            self._learn_http_only()
+            return await self.alist_models(refresh=refresh)
         except PlaygroundError as exc:
-            logger.warning(
-                "Could not fetch the model list from %s (%s); using the built-in alias table",
-                self.base_url,
-                exc,
-            )
-            return static_models()
+            return self._static_models_after(exc)
         self._live_models = (time.monotonic(), models)
         self._catalog.add(models)
         return list(models)
+
+    def _static_models_after(self, error: PlaygroundError) -> list[ModelInfo]:
+        logger.warning(
+            "Could not fetch the model list from %s (%s); using the built-in alias table",
+            self.base_url,
+            error,
+        )
+        return static_models()
 
     def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """Synchronous twin of :meth:`alist_models`."""
@@ -336,7 +379,11 @@ class PlaygroundClient:
 
     async def aclose(self) -> None:
         """Close this loop's connections and the background loop of the sync methods."""
-        entry = self._http_sessions.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        closing = [task for task in self._background_closes if task.get_loop() is loop]
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
+        entry = self._http_sessions.pop(loop, None)
         if entry is not None:
             await entry.closer.aclose()
         if self._background.loop is not None:
@@ -378,6 +425,132 @@ class PlaygroundClient:
     ) -> None:
         """Close on leaving ``with``."""
         self.close()
+
+    # -- dialect choice ---------------------------------------------------------------------
+
+    def _uses_http(self) -> bool:
+        return self.dialect == "http" or (
+            self.dialect == "auto" and self.base_url in _HTTP_ONLY_BASE_URLS
+        )
+
+    def _learn_http_only(self) -> None:
+        logger.info("%s has no Agents WebSocket route; using the HTTP dialects", self.base_url)
+        _HTTP_ONLY_BASE_URLS.add(self.base_url)
+
+    async def _astream_once(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """One try, in the dialect the server speaks."""
+        if not self._uses_http():
+            try:
+                socket = await self._open_agent_socket(_conversation_key(request))
+            except NotFoundError as exc:
+                if self.dialect != "auto":
+                    raise
+                if not isinstance(exc, _NotInCassetteError):
+                    self._learn_http_only()
+            else:
+                async for event in self._converse(socket, request):
+                    yield event
+                return
+        async for event in self._astream_http(request):
+            yield event
+
+    # -- the Agents WebSocket dialect ------------------------------------------------------
+
+    async def _open_agent_socket(self, key: dict[str, object]) -> AgentSocket:
+        """A connection to a fresh room: live, or recorded/replayed when a cassette is active.
+
+        Raises:
+            NotFoundError: the server has no Agents route (or, under a write-protected
+                cassette, no recorded conversation in ``"auto"`` mode, so HTTP gets its turn).
+        """
+        url = agent_url(self.base_url, new_room())
+        args = await self.sessions.get()
+        headers = args.request_headers()
+        cassette = active_cassette()
+        if cassette is None:
+            session = await self._http_session()
+            return await connect_agent_socket(
+                session, url, headers=headers, proxy=self.proxy, timeout=self.timeout
+            )
+        conversation = CassetteConversation(cassette, url, key, headers)
+        frames = conversation.recorded_frames()
+        if frames is not None:
+            return ReplayedAgentSocket(frames)
+        if not conversation.may_record:
+            if self.dialect == "auto":
+                # Maybe this conversation was recorded over HTTP: let vcrpy decide.
+                msg = "no recorded WebSocket conversation in the cassette"
+                raise _NotInCassetteError(msg)
+            raise conversation.refusal()
+        # The upgrade goes through aiohttp's own request function, so vcrpy does not record a
+        # bare upgrade beside the conversation; the session lives as long as the recording.
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        object.__setattr__(session, "_request", MethodType(unrecorded_request(), session))
+        try:
+            live = await connect_agent_socket(
+                session, url, headers=headers, proxy=self.proxy, timeout=self.timeout
+            )
+        except BaseException:
+            await session.close()
+            raise
+        return RecordingAgentSocket(live, conversation, on_close=session.close)
+
+    async def _converse(
+        self, socket: AgentSocket, request: ChatRequest
+    ) -> AsyncIterator[ChatEvent]:
+        """Configure the room, send the history, and stream the reply."""
+        decoder = AgentChatDecoder(request.model)
+        try:
+            server_state = await _initial_state(socket)
+            by_rpc = self.base_url in _RPC_CONFIGURED_BASE_URLS
+            if by_rpc:
+                await _call(socket, "setConfig", [_config_args(request)])
+            else:
+                await socket.send(state_frame(server_state, request))
+            await socket.send(chat_frame(request.conversation, system_in_messages=by_rpc))
+            while not decoder.done:
+                raw = await socket.receive()
+                try:
+                    events = decoder.feed(raw)
+                except StateRejectedError:
+                    if by_rpc:
+                        raise
+                    # Configure through setConfig from now on, and ask again in a new room.
+                    _RPC_CONFIGURED_BASE_URLS.add(self.base_url)
+                    logger.info("%s refuses client state; using setConfig", self.base_url)
+                    retry = await self._open_agent_socket(_conversation_key(request))
+                    async for event in self._converse(retry, request):
+                        yield event
+                    return
+                for event in events:
+                    yield event
+        finally:
+            self._close_in_background(socket, cancel=not decoder.done)
+
+    def _close_in_background(self, socket: AgentSocket, *, cancel: bool) -> None:
+        """Cancel the request if it is still running, then close: off the caller's time."""
+
+        async def finish() -> None:
+            if cancel:
+                with contextlib.suppress(PlaygroundError):
+                    await socket.send(cancel_frame())
+            await socket.close()
+
+        task = asyncio.get_running_loop().create_task(finish())
+        self._background_closes.add(task)
+        task.add_done_callback(self._background_closes.discard)
+
+    async def _fetch_agent_models(self) -> list[ModelInfo]:
+        socket = await self._open_agent_socket({"rpc": "getModels"})
+        try:
+            result = await _call(socket, "getModels", [])
+        finally:
+            self._close_in_background(socket, cancel=False)
+        models = parse_model_list(result)
+        if not models:
+            msg = "the model list is empty or in an unknown shape"
+            raise PlaygroundProtocolError(msg)
+        return models
 
     # -- HTTP dialects ----------------------------------------------------------------------
 
@@ -489,6 +662,10 @@ class PlaygroundClient:
         return session
 
 
+class _NotInCassetteError(NotFoundError):
+    """A write-protected cassette holds no WebSocket conversation for this request."""
+
+
 @dataclass(frozen=True, slots=True)
 class _LoopSession:
     """One event loop's aiohttp session, and the generator that closes it with the loop."""
@@ -512,6 +689,46 @@ async def _close_when_the_loop_ends(
     finally:
         forget()
         await session.close()
+
+
+async def _initial_state(socket: AgentSocket) -> dict[str, Any]:
+    """The room state the server sends on connect (empty if it sends none before its MCP list)."""
+    while True:
+        frame = parse_json_frame(await socket.receive(), "agent")
+        if isinstance(frame, dict):
+            if is_initial_state(frame):
+                state: dict[str, Any] = frame["state"]
+                return state
+            if frame.get("type") == "cf_agent_mcp_servers":
+                return {}
+
+
+async def _call(socket: AgentSocket, method: str, args: list[Any]) -> Any:  # noqa: ANN401
+    """Call an agent method and wait for its reply (other frames are skipped)."""
+    rpc_id = f"rpc-{method}"
+    await socket.send(rpc_frame(rpc_id, method, args))
+    while True:
+        answered, result = decode_rpc_reply(await socket.receive(), rpc_id)
+        if answered:
+            return result
+
+
+def _config_args(request: ChatRequest) -> dict[str, Any]:
+    """``setConfig``'s argument; the system prompt then travels in the history instead."""
+    config: dict[str, Any] = {"model": request.model, "stream": True}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    return config
+
+
+def _conversation_key(request: ChatRequest) -> dict[str, object]:
+    """What identifies a conversation in a cassette: settings and history, nothing random."""
+    return {
+        "model": request.model,
+        "temperature": request.temperature,
+        "system": request.conversation.system,
+        "messages": [[m.role, m.content] for m in request.conversation.turns],
+    }
 
 
 def _redact_url(url: str | None) -> str | None:

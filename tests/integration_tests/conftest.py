@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
+from tests.agents_worker import AgentsServer, missing_prerequisite
+from tests.conftest import IN_CI
 from tests.reference_server import ReferenceServer
 
 
@@ -21,6 +23,18 @@ def _fresh(server: ReferenceServer) -> ReferenceServer:
     for queue in server._faults.values():
         queue.clear()
     return server
+
+
+@pytest.fixture(scope="session")
+def agents_server():
+    """The real Agents SDK server in local workerd (dialect 3); fails in CI if it cannot run."""
+    problem = missing_prerequisite()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    with AgentsServer() as server:
+        yield server
 
 
 @pytest.fixture(params=[1, 2], ids=["dialect1-sse", "dialect2-data-stream"])

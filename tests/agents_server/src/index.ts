@@ -309,6 +309,10 @@ export class Playground extends AIChatAgent<Env, PlaygroundState> {
     if (!nextState || typeof nextState !== "object" || typeof nextState.model !== "string") {
       throw new Error("state.model must be a string");
     }
+    // Lets a test play a server that refuses client state (configure it with setConfig instead).
+    if (typeof nextState.system === "string" && nextState.system.includes("[reject-state]")) {
+      throw new Error("client state is not accepted here");
+    }
   }
 
   @callable()

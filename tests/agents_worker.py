@@ -1,0 +1,145 @@
+"""The real Cloudflare Agents SDK server (``tests/agents_server/``) in local ``wrangler dev``.
+
+The Worker runs the SDK's ``AIChatAgent`` with a scripted model in place of Workers AI; the last
+user message picks the script (see ``tests/agents_server/README.md``). Needs Node 20 and
+``npm ci`` in ``tests/agents_server`` (``make test`` and ``.ci/run`` do it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+SERVER_DIR = Path(__file__).parent / "agents_server"
+WRANGLER = SERVER_DIR / "node_modules" / ".bin" / "wrangler"
+_READY = re.compile(r"Ready on http://127\.0\.0\.1:(\d+)")
+# Keep wrangler off the network: no metrics, no Request.cf fetch, no update check.
+_OFFLINE_ENV = {
+    "WRANGLER_SEND_METRICS": "false",
+    "WRANGLER_SEND_ERROR_REPORTS": "false",
+    "CLOUDFLARE_CF_FETCH_ENABLED": "false",
+    "WRANGLER_HIDE_BANNER": "true",
+    "NO_COLOR": "1",
+}
+
+
+def missing_prerequisite() -> str | None:
+    """Why the server cannot start here, or ``None`` if it can."""
+    if not WRANGLER.exists():
+        return f"{WRANGLER} is missing: run `npm ci` in {SERVER_DIR} (needs Node 20)"
+    return None
+
+
+class AgentsServer:
+    """``wrangler dev --local`` serving the test Worker on a free loopback port."""
+
+    def __init__(self) -> None:
+        """Prepare; ``start()`` runs it."""
+        self.port: int | None = None
+        self.output: list[str] = []
+        self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+        self._state = tempfile.TemporaryDirectory(prefix="agents-state-")
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the client."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, deadline: float = 60.0) -> AgentsServer:
+        """Start and wait for wrangler's ready line."""
+        state = Path(self._state.name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
+        env.update(
+            _OFFLINE_ENV,
+            WRANGLER_LOG_PATH=str(state / "logs"),
+            WRANGLER_REGISTRY_PATH=str(state / "registry"),
+            XDG_CONFIG_HOME=str(state / "config"),
+        )
+        self._process = subprocess.Popen(
+            [
+                str(WRANGLER),
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--persist-to",
+                str(state / "do"),
+                "--show-interactive-dev-session=false",
+            ],
+            cwd=SERVER_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # so stop() can end wrangler and its workerd children
+        )
+        ready = threading.Event()
+        self._reader = threading.Thread(target=self._read_output, args=(ready,), daemon=True)
+        self._reader.start()
+        if not ready.wait(deadline) or self.port is None:
+            self.stop()
+            tail = "".join(self.output[-30:])
+            msg = f"wrangler dev did not become ready within {deadline:g} s:\n{tail}"
+            raise RuntimeError(msg)
+        return self
+
+    def _read_output(self, ready: threading.Event) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self.output.append(line)
+            match = _READY.search(line)
+            if match and self.port is None:
+                self.port = int(match.group(1))
+                ready.set()
+        ready.set()  # the process ended
+
+    def stop(self) -> None:
+        """Stop wrangler and workerd; no process outlives this call."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        if process is not None:
+            # workerd children share the process group; make sure none is left.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if self._reader is not None:
+                self._reader.join(10)
+            if process.stdout is not None:
+                process.stdout.close()
+        self._state.cleanup()
+
+    def __enter__(self) -> AgentsServer:  # noqa: PYI034 (Self needs Python 3.11)
+        """Start on entering ``with``."""
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        """Stop on leaving ``with``."""
+        self.stop()
+
+
+if __name__ == "__main__":
+    with AgentsServer() as server:
+        print(f"Agents server on {server.url} (Ctrl-C stops it)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

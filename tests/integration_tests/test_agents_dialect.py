@@ -1,0 +1,334 @@
+"""Dialect 3 against the real Cloudflare Agents SDK server in local workerd (wrangler dev)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import aiohttp
+import pytest
+
+import langchain_cloudflare_playground.client.playground as playground_module
+from langchain_cloudflare_playground.client import (
+    ChallengeError,
+    Finish,
+    NotFoundError,
+    PlaygroundAPIError,
+    PlaygroundClient,
+    PlaygroundStreamError,
+    PlaygroundTimeoutError,
+    RateLimitError,
+    ReasoningDelta,
+    TextDelta,
+)
+from tests.reference_server import Fault
+
+HISTORY = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello"},
+    {"role": "user", "content": "Name a colour"},
+]
+
+
+@pytest.fixture
+async def ws_client(agents_server):
+    async with PlaygroundClient(agents_server.url, dialect="websocket", timeout=10) as client:
+        yield client
+
+
+def echo_fields(text: str) -> dict[str, str]:
+    """The scripted model's echo, as a dict of its ``key: value`` lines."""
+    return dict(line.split(": ", 1) for line in text.splitlines()[1:])
+
+
+async def test_chat_history_system_prompt_and_settings_reach_the_model(ws_client):
+    events = [e async for e in ws_client.astream_chat(HISTORY, temperature=0.25)]
+    texts = [e for e in events if isinstance(e, TextDelta)]
+    assert len(texts) > 5
+    assert isinstance(events[-1], Finish)
+    assert events[-1] == Finish("stop", None, "@cf/meta/llama-3.3-70b-instruct-fp8-fast")
+    fields = echo_fields("".join(t.text for t in texts))
+    assert fields["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    assert fields["temperature"] == "0.25"
+    assert fields["system (state)"] == "Be brief."
+    assert fields["system (messages)"] == "(none)"  # sent once, not twice
+    assert fields["messages"] == "3"
+    assert fields["roles"] == "user,assistant,user"
+    assert fields["last user"] == "Name a colour"
+
+
+async def test_each_conversation_gets_a_fresh_room(ws_client):
+    # Rooms keep history on the server; a reused room would make it grow.
+    for _ in range(3):
+        reply = await ws_client.achat(HISTORY)
+        assert echo_fields(reply.text)["messages"] == "3"
+
+
+async def test_model_override_by_alias(ws_client):
+    reply = await ws_client.achat("hi", model="llama-3.1-8b")
+    assert reply.model == "@cf/meta/llama-3.1-8b-instruct-fp8"
+    assert echo_fields(reply.text)["model"] == "@cf/meta/llama-3.1-8b-instruct-fp8"
+
+
+async def test_reasoning_model_keeps_reasoning_apart(ws_client):
+    events = [e async for e in ws_client.astream_chat("why?", model="qwq-32b")]
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert reasoning.startswith("Let me think about this.")
+    assert text.startswith("Echo from the mock model.")
+    assert "Let me think" not in text
+    kinds = [type(e) for e in events]
+    assert kinds.index(ReasoningDelta) < kinds.index(TextDelta)
+
+
+async def test_identical_consecutive_chunks_are_all_kept(ws_client):
+    assert (await ws_client.achat("[repeat-newline]")).text == "a\n\nb"
+
+
+async def test_finish_reason_length(ws_client):
+    assert (await ws_client.achat("[length]")).finish_reason == "length"
+
+
+async def test_no_response_is_an_empty_reply_not_a_hang(ws_client):
+    reply = await ws_client.achat("[no-response]")
+    assert reply.text == ""
+
+
+async def test_list_models_keeps_chat_models_and_derives_aliases(ws_client):
+    models = await ws_client.alist_models()
+    assert len(models) == 29
+    by_alias = {m.alias: m for m in models}
+    assert by_alias["llama-3.3-70b"].id == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    assert by_alias["llama-3.3-70b"].context_window == 24000
+    assert by_alias["qwq-32b"].task == "Text Generation"
+    assert all(m.task == "Text Generation" for m in models)
+    assert "@cf/black-forest-labs/flux-1-schnell" not in {m.id for m in models}
+
+
+async def test_error_before_text(ws_client):
+    with pytest.raises(PlaygroundAPIError, match="An error occurred") as info:
+        await ws_client.achat("[error-before-text]")
+    assert not isinstance(info.value, PlaygroundStreamError)
+
+
+async def test_unknown_model_id_is_reported_by_the_server(ws_client):
+    with pytest.raises(PlaygroundAPIError, match="5007: No such model"):
+        await ws_client.achat("hi", model="@cf/nobody/no-such-model")
+
+
+async def test_error_after_text_keeps_the_partial_text(ws_client):
+    received = []
+    with pytest.raises(PlaygroundStreamError, match="An error occurred") as info:
+        async for event in ws_client.astream_chat("[error-after-text]"):
+            if isinstance(event, TextDelta):
+                received.append(event.text)
+    assert info.value.partial_text == "Partial answer before the failure" == "".join(received)
+
+
+async def test_rate_limit_is_typed_and_carries_the_details(agents_server):
+    async with PlaygroundClient(agents_server.url, dialect="websocket", max_retries=0) as client:
+        with pytest.raises(RateLimitError, match="3021: rate limiting"):
+            await client.achat("[rate-limit]")
+
+
+async def test_rate_limit_is_retried_before_text(agents_server):
+    async with PlaygroundClient(agents_server.url, dialect="websocket", max_retries=1) as client:
+        client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.05)
+        started = time.monotonic()
+        with pytest.raises(RateLimitError):
+            await client.achat("[rate-limit]")
+        assert time.monotonic() - started >= 0.03  # it waited, then tried once more
+
+
+async def test_idle_timeout_on_a_stalled_stream(agents_server):
+    async with PlaygroundClient(
+        agents_server.url, dialect="websocket", timeout=1, max_retries=0
+    ) as client:
+        started = time.monotonic()
+        with pytest.raises(PlaygroundTimeoutError, match="no data from the playground for 1 s"):
+            await client.achat("[slow]")  # 3 s before the first text
+        assert time.monotonic() - started < 2.5
+
+
+async def test_a_request_the_server_never_answers_times_out(agents_server):
+    async with PlaygroundClient(
+        agents_server.url, dialect="websocket", timeout=1, max_retries=0
+    ) as client:
+        with pytest.raises(PlaygroundTimeoutError):
+            await client.achat("[throw]")
+
+
+async def test_a_slow_reply_that_keeps_flowing_is_never_cut(agents_server):
+    async with PlaygroundClient(
+        agents_server.url, dialect="websocket", timeout=1, max_retries=0
+    ) as client:
+        started = time.monotonic()
+        reply = await client.achat("[slow:600]")  # 1.8 s in all, no gap over 1 s
+        assert reply.text == "Slow reply, done."
+        assert time.monotonic() - started > 1.7
+
+
+async def test_server_refusing_client_state_is_configured_by_rpc(ws_client):
+    reply = await ws_client.achat(
+        [
+            {"role": "system", "content": "[reject-state] Be brief."},
+            {"role": "user", "content": "u"},
+        ],
+        model="qwq-32b",
+        temperature=0.5,
+    )
+    fields = echo_fields(reply.text[reply.text.index("Echo from") :])
+    assert fields["model"] == "@cf/qwen/qwq-32b"
+    assert fields["temperature"] == "0.5"
+    assert fields["system (messages)"] == "[reject-state] Be brief."
+
+
+async def test_breaking_out_early_cancels_on_the_server(agents_server, monkeypatch):
+    room = f"observed-{os.getpid()}-{time.monotonic_ns()}"
+    monkeypatch.setattr(playground_module, "new_room", lambda: room)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"{agents_server.url.replace('http', 'ws')}/agents/playground/{room}"
+        ) as observer,
+    ):
+        async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+            async for event in client.astream_chat("[slow:300]"):
+                assert isinstance(event, TextDelta)
+                break
+            # The room broadcasts every response frame: the observer sees the request end.
+            outcome = None
+            deadline = time.monotonic() + 5
+            while outcome is None and time.monotonic() < deadline:
+                frame = json.loads((await observer.receive(timeout=5)).data)
+                if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
+                    outcome = frame.get("outcome")
+    assert outcome == "aborted"
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_a_hundred_early_exits_leave_nothing_behind(agents_server):
+    async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+        await client.achat("warm up")  # the session and its first connection
+        await asyncio.sleep(0.2)
+        fds_before = open_fds()
+        for _ in range(100):
+            async for event in client.astream_chat("[slow:50]"):
+                assert isinstance(event, TextDelta)
+                break
+        # Closing happens off the caller's time; give the closes a moment to finish.
+        deadline = time.monotonic() + 5
+        while client._background_closes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not client._background_closes
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        assert open_fds() <= fds_before + 1
+        assert (await client.achat("still fine")).text.startswith("Echo from")
+
+
+async def test_closing_never_costs_the_caller_time(agents_server):
+    async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+        await client.achat("warm up")
+        started = time.monotonic()
+        for _ in range(10):
+            await client.achat("[long:3]")
+        # aiohttp alone would wait for each close handshake; ten replies take well under 1 s here.
+        assert time.monotonic() - started < 2
+
+
+async def test_many_conversations_in_parallel_on_one_client(ws_client):
+    replies = await asyncio.gather(*(ws_client.achat(f"n{i}") for i in range(40)))
+    assert [echo_fields(r.text)["last user"] for r in replies] == [f"n{i}" for i in range(40)]
+
+
+def test_sync_twins_over_the_websocket(agents_server):
+    with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+        assert client.chat("sync").text.startswith("Echo from")
+        assert (
+            "".join(e.text for e in client.stream_chat("[long:4]") if isinstance(e, TextDelta))
+            == "t0 t1 t2 t3 "
+        )
+        assert len(client.list_models()) == 29
+
+
+# -- choosing the dialect ------------------------------------------------------------------
+
+
+async def test_auto_uses_the_websocket_on_an_agents_server(agents_server):
+    async with PlaygroundClient(agents_server.url) as client:
+        assert (await client.achat("auto")).text.startswith("Echo from the mock model")
+
+
+async def test_auto_falls_back_to_http_once_and_remembers(data_stream_server):
+    async with PlaygroundClient(data_stream_server.url) as client:
+        await client.achat("one")
+        await client.achat("two")
+        await client.alist_models()
+    upgrades = [r for r in data_stream_server.requests if r.path.startswith("/agents/")]
+    assert len(upgrades) <= 1  # at most one probe per base URL and process
+    assert len(data_stream_server.inference_requests) == 2
+
+
+async def test_forcing_websocket_against_an_http_server_is_a_clear_404(data_stream_server):
+    async with PlaygroundClient(data_stream_server.url, dialect="websocket") as client:
+        with pytest.raises(NotFoundError, match="no Agents WebSocket route"):
+            await client.achat("x")
+
+
+async def test_forcing_http_against_the_agents_server_is_a_404(agents_server):
+    async with PlaygroundClient(agents_server.url, dialect="http", max_retries=0) as client:
+        with pytest.raises(NotFoundError):
+            await client.achat("x")
+
+
+async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(data_stream_server):
+    data_stream_server.push(Fault(challenge=True), route="agents")
+    async with PlaygroundClient(
+        data_stream_server.url, dialect="websocket", max_retries=0, cookies={"cf_clearance": "c1"}
+    ) as client:
+        with pytest.raises(ChallengeError, match="refused the WebSocket upgrade"):
+            await client.achat("x")
+    upgrade = [r for r in data_stream_server.requests if r.path.startswith("/agents/playground/")][
+        -1
+    ]
+    assert upgrade.headers["Upgrade"].lower() == "websocket"
+    assert "Chrome/" in upgrade.headers["User-Agent"]
+    assert upgrade.headers["Origin"] == data_stream_server.url
+    assert upgrade.cookies == {"cf_clearance": "c1"}
+
+
+async def test_refused_upgrade_is_retried_like_a_challenge_page(data_stream_server, agents_server):
+    data_stream_server.push(
+        Fault(challenge=True, retry_after="0"),
+        Fault(challenge=True, retry_after="0"),
+        route="agents",
+    )
+    async with PlaygroundClient(
+        data_stream_server.url, dialect="websocket", max_retries=1
+    ) as client:
+        with pytest.raises(ChallengeError):
+            await client.achat("x")
+    assert len([r for r in data_stream_server.requests if r.path.startswith("/agents/")]) == 2
+
+
+async def test_a_peer_that_never_answers_the_close_costs_the_caller_nothing(data_stream_server):
+    data_stream_server.push(
+        *[Fault(websocket=True, ignore_close=True, reply=["fine"])] * 3, route="agents"
+    )
+    client = PlaygroundClient(data_stream_server.url, dialect="websocket")
+    started = time.monotonic()
+    for _ in range(3):
+        assert (await client.achat("x")).text == "fine"
+    # aiohttp would wait for each close handshake (2 s each here); the caller waited for none.
+    assert time.monotonic() - started < 1
+    assert client._background_closes  # the closes are still waiting for the silent peer
+    closing = time.monotonic()
+    await client.aclose()  # and closing the client waits for them, bounded
+    assert not client._background_closes
+    assert time.monotonic() - closing < 3.5
