@@ -7,6 +7,7 @@ user message picks the script (see ``tests/agents_server/README.md``). Needs Nod
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -116,10 +117,8 @@ class AgentsServer:
                 process.wait(10)
         if process is not None:
             # workerd children share the process group; make sure none is left.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             if self._reader is not None:
                 self._reader.join(10)
             if process.stdout is not None:

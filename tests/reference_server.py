@@ -313,21 +313,15 @@ class ReferenceServer:
             if frame.get("type") != "cf_agent_use_chat_request":
                 continue
 
-            def respond(body: dict[str, Any] | str, *, done: bool = False) -> dict[str, Any]:
-                text = body if isinstance(body, str) else json.dumps(body)
-                return {
-                    "type": "cf_agent_use_chat_response",
-                    "id": frame["id"],
-                    "body": text,
-                    "done": done,
-                }
-
-            for chunk in fault.reply or ["ok"]:
-                await ws.send_json(respond({"type": "text-delta", "id": "t0", "delta": chunk}))
-            await ws.send_json(
-                respond({"type": "finish", "messageMetadata": {"finishReason": "stop"}})
-            )
-            await ws.send_json(respond("", done=True))
+            for body in [
+                *(
+                    {"type": "text-delta", "id": "t0", "delta": chunk}
+                    for chunk in fault.reply or ["ok"]
+                ),
+                {"type": "finish", "messageMetadata": {"finishReason": "stop"}},
+            ]:
+                await ws.send_json(_agents_response(frame["id"], json.dumps(body)))
+            await ws.send_json(_agents_response(frame["id"], "", done=True))
         if fault.ignore_close:
             await asyncio.sleep(10)  # hold the connection, silent, past the client's close wait
         return ws
@@ -467,6 +461,10 @@ class ReferenceServer:
         if fault.trailing_garbage:
             await response.write(fault.trailing_garbage)
         await response.write_eof()
+
+
+def _agents_response(request_id: str, body: str, *, done: bool = False) -> dict[str, Any]:
+    return {"type": "cf_agent_use_chat_response", "id": request_id, "body": body, "done": done}
 
 
 def _json(value: object) -> bytes:

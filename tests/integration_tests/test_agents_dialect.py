@@ -194,18 +194,18 @@ async def test_breaking_out_early_cancels_on_the_server(agents_server, monkeypat
         session.ws_connect(
             f"{agents_server.url.replace('http', 'ws')}/agents/playground/{room}"
         ) as observer,
+        PlaygroundClient(agents_server.url, dialect="websocket") as client,
     ):
-        async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
-            async for event in client.astream_chat("[slow:300]"):
-                assert isinstance(event, TextDelta)
-                break
-            # The room broadcasts every response frame: the observer sees the request end.
-            outcome = None
-            deadline = time.monotonic() + 5
-            while outcome is None and time.monotonic() < deadline:
-                frame = json.loads((await observer.receive(timeout=5)).data)
-                if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
-                    outcome = frame.get("outcome")
+        async for event in client.astream_chat("[slow:300]"):
+            assert isinstance(event, TextDelta)
+            break
+        # The room broadcasts every response frame: the observer sees the request end.
+        outcome = None
+        deadline = time.monotonic() + 5
+        while outcome is None and time.monotonic() < deadline:
+            frame = json.loads((await observer.receive(timeout=5)).data)
+            if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
+                outcome = frame.get("outcome")
     assert outcome == "aborted"
 
 
