@@ -40,8 +40,9 @@ def missing_prerequisite() -> str | None:
 class AgentsServer:
     """``wrangler dev --local`` serving the test Worker on a free loopback port."""
 
-    def __init__(self) -> None:
-        """Prepare; ``start()`` runs it."""
+    def __init__(self, port: int = 0) -> None:
+        """Prepare a server for ``port`` (0: a free one); ``start()`` runs it."""
+        self._requested_port = port
         self.port: int | None = None
         self.output: list[str] = []
         self._process: subprocess.Popen[str] | None = None
@@ -71,7 +72,7 @@ class AgentsServer:
                 "--ip",
                 "127.0.0.1",
                 "--port",
-                "0",
+                str(self._requested_port),
                 "--persist-to",
                 str(state / "do"),
                 "--show-interactive-dev-session=false",

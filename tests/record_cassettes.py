@@ -1,16 +1,17 @@
 """Re-record the committed cassettes in ``tests/cassettes/``.
 
-Against the reference server (the default): starts it on the ports the cassettes name, for both
-HTTP dialects, and re-runs the cassette tests in ``rewrite`` mode::
+Against the local servers (the default): starts the reference server for both HTTP dialects and
+the Agents SDK server for the WebSocket dialect on the ports the cassettes name, and re-runs the
+cassette tests in ``rewrite`` mode::
 
     .venv/bin/python -m tests.record_cassettes
 
-Against another server that speaks the HTTP dialects (a self-hosted copy of the 2024-2025
-playground, say); the tests' expected text then needs updating, since only the reference server
-echoes::
+Against a real playground (the live site speaks the WebSocket dialect; a self-hosted copy of the
+2024-2025 playground speaks the HTTP ones). The tests' expected text then needs updating, since
+only the local servers echo::
 
-    CF_PLAYGROUND_URL=https://my-playground.example \\
-        .venv/bin/python -m tests.record_cassettes --live
+    CF_PLAYGROUND_URL=https://playground.ai.cloudflare.com \\
+        .venv/bin/python -m tests.record_cassettes --live -k websocket
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 
 import pytest
 
+from tests.agents_worker import AgentsServer
 from tests.reference_server import ReferenceServer
 
 TESTS = "tests/integration_tests/test_cassettes.py"
@@ -29,23 +31,15 @@ def main() -> int:
     """Record, and return pytest's exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--live",
-        action="store_true",
-        help="record against $CF_PLAYGROUND_URL, not the reference server",
+        "--live", action="store_true", help="record against $CF_PLAYGROUND_URL, not local servers"
     )
+    parser.add_argument("-k", help="only the cassette tests matching this pytest expression")
     args = parser.parse_args()
-    pytest_args = [
-        TESTS,
-        "-k",
-        "committed",
-        "--record-mode=rewrite",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
+    selection = "committed" + (f" and ({args.k})" if args.k else "")
+    pytest_args = [TESTS, "-k", selection, "--record-mode=rewrite", "-p", "no:cacheprovider", "-q"]
     if args.live:
         return int(pytest.main(pytest_args))
-    with ReferenceServer(1, port=8786), ReferenceServer(2, port=8787):
+    with ReferenceServer(1, port=8786), ReferenceServer(2, port=8787), AgentsServer(port=8788):
         return int(pytest.main(pytest_args))
 
 

@@ -4,39 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
+import threading
 import time
-import weakref
-from dataclasses import dataclass
-from types import MethodType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-import aiohttp
-
-from langchain_cloudflare_playground.client.codecs import (
-    ChatRequest,
-    HttpDialect,
-    StreamDecoder,
-    detect_http_dialect,
-)
-from langchain_cloudflare_playground.client.codecs.agents import (
-    AgentChatDecoder,
-    StateRejectedError,
-    agent_url,
-    cancel_frame,
-    chat_frame,
-    decode_rpc_reply,
-    is_initial_state,
-    new_room,
-    rpc_frame,
-    state_frame,
-)
-from langchain_cloudflare_playground.client.codecs.base import parse_json_frame
+from langchain_cloudflare_playground.client.codecs import ChatRequest
+from langchain_cloudflare_playground.client.connection import Connection
+from langchain_cloudflare_playground.client.dialects import AgentsDialect, HttpDialects
+from langchain_cloudflare_playground.client.dialects.agents import NotInCassetteError
 from langchain_cloudflare_playground.client.errors import (
+    ChallengeError,
     NotFoundError,
-    PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
     PlaygroundStreamError,
@@ -49,12 +29,7 @@ from langchain_cloudflare_playground.client.events import (
     TextDelta,
 )
 from langchain_cloudflare_playground.client.messages import MessageInput, normalize_messages
-from langchain_cloudflare_playground.client.models import (
-    ModelCatalog,
-    ModelInfo,
-    parse_model_list,
-    static_models,
-)
+from langchain_cloudflare_playground.client.models import ModelCatalog, ModelInfo, static_models
 from langchain_cloudflare_playground.client.retry import RetryPolicy
 from langchain_cloudflare_playground.client.sessions import (
     SessionCache,
@@ -62,34 +37,9 @@ from langchain_cloudflare_playground.client.sessions import (
     SessionStore,
 )
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
-from langchain_cloudflare_playground.client.transports.cassette import (
-    CassetteConversation,
-    RecordingAgentSocket,
-    ReplayedAgentSocket,
-    active_cassette,
-    unrecorded_request,
-)
-from langchain_cloudflare_playground.client.transports.http import (
-    check_status,
-    drain_for_reuse,
-    iter_lines,
-    translated_errors,
-)
-from langchain_cloudflare_playground.client.transports.websocket import (
-    AgentSocket,
-    connect_agent_socket,
-)
 
 if TYPE_CHECKING:
-    from collections.abc import (
-        AsyncGenerator,
-        AsyncIterator,
-        Awaitable,
-        Callable,
-        Iterable,
-        Iterator,
-        Mapping,
-    )
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
     from types import TracebackType
 
     from typing_extensions import Self
@@ -102,10 +52,8 @@ DEFAULT_BASE_URL = "https://playground.ai.cloudflare.com"
 BASE_URL_ENV = "CF_PLAYGROUND_URL"
 Dialect = Literal["auto", "websocket", "http"]
 _DIALECTS = ("auto", "websocket", "http")
-# What "auto" learnt per base URL: servers do not change dialect within a process's life.
+# What "auto" learnt per base URL: a server does not change dialect within a process's life.
 _HTTP_ONLY_BASE_URLS: set[str] = set()
-# Servers that refuse client state are configured through the setConfig RPC instead.
-_RPC_CONFIGURED_BASE_URLS: set[str] = set()
 _T = TypeVar("_T")
 
 
@@ -180,7 +128,6 @@ class PlaygroundClient:
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.proxy = proxy
         self.models_ttl = models_ttl
-        self.max_connections = max_connections
         cache = None if session_cache is False else (session_cache or SessionCache())
         self.sessions = SessionStore(
             self.base_url,
@@ -190,13 +137,19 @@ class PlaygroundClient:
             headers=headers,
             cookies=cookies,
         )
+        self._connection = Connection(
+            self.base_url,
+            sessions=self.sessions,
+            proxy=proxy,
+            timeout=timeout,
+            max_connections=max_connections,
+        )
+        self._http = HttpDialects(self._connection)
+        self._agents = AgentsDialect(self._connection)
+        # The sync twins run on another thread: the model list is shared state.
+        self._models_lock = threading.Lock()
         self._catalog = ModelCatalog()
         self._live_models: tuple[float, list[ModelInfo]] | None = None
-        self._http_dialect: HttpDialect | None = None  # learnt from the server's first reply
-        self._background_closes: set[asyncio.Task[None]] = set()
-        self._http_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
-            weakref.WeakKeyDictionary()
-        )
         self._background = BackgroundLoop()
 
     def __repr__(self) -> str:
@@ -216,7 +169,7 @@ class PlaygroundClient:
         model: str | None = None,
         max_tokens: int = 2048,
         temperature: float | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Stream a reply as :class:`TextDelta`, :class:`ReasoningDelta` and one :class:`Finish`.
 
         Args:
@@ -246,12 +199,13 @@ class PlaygroundClient:
             text: list[str] = []
             reasoning: list[str] = []
             try:
-                async for event in self._astream_once(request):
-                    if isinstance(event, TextDelta):
-                        text.append(event.text)
-                    elif isinstance(event, ReasoningDelta):
-                        reasoning.append(event.text)
-                    yield event
+                async with contextlib.aclosing(self._astream_once(request)) as events:
+                    async for event in events:
+                        if isinstance(event, TextDelta):
+                            text.append(event.text)
+                        elif isinstance(event, ReasoningDelta):
+                            reasoning.append(event.text)
+                        yield event
             except PlaygroundStreamError:
                 raise
             except PlaygroundError as exc:
@@ -332,18 +286,13 @@ class PlaygroundClient:
         cached = self._live_models
         if cached is not None and not refresh and time.monotonic() - cached[0] < self.models_ttl:
             return list(cached[1])
-        fetch = self._fetch_http_models if self._uses_http() else self._fetch_agent_models
         try:
-            models = await self._with_retries(fetch)
-        except NotFoundError:
-            if self.dialect != "auto" or self._uses_http():
-                return self._static_models_after(NotFoundError("no model list route"))
-            self._learn_http_only()
-            return await self.alist_models(refresh=refresh)
+            models = await self._with_retries(self._fetch_models)
         except PlaygroundError as exc:
             return self._static_models_after(exc)
-        self._live_models = (time.monotonic(), models)
-        self._catalog.add(models)
+        with self._models_lock:
+            self._live_models = (time.monotonic(), models)
+            self._catalog.add(models)
         return list(models)
 
     def _static_models_after(self, error: PlaygroundError) -> list[ModelInfo]:
@@ -367,25 +316,22 @@ class PlaygroundClient:
         Raises:
             ModelNotFoundError: the name matches no model.
         """
-        resolved = self._catalog.resolve(name)
+        with self._models_lock:
+            resolved = self._catalog.resolve(name)
         if resolved is None and self._live_models is None:
             await self.alist_models()
-            resolved = self._catalog.resolve(name)
+            with self._models_lock:
+                resolved = self._catalog.resolve(name)
         if resolved is None:
-            raise self._catalog.not_found(name or "")
+            with self._models_lock:
+                raise self._catalog.not_found(name or "")
         return resolved
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
         """Close this loop's connections and the background loop of the sync methods."""
-        loop = asyncio.get_running_loop()
-        closing = [task for task in self._background_closes if task.get_loop() is loop]
-        if closing:
-            await asyncio.gather(*closing, return_exceptions=True)
-        entry = self._http_sessions.pop(loop, None)
-        if entry is not None:
-            await entry.closer.aclose()
+        await self._connection.aclose()
         if self._background.loop is not None:
             await asyncio.to_thread(self.close)
 
@@ -397,8 +343,10 @@ class PlaygroundClient:
         loop = self._background.loop
         if loop is None:
             return
-        self._http_sessions.pop(loop, None)
-        self._background.stop()  # which closes the loop's session (see _LoopSession)
+        with contextlib.suppress(RuntimeError):  # the loop may already be gone
+            self._background.run(self._connection.aclose())
+        self._background.stop()
+        self._connection.forget_loop(loop)
 
     async def __aenter__(self) -> Self:
         """Use the client in ``async with``."""
@@ -426,194 +374,54 @@ class PlaygroundClient:
         """Close on leaving ``with``."""
         self.close()
 
-    # -- dialect choice ---------------------------------------------------------------------
+    # -- choosing the dialect ---------------------------------------------------------------
 
     def _uses_http(self) -> bool:
         return self.dialect == "http" or (
             self.dialect == "auto" and self.base_url in _HTTP_ONLY_BASE_URLS
         )
 
-    def _learn_http_only(self) -> None:
+    def _fall_back_to_http(self, error: NotFoundError) -> None:
+        """Let HTTP answer after the WebSocket route was missing; raise if that is not allowed."""
+        if isinstance(error, NotInCassetteError):
+            if self.dialect != "auto":
+                raise error.refusal from None
+            return  # the cassette may hold the conversation over HTTP; learn nothing
+        if self.dialect != "auto":
+            raise error
         logger.info("%s has no Agents WebSocket route; using the HTTP dialects", self.base_url)
         _HTTP_ONLY_BASE_URLS.add(self.base_url)
 
-    async def _astream_once(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def _astream_once(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """One try, in the dialect the server speaks."""
         if not self._uses_http():
+            events = self._agents.stream(request)
             try:
-                socket = await self._open_agent_socket(_conversation_key(request))
+                first = await anext(events)
             except NotFoundError as exc:
-                if self.dialect != "auto":
-                    raise
-                if not isinstance(exc, _NotInCassetteError):
-                    self._learn_http_only()
-            else:
-                async for event in self._converse(socket, request):
-                    yield event
+                await events.aclose()
+                self._fall_back_to_http(exc)
+            except StopAsyncIteration:
                 return
-        async for event in self._astream_http(request):
-            yield event
-
-    # -- the Agents WebSocket dialect ------------------------------------------------------
-
-    async def _open_agent_socket(self, key: dict[str, object]) -> AgentSocket:
-        """A connection to a fresh room: live, or recorded/replayed when a cassette is active.
-
-        Raises:
-            NotFoundError: the server has no Agents route (or, under a write-protected
-                cassette, no recorded conversation in ``"auto"`` mode, so HTTP gets its turn).
-        """
-        url = agent_url(self.base_url, new_room())
-        args = await self.sessions.get()
-        headers = args.request_headers()
-        cassette = active_cassette()
-        if cassette is None:
-            session = await self._http_session()
-            return await connect_agent_socket(
-                session, url, headers=headers, proxy=self.proxy, timeout=self.timeout
-            )
-        conversation = CassetteConversation(cassette, url, key, headers)
-        frames = conversation.recorded_frames()
-        if frames is not None:
-            return ReplayedAgentSocket(frames)
-        if not conversation.may_record:
-            if self.dialect == "auto":
-                # Maybe this conversation was recorded over HTTP: let vcrpy decide.
-                msg = "no recorded WebSocket conversation in the cassette"
-                raise _NotInCassetteError(msg)
-            raise conversation.refusal()
-        # The upgrade goes through aiohttp's own request function, so vcrpy does not record a
-        # bare upgrade beside the conversation; the session lives as long as the recording.
-        session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-        object.__setattr__(session, "_request", MethodType(unrecorded_request(), session))
-        try:
-            live = await connect_agent_socket(
-                session, url, headers=headers, proxy=self.proxy, timeout=self.timeout
-            )
-        except BaseException:
-            await session.close()
-            raise
-        return RecordingAgentSocket(live, conversation, on_close=session.close)
-
-    async def _converse(
-        self, socket: AgentSocket, request: ChatRequest
-    ) -> AsyncIterator[ChatEvent]:
-        """Configure the room, send the history, and stream the reply."""
-        decoder = AgentChatDecoder(request.model)
-        try:
-            server_state = await _initial_state(socket)
-            by_rpc = self.base_url in _RPC_CONFIGURED_BASE_URLS
-            if by_rpc:
-                await _call(socket, "setConfig", [_config_args(request)])
             else:
-                await socket.send(state_frame(server_state, request))
-            await socket.send(chat_frame(request.conversation, system_in_messages=by_rpc))
-            while not decoder.done:
-                raw = await socket.receive()
-                try:
-                    events = decoder.feed(raw)
-                except StateRejectedError:
-                    if by_rpc:
-                        raise
-                    # Configure through setConfig from now on, and ask again in a new room.
-                    _RPC_CONFIGURED_BASE_URLS.add(self.base_url)
-                    logger.info("%s refuses client state; using setConfig", self.base_url)
-                    retry = await self._open_agent_socket(_conversation_key(request))
-                    async for event in self._converse(retry, request):
+                async with contextlib.aclosing(events):
+                    yield first
+                    async for event in events:
                         yield event
-                    return
-                for event in events:
-                    yield event
-        finally:
-            self._close_in_background(socket, cancel=not decoder.done)
+                return
+        async with contextlib.aclosing(self._http.stream(request)) as events:
+            async for event in events:
+                yield event
 
-    def _close_in_background(self, socket: AgentSocket, *, cancel: bool) -> None:
-        """Cancel the request if it is still running, then close: off the caller's time."""
+    async def _fetch_models(self) -> list[ModelInfo]:
+        if not self._uses_http():
+            try:
+                return await self._agents.list_models()
+            except NotFoundError as exc:
+                self._fall_back_to_http(exc)
+        return await self._http.list_models()
 
-        async def finish() -> None:
-            if cancel:
-                with contextlib.suppress(PlaygroundError):
-                    await socket.send(cancel_frame())
-            await socket.close()
-
-        task = asyncio.get_running_loop().create_task(finish())
-        self._background_closes.add(task)
-        task.add_done_callback(self._background_closes.discard)
-
-    async def _fetch_agent_models(self) -> list[ModelInfo]:
-        socket = await self._open_agent_socket({"rpc": "getModels"})
-        try:
-            result = await _call(socket, "getModels", [])
-        finally:
-            self._close_in_background(socket, cancel=False)
-        models = parse_model_list(result)
-        if not models:
-            msg = "the model list is empty or in an unknown shape"
-            raise PlaygroundProtocolError(msg)
-        return models
-
-    # -- HTTP dialects ----------------------------------------------------------------------
-
-    async def _astream_http(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
-        """One try over HTTP, in whichever of dialects 1 and 2 the server speaks."""
-        encoded_as = self._http_dialect or HttpDialect.DATA_STREAM
-        while True:
-            args = await self.sessions.get()
-            with translated_errors(self.timeout):
-                async with (await self._http_session()).post(
-                    f"{self.base_url}/api/inference",
-                    json=encoded_as.encode(request),
-                    headers=args.request_headers(),
-                    proxy=self.proxy,
-                ) as response:
-                    await check_status(response)
-                    self.sessions.update_cookies(response.cookies)
-                    decoder: StreamDecoder | None = None
-                    async for line in iter_lines(response):
-                        if decoder is None:
-                            if not line.strip():
-                                continue
-                            spoken = detect_http_dialect(line)
-                            self._http_dialect = spoken
-                            if spoken is not encoded_as and request.conversation.system:
-                                # The two dialects carry the system prompt in different places;
-                                # ask again in the server's dialect so the prompt is not lost.
-                                break
-                            decoder = spoken.decoder(request.model)
-                        for event in decoder.feed(line):
-                            yield event
-                        if decoder.done:
-                            await drain_for_reuse(response)
-                            return
-                    else:
-                        if decoder is None:
-                            msg = "the playground answered with an empty reply"
-                            raise PlaygroundProtocolError(msg)
-                        msg = "the playground closed the stream before the reply was complete"
-                        raise PlaygroundConnectionError(msg)
-            encoded_as = self._http_dialect or encoded_as
-
-    async def _fetch_http_models(self) -> list[ModelInfo]:
-        args = await self.sessions.get()
-        with translated_errors(self.timeout):
-            async with (await self._http_session()).get(
-                f"{self.base_url}/api/models",
-                headers={**args.request_headers(), "Accept": "application/json"},
-                proxy=self.proxy,
-            ) as response:
-                await check_status(response)
-                self.sessions.update_cookies(response.cookies)
-                raw = await response.read()
-        try:
-            payload = json.loads(raw)
-        except ValueError as exc:
-            msg = f"the model list is not JSON: {raw[:80]!r}"
-            raise PlaygroundProtocolError(msg) from exc
-        models = parse_model_list(payload)
-        if not models:
-            msg = "the model list is empty or in an unknown shape"
-            raise PlaygroundProtocolError(msg)
-        return models
+    # -- retries ----------------------------------------------------------------------------
 
     async def _with_retries(self, call: Callable[[], Awaitable[_T]]) -> _T:
         retries_done = 0
@@ -628,6 +436,9 @@ class PlaygroundClient:
         """Sleep before the next try, or re-raise ``error`` when no try is left for it."""
         if not self.retry_policy.should_retry(error, retries_done):
             raise error
+        if isinstance(error, ChallengeError):
+            # The site no longer trusts this session: the next try gets a fresh one.
+            self.sessions.invalidate()
         delay = self.retry_policy.delay(retries_done, getattr(error, "retry_after", None))
         logger.info(
             "Playground request failed (%s); retry %d of %d in %.2f s",
@@ -637,98 +448,6 @@ class PlaygroundClient:
             delay,
         )
         await asyncio.sleep(delay)
-
-    async def _http_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        entry = self._http_sessions.get(loop)
-        if entry is not None and not entry.session.closed:
-            return entry.session
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_connections),
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=self.timeout,
-                sock_connect=self.timeout,
-                sock_read=self.timeout,
-            ),
-            # Cookies live in the session store, the one place that persists them.
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        entry = _LoopSession(
-            session, _close_when_the_loop_ends(session, lambda: self._http_sessions.pop(loop, None))
-        )
-        self._http_sessions[loop] = entry
-        await anext(entry.closer)
-        return session
-
-
-class _NotInCassetteError(NotFoundError):
-    """A write-protected cassette holds no WebSocket conversation for this request."""
-
-
-@dataclass(frozen=True, slots=True)
-class _LoopSession:
-    """One event loop's aiohttp session, and the generator that closes it with the loop."""
-
-    session: aiohttp.ClientSession
-    closer: AsyncGenerator[None, None]
-
-
-async def _close_when_the_loop_ends(
-    session: aiohttp.ClientSession, forget: Callable[[], object]
-) -> AsyncGenerator[None, None]:
-    """Close ``session`` when its loop shuts down, even if the caller never closed the client.
-
-    ``asyncio.run`` (and our own background loop) finalise every live async generator before
-    closing the loop, so this ``finally`` runs inside the loop while it can still close sockets.
-    A client used across several ``asyncio.run`` calls therefore leaks nothing; ``forget`` drops
-    the client's reference, which would otherwise keep the ended loop alive.
-    """
-    try:
-        yield
-    finally:
-        forget()
-        await session.close()
-
-
-async def _initial_state(socket: AgentSocket) -> dict[str, Any]:
-    """The room state the server sends on connect (empty if it sends none before its MCP list)."""
-    while True:
-        frame = parse_json_frame(await socket.receive(), "agent")
-        if isinstance(frame, dict):
-            if is_initial_state(frame):
-                state: dict[str, Any] = frame["state"]
-                return state
-            if frame.get("type") == "cf_agent_mcp_servers":
-                return {}
-
-
-async def _call(socket: AgentSocket, method: str, args: list[Any]) -> Any:  # noqa: ANN401
-    """Call an agent method and wait for its reply (other frames are skipped)."""
-    rpc_id = f"rpc-{method}"
-    await socket.send(rpc_frame(rpc_id, method, args))
-    while True:
-        answered, result = decode_rpc_reply(await socket.receive(), rpc_id)
-        if answered:
-            return result
-
-
-def _config_args(request: ChatRequest) -> dict[str, Any]:
-    """``setConfig``'s argument; the system prompt then travels in the history instead."""
-    config: dict[str, Any] = {"model": request.model, "stream": True}
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    return config
-
-
-def _conversation_key(request: ChatRequest) -> dict[str, object]:
-    """What identifies a conversation in a cassette: settings and history, nothing random."""
-    return {
-        "model": request.model,
-        "temperature": request.temperature,
-        "system": request.conversation.system,
-        "messages": [[m.role, m.content] for m in request.conversation.turns],
-    }
 
 
 def _redact_url(url: str | None) -> str | None:

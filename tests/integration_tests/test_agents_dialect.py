@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-import langchain_cloudflare_playground.client.playground as playground_module
+import langchain_cloudflare_playground.client.dialects.agents as agents_module
 from langchain_cloudflare_playground.client import (
     ChallengeError,
     Finish,
@@ -188,7 +188,7 @@ async def test_server_refusing_client_state_is_configured_by_rpc(ws_client):
 
 async def test_breaking_out_early_cancels_on_the_server(agents_server, monkeypatch):
     room = f"observed-{os.getpid()}-{time.monotonic_ns()}"
-    monkeypatch.setattr(playground_module, "new_room", lambda: room)
+    monkeypatch.setattr(agents_module, "new_room", lambda: room)
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(
@@ -224,9 +224,9 @@ async def test_a_hundred_early_exits_leave_nothing_behind(agents_server):
                 break
         # Closing happens off the caller's time; give the closes a moment to finish.
         deadline = time.monotonic() + 5
-        while client._background_closes and time.monotonic() < deadline:
+        while client._connection.background_closes and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert not client._background_closes
+        assert not client._connection.background_closes
         assert asyncio.all_tasks() == {asyncio.current_task()}
         assert open_fds() <= fds_before + 1
         assert (await client.achat("still fine")).text.startswith("Echo from")
@@ -327,8 +327,8 @@ async def test_a_peer_that_never_answers_the_close_costs_the_caller_nothing(data
         assert (await client.achat("x")).text == "fine"
     # aiohttp would wait for each close handshake (2 s each here); the caller waited for none.
     assert time.monotonic() - started < 1
-    assert client._background_closes  # the closes are still waiting for the silent peer
+    assert client._connection.background_closes  # the closes are still waiting for the silent peer
     closing = time.monotonic()
     await client.aclose()  # and closing the client waits for them, bounded
-    assert not client._background_closes
+    assert not client._connection.background_closes
     assert time.monotonic() - closing < 3.5

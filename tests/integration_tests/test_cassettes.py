@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import vcr
 from pytest_socket import SocketBlockedError, disable_socket, enable_socket
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 from langchain_cloudflare_playground.client import PlaygroundClient, TextDelta
 from tests.reference_server import echo_reply
@@ -21,7 +22,7 @@ CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
 # Where the committed cassettes were recorded (the reference server, by tests.record_cassettes).
 # On replay nothing listens there; host and port are not matched, so $CF_PLAYGROUND_URL may point
 # a re-recording at any server that speaks the dialect.
-RECORDED_URLS = {1: "http://127.0.0.1:8786", 2: "http://127.0.0.1:8787"}
+RECORDED_URLS = {1: "http://127.0.0.1:8786", 2: "http://127.0.0.1:8787", 3: "http://127.0.0.1:8788"}
 CONVERSATION = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Name a colour."},
@@ -59,10 +60,12 @@ def network_off_unless_recording(record_mode):
     enable_socket()
 
 
-async def chat_text(base_url: str) -> tuple[str, int]:
-    async with PlaygroundClient(base_url, session_cache=False) as client:
+async def chat_text(
+    base_url: str, conversation: list[dict[str, str]] = CONVERSATION, dialect: str = "auto"
+) -> tuple[str, int]:
+    async with PlaygroundClient(base_url, session_cache=False, dialect=dialect) as client:  # type: ignore[arg-type]
         pieces = [
-            e.text async for e in client.astream_chat(CONVERSATION) if isinstance(e, TextDelta)
+            e.text async for e in client.astream_chat(conversation) if isinstance(e, TextDelta)
         ]
     return "".join(pieces), len(pieces)
 
@@ -120,3 +123,105 @@ async def test_committed_models_cassette_replays():
     async with PlaygroundClient(base_url, session_cache=False) as client:
         models = await client.alist_models()
     assert {m.alias for m in models} >= {"llama-3.3-70b", "qwq-32b", "sparrow-9b"}
+
+
+# -- the WebSocket dialect ---------------------------------------------------------------------
+
+
+async def test_websocket_conversation_records_then_replays_offline(agents_server, tmp_path):
+    cassette = tmp_path / "ws.yaml"
+    # vcrpy's defaults: the matching users get from a bare @pytest.mark.vcr.
+    with vcr.use_cassette(str(cassette), record_mode="once") as recorded:
+        live = await chat_text(agents_server.url)
+        async with PlaygroundClient(agents_server.url, session_cache=False) as client:
+            live_models = [m.id for m in await client.alist_models()]
+    assert len(recorded) == 2  # one conversation, one model listing; no bare upgrades
+    saved = await asyncio.to_thread(cassette.read_text)
+    # The random room is not part of the recorded request, so the key is stable across runs.
+    assert "/agents/playground/cassette" in saved
+    assert "_pk=" not in saved
+    assert "cf_agent_use_chat_response" in saved
+
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(str(cassette), record_mode="none") as replayed:
+            replay = await chat_text(agents_server.url)
+            async with PlaygroundClient(agents_server.url, session_cache=False) as client:
+                replay_models = [m.id for m in await client.alist_models()]
+        assert replayed.all_played
+    finally:
+        enable_socket()
+    assert replay == live
+    assert live[0].startswith("Echo from the mock model.")
+    assert replay_models == live_models
+
+
+async def test_websocket_cookies_stay_out_of_the_cassette(agents_server, tmp_path):
+    cassette = tmp_path / "ws.yaml"
+    with vcr.use_cassette(str(cassette), record_mode="once", filter_headers=["cookie"]):
+        async with PlaygroundClient(
+            agents_server.url, session_cache=False, cookies={"cf_clearance": "secret-value"}
+        ) as client:
+            await client.achat("hi")
+    assert "secret-value" not in await asyncio.to_thread(cassette.read_text)
+
+
+async def test_a_new_conversation_under_record_mode_none_is_refused(agents_server, tmp_path):
+    # As for HTTP requests, telling conversations apart needs "body" in match_on.
+    cassette = str(tmp_path / "ws.yaml")
+    with vcr.use_cassette(cassette, record_mode="once", **vcr_settings()):
+        await chat_text(agents_server.url, dialect="websocket")
+    other = [{"role": "user", "content": "something never recorded"}]
+    for dialect in ("websocket", "auto"):
+        with (
+            vcr.use_cassette(cassette, record_mode="none", **vcr_settings()),
+            pytest.raises(CannotOverwriteExistingCassetteException),
+        ):
+            await chat_text(agents_server.url, other, dialect=dialect)
+
+
+async def test_new_episodes_appends_a_conversation_to_the_same_cassette(agents_server, tmp_path):
+    cassette = str(tmp_path / "ws.yaml")
+    second = [{"role": "user", "content": "second"}]
+    with vcr.use_cassette(cassette, record_mode="once", **vcr_settings()):
+        first_live = await chat_text(agents_server.url)
+    with vcr.use_cassette(cassette, record_mode="new_episodes", **vcr_settings()) as recorded:
+        assert await chat_text(agents_server.url) == first_live  # replayed, not re-recorded
+        second_live = await chat_text(agents_server.url, second)
+    assert len(recorded) == 2
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(cassette, record_mode="none", **vcr_settings()):
+            assert await chat_text(agents_server.url, second) == second_live
+            assert await chat_text(agents_server.url) == first_live
+    finally:
+        enable_socket()
+
+
+async def test_breaking_out_early_while_recording(agents_server, tmp_path):
+    cassette = str(tmp_path / "ws.yaml")
+    with vcr.use_cassette(cassette, record_mode="once"):
+        async with PlaygroundClient(agents_server.url, session_cache=False) as client:
+            async for event in client.astream_chat("[long:50]"):
+                first = event
+                break
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(cassette, record_mode="none"):
+            async with PlaygroundClient(agents_server.url, session_cache=False) as client:
+                async for event in client.astream_chat("[long:50]"):
+                    assert event == first
+                    break
+    finally:
+        enable_socket()
+
+
+@pytest.mark.vcr
+@pytest.mark.usefixtures("network_off_unless_recording")
+async def test_committed_websocket_cassette_replays():
+    text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[3])
+    assert pieces > 5
+    lines = dict(line.split(": ", 1) for line in text.splitlines()[1:])
+    assert lines["system (state)"] == "You are terse."
+    assert lines["messages"] == "3"
+    assert lines["last user"] == "Another one?"

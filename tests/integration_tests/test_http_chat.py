@@ -525,4 +525,4 @@ def test_a_client_used_across_asyncio_run_calls_leaks_nothing(server):
     for prompt in ("one", "two"):
         assert asyncio.run(client.achat(prompt)).text.startswith(f"Echo: {prompt}")
     gc.collect()
-    assert len(client._http_sessions) == 0  # the ended loops took their sessions with them
+    assert len(client._connection._by_loop) == 0  # the ended loops took their sessions with them

@@ -20,7 +20,7 @@ import aiohttp
 from langchain_cloudflare_playground.client.errors import PlaygroundConnectionError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Callable, Mapping
 
     from langchain_cloudflare_playground.client.transports.websocket import AgentSocket
 
@@ -101,16 +101,32 @@ class CassetteConversation:
         )
         return error
 
-    def record(self, frames: list[str]) -> None:
-        """Append the conversation to the cassette (its filters apply)."""
+    def begin_recording(self) -> Callable[[list[str]], None]:
+        """Add the conversation to the cassette now; the returned function updates its frames.
+
+        Recorded as it goes rather than at the end, because a caller who stops reading early
+        closes the conversation only when the abandoned stream is collected, which may be after
+        the cassette was saved.
+        """
+        data = self._cassette.data
+        before = len(data)
         self._cassette.append(
             self.request,
             {
                 "status": {"code": 101, "message": "Switching Protocols"},
                 "headers": {"Upgrade": ["websocket"]},
-                "body": {"string": _FRAME_SEPARATOR.join(frames)},
+                "body": {"string": ""},
             },
         )
+        if len(data) == before:  # the cassette's own filters dropped it
+            return lambda _frames: None
+        stored = data[-1][1]
+
+        def update(frames: list[str]) -> None:
+            stored["body"] = {"string": _FRAME_SEPARATOR.join(frames)}
+            self._cassette.dirty = True
+
+        return update
 
 
 class ReplayedAgentSocket:
@@ -136,39 +152,25 @@ class ReplayedAgentSocket:
 
 
 class RecordingAgentSocket:
-    """A live socket whose received frames go into the cassette when it closes."""
+    """A live socket whose received frames go into the cassette as they arrive."""
 
-    def __init__(
-        self,
-        live: AgentSocket,
-        conversation: CassetteConversation,
-        *,
-        on_close: Callable[[], Awaitable[None]],
-    ) -> None:
-        """Record what ``live`` receives as ``conversation``; ``on_close`` runs after closing."""
+    def __init__(self, live: AgentSocket, conversation: CassetteConversation) -> None:
+        """Record what ``live`` receives as ``conversation``."""
         self._live = live
-        self._on_close = on_close
-        self._conversation = conversation
         self._frames: list[str] = []
-        self._recorded = False
+        self._update = conversation.begin_recording()
 
     async def send(self, frame: str) -> None:
         """Send on the live socket."""
         await self._live.send(frame)
 
     async def receive(self) -> str:
-        """Receive from the live socket, and keep the frame."""
+        """Receive from the live socket, and record the frame."""
         frame = await self._live.receive()
         self._frames.append(frame)
+        self._update(self._frames)
         return frame
 
     async def close(self) -> None:
-        """Close the live socket and record the conversation (once)."""
-        if self._recorded:
-            return
-        self._recorded = True
-        self._conversation.record(self._frames)
-        try:
-            await self._live.close()
-        finally:
-            await self._on_close()
+        """Close the live socket."""
+        await self._live.close()

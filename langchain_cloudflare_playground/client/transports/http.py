@@ -22,7 +22,7 @@ from langchain_cloudflare_playground.client.errors import (
 from langchain_cloudflare_playground.client.retry import parse_retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncGenerator, Iterator
 
 __all__ = ["check_status", "drain_for_reuse", "iter_lines", "translated_errors"]
 
@@ -48,7 +48,7 @@ async def check_status(response: aiohttp.ClientResponse) -> None:
     )
 
 
-async def iter_lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+async def iter_lines(response: aiohttp.ClientResponse) -> AsyncGenerator[str, None]:
     """The response body as lines, decoded as they arrive."""
     decoder = LineDecoder()
     async for chunk in response.content.iter_any():

@@ -1,0 +1,201 @@
+"""Dialect 3: the Agents-SDK WebSocket the live site speaks, one fresh room per conversation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from langchain_cloudflare_playground.client.codecs.agents import (
+    AgentChatDecoder,
+    StateRejectedError,
+    agent_url,
+    cancel_frame,
+    chat_frame,
+    decode_rpc_reply,
+    is_initial_state,
+    new_room,
+    rpc_frame,
+    state_frame,
+)
+from langchain_cloudflare_playground.client.codecs.base import parse_json_frame
+from langchain_cloudflare_playground.client.errors import (
+    NotFoundError,
+    PlaygroundError,
+    PlaygroundProtocolError,
+)
+from langchain_cloudflare_playground.client.models import parse_model_list
+from langchain_cloudflare_playground.client.transports.cassette import (
+    CassetteConversation,
+    RecordingAgentSocket,
+    ReplayedAgentSocket,
+    active_cassette,
+)
+from langchain_cloudflare_playground.client.transports.websocket import connect_agent_socket
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from langchain_cloudflare_playground.client.codecs import ChatRequest
+    from langchain_cloudflare_playground.client.connection import Connection
+    from langchain_cloudflare_playground.client.events import ChatEvent
+    from langchain_cloudflare_playground.client.models import ModelInfo
+    from langchain_cloudflare_playground.client.transports.websocket import AgentSocket
+
+__all__ = ["AgentsDialect", "NotInCassetteError"]
+
+logger = logging.getLogger("langchain_cloudflare_playground")
+
+# Servers that refuse client state are configured through the setConfig RPC instead; a server
+# does not change its mind within a process's life.
+_RPC_CONFIGURED_BASE_URLS: set[str] = set()
+
+
+class NotInCassetteError(NotFoundError):
+    """A write-protected cassette holds no WebSocket conversation for this request.
+
+    In ``"auto"`` mode the HTTP dialects get their turn (the conversation may have been recorded
+    over HTTP); otherwise ``refusal``, vcrpy's own error, is what the caller should see.
+    """
+
+    def __init__(self, refusal: Exception) -> None:
+        """Wrap vcrpy's error."""
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
+class AgentsDialect:
+    """Speaks the Agents-SDK chat protocol."""
+
+    def __init__(self, connection: Connection) -> None:
+        """Talk through ``connection``."""
+        self._connection = connection
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
+        """One try: configure a fresh room, send the history, stream the reply.
+
+        Raises:
+            NotFoundError: the server has no Agents route (checked before anything is yielded).
+        """
+        socket = await self._open(_conversation_key(request))
+        decoder = AgentChatDecoder(request.model)
+        base_url = self._connection.base_url
+        try:
+            server_state = await _initial_state(socket)
+            by_rpc = base_url in _RPC_CONFIGURED_BASE_URLS
+            if by_rpc:
+                await _call(socket, "setConfig", [_config_args(request)])
+            else:
+                await socket.send(state_frame(server_state, request))
+            await socket.send(chat_frame(request.conversation, system_in_messages=by_rpc))
+            while not decoder.done:
+                try:
+                    events = decoder.feed(await socket.receive())
+                except StateRejectedError:
+                    if by_rpc:
+                        raise
+                    break
+                for event in events:
+                    yield event
+        finally:
+            self._close_in_background(socket, cancel=not decoder.done)
+        if not decoder.done:  # the state was refused before anything reached the caller
+            _RPC_CONFIGURED_BASE_URLS.add(base_url)
+            logger.info("%s refuses client state; configuring rooms with setConfig", base_url)
+            async with contextlib.aclosing(self.stream(request)) as retried:
+                async for event in retried:
+                    yield event
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The catalog from the ``getModels`` call, chat models only."""
+        socket = await self._open({"rpc": "getModels"})
+        try:
+            result = await _call(socket, "getModels", [])
+        finally:
+            self._close_in_background(socket, cancel=False)
+        models = parse_model_list(result)
+        if not models:
+            msg = "the model list is empty or in an unknown shape"
+            raise PlaygroundProtocolError(msg)
+        return models
+
+    async def _open(self, key: dict[str, object]) -> AgentSocket:
+        """A connection to a fresh room: live, or recorded/replayed when a cassette is active."""
+        connection = self._connection
+        url = agent_url(connection.base_url, new_room())
+        headers = (await connection.sessions.get()).request_headers()
+        cassette = active_cassette()
+        if cassette is None:
+            return await connect_agent_socket(
+                await connection.http_session(),
+                url,
+                headers=headers,
+                proxy=connection.proxy,
+                timeout=connection.timeout,
+            )
+        conversation = CassetteConversation(cassette, url, key, headers)
+        frames = conversation.recorded_frames()
+        if frames is not None:
+            return ReplayedAgentSocket(frames)
+        if not conversation.may_record:
+            raise NotInCassetteError(conversation.refusal())
+        # The upgrade bypasses vcrpy, which would record it as a bare HTTP interaction.
+        live = await connect_agent_socket(
+            await connection.http_session(unrecorded=True),
+            url,
+            headers=headers,
+            proxy=connection.proxy,
+            timeout=connection.timeout,
+        )
+        return RecordingAgentSocket(live, conversation)
+
+    def _close_in_background(self, socket: AgentSocket, *, cancel: bool) -> None:
+        """Cancel the request if it still runs, then close, off the caller's time."""
+
+        async def finish() -> None:
+            if cancel:
+                with contextlib.suppress(PlaygroundError):
+                    await socket.send(cancel_frame())
+            await socket.close()
+
+        self._connection.close_in_background(finish)
+
+
+async def _initial_state(socket: AgentSocket) -> dict[str, Any]:
+    """The room state the server sends on connect (empty if none comes before its MCP list)."""
+    while True:
+        frame = parse_json_frame(await socket.receive(), "agent")
+        if isinstance(frame, dict):
+            if is_initial_state(frame):
+                state: dict[str, Any] = frame["state"]
+                return state
+            if frame.get("type") == "cf_agent_mcp_servers":
+                return {}
+
+
+async def _call(socket: AgentSocket, method: str, args: list[Any]) -> Any:  # noqa: ANN401
+    """Call an agent method and wait for its reply (other frames are skipped)."""
+    rpc_id = f"rpc-{method}"
+    await socket.send(rpc_frame(rpc_id, method, args))
+    while True:
+        answered, result = decode_rpc_reply(await socket.receive(), rpc_id)
+        if answered:
+            return result
+
+
+def _config_args(request: ChatRequest) -> dict[str, Any]:
+    """``setConfig``'s argument; the system prompt then travels in the history instead."""
+    config: dict[str, Any] = {"model": request.model, "stream": True}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    return config
+
+
+def _conversation_key(request: ChatRequest) -> dict[str, object]:
+    """What identifies a conversation in a cassette: settings and history, nothing random."""
+    return {
+        "model": request.model,
+        "temperature": request.temperature,
+        "system": request.conversation.system,
+        "messages": [[m.role, m.content] for m in request.conversation.turns],
+    }
