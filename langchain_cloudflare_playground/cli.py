@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -42,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         print(f"\nerror: {exc}", file=sys.stderr)
         return _EXIT_ERROR
+    except BrokenPipeError:
+        # The reader left (`cf-playground models | head`): nothing to report. Point stdout at
+        # devnull so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (PlaygroundError, ValueError, TypeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return _EXIT_ERROR
@@ -60,7 +66,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--base-url",
         help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
     )
-    connection.add_argument("--dialect", choices=("auto", "http"), default="auto")
+    connection.add_argument(
+        "--dialect",
+        choices=("auto", "websocket", "http"),
+        default="auto",
+        help="websocket: the live site's; http: the older playground's; auto: try websocket first",
+    )
     connection.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
     connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")

@@ -328,34 +328,38 @@ class ReferenceServer:
 
     async def _refuse(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         """Answer faults that replace the whole response; ``None`` if the reply should stream."""
+        del request
         if fault.stall_before:
             await asyncio.sleep(fault.stall_before)
         headers = dict(fault.headers)
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
+        response: web.Response | None = None
         if fault.challenge:
             headers["cf-mitigated"] = "challenge"
-            return web.Response(
+            response = web.Response(
                 status=fault.status if fault.status != 200 else 403,
                 text=CHALLENGE_PAGE,
                 content_type="text/html",
                 headers=headers,
             )
-        if fault.body is not None:
-            return web.Response(
+        elif fault.body is not None:
+            response = web.Response(
                 status=fault.status,
                 body=fault.body,
                 content_type=fault.content_type or "text/plain",
                 headers=headers,
             )
-        if fault.status >= 400:
-            return web.json_response(
+        elif fault.status >= 400:
+            response = web.json_response(
                 {"error": f"reference server says {fault.status}"},
                 status=fault.status,
                 headers=headers,
             )
-        del request
-        return None
+        if response is not None:
+            for name, value in fault.set_cookies.items():
+                response.set_cookie(name, value, max_age=1800, httponly=True)
+        return response
 
     async def _inference(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
@@ -447,6 +451,9 @@ class ReferenceServer:
         for line, counts in lines:
             if counts:
                 if fault.cut_after is not None and sent >= fault.cut_after:
+                    # Let the client read what was sent first: a reset makes the kernel drop
+                    # data the reader has not taken yet.
+                    await asyncio.sleep(0.05)
                     _reset(request)
                     return
                 if fault.close_after is not None and sent >= fault.close_after:

@@ -8,6 +8,8 @@ Unlike ``asyncio.run`` this works from a Jupyter cell (whose loop is already run
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 from typing import TYPE_CHECKING, TypeVar
 
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["BackgroundLoop"]
 
 T = TypeVar("T")
+# Stopping waits this long for running calls to end and for the thread to finish.
+_STOP_SECONDS = 10.0
 
 
 class BackgroundLoop:
@@ -63,11 +67,15 @@ class BackgroundLoop:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        # Finalising async generators closes what lives on this loop (the client's sessions).
-        asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
+        # As asyncio.run does: cancel what still runs (a sync call on another thread then gets
+        # CancelledError instead of waiting forever), then finalise async generators, which
+        # closes what lives on this loop (the client's sessions).
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            asyncio.run_coroutine_threadsafe(_wind_down(), loop).result(_STOP_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        thread.join(_STOP_SECONDS)
+        if not thread.is_alive():
+            loop.close()
 
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -90,6 +98,15 @@ def _run_forever(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> Non
     asyncio.set_event_loop(loop)
     loop.call_soon(ready.set)
     loop.run_forever()
+
+
+async def _wind_down() -> None:
+    current = asyncio.current_task()
+    running = [task for task in asyncio.all_tasks() if task is not current]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 async def _anext(stream: AsyncIterator[T]) -> T:

@@ -55,6 +55,6 @@ def data_stream_server(_servers) -> ReferenceServer:
 
 @pytest.fixture
 async def client(server):
-    """A client for ``server`` with fast retries; closed after the test."""
+    """A client for ``server`` with a short timeout; closed after the test."""
     async with PlaygroundClient(server.url, timeout=5) as playground:
         yield playground

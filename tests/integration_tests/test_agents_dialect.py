@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import time
+import traceback
 
 import aiohttp
 import pytest
@@ -290,17 +291,23 @@ async def test_forcing_http_against_the_agents_server_is_a_404(agents_server):
 async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(data_stream_server):
     data_stream_server.push(Fault(challenge=True), route="agents")
     async with PlaygroundClient(
-        data_stream_server.url, dialect="websocket", max_retries=0, cookies={"cf_clearance": "c1"}
+        data_stream_server.url,
+        dialect="websocket",
+        max_retries=0,
+        cookies={"cf_clearance": "secret-c1"},
     ) as client:
-        with pytest.raises(ChallengeError, match="refused the WebSocket upgrade"):
+        with pytest.raises(ChallengeError, match="refused the WebSocket upgrade") as info:
             await client.achat("x")
+    # aiohttp's handshake error holds the request's headers; it is kept out of the chain.
+    assert info.value.__cause__ is None
+    assert "secret-c1" not in "".join(traceback.format_exception(info.value))
     upgrade = [r for r in data_stream_server.requests if r.path.startswith("/agents/playground/")][
         -1
     ]
     assert upgrade.headers["Upgrade"].lower() == "websocket"
     assert "Chrome/" in upgrade.headers["User-Agent"]
     assert upgrade.headers["Origin"] == data_stream_server.url
-    assert upgrade.cookies == {"cf_clearance": "c1"}
+    assert upgrade.cookies == {"cf_clearance": "secret-c1"}
 
 
 async def test_refused_upgrade_is_retried_like_a_challenge_page(data_stream_server, agents_server):

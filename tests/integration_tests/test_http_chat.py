@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import os
+import threading
 import time
 
 import pytest
@@ -263,12 +266,17 @@ async def test_in_stream_error_after_text_keeps_the_partial_text(client, server)
 # -- connection faults --------------------------------------------------------------------
 
 
-async def test_connection_refused_is_retried_then_typed():
+async def test_connection_refused_is_retried_then_typed(caplog):
     port = free_port()
-    async with PlaygroundClient(f"http://127.0.0.1:{port}", max_retries=1) as c:
+    async with PlaygroundClient(f"http://127.0.0.1:{port}", dialect="http") as c:
         c.retry_policy = type(c.retry_policy)(max_retries=1, initial_delay=0.01)
-        with pytest.raises(PlaygroundConnectionError, match="cannot reach"):
+        with (
+            caplog.at_level(logging.INFO),
+            pytest.raises(PlaygroundConnectionError, match="cannot reach"),
+        ):
             await c.achat("x")
+    assert "retry 1 of 1" in caplog.text
+    assert "retry 2" not in caplog.text
 
 
 async def test_connection_refused_then_a_server_appears():
@@ -461,10 +469,15 @@ async def test_many_streams_in_parallel_on_one_client(client, server):
 
 async def test_breaking_out_early_leaves_nothing_open(server):
     async with PlaygroundClient(server.url) as c:
+        await c.achat("warm up")
+        fds_before = len(os.listdir("/proc/self/fd"))
         for _ in range(20):
             async for event in c.astream_chat("x"):
                 assert isinstance(event, TextDelta)
                 break
+        await asyncio.sleep(0.1)  # abandoned streams are finalised by the loop
+        # Each abandoned reply's connection was closed, not leaked (at most one kept alive).
+        assert len(os.listdir("/proc/self/fd")) <= fds_before + 1
         assert (await c.achat("after")).text.startswith("Echo: after")
 
 
@@ -526,3 +539,75 @@ def test_a_client_used_across_asyncio_run_calls_leaks_nothing(server):
         assert asyncio.run(client.achat(prompt)).text.startswith(f"Echo: {prompt}")
     gc.collect()
     assert len(client._connection._by_loop) == 0  # the ended loops took their sessions with them
+
+
+async def test_cookies_set_on_a_refusal_are_sent_on_the_retry(client, server):
+    server.push(Fault(status=429, retry_after="0", set_cookies={"__cf_bm": "from-429"}))
+    await client.achat("x")
+    assert server.inference_requests[0].cookies == {}
+    assert server.inference_requests[1].cookies == {"__cf_bm": "from-429"}
+
+
+async def test_a_challenge_drops_the_session_before_the_retry(server, isolated_session_cache):
+    from langchain_cloudflare_playground.client import SessionArgs, SessionCache
+
+    cache = SessionCache()
+    cache.save(
+        server.url,
+        SessionArgs(user_agent="UA", cookies={"cf_clearance": "stale"}, source="browser"),
+    )
+    server.push(Fault(challenge=True, retry_after="0"))
+    async with PlaygroundClient(server.url) as c:
+        await c.achat("x")
+    first, second = server.inference_requests
+    assert first.cookies == {"cf_clearance": "stale"}
+    assert second.cookies == {}  # a fresh session, not the one the site refused
+    assert cache.load(server.url) is None
+
+
+def test_closing_while_another_thread_waits_in_a_sync_call(server):
+    client = PlaygroundClient(server.url, timeout=30)
+    server.push(Fault(stall_before=20))
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            client.chat("slow")
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    time.sleep(0.5)  # the call is waiting for the stalled server
+    started = time.monotonic()
+    client.close()
+    worker.join(5)
+    assert not worker.is_alive()  # it did not wait for the stalled server
+    assert time.monotonic() - started < 5
+    assert outcome  # it was told, not left hanging
+    assert outcome[0] is not None
+
+
+async def test_one_client_from_a_thread_and_a_loop_at_once(server):
+    client = PlaygroundClient(server.url)
+    errors: list[BaseException] = []
+
+    def sync_side() -> None:
+        try:
+            for i in range(20):
+                assert client.chat(f"t{i}", model="sparrow-9b").text.startswith(f"Echo: t{i}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=sync_side)
+    worker.start()
+    try:
+        for i in range(20):
+            reply = await client.achat(f"a{i}", model="llama-3.1-8b")
+            assert reply.text.startswith(f"Echo: a{i}")
+            await client.alist_models(refresh=True)
+    finally:
+        await asyncio.to_thread(worker.join, 30)
+        await client.aclose()
+    assert errors == []

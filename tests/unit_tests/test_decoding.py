@@ -116,6 +116,13 @@ def test_a_line_longer_than_any_read_buffer():
     assert decode(pieces) == [TextDelta(text), Finish("stop", None, MODEL)]
 
 
+def test_bare_cr_lines_are_delivered_without_waiting_for_the_next_line_break():
+    decoder = LineDecoder()
+    assert decoder.feed(b'0:"a"\r') == []  # might still be the first half of a CRLF
+    assert decoder.feed(b'0:"b"') == ['0:"a"']  # it was not: the line is complete
+    assert decoder.feed(b"\r\n") == ['0:"b"']
+
+
 def test_line_decoder_keeps_unicode_line_separators_inside_lines():
     decoder = LineDecoder()
     assert decoder.feed('0:"a\u2028b\u0085c"\n'.encode()) == ['0:"a\u2028b\u0085c"']

@@ -54,6 +54,30 @@ def test_request_headers_carry_cookies():
     assert browser_args().request_headers()["Cookie"] == f"cf_clearance={SECRET}"
 
 
+def test_one_cookie_running_out_keeps_the_others():
+    args = browser_args(
+        cookies={"cf_clearance": SECRET, "__cf_bm": "bm"},
+        cookie_expiries={"cf_clearance": 100.0, "__cf_bm": 10.0},
+    )
+    jar = SimpleCookie()
+    jar["__cf_bm"] = "bm2"
+    jar["__cf_bm"]["max-age"] = "10"
+    refreshed = args.with_set_cookies(jar, now=5.0)
+    assert refreshed.cookie_expiries["__cf_bm"] == 15.0  # a refresh pushes the expiry later
+    assert refreshed.expires_at == 100.0
+    later = refreshed.without_expired_cookies(now=50.0)
+    assert dict(later.cookies) == {"cf_clearance": SECRET}
+    assert not later.is_expired(now=50.0)
+    assert later.is_expired(now=100.0)
+
+
+def test_a_session_cookie_never_expires_the_session():
+    args = browser_args(cookies={"a": "1", "b": "2"}, cookie_expiries={"a": 10.0})
+    assert args.expires_at is None
+    assert not args.is_expired(now=1e12)
+    assert dict(args.without_expired_cookies(now=1e12).cookies) == {"b": "2"}
+
+
 def test_set_cookies_are_folded_in_and_deleted():
     jar = SimpleCookie()
     jar["__cf_bm"] = "bm"
@@ -75,12 +99,18 @@ def test_cache_round_trip_is_private_and_atomic(isolated_session_cache):
     assert loaded is not None
     assert loaded.cookies == {"cf_clearance": SECRET}
     assert loaded.source == "browser"
-    assert [p.name for p in cache.path.parent.iterdir()] == ["session.json"]  # no temp files left
+    lock = cache.path.with_name("session.json.lock")
+    assert stat.S_IMODE(os.stat(lock).st_mode) == 0o600
+    # No temp file left behind: only the cache and its lock file.
+    assert sorted(p.name for p in cache.path.parent.iterdir()) == [
+        "session.json",
+        "session.json.lock",
+    ]
 
 
 def test_expired_sessions_are_not_loaded(tmp_path):
     cache = SessionCache(tmp_path / "s.json")
-    cache.save(BASE, browser_args(expires_at=1.0))
+    cache.save(BASE, browser_args(cookie_expiries={"cf_clearance": 1.0}))
     assert cache.load(BASE) is None
     assert BASE in cache.entries()
 
@@ -146,7 +176,7 @@ def test_a_directory_where_the_file_should_be_is_reported_and_survived(tmp_path,
         assert cache.save(BASE, browser_args()) is False
     assert "Could not write the session cache" in caplog.text
     assert (path / "keep.txt").read_text() == "user data"  # nothing the user had is lost
-    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.json.lock"]  # no temp file
 
 
 def test_cookies_never_reach_the_logs(tmp_path, caplog):
@@ -176,7 +206,28 @@ def test_processes_writing_at_once_leave_a_valid_file(tmp_path):
     loaded = SessionCache(path).load(BASE)
     assert loaded is not None
     assert loaded.cookies["n"] in {str(i) for i in range(10)}  # last writer wins, whole
-    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.json.lock"]
+
+
+def _writer_of_its_own_url(path: str, index: int) -> None:
+    cache = SessionCache(path)
+    for _ in range(20):
+        assert cache.save(f"http://host-{index}", browser_args(cookies={"n": str(index)}))
+
+
+def test_processes_updating_different_urls_lose_nothing(tmp_path):
+    path = tmp_path / "s.json"
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(target=_writer_of_its_own_url, args=(str(path), i)) for i in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    entries = SessionCache(path).entries()
+    assert sorted(entries) == sorted(f"http://host-{i}" for i in range(8))
 
 
 def test_default_cache_path_uses_the_environment(monkeypatch, tmp_path):
@@ -216,6 +267,33 @@ async def test_store_invalidate_drops_memory_and_cache(tmp_path):
     assert cache.load(BASE) is None
     await store.get()
     assert source.calls == 2
+
+
+async def test_caller_overrides_are_sent_but_never_cached(tmp_path):
+    cache = SessionCache(tmp_path / "s.json")
+    store = SessionStore(
+        BASE,
+        cache=cache,
+        user_agent="Mine/1",
+        headers={"Authorization": "Bearer TOKEN"},
+        cookies={"mine": "x"},
+    )
+    await store.get()
+    jar = SimpleCookie()
+    jar["__cf_bm"] = "bm"
+    store.update_cookies(jar)
+    saved = cache.load(BASE)
+    assert saved is not None
+    assert dict(saved.cookies) == {"__cf_bm": "bm"}
+    assert "Authorization" not in saved.headers
+    assert saved.user_agent != "Mine/1"
+    other = SessionStore(BASE, cache=cache)  # another program of the same user
+    headers = (await other.get()).request_headers()
+    assert headers["Cookie"] == "__cf_bm=bm"
+    assert "Authorization" not in headers
+    mine = (await store.get()).request_headers()
+    assert mine["Cookie"] == "__cf_bm=bm; mine=x"
+    assert mine["Authorization"] == "Bearer TOKEN"
 
 
 async def test_caller_overrides_win(tmp_path):

@@ -33,7 +33,8 @@ class LineDecoder:
         except UnicodeDecodeError as exc:
             msg = f"the stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of a read)"
             raise PlaygroundProtocolError(msg) from exc
-        if "\n" not in text and "\r" not in text:
+        held_cr = bool(self._pending) and self._pending[-1].endswith("\r")
+        if "\n" not in text and "\r" not in text and not (held_cr and text):
             if text:
                 self._pending.append(text)
             return []

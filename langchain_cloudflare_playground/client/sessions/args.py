@@ -33,14 +33,14 @@ class SessionArgs:
         user_agent: The ``User-Agent`` header.
         headers: Other headers a browser would send (``Accept``, ``Origin``, client hints...).
         cookies: Cookie names to values.
-        expires_at: Unix time when the first cookie expires, if any cookie expires.
+        cookie_expiries: Unix time each cookie expires, for cookies that expire.
         source: Where the args came from: ``"defaults"`` or ``"browser"``.
     """
 
     user_agent: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
-    expires_at: float | None = None
+    cookie_expiries: Mapping[str, float] = field(default_factory=dict, repr=False)
     source: str = "defaults"
 
     def __repr__(self) -> str:
@@ -53,10 +53,31 @@ class SessionArgs:
 
     __str__ = __repr__
 
+    @property
+    def expires_at(self) -> float | None:
+        """When the last cookie runs out; ``None`` if a cookie lasts the session, or none is set."""
+        if not self.cookies or any(name not in self.cookie_expiries for name in self.cookies):
+            return None
+        return max(self.cookie_expiries[name] for name in self.cookies)
+
     def is_expired(self, now: float | None = None) -> bool:
-        """Whether a cookie has run out, which makes the whole session suspect."""
+        """Whether every cookie has run out, so the session is worth nothing any more."""
+        expires_at = self.expires_at
+        return expires_at is not None and expires_at <= (time.time() if now is None else now)
+
+    def without_expired_cookies(self, now: float | None = None) -> SessionArgs:
+        """These args without the cookies that have run out (the others stay)."""
         current = time.time() if now is None else now
-        return self.expires_at is not None and self.expires_at <= current
+        expired = {name for name, when in self.cookie_expiries.items() if when <= current}
+        if not expired:
+            return self
+        return replace(
+            self,
+            cookies=MappingProxyType({k: v for k, v in self.cookies.items() if k not in expired}),
+            cookie_expiries=MappingProxyType(
+                {k: v for k, v in self.cookie_expiries.items() if k not in expired}
+            ),
+        )
 
     def request_headers(self) -> dict[str, str]:
         """The headers for one request, with the cookies in a ``Cookie`` header."""
@@ -66,22 +87,25 @@ class SessionArgs:
         return headers
 
     def with_set_cookies(self, set_cookies: SimpleCookie, now: float | None = None) -> SessionArgs:
-        """These args updated with the cookies a response set (or deleted)."""
+        """These args updated with the cookies a response set, refreshed or deleted."""
         current = time.time() if now is None else now
         cookies = dict(self.cookies)
-        expiries = [self.expires_at] if self.expires_at is not None else []
+        expiries = dict(self.cookie_expiries)
         for name, morsel in set_cookies.items():
             expires = _morsel_expiry(morsel, current)
-            if expires is not None and expires <= current:
+            if expires is not None and expires <= current:  # the server deletes it
                 cookies.pop(name, None)
+                expiries.pop(name, None)
                 continue
             cookies[name] = morsel.value
-            if expires is not None:
-                expiries.append(expires)
+            if expires is None:
+                expiries.pop(name, None)  # now a session cookie
+            else:
+                expiries[name] = expires
         return replace(
             self,
             cookies=MappingProxyType(cookies),
-            expires_at=min(expiries) if expiries else None,
+            cookie_expiries=MappingProxyType(expiries),
         )
 
     def merged(

@@ -14,9 +14,17 @@ import os
 import tempfile
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_cloudflare_playground.client.sessions.args import SessionArgs
+
+try:
+    import fcntl
+except ImportError:  # Windows: the atomic rename still keeps the file whole
+    fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["SessionCache", "default_cache_path"]
 
@@ -62,9 +70,10 @@ class SessionCache:
 
     def save(self, base_url: str, args: SessionArgs) -> bool:
         """Store ``args`` for ``base_url``; ``False`` (and a log line) if it cannot be written."""
-        sessions = self._read_all()
-        sessions[base_url] = _args_to_json(args)
-        return self._write_all(sessions)
+        with self._exclusive():
+            sessions = self._read_all()
+            sessions[base_url] = _args_to_json(args)
+            return self._write_all(sessions)
 
     def clear(self, base_url: str | None = None) -> bool:
         """Forget one base URL's session, or every session when ``base_url`` is ``None``."""
@@ -77,10 +86,32 @@ class SessionCache:
                 logger.warning("Could not remove the session cache %s: %s", self.path, exc)
                 return False
             return True
-        sessions = self._read_all()
-        if sessions.pop(base_url, None) is None:
-            return True
-        return self._write_all(sessions)
+        with self._exclusive():
+            sessions = self._read_all()
+            if sessions.pop(base_url, None) is None:
+                return True
+            return self._write_all(sessions)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the cache's lock file while updating it.
+
+        The atomic rename keeps the file whole; the lock keeps two processes that update it at
+        once from losing each other's entries.
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield  # no lock to be had; the write itself reports what is wrong
+            return
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def entries(self) -> dict[str, SessionArgs]:
         """Every readable cached session, expired ones included, by base URL."""
@@ -143,7 +174,7 @@ def _args_to_json(args: SessionArgs) -> dict[str, Any]:
         "user_agent": args.user_agent,
         "headers": dict(args.headers),
         "cookies": dict(args.cookies),
-        "expires_at": args.expires_at,
+        "cookie_expiries": dict(args.cookie_expiries),
         "source": args.source,
     }
 
@@ -151,18 +182,16 @@ def _args_to_json(args: SessionArgs) -> dict[str, Any]:
 def _args_from_json(entry: object) -> SessionArgs | None:
     if not isinstance(entry, dict):
         return None
-    user_agent, headers, cookies = (
-        entry.get("user_agent"),
-        entry.get("headers"),
-        entry.get("cookies"),
-    )
-    expires_at, source = entry.get("expires_at"), entry.get("source", "defaults")
+    user_agent, headers = entry.get("user_agent"), entry.get("headers")
+    cookies, expiries = entry.get("cookies"), entry.get("cookie_expiries", {})
+    source = entry.get("source", "defaults")
     if not (
         isinstance(user_agent, str)
         and isinstance(headers, dict)
         and isinstance(cookies, dict)
+        and isinstance(expiries, dict)
         and all(isinstance(v, str) for v in (*headers.values(), *cookies.values()))
-        and (expires_at is None or isinstance(expires_at, (int, float)))
+        and all(isinstance(v, (int, float)) for v in expiries.values())
         and isinstance(source, str)
     ):
         return None
@@ -170,6 +199,6 @@ def _args_from_json(entry: object) -> SessionArgs | None:
         user_agent=user_agent,
         headers=MappingProxyType(headers),
         cookies=MappingProxyType(cookies),
-        expires_at=expires_at,
+        cookie_expiries=MappingProxyType(expiries),
         source=source,
     )

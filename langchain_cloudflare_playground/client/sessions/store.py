@@ -51,41 +51,49 @@ class SessionStore:
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
     ) -> None:
-        """Serve ``base_url``; the caller's ``user_agent``/``headers``/``cookies`` always win."""
+        """Serve ``base_url``; the caller's ``user_agent``/``headers``/``cookies`` always win.
+
+        The caller's values are laid over the session when sending and never written to the
+        cache, which other programs of the same user read.
+        """
         self._base_url = base_url
         self._source = source or DefaultHeadersSource()
         self._cache = cache
-        self._overrides = {"user_agent": user_agent, "headers": headers, "cookies": cookies}
-        self._current: SessionArgs | None = None
+        self._user_agent = user_agent
+        self._headers = dict(headers or {})
+        self._cookies = dict(cookies or {})
+        self._session: SessionArgs | None = None  # the site's session, as cached
 
     def __repr__(self) -> str:
         """Never show the args themselves."""
         return f"SessionStore(base_url={self._base_url!r}, cache={self._cache!r})"
 
     async def get(self) -> SessionArgs:
-        """The args to send now."""
-        if self._current is not None and not self._current.is_expired():
-            return self._current
-        args = self._cache.load(self._base_url) if self._cache is not None else None
-        if args is None:
-            args = await self._source.acquire(self._base_url)
-            if args.cookies:
-                self._save(args)
-        self._current = args.merged(**self._overrides)  # type: ignore[arg-type]
-        return self._current
+        """The args to send now: the session, less expired cookies, under the caller's own."""
+        session = self._session
+        if session is None or session.is_expired():
+            session = self._cache.load(self._base_url) if self._cache is not None else None
+            if session is None:
+                session = await self._source.acquire(self._base_url)
+                if session.cookies:
+                    self._save(session)
+        self._session = session = session.without_expired_cookies()
+        return session.merged(
+            user_agent=self._user_agent, headers=self._headers, cookies=self._cookies
+        )
 
     def update_cookies(self, set_cookies: SimpleCookie) -> None:
         """Fold in the cookies a response set; persist them if anything changed."""
-        if not set_cookies or self._current is None:
+        if not set_cookies or self._session is None:
             return
-        updated = self._current.with_set_cookies(set_cookies)
-        if updated.cookies != self._current.cookies:
-            self._current = updated
+        updated = self._session.with_set_cookies(set_cookies)
+        if updated != self._session:
+            self._session = updated
             self._save(updated)
 
     def invalidate(self) -> None:
-        """Forget the current args, in memory and in the cache, so the next call gets fresh ones."""
-        self._current = None
+        """Forget the session, in memory and in the cache, so the next call gets a fresh one."""
+        self._session = None
         if self._cache is not None:
             self._cache.clear(self._base_url)
 

@@ -37,7 +37,12 @@ async def check_status(response: aiohttp.ClientResponse) -> None:
     """Raise the typed error for a refused response; return quietly for a 2xx."""
     if response.status < 300:  # noqa: PLR2004
         return
-    raw = await response.content.read(_ERROR_BODY_LIMIT)
+    raw = bytearray()
+    # A challenge page may arrive in several reads; its markers can be anywhere in the first few.
+    while len(raw) < _ERROR_BODY_LIMIT and (
+        chunk := await response.content.read(_ERROR_BODY_LIMIT - len(raw))
+    ):
+        raw += chunk
     body = raw.decode("utf-8", "replace")
     headers = {k.lower(): v for k, v in response.headers.items()}
     raise make_status_error(
@@ -93,8 +98,11 @@ def translated_errors(timeout: float) -> Iterator[None]:
     except aiohttp.InvalidURL as exc:
         msg = f"invalid URL {exc}; check base_url (e.g. https://playground.ai.cloudflare.com)"
         raise PlaygroundConnectionError(msg) from exc
-    except aiohttp.ContentTypeError as exc:
-        raise PlaygroundProtocolError(str(exc)) from exc
+    except aiohttp.ClientResponseError as exc:
+        # Its request_info holds the request's headers, cookies included: keep it out of the
+        # chain that error trackers record.
+        msg = f"the playground's response could not be read: {exc.status}, {exc.message}"
+        raise PlaygroundProtocolError(msg) from None
     except (aiohttp.ClientError, OSError) as exc:
         msg = f"cannot reach the playground: {exc or type(exc).__name__}"
         raise PlaygroundConnectionError(msg) from exc

@@ -114,7 +114,8 @@ async def connect_agent_socket(
                 max_msg_size=0,  # a long reply can come as one large frame
             )
         except aiohttp.WSServerHandshakeError as exc:
-            raise _refused_upgrade(exc) from exc
+            # Not chained: the handshake error's request_info holds the session's cookies.
+            raise _refused_upgrade(exc) from None
     return LiveAgentSocket(websocket, timeout)
 
 
