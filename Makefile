@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AGENTS := tests/agents_server
+AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 LOCAL_PORT ?= 8799
 
@@ -21,15 +23,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[all]" --group test --group lint
 	@touch $@
 
-install: $(STAMP)
+# The real Agents SDK server the WebSocket tests run in wrangler dev (needs Node 20 and npm).
+$(AGENTS_STAMP): $(AGENTS)/package.json $(AGENTS)/package-lock.json
+	cd $(AGENTS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
-test: $(STAMP)
+install: $(STAMP) $(AGENTS_STAMP)
+
+test: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m pytest
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit_tests
 
-integration: $(STAMP)
+integration: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m pytest tests/integration_tests
 
 lint: $(STAMP)
@@ -50,8 +57,8 @@ demo-local: $(STAMP)
 	for i in $$(seq 50); do $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(LOCAL_PORT)), 0.2)" 2>/dev/null && break; sleep 0.1; done; \
 	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(VENV)/bin/cf-playground chat "$(DEMO_PROMPT)"
 
-cassettes: $(STAMP)
+cassettes: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m tests.record_cassettes
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(AGENTS)/node_modules $(AGENTS)/.wrangler .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
