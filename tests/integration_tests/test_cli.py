@@ -147,3 +147,33 @@ def test_usage_errors_exit_2():
     result = run("chat", "hi", "--max-tokens", "many")
     assert result.returncode == 2
     assert "invalid int value" in result.stderr
+
+
+def test_chat_and_models_over_the_websocket(agents_server):
+    chat = run("chat", "hi", "--base-url", agents_server.url, "--dialect", "websocket", "-s", "Sys")
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.startswith("Echo from the mock model.")
+    assert "system (state): Sys" in chat.stdout
+    assert "last user: hi" in chat.stdout
+    models = run("models", "--json", "--base-url", agents_server.url)  # auto: the WebSocket
+    assert models.returncode == 0, models.stderr
+    assert len(json.loads(models.stdout)) == 29
+
+
+def test_websocket_errors_are_one_line(agents_server):
+    result = run("chat", "[error:5007: No such model]", "--base-url", agents_server.url)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: 5007: No such model"
+
+
+def test_broken_pipe_is_quiet(server):
+    # `true` exits without reading, so the command's first write meets a closed pipe.
+    result = subprocess.run(
+        ["bash", "-c", f"'{CLI}' models --base-url {server.url} | true; echo ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "0"
+    assert result.stderr == ""
