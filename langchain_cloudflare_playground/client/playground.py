@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from langchain_cloudflare_playground.client.codecs import ChatRequest
@@ -17,6 +18,7 @@ from langchain_cloudflare_playground.client.dialects.agents import NotInCassette
 from langchain_cloudflare_playground.client.errors import (
     ChallengeError,
     NotFoundError,
+    PermissionDeniedError,
     PlaygroundError,
     PlaygroundProtocolError,
     PlaygroundStreamError,
@@ -52,8 +54,6 @@ DEFAULT_BASE_URL = "https://playground.ai.cloudflare.com"
 BASE_URL_ENV = "CF_PLAYGROUND_URL"
 Dialect = Literal["auto", "websocket", "http"]
 _DIALECTS = ("auto", "websocket", "http")
-# What "auto" learnt per base URL: a server does not change dialect within a process's life.
-_HTTP_ONLY_BASE_URLS: set[str] = set()
 _T = TypeVar("_T")
 
 
@@ -81,8 +81,10 @@ class PlaygroundClient:
             WebSocket, falling back to HTTP for good when the server has no Agents route.
         timeout: Seconds allowed for the connect, for the first byte, and for every gap between
             chunks. A reply that keeps flowing is never cut, however long it takes.
-        max_retries: Tries after the first for retryable failures (408, 409, 429, 5xx, challenge
-            pages, connection errors), made only before anything reached the caller.
+        max_retries: Tries after the first for retryable failures (408, 409, 429, 5xx,
+            connection errors), made only before anything reached the caller. A refused session
+            (403, a challenge page, a refused WebSocket upgrade) is instead replaced by a fresh
+            one and the call tried again once.
         proxy: An HTTP proxy URL used for every request.
         session_cache: Where session args are cached: a :class:`SessionCache`, ``None`` for the
             default location, or ``False`` for no cache.
@@ -145,6 +147,7 @@ class PlaygroundClient:
             max_connections=max_connections,
         )
         self._http = HttpDialects(self._connection)
+        self._http_only = dialect == "http"  # "auto" learns it from a missing Agents route
         self._agents = AgentsDialect(self._connection)
         # The sync twins run on another thread: the model list is shared state.
         self._models_lock = threading.Lock()
@@ -194,7 +197,7 @@ class PlaygroundClient:
             max_tokens=max_tokens,
             temperature=temperature,
         )
-        retries_done = 0
+        attempts = _Attempts()
         while True:
             text: list[str] = []
             reasoning: list[str] = []
@@ -213,8 +216,7 @@ class PlaygroundClient:
                     raise PlaygroundStreamError(
                         str(exc), partial_text="".join(text), partial_reasoning="".join(reasoning)
                     ) from exc
-                await self._wait_before_retry(exc, retries_done)
-                retries_done += 1
+                await self._prepare_retry(exc, attempts)
             else:
                 return
 
@@ -377,9 +379,7 @@ class PlaygroundClient:
     # -- choosing the dialect ---------------------------------------------------------------
 
     def _uses_http(self) -> bool:
-        return self.dialect == "http" or (
-            self.dialect == "auto" and self.base_url in _HTTP_ONLY_BASE_URLS
-        )
+        return self._http_only
 
     def _fall_back_to_http(self, error: NotFoundError) -> None:
         """Let HTTP answer after the WebSocket route was missing; raise if that is not allowed."""
@@ -390,7 +390,7 @@ class PlaygroundClient:
         if self.dialect != "auto":
             raise error
         logger.info("%s has no Agents WebSocket route; using the HTTP dialects", self.base_url)
-        _HTTP_ONLY_BASE_URLS.add(self.base_url)
+        self._http_only = True
 
     async def _astream_once(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """One try, in the dialect the server speaks."""
@@ -424,30 +424,47 @@ class PlaygroundClient:
     # -- retries ----------------------------------------------------------------------------
 
     async def _with_retries(self, call: Callable[[], Awaitable[_T]]) -> _T:
-        retries_done = 0
+        attempts = _Attempts()
         while True:
             try:
                 return await call()
             except PlaygroundError as exc:
-                await self._wait_before_retry(exc, retries_done)
-                retries_done += 1
+                await self._prepare_retry(exc, attempts)
 
-    async def _wait_before_retry(self, error: PlaygroundError, retries_done: int) -> None:
-        """Sleep before the next try, or re-raise ``error`` when no try is left for it."""
-        if not self.retry_policy.should_retry(error, retries_done):
-            raise error
-        if isinstance(error, ChallengeError):
-            # The site no longer trusts this session: the next try gets a fresh one.
+    async def _prepare_retry(self, error: PlaygroundError, attempts: _Attempts) -> None:
+        """Get ready for the next try, or re-raise ``error`` when no try is left for it.
+
+        A refused session (403, a challenge page, a refused upgrade) is replaced by a fresh one
+        and the call tried again at once, a single time. Other retryable failures wait, with
+        backoff, up to ``max_retries`` times.
+        """
+        if isinstance(error, (ChallengeError, PermissionDeniedError)):
+            if attempts.refreshed:
+                raise error
+            attempts.refreshed = True
+            logger.info("The playground refused the session (%s); getting a fresh one", error)
             self.sessions.invalidate()
-        delay = self.retry_policy.delay(retries_done, getattr(error, "retry_after", None))
+            return
+        if not self.retry_policy.should_retry(error, attempts.retries):
+            raise error
+        delay = self.retry_policy.delay(attempts.retries, getattr(error, "retry_after", None))
+        attempts.retries += 1
         logger.info(
             "Playground request failed (%s); retry %d of %d in %.2f s",
             error,
-            retries_done + 1,
+            attempts.retries,
             self.retry_policy.max_retries,
             delay,
         )
         await asyncio.sleep(delay)
+
+
+@dataclass
+class _Attempts:
+    """What one call has tried so far."""
+
+    retries: int = 0
+    refreshed: bool = False
 
 
 def _redact_url(url: str | None) -> str | None:

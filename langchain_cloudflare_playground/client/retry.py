@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from langchain_cloudflare_playground.client.errors import (
-    ChallengeError,
     PlaygroundAPIError,
     PlaygroundConnectionError,
     RateLimitError,
@@ -44,7 +43,7 @@ class RetryPolicy:
         """Whether ``error`` is worth another try, given how many were made."""
         if retries_done >= self.max_retries:
             return False
-        if isinstance(error, (PlaygroundConnectionError, ChallengeError, RateLimitError)):
+        if isinstance(error, (PlaygroundConnectionError, RateLimitError)):
             return True
         if isinstance(error, PlaygroundAPIError) and error.status is not None:
             return error.status in _RETRYABLE_STATUSES or error.status >= 500  # noqa: PLR2004

@@ -272,7 +272,7 @@ async def test_auto_falls_back_to_http_once_and_remembers(data_stream_server):
         await client.achat("two")
         await client.alist_models()
     upgrades = [r for r in data_stream_server.requests if r.path.startswith("/agents/")]
-    assert len(upgrades) <= 1  # at most one probe per base URL and process
+    assert len(upgrades) == 1  # one probe, then the client remembers
     assert len(data_stream_server.inference_requests) == 2
 
 
@@ -289,7 +289,7 @@ async def test_forcing_http_against_the_agents_server_is_a_404(agents_server):
 
 
 async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(data_stream_server):
-    data_stream_server.push(Fault(challenge=True), route="agents")
+    data_stream_server.push(Fault(challenge=True), Fault(challenge=True), route="agents")
     async with PlaygroundClient(
         data_stream_server.url,
         dialect="websocket",

@@ -74,7 +74,7 @@ def test_stream_errors_map_rate_limits():
         (make_status_error(429, "", {}), True),
         (make_status_error(500, "", {}), True),
         (make_status_error(503, "", {}), True),
-        (make_status_error(403, CHALLENGE, {}), True),
+        (make_status_error(403, CHALLENGE, {}), False),  # a fresh session instead (the client)
         (PlaygroundConnectionError("refused"), True),
         (PlaygroundTimeoutError("slow"), True),
         (make_stream_error("3021: rate limiting"), True),

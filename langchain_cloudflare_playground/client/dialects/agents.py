@@ -46,10 +46,6 @@ __all__ = ["AgentsDialect", "NotInCassetteError"]
 
 logger = logging.getLogger("langchain_cloudflare_playground")
 
-# Servers that refuse client state are configured through the setConfig RPC instead; a server
-# does not change its mind within a process's life.
-_RPC_CONFIGURED_BASE_URLS: set[str] = set()
-
 
 class NotInCassetteError(NotFoundError):
     """A write-protected cassette holds no WebSocket conversation for this request.
@@ -70,6 +66,8 @@ class AgentsDialect:
     def __init__(self, connection: Connection) -> None:
         """Talk through ``connection``."""
         self._connection = connection
+        # A server that refused client state is configured through setConfig from then on.
+        self._configure_by_rpc = False
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """One try: configure a fresh room, send the history, stream the reply.
@@ -79,10 +77,9 @@ class AgentsDialect:
         """
         socket = await self._open(_conversation_key(request))
         decoder = AgentChatDecoder(request.model)
-        base_url = self._connection.base_url
         try:
             server_state = await _initial_state(socket)
-            by_rpc = base_url in _RPC_CONFIGURED_BASE_URLS
+            by_rpc = self._configure_by_rpc
             if by_rpc:
                 await _call(socket, "setConfig", [_config_args(request)])
             else:
@@ -100,8 +97,11 @@ class AgentsDialect:
         finally:
             self._close_in_background(socket, cancel=not decoder.done)
         if not decoder.done:  # the state was refused before anything reached the caller
-            _RPC_CONFIGURED_BASE_URLS.add(base_url)
-            logger.info("%s refuses client state; configuring rooms with setConfig", base_url)
+            self._configure_by_rpc = True
+            logger.info(
+                "%s refuses client state; configuring rooms with setConfig",
+                self._connection.base_url,
+            )
             async with contextlib.aclosing(self.stream(request)) as retried:
                 async for event in retried:
                     yield event

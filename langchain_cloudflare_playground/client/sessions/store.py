@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import threading
 from typing import TYPE_CHECKING, Protocol
 
+from langchain_cloudflare_playground.client.errors import PlaygroundError
 from langchain_cloudflare_playground.client.sessions.args import SessionArgs, default_session_args
 
 if TYPE_CHECKING:
@@ -63,6 +67,11 @@ class SessionStore:
         self._headers = dict(headers or {})
         self._cookies = dict(cookies or {})
         self._session: SessionArgs | None = None  # the site's session, as cached
+        # One acquisition at a time per store, shared by every caller on every event loop (the
+        # sync twins run on their own): fifty cold calls launch one browser, not fifty.
+        self._lock = threading.Lock()
+        self._acquiring: concurrent.futures.Future[SessionArgs] | None = None
+        self.acquisitions = 0  # how many times the source was asked, for diagnostics
 
     def __repr__(self) -> str:
         """Never show the args themselves."""
@@ -74,13 +83,39 @@ class SessionStore:
         if session is None or session.is_expired():
             session = self._cache.load(self._base_url) if self._cache is not None else None
             if session is None:
-                session = await self._source.acquire(self._base_url)
-                if session.cookies:
-                    self._save(session)
+                session = await self._acquire_once()
         self._session = session = session.without_expired_cookies()
         return session.merged(
             user_agent=self._user_agent, headers=self._headers, cookies=self._cookies
         )
+
+    async def _acquire_once(self) -> SessionArgs:
+        """Ask the source, or wait for the acquisition another caller already started."""
+        with self._lock:
+            pending = self._acquiring
+            if pending is None:
+                pending = self._acquiring = concurrent.futures.Future()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            return await asyncio.wrap_future(pending)
+        try:
+            self.acquisitions += 1
+            session = await self._source.acquire(self._base_url)
+            if session.cookies:
+                self._save(session)
+        except BaseException as exc:
+            shared = exc if isinstance(exc, Exception) else _interrupted()
+            pending.set_exception(shared)
+            raise
+        else:
+            pending.set_result(session)
+            self._session = session
+            return session
+        finally:
+            with self._lock:
+                self._acquiring = None
 
     def update_cookies(self, set_cookies: SimpleCookie) -> None:
         """Fold in the cookies a response set; persist them if anything changed."""
@@ -100,3 +135,7 @@ class SessionStore:
     def _save(self, args: SessionArgs) -> None:
         if self._cache is not None:
             self._cache.save(self._base_url, args)
+
+
+def _interrupted() -> Exception:
+    return PlaygroundError("the session acquisition this call waited for was interrupted")

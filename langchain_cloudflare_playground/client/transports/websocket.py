@@ -103,10 +103,13 @@ async def connect_agent_socket(
         ChallengeError: the upgrade was refused (403), as Cloudflare does to non-browser clients.
         PlaygroundStatusError: another refusal, typed by status.
     """
+    # aiohttp upgrades an http(s) URL just the same, and a proxy understands that form (an
+    # absolute http URL, or CONNECT for https) where it rejects ws:// outright.
+    request_url = "http" + url.removeprefix("ws") if url.startswith("ws") else url
     with translated_errors(timeout):
         try:
             websocket = await session.ws_connect(
-                url,
+                request_url,
                 headers=headers,
                 proxy=proxy,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_SECONDS),
