@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import multiprocessing
 import os
 import stat
+import threading
 from http.cookies import SimpleCookie
 
 import pytest
@@ -308,3 +310,60 @@ async def test_caller_overrides_win(tmp_path):
     assert headers["User-Agent"] == "MyAgent/1"
     assert headers["X-Team"] == "a"
     assert headers["Cookie"] == "mine=1"
+
+
+class _SlowSource:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def acquire(self, base_url: str) -> SessionArgs:
+        self.calls += 1
+        await asyncio.sleep(0.2)  # a browser takes a while
+        return browser_args(cookies={"n": str(self.calls)})
+
+
+async def test_fifty_cold_calls_share_one_acquisition(tmp_path):
+    source = _SlowSource()
+    store = SessionStore(BASE, source=source, cache=SessionCache(tmp_path / "s.json"))
+    results = await asyncio.gather(*(store.get() for _ in range(50)))
+    assert source.calls == 1
+    assert {r.cookies["n"] for r in results} == {"1"}
+    assert store.acquisitions == 1
+
+
+def test_calls_on_two_event_loops_share_one_acquisition(tmp_path):
+    # The sync twins run on their own loop in another thread; they share the acquisition too.
+    source = _SlowSource()
+    store = SessionStore(BASE, source=source, cache=None)
+    results: list[SessionArgs] = []
+
+    def other_loop() -> None:
+        results.append(asyncio.run(store.get()))
+
+    worker = threading.Thread(target=other_loop)
+    worker.start()
+    results.append(asyncio.run(store.get()))
+    worker.join(10)
+    assert source.calls == 1
+    assert [r.cookies["n"] for r in results] == ["1", "1"]
+
+
+class _FailingSource:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def acquire(self, base_url: str) -> SessionArgs:
+        self.calls += 1
+        await asyncio.sleep(0.05)
+        raise RuntimeError("no browser today")
+
+
+async def test_a_failed_acquisition_reaches_every_waiter_and_is_not_cached(tmp_path):
+    source = _FailingSource()
+    store = SessionStore(BASE, source=source, cache=SessionCache(tmp_path / "s.json"))
+    outcomes = await asyncio.gather(*(store.get() for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    assert source.calls == 1
+    with pytest.raises(RuntimeError):
+        await store.get()  # the next call tries again
+    assert source.calls == 2
