@@ -40,9 +40,14 @@ def missing_prerequisite() -> str | None:
 class AgentsServer:
     """``wrangler dev --local`` serving the test Worker on a free loopback port."""
 
-    def __init__(self, port: int = 0) -> None:
-        """Prepare a server for ``port`` (0: a free one); ``start()`` runs it."""
+    def __init__(self, port: int = 0, *, gate: str | None = None) -> None:
+        """Prepare a server for ``port`` (0: a free one); ``start()`` runs it.
+
+        ``gate`` puts the stand-in for Cloudflare's edge in front (``"cookie"`` or ``"browser"``,
+        see ``tests/agents_server/README.md``).
+        """
         self._requested_port = port
+        self._gate = gate
         self.port: int | None = None
         self.output: list[str] = []
         self._process: subprocess.Popen[str] | None = None
@@ -76,6 +81,7 @@ class AgentsServer:
                 "--persist-to",
                 str(state / "do"),
                 "--show-interactive-dev-session=false",
+                *(["--var", f"GATE:{self._gate}"] if self._gate else []),
             ],
             cwd=SERVER_DIR,
             env=env,

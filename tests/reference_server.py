@@ -38,6 +38,20 @@ CHALLENGE_PAGE = (
     "</script></div></body></html>"
 )
 REASONING_MARKERS = ("qwq", "deepseek-r1", "gpt-oss")
+CLEARANCE = ("cf_clearance", "cleared-by-browser")
+SCRIPT_COOKIE = ("pg_js", "set-by-script")
+INTERSTITIAL = (
+    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body>'
+    "<p>Checking your browser before accessing the playground.</p><script>setTimeout(() => {"
+    ' document.cookie = "cf_chl_passed=1; path=/"; location.reload(); }, 800);</script>'
+    "</body></html>"
+)
+SITE_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><title>Workers AI LLM Playground</title></head>'
+    '<body><div id="root">Playground</div><script>setTimeout(() => { document.cookie ='
+    f' "{SCRIPT_COOKIE[0]}={SCRIPT_COOKIE[1]}; path=/; max-age=3600"; }}, 400);</script>'
+    "</body></html>"
+)
 
 CATALOG: list[dict[str, Any]] = [
     {
@@ -171,9 +185,15 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
 class ReferenceServer:
     """The reference server on a free loopback port, in a thread of its own."""
 
-    def __init__(self, dialect: Literal[1, 2] = 2, *, port: int = 0) -> None:
-        """Prepare a server for ``dialect``; ``start()`` runs it."""
+    def __init__(self, dialect: Literal[1, 2] = 2, *, port: int = 0, gate: bool = False) -> None:
+        """Prepare a server for ``dialect``; ``start()`` runs it.
+
+        ``gate`` puts a stand-in for Cloudflare's edge in front: the site page is behind an
+        interstitial that clears itself by script, and the API refuses requests without the
+        cookies the page sets (one HttpOnly, by header; one by script, after a delay).
+        """
         self.dialect = dialect
+        self.gate = gate
         self.port = port
         self.requests: list[RecordedRequest] = []
         self.models_payload: Any = {"models": CATALOG}
@@ -249,6 +269,8 @@ class ReferenceServer:
         app = web.Application()
         app.router.add_post("/api/inference", self._inference)
         app.router.add_get("/api/models", self._models)
+        app.router.add_get("/", self._site_page)
+        app.middlewares.append(self._edge_gate)
         # An HTTP-dialect server has no Agents route: the upgrade gets a 404, or whatever fault
         # is queued (a challenge page, as Cloudflare's edge answers non-browser clients).
         app.router.add_get("/agents/playground/{room}", self._agents)
@@ -259,6 +281,28 @@ class ReferenceServer:
         started.set()
         await self._stopping.wait()
         await self._runner.cleanup()
+
+    async def _site_page(self, request: web.Request) -> web.StreamResponse:
+        if request.cookies.get("cf_chl_passed") != "1":
+            return _challenge_interstitial()
+        response = web.Response(text=SITE_PAGE, content_type="text/html")
+        response.set_cookie(
+            CLEARANCE[0], CLEARANCE[1], max_age=1800, httponly=True, path="/", samesite="Lax"
+        )
+        return response
+
+    @web.middleware
+    async def _edge_gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.gate and request.path.startswith("/api/"):
+            jar = request.cookies
+            if (
+                jar.get(CLEARANCE[0]) != CLEARANCE[1]
+                or jar.get(SCRIPT_COOKIE[0]) != SCRIPT_COOKIE[1]
+            ):
+                await self._record(request)
+                return _challenge_interstitial()
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def _next_fault(self, route: str) -> Fault:
         queue = self._faults[route]
@@ -468,6 +512,15 @@ class ReferenceServer:
         if fault.trailing_garbage:
             await response.write(fault.trailing_garbage)
         await response.write_eof()
+
+
+def _challenge_interstitial() -> web.Response:
+    return web.Response(
+        status=403,
+        text=INTERSTITIAL,
+        content_type="text/html",
+        headers={"cf-mitigated": "challenge"},
+    )
 
 
 def _agents_response(request_id: str, body: str, *, done: bool = False) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import { MockLanguageModelV3, simulateReadableStream } from "ai/test";
 // Types
 
 // Minimal structural types so the file needs no @cloudflare/workers-types.
-type Env = { Playground: unknown };
+type Env = { Playground: unknown; GATE?: string };
 
 /** Same shape as the public playground's PlaygroundState (site/ai-playground/src/server.ts). */
 export interface PlaygroundState {
@@ -365,8 +365,75 @@ export class Playground extends AIChatAgent<Env, PlaygroundState> {
   }
 }
 
+// --- A stand-in for Cloudflare's edge in front of the playground (wrangler dev --var GATE:...) ---
+//
+// GATE=cookie:  the site page is behind a challenge interstitial that clears itself after a
+//   moment (by script); the page then sets an HttpOnly cookie by header and another by script
+//   after a delay. Agents requests without both cookies get a 403 challenge page, so a client
+//   needs a browser session (and the refresh-and-retry path) to get in.
+// GATE=browser: as "cookie", and a WebSocket upgrade must also come from a browser page
+//   (Sec-Fetch-Mode: websocket, which browsers send and plain clients do not), as the live
+//   edge refuses upgrades that do not look like a browser's: only the in-page relay gets in.
+
+const CLEARANCE = "cf_clearance";
+const CLEARANCE_VALUE = "cleared-by-browser";
+const SCRIPT_COOKIE = "pg_js";
+const SCRIPT_COOKIE_VALUE = "set-by-script";
+
+const INTERSTITIAL = `<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>
+<body><p>Checking your browser before accessing the playground.</p>
+<script>setTimeout(() => { document.cookie = "cf_chl_passed=1; path=/"; location.reload(); }, 800);</script>
+</body></html>`;
+
+const PAGE = `<!DOCTYPE html><html lang="en"><head><title>Workers AI LLM Playground</title></head>
+<body><div id="root">Playground</div>
+<script>setTimeout(() => { document.cookie = "${SCRIPT_COOKIE}=${SCRIPT_COOKIE_VALUE}; path=/; max-age=3600"; }, 400);</script>
+</body></html>`;
+
+function cookies(request: Request): Map<string, string> {
+  const jar = new Map<string, string>();
+  for (const part of (request.headers.get("Cookie") || "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) jar.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  return jar;
+}
+
+function challenge(): Response {
+  return new Response(INTERSTITIAL, {
+    status: 403,
+    headers: { "content-type": "text/html; charset=utf-8", "cf-mitigated": "challenge" }
+  });
+}
+
+function gate(request: Request, mode: string): Response | null {
+  const url = new URL(request.url);
+  const jar = cookies(request);
+  if (url.pathname === "/") {
+    if (jar.get("cf_chl_passed") !== "1") return challenge();
+    return new Response(PAGE, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "set-cookie": `${CLEARANCE}=${CLEARANCE_VALUE}; Path=/; HttpOnly; Max-Age=1800; SameSite=Lax`
+      }
+    });
+  }
+  if (url.pathname.startsWith("/agents/")) {
+    const cleared =
+      jar.get(CLEARANCE) === CLEARANCE_VALUE && jar.get(SCRIPT_COOKIE) === SCRIPT_COOKIE_VALUE;
+    const upgrade = (request.headers.get("Upgrade") || "").toLowerCase() === "websocket";
+    const fromPage = (request.headers.get("Sec-Fetch-Mode") || "") === "websocket";
+    if (!cleared || (mode === "browser" && upgrade && !fromPage)) return challenge();
+  }
+  return null;
+}
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
+    if (env.GATE) {
+      const refused = gate(request, env.GATE);
+      if (refused) return refused;
+    }
     return (
       (await routeAgentRequest(request, env as never)) ||
       new Response("Not found", { status: 404 })
