@@ -179,7 +179,8 @@ class PlaygroundClient:
             messages: The conversation: dicts with ``role`` and ``content``, :class:`Message`
                 objects, or a single user prompt as a string.
             model: An alias or full id; defaults to the client's model.
-            max_tokens: The most tokens the reply may have.
+            max_tokens: The most tokens the reply may have (the HTTP dialects send it; the
+                WebSocket dialect has no such setting, so the server's own limit applies).
             temperature: Sampling temperature; the server's default when ``None``.
 
         Raises:

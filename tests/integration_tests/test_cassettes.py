@@ -14,7 +14,11 @@ import vcr
 from pytest_socket import SocketBlockedError, disable_socket, enable_socket
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from langchain_cloudflare_playground.client import PlaygroundClient, TextDelta
+from langchain_cloudflare_playground.client import (
+    PlaygroundClient,
+    PlaygroundStreamError,
+    TextDelta,
+)
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
 from tests.reference_server import Fault, echo_reply
 
@@ -137,7 +141,8 @@ async def test_websocket_conversation_records_then_replays_offline(agents_server
     assert len(recorded) == 2  # one conversation, one model listing; no bare upgrades
     saved = await asyncio.to_thread(cassette.read_text)
     # The random room is not part of the recorded request, so the key is stable across runs.
-    assert "/agents/playground/cassette" in saved
+    assert "/agents/playground/cassette/chat?key=" in saved
+    assert "/agents/playground/cassette/getModels?key=" in saved
     assert "_pk=" not in saved
     assert "cf_agent_use_chat_response" in saved
 
@@ -195,6 +200,81 @@ async def test_new_episodes_appends_a_conversation_to_the_same_cassette(agents_s
             assert await chat_text(agents_server.url) == first_live
     finally:
         enable_socket()
+
+
+async def test_vcrpys_default_matching_keeps_conversations_apart(agents_server, tmp_path):
+    cassette = str(tmp_path / "ws.yaml")
+    apple = [{"role": "user", "content": "apple"}]
+    banana = [{"role": "user", "content": "banana"}]
+    with vcr.use_cassette(cassette):  # vcrpy's defaults: the body is not matched
+        await chat_text(agents_server.url, apple)
+        await chat_text(agents_server.url, banana)
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(cassette, record_mode="none"):
+            text, _ = await chat_text(agents_server.url, banana)
+    finally:
+        enable_socket()
+    assert text.endswith("last user: banana")
+
+
+async def test_the_cassettes_response_filters_see_the_frames(agents_server, tmp_path):
+    cassette = tmp_path / "ws.yaml"
+
+    def redact(response):
+        response["body"]["string"] = response["body"]["string"].replace("SECRETWORD", "[gone]")
+        return response
+
+    with vcr.use_cassette(str(cassette), before_record_response=redact):
+        await chat_text(
+            agents_server.url, [{"role": "user", "content": "my password is SECRETWORD"}]
+        )
+    saved = await asyncio.to_thread(cassette.read_text)
+    # The echoed word in the recorded frames went through the filter; what is left is the
+    # request's own copy (the caller's history, which before_record_request would filter).
+    assert "[gone]" in saved
+    assert saved.count("SECRETWORD") == 1
+
+
+async def test_ignored_hosts_go_to_the_network_unrecorded(agents_server, tmp_path):
+    cassette = tmp_path / "ws.yaml"
+    with vcr.use_cassette(str(cassette), record_mode="none", ignore_localhost=True) as ignored:
+        text, _ = await chat_text(agents_server.url, dialect="websocket")
+    assert text.startswith("Echo from the mock model.")
+    assert len(ignored) == 0
+
+
+async def test_auto_replays_an_http_recording_without_the_network(data_stream_server, tmp_path):
+    # Recorded in "auto" mode against an HTTP-only server: the missing Agents route is recorded
+    # too, so a replay (even in a mode that may record) falls back to HTTP without probing.
+    cassette = str(tmp_path / "http.yaml")
+    with vcr.use_cassette(cassette, record_mode="once"):
+        recorded = await chat_text(data_stream_server.url)
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(cassette, record_mode="new_episodes"):
+            replayed = await chat_text(data_stream_server.url)
+    finally:
+        enable_socket()
+    assert replayed == recorded
+
+
+async def test_a_cut_short_recording_fails_clearly_and_is_not_retried(agents_server, tmp_path):
+    cassette = str(tmp_path / "ws.yaml")
+    with vcr.use_cassette(cassette):
+        async with PlaygroundClient(agents_server.url, session_cache=False) as client:
+            async for _ in client.astream_chat("[long:50]"):
+                break
+    disable_socket(allow_unix_socket=True)
+    try:
+        with (
+            vcr.use_cassette(cassette, record_mode="none"),
+            pytest.raises(PlaygroundStreamError, match="re-record the cassette") as info,
+        ):
+            await chat_text(agents_server.url, [{"role": "user", "content": "[long:50]"}])
+    finally:
+        enable_socket()
+    assert info.value.partial_text == "t0 "
 
 
 async def test_breaking_out_early_while_recording(agents_server, tmp_path):

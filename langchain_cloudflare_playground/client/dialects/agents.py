@@ -95,6 +95,7 @@ class AgentsDialect:
                 for event in events:
                     yield event
         finally:
+            socket.conversation_ended()
             self._close_in_background(socket, cancel=not decoder.done)
         if not decoder.done:  # the state was refused before anything reached the caller
             self._configure_by_rpc = True
@@ -112,6 +113,7 @@ class AgentsDialect:
         try:
             result = await _call(socket, "getModels", [])
         finally:
+            socket.conversation_ended()
             self._close_in_background(socket, cancel=False)
         models = parse_model_list(result)
         if not models:
@@ -137,16 +139,23 @@ class AgentsDialect:
         frames = conversation.recorded_frames()
         if frames is not None:
             return ReplayedAgentSocket(frames)
-        if not conversation.may_record:
+        if not conversation.ignored and not conversation.may_record:
             raise NotInCassetteError(conversation.refusal())
         # The upgrade bypasses vcrpy, which would record it as a bare HTTP interaction.
-        live = await connect_agent_socket(
-            await connection.http_session(unrecorded=True),
-            url,
-            headers=headers,
-            proxy=connection.proxy,
-            timeout=connection.timeout,
-        )
+        try:
+            live = await connect_agent_socket(
+                await connection.http_session(unrecorded=True),
+                url,
+                headers=headers,
+                proxy=connection.proxy,
+                timeout=connection.timeout,
+            )
+        except NotFoundError:
+            if not conversation.ignored:
+                conversation.record_missing_route()
+            raise
+        if conversation.ignored:
+            return live
         return RecordingAgentSocket(live, conversation)
 
     def _close_in_background(self, socket: AgentSocket, *, cancel: bool) -> None:

@@ -45,6 +45,10 @@ class AgentSocket(Protocol):
         """The next text frame; raises a typed error when the connection ends or goes quiet."""
         ...
 
+    def conversation_ended(self) -> None:
+        """Called at once when the conversation ends, before the close (which may wait)."""
+        ...
+
     async def close(self) -> None:
         """Close the connection."""
         ...
@@ -81,6 +85,9 @@ class LiveAgentSocket:
         code = self._websocket.close_code
         msg = f"the playground closed the WebSocket (code {code}) before the reply was complete"
         raise PlaygroundConnectionError(msg)
+
+    def conversation_ended(self) -> None:
+        """Nothing to do: a live socket keeps nothing."""
 
     async def close(self) -> None:
         """Close; a peer that does not answer the close handshake costs at most a few seconds."""
