@@ -16,6 +16,8 @@ def isolated_session_cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("CF_PLAYGROUND_CACHE_DIR", str(folder))
     monkeypatch.delenv("CF_PLAYGROUND_URL", raising=False)
+    # No test starts a browser unless it asks for one (the browser tests pass their own source).
+    monkeypatch.setenv("CF_PLAYGROUND_BROWSER", "0")
     return folder
 
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from langchain_cloudflare_playground.client.browser import default_session_source
 from langchain_cloudflare_playground.client.codecs import ChatRequest
 from langchain_cloudflare_playground.client.connection import Connection
 from langchain_cloudflare_playground.client.dialects import AgentsDialect, HttpDialects
@@ -88,7 +89,11 @@ class PlaygroundClient:
         proxy: An HTTP proxy URL used for every request.
         session_cache: Where session args are cached: a :class:`SessionCache`, ``None`` for the
             default location, or ``False`` for no cache.
-        session_source: What acquires fresh session args (browser-like defaults unless given).
+        session_source: What acquires fresh session args. By default a real browser (the
+            ``browser`` extra and a Chrome or Chromium) when one is found, else browser-like
+            default headers.
+        browser: ``False`` never starts a browser (as ``$CF_PLAYGROUND_BROWSER=0`` does),
+            ``True`` requires one; ``None`` uses one when it is there.
         user_agent: A user agent that overrides the session's.
         headers: Extra headers sent with every request.
         cookies: Cookies sent with every request, on top of the session's.
@@ -107,6 +112,7 @@ class PlaygroundClient:
         proxy: str | None = None,
         session_cache: SessionCache | Literal[False] | None = None,
         session_source: SessionSource | None = None,
+        browser: bool | None = None,
         user_agent: str | None = None,
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
@@ -133,7 +139,7 @@ class PlaygroundClient:
         cache = None if session_cache is False else (session_cache or SessionCache())
         self.sessions = SessionStore(
             self.base_url,
-            source=session_source,
+            source=session_source or default_session_source(browser=browser),
             cache=cache,
             user_agent=user_agent,
             headers=headers,

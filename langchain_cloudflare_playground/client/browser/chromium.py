@@ -1,0 +1,244 @@
+"""A headless Chromium that always goes away: launched by us, driven over CDP by nodriver.
+
+We start Chromium ourselves, in its own process group with a private profile folder, and let
+nodriver attach to its DevTools port. So the process's whole life is ours: however the work ends
+(success, error, deadline, cancellation), :meth:`Chromium.stop` ends the group and removes the
+profile, and no Chromium process outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_cloudflare_playground.client.errors import PlaygroundError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+__all__ = ["BrowserUnavailableError", "Chromium", "find_browser"]
+
+CHROME_PATH_ENV = "CHROME_PATH"
+_BROWSER_NAMES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+)
+# Chromium's own background traffic only fails (or phones home) here: turn it off.
+_QUIET_ARGS = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-gpu",
+    "--password-store=basic",
+    "--mute-audio",
+)
+_STOP_GRACE_SECONDS = 3.0
+_INSTALL_ADVICE = (
+    'pip install "cloudflare-playground[browser]" for nodriver, and install Chromium'
+    " (apt-get install chromium) or Google Chrome, or set CHROME_PATH to its executable"
+)
+
+
+class BrowserUnavailableError(PlaygroundError):
+    """No browser session can be had here: nodriver or a browser is missing, or it failed."""
+
+
+def find_browser(explicit: str | None = None) -> str | None:
+    """The browser to use: ``explicit``, then ``$CHROME_PATH``, then the usual names on PATH."""
+    for candidate in (explicit, os.environ.get(CHROME_PATH_ENV)):
+        if candidate:
+            return candidate if Path(candidate).is_file() else shutil.which(candidate)
+    for name in _BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _import_nodriver() -> Any:  # noqa: ANN401 (nodriver is untyped)
+    """nodriver, imported on first use: it costs a third of a second and most runs need none."""
+    try:
+        import nodriver  # noqa: PLC0415
+    except ImportError as exc:
+        msg = f"browser sessions need nodriver: {_INSTALL_ADVICE}"
+        raise BrowserUnavailableError(msg) from exc
+    return nodriver
+
+
+class Chromium:
+    """One Chromium process and the nodriver ``Browser`` attached to it.
+
+    Use as ``async with Chromium(path) as chromium:``; ``chromium.tab`` is its first tab.
+    """
+
+    def __init__(self, executable: str, *, headless: bool = True, deadline: float = 30.0) -> None:
+        """Prepare to run ``executable``; ``deadline`` bounds the start-up."""
+        self.executable = executable
+        self.headless = headless
+        self.deadline = deadline
+        self.browser: Any = None
+        self.tab: Any = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._profile: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The main Chromium process, while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    async def start(self) -> None:
+        """Launch Chromium and attach nodriver to it."""
+        nodriver = _import_nodriver()
+        self._profile = tempfile.mkdtemp(prefix="cf-playground-chromium-")
+        args = [
+            self.executable,
+            f"--user-data-dir={self._profile}",
+            "--remote-debugging-host=127.0.0.1",
+            "--remote-debugging-port=0",  # Chromium picks one and writes it to the profile
+            *_QUIET_ARGS,
+            *(["--headless=new"] if self.headless else []),
+            *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium refuses root otherwise
+            "about:blank",
+        ]
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, so stop() reaches every child
+            )
+        except OSError as exc:
+            msg = f"cannot start the browser {self.executable!r} ({exc}); {_INSTALL_ADVICE}"
+            raise BrowserUnavailableError(msg) from exc
+        port = await self._debugging_port()
+        config = nodriver.Config(
+            user_data_dir=self._profile,  # ours: nodriver then makes no profile of its own
+            host="127.0.0.1",
+            port=port,
+            browser_executable_path=self.executable,
+        )
+        try:
+            self.browser = await asyncio.wait_for(nodriver.start(config), self.deadline)
+        except Exception as exc:
+            msg = f"cannot attach to the browser's DevTools port: {exc}"
+            raise BrowserUnavailableError(msg) from exc
+        self.tab = self.browser.main_tab
+
+    async def _debugging_port(self) -> int:
+        assert self._process is not None  # noqa: S101 (start() set it)
+        assert self._profile is not None  # noqa: S101
+        port_file = Path(self._profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + self.deadline
+        while True:
+            if self._process.returncode is not None:
+                msg = (
+                    f"the browser {self.executable!r} exited at start-up"
+                    f" (code {self._process.returncode})"
+                )
+                raise BrowserUnavailableError(msg)
+            with contextlib.suppress(OSError, ValueError):
+                first_line = port_file.read_text().splitlines()[0]
+                return int(first_line)
+            if time.monotonic() > deadline:
+                msg = f"the browser did not start within {self.deadline:g} s"
+                raise BrowserUnavailableError(msg)
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """End every Chromium process of this launch and remove its profile folder.
+
+        Safe to call twice, and safe under cancellation: if this await is cancelled, the
+        essentials finish synchronously before the cancellation goes on.
+        """
+        task = asyncio.ensure_future(self._stop())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._kill_now()
+            raise
+
+    async def _stop(self) -> None:
+        browser, self.browser, self.tab = self.browser, None, None
+        if browser is not None:
+            # Close nodriver's own connections first, so its listener tasks end cleanly.
+            for connection in [*getattr(browser, "targets", []), browser]:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.aclose(), 1)
+            with contextlib.suppress(Exception):
+                _import_nodriver().util.get_registered_instances().discard(browser)
+        process = self._process
+        if process is not None and process.returncode is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
+            except asyncio.TimeoutError:
+                _signal_group(process.pid, signal.SIGKILL)
+                await process.wait()
+        if process is not None:
+            # Children that outlived the main process are still in its group.
+            _signal_group(process.pid, signal.SIGKILL)
+            await _group_gone(process.pid)
+        self._remove_profile()
+
+    def _kill_now(self) -> None:
+        if self._process is not None:
+            _signal_group(self._process.pid, signal.SIGKILL)
+        self._remove_profile()
+
+    def _remove_profile(self) -> None:
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
+
+    async def __aenter__(self) -> Self:
+        """Start; if starting fails, what was started is stopped."""
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop, whatever happened."""
+        await self.stop()
+
+
+async def _group_gone(pgid: int, timeout: float = _STOP_GRACE_SECONDS) -> None:
+    """Wait until no process of the group is left (a kill takes effect asynchronously)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return
+        await asyncio.sleep(0.02)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

@@ -1,0 +1,252 @@
+"""Session args from a real browser: open the playground, get past the challenge, take cookies."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from langchain_cloudflare_playground.client.browser.chromium import (
+    _INSTALL_ADVICE,
+    BrowserUnavailableError,
+    Chromium,
+    _import_nodriver,
+    find_browser,
+)
+from langchain_cloudflare_playground.client.errors import ChallengeError
+from langchain_cloudflare_playground.client.sessions.args import SessionArgs, default_session_args
+from langchain_cloudflare_playground.client.sessions.store import (
+    DefaultHeadersSource,
+    SessionSource,
+)
+
+__all__ = [
+    "BrowserSessionSource",
+    "BrowserWithFallbackSource",
+    "default_session_source",
+    "user_agent_for",
+]
+
+BROWSER_ENV = "CF_PLAYGROUND_BROWSER"
+_OFF = ("0", "false", "no", "never", "off")
+
+logger = logging.getLogger("langchain_cloudflare_playground")
+
+_CHALLENGE_TITLES = ("Just a moment", "Attention Required")
+_POLL_SECONDS = 0.1
+# Pages set cookies by script after they load; the jar must stay unchanged this long.
+_COOKIES_SETTLE_SECONDS = 0.6
+
+
+@dataclass
+class BrowserSessionSource:
+    """Acquires session args with a real Chromium, through nodriver.
+
+    Headless by default, with a user agent and client hints of a regular Chrome (no
+    "HeadlessChrome"); ``headless=False`` shows the window, for a person who must click
+    through a challenge once. The browser is stopped and its profile removed however the
+    acquisition ends.
+
+    Attributes:
+        executable: The browser to run; ``$CHROME_PATH`` or the usual names on PATH if unset.
+        headless: Run without a window.
+        deadline: Seconds allowed to get past the challenge page, and for each start-up step.
+    """
+
+    executable: str | None = None
+    headless: bool = True
+    deadline: float = 60.0
+
+    async def acquire(self, base_url: str) -> SessionArgs:
+        """Open ``base_url`` in a fresh browser and take its session."""
+        executable = find_browser(self.executable)
+        if executable is None:
+            msg = f"no Chrome or Chromium found for a browser session; {_INSTALL_ADVICE}"
+            raise BrowserUnavailableError(msg)
+        started = time.monotonic()
+        async with Chromium(executable, headless=self.headless, deadline=self.deadline) as chrome:
+            user_agent, hints = await _present_as_regular_chrome(chrome.tab)
+            cdp = _import_nodriver().cdp
+            await chrome.tab.send(cdp.page.navigate(url=f"{base_url.rstrip('/')}/"))
+            await _wait_past_challenge(chrome.tab, base_url, self.deadline)
+            cookies = await _settled_cookies(chrome.tab, base_url, self.deadline)
+        logger.info(
+            "Browser session for %s in %.1f s (%d cookies)",
+            base_url,
+            time.monotonic() - started,
+            len(cookies),
+        )
+        origin = base_url.rstrip("/")
+        return SessionArgs(
+            user_agent=user_agent,
+            headers=MappingProxyType(
+                {
+                    "Accept": "*/*",
+                    "Accept-Language": "en-US,en;q=0.9",
+                    "Origin": origin,
+                    "Referer": f"{origin}/",
+                    **hints,
+                    "sec-fetch-dest": "empty",
+                    "sec-fetch-mode": "cors",
+                    "sec-fetch-site": "same-origin",
+                }
+            ),
+            cookies=MappingProxyType({c.name: c.value for c in cookies}),
+            cookie_expiries=MappingProxyType(
+                {c.name: float(c.expires) for c in cookies if not c.session and c.expires > 0}
+            ),
+            source="browser",
+        )
+
+
+def user_agent_for(product: str) -> tuple[str, str, str]:
+    """A regular desktop Chrome's user agent for a browser version such as "Chrome/156.0.1.2".
+
+    Returns the user agent, the major version and the full version.
+    """
+    match = re.search(r"Chrome/(\d+)(\.[\d.]+)?", product)
+    major = match.group(1) if match else "156"
+    full = f"{major}{match.group(2) or '.0.0.0'}" if match else "156.0.0.0"
+    user_agent = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+        f" Chrome/{major}.0.0.0 Safari/537.36"
+    )
+    return user_agent, major, full
+
+
+async def _present_as_regular_chrome(tab: Any) -> tuple[str, dict[str, str]]:  # noqa: ANN401
+    """Override the headless user agent and client hints, consistently, before navigating.
+
+    Returns the user agent and the client-hint headers a page request then carries.
+    """
+    cdp = _import_nodriver().cdp
+    version = await tab.send(cdp.browser.get_version())
+    product = version[1] if isinstance(version, tuple) else str(version)
+    user_agent, major, full = user_agent_for(product)
+    brand = cdp.emulation.UserAgentBrandVersion
+    metadata = cdp.emulation.UserAgentMetadata(
+        platform="Linux",
+        platform_version="",
+        architecture="x86",
+        model="",
+        mobile=False,
+        bitness="64",
+        wow64=False,
+        full_version=full,
+        brands=[brand("Chromium", major), brand("Google Chrome", major), brand("Not)A;Brand", "8")],
+        full_version_list=[
+            brand("Chromium", full),
+            brand("Google Chrome", full),
+            brand("Not)A;Brand", "8.0.0.0"),
+        ],
+    )
+    await tab.send(
+        cdp.network.set_user_agent_override(
+            user_agent=user_agent,
+            accept_language="en-US,en",
+            platform="Linux x86_64",
+            user_agent_metadata=metadata,
+        )
+    )
+    hints = {
+        "sec-ch-ua": (f'"Chromium";v="{major}", "Google Chrome";v="{major}", "Not)A;Brand";v="8"'),
+        "sec-ch-ua-mobile": "?0",
+        "sec-ch-ua-platform": '"Linux"',
+    }
+    return user_agent, hints
+
+
+async def _wait_past_challenge(tab: Any, base_url: str, deadline: float) -> None:  # noqa: ANN401
+    """Wait until the page on ``base_url`` is loaded and is not a challenge page."""
+    end = time.monotonic() + deadline
+    title: str | None = None
+    while time.monotonic() < end:
+        try:
+            state = await asyncio.wait_for(
+                _evaluate(tab, "[document.title, location.href, document.readyState]"),
+                max(0.05, min(1.0, end - time.monotonic())),
+            )
+        except Exception:  # noqa: BLE001 (a navigation replaces the page under our feet)
+            state = None
+        if isinstance(state, list) and len(state) == 3:  # noqa: PLR2004
+            title, href, ready = state
+            if (
+                isinstance(href, str)
+                and href.startswith(base_url.rstrip("/"))
+                and ready != "loading"
+                and not any(marker in str(title) for marker in _CHALLENGE_TITLES)
+            ):
+                return
+        await asyncio.sleep(_POLL_SECONDS)
+    msg = (
+        f"the browser was still on a challenge page after {deadline:g} s (title {title!r});"
+        " try once with a visible browser: cf-playground session refresh --headful"
+    )
+    raise ChallengeError(msg, status=None)
+
+
+async def _settled_cookies(tab: Any, base_url: str, deadline: float) -> list[Any]:  # noqa: ANN401
+    """The site's cookies (HttpOnly ones too), once scripts have stopped setting them."""
+    cdp = _import_nodriver().cdp
+    end = time.monotonic() + deadline
+    last: tuple[tuple[str, str], ...] | None = None
+    stable_since = time.monotonic()
+    while True:
+        cookies = await tab.send(cdp.network.get_cookies(urls=[f"{base_url.rstrip('/')}/"]))
+        current = tuple(sorted((c.name, c.value) for c in cookies))
+        now = time.monotonic()
+        if current != last:
+            last, stable_since = current, now
+        elif now - stable_since >= _COOKIES_SETTLE_SECONDS or now >= end:
+            return list(cookies)
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+async def _evaluate(tab: Any, expression: str) -> Any:  # noqa: ANN401
+    """The value of a JavaScript expression in the page (``None`` if it threw)."""
+    cdp = _import_nodriver().cdp
+    result, exception = await tab.send(
+        cdp.runtime.evaluate(expression=expression, return_by_value=True)
+    )
+    return None if exception is not None else result.value
+
+
+@dataclass
+class BrowserWithFallbackSource:
+    """A browser session when one can be had; browser-like default headers when not.
+
+    A missing or broken browser is logged, not raised: the client keeps working as it would
+    without the ``browser`` extra. A challenge the browser could not get past is raised.
+    """
+
+    browser: BrowserSessionSource
+
+    async def acquire(self, base_url: str) -> SessionArgs:
+        """Try the browser, then fall back to default headers."""
+        try:
+            return await self.browser.acquire(base_url)
+        except BrowserUnavailableError as exc:
+            logger.warning("No browser session (%s); using browser-like default headers", exc)
+            return default_session_args(base_url)
+
+
+def default_session_source(*, browser: bool | None = None) -> SessionSource:
+    """What a client uses when given no session source.
+
+    A real browser when nodriver is installed and a Chrome or Chromium is found (``browser=None``
+    and ``$CF_PLAYGROUND_BROWSER`` not set to ``0``), else browser-like default headers.
+    ``browser=True`` insists on the browser; ``browser=False`` never starts one.
+    """
+    if browser is None:
+        if os.environ.get(BROWSER_ENV, "").strip().lower() in _OFF:
+            return DefaultHeadersSource()
+        if importlib.util.find_spec("nodriver") is None or find_browser() is None:
+            return DefaultHeadersSource()
+        return BrowserWithFallbackSource(BrowserSessionSource())
+    return BrowserSessionSource() if browser else DefaultHeadersSource()
