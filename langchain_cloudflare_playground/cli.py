@@ -6,9 +6,11 @@ It uses only the shared client, so it starts without loading LangChain or LlamaI
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, TextIO
 
 from langchain_cloudflare_playground.client import (
@@ -18,9 +20,11 @@ from langchain_cloudflare_playground.client import (
     PlaygroundError,
     PlaygroundStreamError,
     ReasoningDelta,
+    SessionArgs,
     SessionCache,
     TextDelta,
 )
+from langchain_cloudflare_playground.client.browser import BrowserSessionSource
 from langchain_cloudflare_playground.client.playground import BASE_URL_ENV, DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
@@ -97,8 +101,21 @@ def _build_parser() -> argparse.ArgumentParser:
     models.add_argument("--refresh", action="store_true", help="ignore the in-memory list")
     models.set_defaults(run=_run_models)
 
-    session = commands.add_parser("session", help="inspect or clear the cached session")
-    session.add_argument("action", choices=("show", "clear", "path"))
+    session = commands.add_parser(
+        "session",
+        help="show, refresh or clear the cached session",
+        description=(
+            "show: where the cache is, what it holds (cookie names only, never values) and when"
+            " it expires; refresh: get a fresh session from a browser now; clear: forget it."
+        ),
+    )
+    session.add_argument("action", choices=("show", "refresh", "clear", "path"))
+    session.add_argument(
+        "--base-url", help=f"the playground (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})"
+    )
+    session.add_argument(
+        "--headful", action="store_true", help="refresh with a visible browser window"
+    )
     session.set_defaults(run=_run_session)
     return parser
 
@@ -201,21 +218,46 @@ def _run_models(args: argparse.Namespace) -> int:
 
 def _run_session(args: argparse.Namespace) -> int:
     cache = SessionCache()
+    base_url = (args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
     if args.action == "path":
         print(cache.path)
     elif args.action == "clear":
-        if not cache.clear():
+        if not cache.clear(base_url if args.base_url else None):
             print(f"error: could not remove {cache.path}", file=sys.stderr)
             return _EXIT_ERROR
-        print(f"cleared {cache.path}")
+        print(f"cleared {cache.path}" + (f" for {base_url}" if args.base_url else ""))
+    elif args.action == "refresh":
+        source = BrowserSessionSource(headless=not args.headful)
+        session = asyncio.run(source.acquire(base_url))
+        if not cache.save(base_url, session):
+            print(f"error: could not write {cache.path}", file=sys.stderr)
+            return _EXIT_ERROR
+        print(f"{base_url}: fresh browser session saved to {cache.path}")
+        _print_session(session)
     else:
         entries = cache.entries()
+        print(f"cache: {cache.path}")
         if not entries:
-            print(f"no cached session ({cache.path})")
-        for base_url, session in entries.items():
-            # Cookie names and counts only: the values are secrets.
-            print(f"{base_url}: {session!r}")
+            print("no cached session")
+        for url, session in entries.items():
+            print(f"{url}:")
+            _print_session(session)
     return 0
+
+
+def _print_session(session: SessionArgs) -> None:
+    # Cookie names only: the values are secrets.
+    expires = session.expires_at
+    when = (
+        "never (session cookies)"
+        if expires is None
+        else time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(expires))
+        + (" (expired)" if session.is_expired() else "")
+    )
+    print(f"  source:     {session.source}")
+    print(f"  user agent: {session.user_agent}")
+    print(f"  cookies:    {', '.join(sorted(session.cookies)) or '(none)'}")
+    print(f"  expires:    {when}")
 
 
 if __name__ == "__main__":

@@ -194,6 +194,7 @@ class ReferenceServer:
         """
         self.dialect = dialect
         self.gate = gate
+        self.challenge_forever = False  # the interstitial never clears (a deadline test)
         self.port = port
         self.requests: list[RecordedRequest] = []
         self.models_payload: Any = {"models": CATALOG}
@@ -283,6 +284,9 @@ class ReferenceServer:
         await self._runner.cleanup()
 
     async def _site_page(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        if self.challenge_forever:
+            return _challenge_interstitial(clears=False)
         if request.cookies.get("cf_chl_passed") != "1":
             return _challenge_interstitial()
         response = web.Response(text=SITE_PAGE, content_type="text/html")
@@ -514,10 +518,10 @@ class ReferenceServer:
         await response.write_eof()
 
 
-def _challenge_interstitial() -> web.Response:
+def _challenge_interstitial(*, clears: bool = True) -> web.Response:
     return web.Response(
         status=403,
-        text=INTERSTITIAL,
+        text=INTERSTITIAL if clears else INTERSTITIAL.split("<script>", maxsplit=1)[0],
         content_type="text/html",
         headers={"cf-mitigated": "challenge"},
     )

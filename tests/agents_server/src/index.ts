@@ -371,9 +371,11 @@ export class Playground extends AIChatAgent<Env, PlaygroundState> {
 //   moment (by script); the page then sets an HttpOnly cookie by header and another by script
 //   after a delay. Agents requests without both cookies get a 403 challenge page, so a client
 //   needs a browser session (and the refresh-and-retry path) to get in.
-// GATE=browser: as "cookie", and a WebSocket upgrade must also come from a browser page
-//   (Sec-Fetch-Mode: websocket, which browsers send and plain clients do not), as the live
-//   edge refuses upgrades that do not look like a browser's: only the in-page relay gets in.
+// GATE=browser: as "cookie", and a WebSocket upgrade must also look like a browser's, as the live
+//   edge refuses upgrades whose TLS handshake is not a browser's. Here the stand-in for that
+//   fingerprint is the compression offer Chromium makes on every upgrade
+//   (Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits), which this
+//   project's direct client does not make: only the in-page relay gets in.
 
 const CLEARANCE = "cf_clearance";
 const CLEARANCE_VALUE = "cleared-by-browser";
@@ -422,7 +424,9 @@ function gate(request: Request, mode: string): Response | null {
     const cleared =
       jar.get(CLEARANCE) === CLEARANCE_VALUE && jar.get(SCRIPT_COOKIE) === SCRIPT_COOKIE_VALUE;
     const upgrade = (request.headers.get("Upgrade") || "").toLowerCase() === "websocket";
-    const fromPage = (request.headers.get("Sec-Fetch-Mode") || "") === "websocket";
+    const fromPage = (request.headers.get("Sec-WebSocket-Extensions") || "").includes(
+      "client_max_window_bits"
+    );
     if (!cleared || (mode === "browser" && upgrade && !fromPage)) return challenge();
   }
   return null;
