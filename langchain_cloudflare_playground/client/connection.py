@@ -62,6 +62,9 @@ class Connection:
             asyncio.AbstractEventLoop, _LoopSession
         ] = weakref.WeakKeyDictionary()
         self.background_closes: set[asyncio.Task[None]] = set()
+        self._loop_closers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, list[AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
 
     async def http_session(self, *, unrecorded: bool = False) -> aiohttp.ClientSession:
         """The running loop's aiohttp session, created on first use.
@@ -96,6 +99,12 @@ class Connection:
         await anext(entry.closer)
         return session
 
+    async def close_with_loop(self, close: Callable[[], Coroutine[object, object, None]]) -> None:
+        """Run ``close`` when the running loop shuts down, if nothing ran it before."""
+        closer = _run_when_the_loop_ends(close)
+        self._loop_closers.setdefault(asyncio.get_running_loop(), []).append(closer)
+        await anext(closer)
+
     def close_in_background(self, close: Callable[[], Coroutine[object, object, None]]) -> None:
         """Run ``close`` off the caller's time; :meth:`aclose` waits for it."""
         task = asyncio.get_running_loop().create_task(close())
@@ -110,6 +119,8 @@ class Connection:
         closing = [task for task in self.background_closes if task.get_loop() is loop]
         if closing:
             await asyncio.gather(*closing, return_exceptions=True)
+        for closer in self._loop_closers.pop(loop, []):
+            await closer.aclose()
         for registry in (self._by_loop, self._unrecorded_by_loop):
             entry = registry.pop(loop, None)
             if entry is not None:
@@ -119,6 +130,16 @@ class Connection:
         """Drop ``loop``'s sessions from the registry (their closers run when the loop ends)."""
         self._by_loop.pop(loop, None)
         self._unrecorded_by_loop.pop(loop, None)
+
+
+async def _run_when_the_loop_ends(
+    close: Callable[[], Coroutine[object, object, None]],
+) -> AsyncGenerator[None, None]:
+    """Run ``close`` when this generator is finalised (see :func:`_close_when_the_loop_ends`)."""
+    try:
+        yield
+    finally:
+        await close()
 
 
 def _forget_closed_loops(

@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from langchain_cloudflare_playground.client.browser import default_session_source
+from langchain_cloudflare_playground.client.browser import (
+    browser_available,
+    default_session_source,
+)
 from langchain_cloudflare_playground.client.codecs import ChatRequest
 from langchain_cloudflare_playground.client.connection import Connection
 from langchain_cloudflare_playground.client.dialects import AgentsDialect, HttpDialects
@@ -40,6 +43,7 @@ from langchain_cloudflare_playground.client.sessions import (
     SessionStore,
 )
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
+from langchain_cloudflare_playground.client.transports.websocket import UpgradeRefusedError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -55,6 +59,8 @@ DEFAULT_BASE_URL = "https://playground.ai.cloudflare.com"
 BASE_URL_ENV = "CF_PLAYGROUND_URL"
 Dialect = Literal["auto", "websocket", "http"]
 _DIALECTS = ("auto", "websocket", "http")
+Transport = Literal["auto", "direct", "browser"]
+_TRANSPORTS = ("auto", "direct", "browser")
 _T = TypeVar("_T")
 
 
@@ -94,6 +100,9 @@ class PlaygroundClient:
             default headers.
         browser: ``False`` never starts a browser (as ``$CF_PLAYGROUND_BROWSER=0`` does),
             ``True`` requires one; ``None`` uses one when it is there.
+        transport: How the WebSocket dialect connects: ``"direct"``, ``"browser"`` (opened
+            inside a browser page and relayed, the in-page relay), or ``"auto"``: direct, and
+            the relay once the site refuses a direct upgrade even with a fresh browser session.
         user_agent: A user agent that overrides the session's.
         headers: Extra headers sent with every request.
         cookies: Cookies sent with every request, on top of the session's.
@@ -113,6 +122,7 @@ class PlaygroundClient:
         session_cache: SessionCache | Literal[False] | None = None,
         session_source: SessionSource | None = None,
         browser: bool | None = None,
+        transport: Transport = "auto",
         user_agent: str | None = None,
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
@@ -120,6 +130,9 @@ class PlaygroundClient:
         max_connections: int = 100,
     ) -> None:
         """Configure the client; nothing connects until the first call."""
+        if transport not in _TRANSPORTS:
+            msg = f"transport must be one of {', '.join(map(repr, _TRANSPORTS))}, not {transport!r}"
+            raise ValueError(msg)
         if dialect not in _DIALECTS:
             msg = f"dialect must be one of {', '.join(map(repr, _DIALECTS))}, not {dialect!r}"
             raise ValueError(msg)
@@ -155,6 +168,9 @@ class PlaygroundClient:
         self._http = HttpDialects(self._connection)
         self._http_only = dialect == "http"  # "auto" learns it from a missing Agents route
         self._agents = AgentsDialect(self._connection)
+        self._agents.through_browser = transport == "browser"
+        self.transport: Transport = transport
+        self._browser = browser
         # The sync twins run on another thread: the model list is shared state.
         self._models_lock = threading.Lock()
         self._catalog = ModelCatalog()
@@ -339,7 +355,8 @@ class PlaygroundClient:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close this loop's connections and the background loop of the sync methods."""
+        """Close this loop's connections and browser, and the sync methods' background loop."""
+        await self._agents.aclose()
         await self._connection.aclose()
         if self._background.loop is not None:
             await asyncio.to_thread(self.close)
@@ -353,6 +370,7 @@ class PlaygroundClient:
         if loop is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop may already be gone
+            self._background.run(self._agents.aclose())
             self._background.run(self._connection.aclose())
         self._background.stop()
         self._connection.forget_loop(loop)
@@ -430,6 +448,18 @@ class PlaygroundClient:
 
     # -- retries ----------------------------------------------------------------------------
 
+    def _switch_to_relay(self) -> bool:
+        """After a second refused upgrade, try the in-page relay, once, if a browser is here."""
+        if self.transport != "auto" or self._agents.through_browser:
+            return False
+        if not browser_available(browser=self._browser):
+            return False
+        logger.info(
+            "%s refuses direct WebSocket upgrades; relaying through a browser page", self.base_url
+        )
+        self._agents.through_browser = True
+        return True
+
     async def _with_retries(self, call: Callable[[], Awaitable[_T]]) -> _T:
         attempts = _Attempts()
         while True:
@@ -447,6 +477,8 @@ class PlaygroundClient:
         """
         if isinstance(error, (ChallengeError, PermissionDeniedError)):
             if attempts.refreshed:
+                if isinstance(error, UpgradeRefusedError) and self._switch_to_relay():
+                    return
                 raise error
             attempts.refreshed = True
             logger.info("The playground refused the session (%s); getting a fresh one", error)

@@ -8,6 +8,7 @@ from langchain_cloudflare_playground.client.browser.chromium import (
 from langchain_cloudflare_playground.client.browser.session_source import (
     BrowserSessionSource,
     BrowserWithFallbackSource,
+    browser_available,
     default_session_source,
 )
 
@@ -16,6 +17,7 @@ __all__ = [
     "BrowserUnavailableError",
     "BrowserWithFallbackSource",
     "Chromium",
+    "browser_available",
     "default_session_source",
     "find_browser",
 ]

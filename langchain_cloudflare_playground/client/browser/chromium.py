@@ -9,7 +9,9 @@ profile, and no Chromium process outlives it.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -22,11 +24,18 @@ from typing import TYPE_CHECKING, Any
 from langchain_cloudflare_playground.client.errors import PlaygroundError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
     from typing_extensions import Self
 
-__all__ = ["BrowserUnavailableError", "Chromium", "find_browser"]
+__all__ = [
+    "INSTALL_ADVICE",
+    "BrowserUnavailableError",
+    "Chromium",
+    "find_browser",
+    "import_nodriver",
+]
 
 CHROME_PATH_ENV = "CHROME_PATH"
 _BROWSER_NAMES = (
@@ -49,7 +58,7 @@ _QUIET_ARGS = (
     "--mute-audio",
 )
 _STOP_GRACE_SECONDS = 3.0
-_INSTALL_ADVICE = (
+INSTALL_ADVICE = (
     'pip install "cloudflare-playground[browser]" for nodriver, and install Chromium'
     " (apt-get install chromium) or Google Chrome, or set CHROME_PATH to its executable"
 )
@@ -71,12 +80,12 @@ def find_browser(explicit: str | None = None) -> str | None:
     return None
 
 
-def _import_nodriver() -> Any:  # noqa: ANN401 (nodriver is untyped)
+def import_nodriver() -> Any:  # noqa: ANN401 (nodriver is untyped)
     """nodriver, imported on first use: it costs a third of a second and most runs need none."""
     try:
         import nodriver  # noqa: PLC0415
     except ImportError as exc:
-        msg = f"browser sessions need nodriver: {_INSTALL_ADVICE}"
+        msg = f"browser sessions need nodriver: {INSTALL_ADVICE}"
         raise BrowserUnavailableError(msg) from exc
     return nodriver
 
@@ -96,6 +105,7 @@ class Chromium:
         self.tab: Any = None
         self._process: asyncio.subprocess.Process | None = None
         self._profile: str | None = None
+        self._kill_at_exit: Callable[[], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -104,7 +114,7 @@ class Chromium:
 
     async def start(self) -> None:
         """Launch Chromium and attach nodriver to it."""
-        nodriver = _import_nodriver()
+        nodriver = import_nodriver()
         self._profile = tempfile.mkdtemp(prefix="cf-playground-chromium-")
         args = [
             self.executable,
@@ -125,8 +135,12 @@ class Chromium:
                 start_new_session=True,  # its own process group, so stop() reaches every child
             )
         except OSError as exc:
-            msg = f"cannot start the browser {self.executable!r} ({exc}); {_INSTALL_ADVICE}"
+            msg = f"cannot start the browser {self.executable!r} ({exc}); {INSTALL_ADVICE}"
             raise BrowserUnavailableError(msg) from exc
+        # If the interpreter exits with the browser still running (a client never closed),
+        # the browser, in its own process group, must not outlive it.
+        self._kill_at_exit = functools.partial(_signal_group, self._process.pid, signal.SIGKILL)
+        atexit.register(self._kill_at_exit)
         port = await self._debugging_port()
         config = nodriver.Config(
             user_data_dir=self._profile,  # ours: nodriver then makes no profile of its own
@@ -153,7 +167,8 @@ class Chromium:
                     f" (code {self._process.returncode})"
                 )
                 raise BrowserUnavailableError(msg)
-            with contextlib.suppress(OSError, ValueError):
+            # The file appears before its contents: empty or partial reads mean "not yet".
+            with contextlib.suppress(OSError, ValueError, IndexError):
                 first_line = port_file.read_text().splitlines()[0]
                 return int(first_line)
             if time.monotonic() > deadline:
@@ -182,7 +197,7 @@ class Chromium:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(connection.aclose(), 1)
             with contextlib.suppress(Exception):
-                _import_nodriver().util.get_registered_instances().discard(browser)
+                import_nodriver().util.get_registered_instances().discard(browser)
         process = self._process
         if process is not None and process.returncode is None:
             _signal_group(process.pid, signal.SIGTERM)
@@ -195,6 +210,9 @@ class Chromium:
             # Children that outlived the main process are still in its group.
             _signal_group(process.pid, signal.SIGKILL)
             await _group_gone(process.pid)
+        if self._kill_at_exit is not None:
+            atexit.unregister(self._kill_at_exit)
+            self._kill_at_exit = None
         self._remove_profile()
 
     def _kill_now(self) -> None:

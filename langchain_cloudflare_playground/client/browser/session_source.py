@@ -13,11 +13,11 @@ from types import MappingProxyType
 from typing import Any
 
 from langchain_cloudflare_playground.client.browser.chromium import (
-    _INSTALL_ADVICE,
+    INSTALL_ADVICE,
     BrowserUnavailableError,
     Chromium,
-    _import_nodriver,
     find_browser,
+    import_nodriver,
 )
 from langchain_cloudflare_playground.client.errors import ChallengeError
 from langchain_cloudflare_playground.client.sessions.args import SessionArgs, default_session_args
@@ -67,15 +67,15 @@ class BrowserSessionSource:
         """Open ``base_url`` in a fresh browser and take its session."""
         executable = find_browser(self.executable)
         if executable is None:
-            msg = f"no Chrome or Chromium found for a browser session; {_INSTALL_ADVICE}"
+            msg = f"no Chrome or Chromium found for a browser session; {INSTALL_ADVICE}"
             raise BrowserUnavailableError(msg)
         started = time.monotonic()
         async with Chromium(executable, headless=self.headless, deadline=self.deadline) as chrome:
-            user_agent, hints = await _present_as_regular_chrome(chrome.tab)
-            cdp = _import_nodriver().cdp
+            user_agent, hints = await present_as_regular_chrome(chrome.tab)
+            cdp = import_nodriver().cdp
             await chrome.tab.send(cdp.page.navigate(url=f"{base_url.rstrip('/')}/"))
-            await _wait_past_challenge(chrome.tab, base_url, self.deadline)
-            cookies = await _settled_cookies(chrome.tab, base_url, self.deadline)
+            await wait_past_challenge(chrome.tab, base_url, self.deadline)
+            cookies = await settled_cookies(chrome.tab, base_url, self.deadline)
         logger.info(
             "Browser session for %s in %.1f s (%d cookies)",
             base_url,
@@ -120,12 +120,12 @@ def user_agent_for(product: str) -> tuple[str, str, str]:
     return user_agent, major, full
 
 
-async def _present_as_regular_chrome(tab: Any) -> tuple[str, dict[str, str]]:  # noqa: ANN401
+async def present_as_regular_chrome(tab: Any) -> tuple[str, dict[str, str]]:  # noqa: ANN401
     """Override the headless user agent and client hints, consistently, before navigating.
 
     Returns the user agent and the client-hint headers a page request then carries.
     """
-    cdp = _import_nodriver().cdp
+    cdp = import_nodriver().cdp
     version = await tab.send(cdp.browser.get_version())
     product = version[1] if isinstance(version, tuple) else str(version)
     user_agent, major, full = user_agent_for(product)
@@ -162,7 +162,7 @@ async def _present_as_regular_chrome(tab: Any) -> tuple[str, dict[str, str]]:  #
     return user_agent, hints
 
 
-async def _wait_past_challenge(tab: Any, base_url: str, deadline: float) -> None:  # noqa: ANN401
+async def wait_past_challenge(tab: Any, base_url: str, deadline: float) -> None:  # noqa: ANN401
     """Wait until the page on ``base_url`` is loaded and is not a challenge page."""
     end = time.monotonic() + deadline
     title: str | None = None
@@ -191,9 +191,9 @@ async def _wait_past_challenge(tab: Any, base_url: str, deadline: float) -> None
     raise ChallengeError(msg, status=None)
 
 
-async def _settled_cookies(tab: Any, base_url: str, deadline: float) -> list[Any]:  # noqa: ANN401
+async def settled_cookies(tab: Any, base_url: str, deadline: float) -> list[Any]:  # noqa: ANN401
     """The site's cookies (HttpOnly ones too), once scripts have stopped setting them."""
-    cdp = _import_nodriver().cdp
+    cdp = import_nodriver().cdp
     end = time.monotonic() + deadline
     last: tuple[tuple[str, str], ...] | None = None
     stable_since = time.monotonic()
@@ -210,7 +210,7 @@ async def _settled_cookies(tab: Any, base_url: str, deadline: float) -> list[Any
 
 async def _evaluate(tab: Any, expression: str) -> Any:  # noqa: ANN401
     """The value of a JavaScript expression in the page (``None`` if it threw)."""
-    cdp = _import_nodriver().cdp
+    cdp = import_nodriver().cdp
     result, exception = await tab.send(
         cdp.runtime.evaluate(expression=expression, return_by_value=True)
     )
@@ -244,9 +244,19 @@ def default_session_source(*, browser: bool | None = None) -> SessionSource:
     ``browser=True`` insists on the browser; ``browser=False`` never starts one.
     """
     if browser is None:
-        if os.environ.get(BROWSER_ENV, "").strip().lower() in _OFF:
-            return DefaultHeadersSource()
-        if importlib.util.find_spec("nodriver") is None or find_browser() is None:
+        if not browser_available(browser=None):
             return DefaultHeadersSource()
         return BrowserWithFallbackSource(BrowserSessionSource())
     return BrowserSessionSource() if browser else DefaultHeadersSource()
+
+
+def browser_available(*, browser: bool | None = None) -> bool:
+    """Whether a browser may be started: nodriver and a browser are here, and it is allowed.
+
+    ``browser=False`` forbids it, ``True`` allows it; ``None`` follows ``$CF_PLAYGROUND_BROWSER``.
+    """
+    if browser is False:
+        return False
+    if browser is None and os.environ.get(BROWSER_ENV, "").strip().lower() in _OFF:
+        return False
+    return importlib.util.find_spec("nodriver") is not None and find_browser() is not None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
+from langchain_cloudflare_playground.client.browser.relay import BrowserRelay
 from langchain_cloudflare_playground.client.codecs.agents import (
     AgentChatDecoder,
     StateRejectedError,
@@ -68,6 +71,39 @@ class AgentsDialect:
         self._connection = connection
         # A server that refused client state is configured through setConfig from then on.
         self._configure_by_rpc = False
+        # Open WebSockets from inside a browser page (the in-page relay), one browser per loop.
+        self.through_browser = False
+        self._relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BrowserRelay] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def aclose(self) -> None:
+        """Stop the running loop's relay browser, if one was started."""
+        relay = self._relays.pop(asyncio.get_running_loop(), None)
+        if relay is not None:
+            await relay.aclose()
+
+    async def _relay(self) -> BrowserRelay:
+        loop = asyncio.get_running_loop()
+        relay = self._relays.get(loop)
+        if relay is None:
+            relay = self._relays[loop] = BrowserRelay(self._connection.base_url)
+            # Stopped with its loop if the client is never closed (see Connection).
+            await self._connection.close_with_loop(relay.aclose)
+        return relay
+
+    async def _connect(self, url: str, headers: dict[str, str], *, recorded: bool) -> AgentSocket:
+        connection = self._connection
+        if self.through_browser:
+            return await (await self._relay()).open_socket(url, timeout=connection.timeout)
+        # Under a cassette the upgrade bypasses vcrpy, which would record a bare interaction.
+        return await connect_agent_socket(
+            await connection.http_session(unrecorded=not recorded),
+            url,
+            headers=headers,
+            proxy=connection.proxy,
+            timeout=connection.timeout,
+        )
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """One try: configure a fresh room, send the history, stream the reply.
@@ -128,28 +164,15 @@ class AgentsDialect:
         headers = (await connection.sessions.get()).request_headers()
         cassette = active_cassette()
         if cassette is None:
-            return await connect_agent_socket(
-                await connection.http_session(),
-                url,
-                headers=headers,
-                proxy=connection.proxy,
-                timeout=connection.timeout,
-            )
+            return await self._connect(url, headers, recorded=True)
         conversation = CassetteConversation(cassette, url, key, headers)
         frames = conversation.recorded_frames()
         if frames is not None:
             return ReplayedAgentSocket(frames)
         if not conversation.ignored and not conversation.may_record:
             raise NotInCassetteError(conversation.refusal())
-        # The upgrade bypasses vcrpy, which would record it as a bare HTTP interaction.
         try:
-            live = await connect_agent_socket(
-                await connection.http_session(unrecorded=True),
-                url,
-                headers=headers,
-                proxy=connection.proxy,
-                timeout=connection.timeout,
-            )
+            live = await self._connect(url, headers, recorded=False)
         except NotFoundError:
             if not conversation.ignored:
                 conversation.record_missing_route()

@@ -27,11 +27,15 @@ from langchain_cloudflare_playground.client.transports.http import translated_er
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["AgentSocket", "LiveAgentSocket", "connect_agent_socket"]
+__all__ = ["AgentSocket", "LiveAgentSocket", "UpgradeRefusedError", "connect_agent_socket"]
 
 # How long a close handshake may take. It runs after the reply has reached the caller, in the
 # background, so this bounds only how long a silent peer's connection lingers.
 _CLOSE_SECONDS = 2.0
+
+
+class UpgradeRefusedError(ChallengeError):
+    """The site refused the WebSocket upgrade itself, as it does to clients unlike a browser."""
 
 
 class AgentSocket(Protocol):
@@ -140,7 +144,7 @@ def _refused_upgrade(exc: aiohttp.WSServerHandshakeError) -> PlaygroundError:
             retry_after=retry_after,
         )
     if status == 403 or headers.get("cf-mitigated") == "challenge":  # noqa: PLR2004
-        return ChallengeError(
+        return UpgradeRefusedError(
             f"HTTP {status}: the playground refused the WebSocket upgrade, as Cloudflare does to"
             ' clients that do not look like a browser. pip install "cloudflare-playground[browser]"'
             " and install Chromium (or set CHROME_PATH) to use a browser session.",
