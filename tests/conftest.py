@@ -21,6 +21,17 @@ def isolated_session_cache(tmp_path, monkeypatch):
     return folder
 
 
+def require_agents_server() -> None:
+    """The Agents server can run here; in CI its absence fails the test, elsewhere skips."""
+    from tests.agents_worker import missing_prerequisite
+
+    problem = missing_prerequisite()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
 def require_tool(name: str) -> str:
     """The path of a program the test needs: in CI its absence fails the test, elsewhere skips."""
     path = shutil.which(name) or (

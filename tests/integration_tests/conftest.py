@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
-from tests.agents_worker import AgentsServer, missing_prerequisite
-from tests.conftest import IN_CI
+from tests.agents_worker import AgentsServer
+from tests.conftest import require_agents_server
 from tests.reference_server import ReferenceServer
 
 
@@ -28,11 +28,7 @@ def _fresh(server: ReferenceServer) -> ReferenceServer:
 @pytest.fixture(scope="session")
 def agents_server():
     """The real Agents SDK server in local workerd (dialect 3); fails in CI if it cannot run."""
-    problem = missing_prerequisite()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_agents_server()
     with AgentsServer() as server:
         yield server
 

@@ -41,6 +41,16 @@ async def ws_client(agents_server):
         yield client
 
 
+async def request_outcome(observer: aiohttp.ClientWebSocketResponse) -> str | None:
+    """How the room's chat request ended, as an observer in the same room sees it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        frame = json.loads((await observer.receive(timeout=10)).data)
+        if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
+            return frame.get("outcome")
+    return None
+
+
 def echo_fields(text: str) -> dict[str, str]:
     """The scripted model's echo, as a dict of its ``key: value`` lines."""
     return dict(line.split(": ", 1) for line in text.splitlines()[1:])
@@ -201,12 +211,7 @@ async def test_breaking_out_early_cancels_on_the_server(agents_server, monkeypat
             assert isinstance(event, TextDelta)
             break
         # The room broadcasts every response frame: the observer sees the request end.
-        outcome = None
-        deadline = time.monotonic() + 5
-        while outcome is None and time.monotonic() < deadline:
-            frame = json.loads((await observer.receive(timeout=5)).data)
-            if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
-                outcome = frame.get("outcome")
+        outcome = await request_outcome(observer)
     assert outcome == "aborted"
 
 
@@ -254,12 +259,7 @@ async def test_cancelling_the_task_cancels_on_the_server(agents_server, monkeypa
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            outcome = None
-            deadline = time.monotonic() + 5
-            while outcome is None and time.monotonic() < deadline:
-                frame = json.loads((await observer.receive(timeout=5)).data)
-                if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
-                    outcome = frame.get("outcome")
+            outcome = await request_outcome(observer)
         assert asyncio.all_tasks() == {asyncio.current_task()}
     assert outcome == "aborted"
 

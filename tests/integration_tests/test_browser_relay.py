@@ -3,7 +3,6 @@ server behind an edge that refuses any upgrade that does not look like a browser
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -20,8 +19,9 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.client.browser import BrowserSessionSource
-from tests.agents_worker import AgentsServer, missing_prerequisite
-from tests.conftest import IN_CI, require_tool
+from tests.agents_worker import AgentsServer
+from tests.conftest import require_agents_server, require_tool
+from tests.integration_tests.test_agents_dialect import request_outcome
 from tests.integration_tests.test_browser_sessions import chromium_processes, our_profiles
 
 HISTORY = [
@@ -35,11 +35,7 @@ HISTORY = [
 @pytest.fixture(scope="module")
 def browser_gated_agents():
     require_tool("chromium")
-    problem = missing_prerequisite()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_agents_server()
     before = chromium_processes()
     with AgentsServer(gate="browser") as server:
         yield server
@@ -107,12 +103,7 @@ async def test_the_relay_cancels_on_the_server_when_the_caller_stops(
             async for event in client.astream_chat("[slow:300]"):
                 assert isinstance(event, TextDelta)
                 break
-            outcome = None
-            deadline = time.monotonic() + 10
-            while outcome is None and time.monotonic() < deadline:
-                frame = json.loads((await observer.receive(timeout=10)).data)
-                if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
-                    outcome = frame.get("outcome")
+            outcome = await request_outcome(observer)
     assert outcome == "aborted"
 
 

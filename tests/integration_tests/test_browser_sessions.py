@@ -28,8 +28,8 @@ from langchain_cloudflare_playground.client.browser import (
     BrowserUnavailableError,
     BrowserWithFallbackSource,
 )
-from tests.agents_worker import AgentsServer, missing_prerequisite
-from tests.conftest import IN_CI, require_tool
+from tests.agents_worker import AgentsServer
+from tests.conftest import require_agents_server, require_tool
 from tests.reference_server import ReferenceServer
 
 PROFILE_PREFIX = "cf-playground-chromium-"
@@ -86,11 +86,7 @@ def gated_http():
 
 @pytest.fixture(scope="module")
 def gated_agents():
-    problem = missing_prerequisite()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_agents_server()
     with AgentsServer(gate="cookie") as server:
         yield server
 

@@ -20,7 +20,11 @@ from langchain_cloudflare_playground.client.browser.chromium import (
     import_nodriver,
 )
 from langchain_cloudflare_playground.client.errors import ChallengeError
-from langchain_cloudflare_playground.client.sessions.args import SessionArgs, default_session_args
+from langchain_cloudflare_playground.client.sessions.args import (
+    SessionArgs,
+    browser_request_headers,
+    default_session_args,
+)
 from langchain_cloudflare_playground.client.sessions.store import (
     DefaultHeadersSource,
     SessionSource,
@@ -82,21 +86,9 @@ class BrowserSessionSource:
             time.monotonic() - started,
             len(cookies),
         )
-        origin = base_url.rstrip("/")
         return SessionArgs(
             user_agent=user_agent,
-            headers=MappingProxyType(
-                {
-                    "Accept": "*/*",
-                    "Accept-Language": "en-US,en;q=0.9",
-                    "Origin": origin,
-                    "Referer": f"{origin}/",
-                    **hints,
-                    "sec-fetch-dest": "empty",
-                    "sec-fetch-mode": "cors",
-                    "sec-fetch-site": "same-origin",
-                }
-            ),
+            headers=MappingProxyType(browser_request_headers(base_url, hints)),
             cookies=MappingProxyType({c.name: c.value for c in cookies}),
             cookie_expiries=MappingProxyType(
                 {c.name: float(c.expires) for c in cookies if not c.session and c.expires > 0}

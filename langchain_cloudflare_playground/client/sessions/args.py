@@ -138,26 +138,32 @@ def _morsel_expiry(morsel: Morsel[str], now: float) -> float | None:
     return None
 
 
+def browser_request_headers(base_url: str, client_hints: Mapping[str, str]) -> dict[str, str]:
+    """The headers a page of ``base_url`` sends with a ``fetch`` to its own API."""
+    origin = base_url.rstrip("/")
+    return {
+        "Accept": "*/*",
+        "Accept-Language": "en-US,en;q=0.9",
+        "Origin": origin,
+        "Referer": f"{origin}/",
+        **client_hints,
+        "sec-fetch-dest": "empty",
+        "sec-fetch-mode": "cors",
+        "sec-fetch-site": "same-origin",
+    }
+
+
 def default_session_args(base_url: str) -> SessionArgs:
     """Browser-like headers for ``base_url``, used when no browser session is at hand."""
-    origin = base_url.rstrip("/")
+    hints = {
+        "sec-ch-ua": (
+            f'"Chromium";v="{_CHROME_MAJOR}", "Google Chrome";v="{_CHROME_MAJOR}",'
+            ' "Not_A Brand";v="99"'
+        ),
+        "sec-ch-ua-mobile": "?0",
+        "sec-ch-ua-platform": '"Linux"',
+    }
     return SessionArgs(
         user_agent=DEFAULT_USER_AGENT,
-        headers=MappingProxyType(
-            {
-                "Accept": "*/*",
-                "Accept-Language": "en-US,en;q=0.9",
-                "Origin": origin,
-                "Referer": f"{origin}/",
-                "sec-ch-ua": (
-                    f'"Chromium";v="{_CHROME_MAJOR}", "Google Chrome";v="{_CHROME_MAJOR}",'
-                    ' "Not_A Brand";v="99"'
-                ),
-                "sec-ch-ua-mobile": "?0",
-                "sec-ch-ua-platform": '"Linux"',
-                "sec-fetch-dest": "empty",
-                "sec-fetch-mode": "cors",
-                "sec-fetch-site": "same-origin",
-            }
-        ),
+        headers=MappingProxyType(browser_request_headers(base_url, hints)),
     )
