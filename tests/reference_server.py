@@ -195,6 +195,7 @@ class ReferenceServer:
         self.dialect = dialect
         self.gate = gate
         self.challenge_forever = False  # the interstitial never clears (a deadline test)
+        self.page_never_answers = False  # the site page hangs (a deadline test)
         self.port = port
         self.requests: list[RecordedRequest] = []
         self.models_payload: Any = {"models": CATALOG}
@@ -285,6 +286,8 @@ class ReferenceServer:
 
     async def _site_page(self, request: web.Request) -> web.StreamResponse:
         await self._record(request)
+        if self.page_never_answers:
+            await asyncio.sleep(120)
         if self.challenge_forever:
             return _challenge_interstitial(clears=False)
         if request.cookies.get("cf_chl_passed") != "1":

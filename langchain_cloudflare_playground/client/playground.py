@@ -222,6 +222,7 @@ class PlaygroundClient:
         )
         attempts = _Attempts()
         while True:
+            attempts.generation = await self._session_generation()
             text: list[str] = []
             reasoning: list[str] = []
             try:
@@ -448,6 +449,12 @@ class PlaygroundClient:
 
     # -- retries ----------------------------------------------------------------------------
 
+    async def _session_generation(self) -> int:
+        """Get the session a try will use (acquiring it if need be), and say which it is."""
+        if self._uses_http() or not self._agents.through_browser:  # the relay brings its own
+            await self.sessions.get()
+        return self.sessions.generation
+
     def _switch_to_relay(self) -> bool:
         """After a second refused upgrade, try the in-page relay, once, if a browser is here."""
         if self.transport != "auto" or self._agents.through_browser:
@@ -463,6 +470,7 @@ class PlaygroundClient:
     async def _with_retries(self, call: Callable[[], Awaitable[_T]]) -> _T:
         attempts = _Attempts()
         while True:
+            attempts.generation = await self._session_generation()
             try:
                 return await call()
             except PlaygroundError as exc:
@@ -482,7 +490,7 @@ class PlaygroundClient:
                 raise error
             attempts.refreshed = True
             logger.info("The playground refused the session (%s); getting a fresh one", error)
-            self.sessions.invalidate()
+            self.sessions.invalidate(generation=attempts.generation)
             return
         if not self.retry_policy.should_retry(error, attempts.retries):
             raise error
@@ -504,6 +512,7 @@ class _Attempts:
 
     retries: int = 0
     refreshed: bool = False
+    generation: int = 0  # of the session the current try started with
 
 
 def _redact_url(url: str | None) -> str | None:

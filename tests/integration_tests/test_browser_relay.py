@@ -3,7 +3,9 @@ server behind an edge that refuses any upgrade that does not look like a browser
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import time
 
 import aiohttp
@@ -118,3 +120,14 @@ async def test_errors_and_timeouts_through_the_relay(browser_gated_agents):
             await client.achat("[slow]")
         assert time.monotonic() - started < 3
         assert (await client.achat("[long:5]")).text == "t0 t1 t2 t3 t4 "
+
+
+async def test_the_relay_starts_a_new_browser_if_its_browser_died(browser_gated_agents):
+    async with client_for(browser_gated_agents, transport="browser") as client:
+        assert (await client.achat("one")).text.startswith("Echo from")
+        relay = client._agents._relays[asyncio.get_running_loop()]
+        dead = relay._chromium
+        os.killpg(dead.pid, signal.SIGKILL)  # the browser crashes between two conversations
+        await asyncio.sleep(0.2)
+        assert (await client.achat("two")).text.startswith("Echo from")
+        assert relay._chromium is not dead

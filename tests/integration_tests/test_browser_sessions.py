@@ -193,6 +193,18 @@ async def test_a_page_that_never_clears_hits_the_deadline(gated_http):
     assert our_profiles() == []
 
 
+async def test_a_page_that_never_answers_hits_the_deadline(gated_http):
+    gated_http.page_never_answers = True
+    try:
+        started = time.monotonic()
+        with pytest.raises(ChallengeError, match="within 2 s"):
+            await browser(deadline=2.0).acquire(gated_http.url)
+        assert time.monotonic() - started < 8
+    finally:
+        gated_http.page_never_answers = False
+    assert our_profiles() == []
+
+
 async def test_a_missing_browser_names_the_fix(gated_http):
     with pytest.raises(BrowserUnavailableError, match=r"CHROME_PATH"):
         await browser(executable="/nonexistent/chromium").acquire(gated_http.url)

@@ -367,3 +367,27 @@ async def test_a_failed_acquisition_reaches_every_waiter_and_is_not_cached(tmp_p
     with pytest.raises(RuntimeError):
         await store.get()  # the next call tries again
     assert source.calls == 2
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_others(tmp_path):
+    source = _SlowSource()
+    store = SessionStore(BASE, source=source, cache=None)
+    tasks = [asyncio.create_task(store.get()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    tasks[1].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert [r.cookies["n"] for r in (results[0], results[2])] == ["1", "1"]
+    assert source.calls == 1
+
+
+async def test_refusals_of_an_already_replaced_session_keep_the_new_one(tmp_path):
+    source = _SlowSource()
+    store = SessionStore(BASE, source=source, cache=SessionCache(tmp_path / "s.json"))
+    await store.get()
+    refused = store.generation
+    store.invalidate(generation=refused)  # the first refusal drops the session
+    await store.get()  # a fresh one (source call 2)
+    store.invalidate(generation=refused)  # a late refusal of the old session: ignored
+    assert (await store.get()).cookies["n"] == "2"
+    assert source.calls == 2

@@ -106,6 +106,13 @@ class Chromium:
         self._process: asyncio.subprocess.Process | None = None
         self._profile: str | None = None
         self._kill_at_exit: Callable[[], None] | None = None
+        self._crash_handlers_before: set[int] | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the browser is attached and its process still runs."""
+        process = self._process
+        return self.browser is not None and process is not None and process.returncode is None
 
     @property
     def pid(self) -> int | None:
@@ -126,6 +133,9 @@ class Chromium:
             *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium refuses root otherwise
             "about:blank",
         ]
+        # Chromium's crash handler leaves the process group (it daemonises); whichever appear
+        # while this browser runs are stopped with it.
+        self._crash_handlers_before = _crash_handlers()
         try:
             self._process = await asyncio.create_subprocess_exec(
                 *args,
@@ -139,7 +149,7 @@ class Chromium:
             raise BrowserUnavailableError(msg) from exc
         # If the interpreter exits with the browser still running (a client never closed),
         # the browser, in its own process group, must not outlive it.
-        self._kill_at_exit = functools.partial(_signal_group, self._process.pid, signal.SIGKILL)
+        self._kill_at_exit = functools.partial(_kill_at_exit, self._process.pid, self._profile)
         atexit.register(self._kill_at_exit)
         port = await self._debugging_port()
         config = nodriver.Config(
@@ -210,6 +220,7 @@ class Chromium:
             # Children that outlived the main process are still in its group.
             _signal_group(process.pid, signal.SIGKILL)
             await _group_gone(process.pid)
+        self._kill_crash_handlers()
         if self._kill_at_exit is not None:
             atexit.unregister(self._kill_at_exit)
             self._kill_at_exit = None
@@ -218,7 +229,16 @@ class Chromium:
     def _kill_now(self) -> None:
         if self._process is not None:
             _signal_group(self._process.pid, signal.SIGKILL)
+        self._kill_crash_handlers()
         self._remove_profile()
+
+    def _kill_crash_handlers(self) -> None:
+        if self._crash_handlers_before is None:
+            return
+        for pid in _crash_handlers() - self._crash_handlers_before:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        self._crash_handlers_before = None
 
     def _remove_profile(self) -> None:
         if self._profile is not None:
@@ -242,6 +262,32 @@ class Chromium:
     ) -> None:
         """Stop, whatever happened."""
         await self.stop()
+
+
+def _kill_at_exit(pgid: int, profile: str) -> None:
+    """At interpreter exit, for a browser nobody stopped: kill its group, remove its profile."""
+    _signal_group(pgid, signal.SIGKILL)
+    end = time.monotonic() + _STOP_GRACE_SECONDS
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+        time.sleep(0.02)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _crash_handlers() -> set[int]:
+    """The pids of running Chromium crash handlers (Linux: read from /proc)."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+                    if argv0.endswith(b"chrome_crashpad_handler"):
+                        found.add(int(entry.name))
+    return found
 
 
 async def _group_gone(pgid: int, timeout: float = _STOP_GRACE_SECONDS) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from langchain_cloudflare_playground.client.browser.chromium import (
     INSTALL_ADVICE,
+    BrowserUnavailableError,
     Chromium,
     find_browser,
     import_nodriver,
@@ -85,29 +86,44 @@ class BrowserRelay:
 
     async def _ready_browser(self) -> Chromium:
         async with self._starting:
-            if self._chromium is not None and self._chromium.browser is not None:
-                return self._chromium
+            current = self._chromium
+            if current is not None:
+                if current.alive and await self._still_on_the_playground(current):
+                    return current
+                # The browser died or its page went elsewhere: start again.
+                self._chromium = None
+                await current.stop()
             executable = find_browser(self._executable)
             if executable is None:
-                msg = (
-                    f"the WebSocket needs a browser page here, and none was found; {INSTALL_ADVICE}"
-                )
-                raise ChallengeError(msg, status=None)
+                msg = f"the WebSocket needs a browser page, and none was found; {INSTALL_ADVICE}"
+                raise BrowserUnavailableError(msg)
             chromium = Chromium(executable, deadline=self._deadline)
             try:
                 await chromium.start()
-                cdp = import_nodriver().cdp
-                await present_as_regular_chrome(chromium.tab)
-                await chromium.tab.send(cdp.page.navigate(url=f"{self._base_url}/"))
-                await wait_past_challenge(chromium.tab, self._base_url, self._deadline)
-                # The page's scripts may still be setting cookies the upgrade needs.
-                await settled_cookies(chromium.tab, self._base_url, self._deadline)
+                await asyncio.wait_for(self._open_the_playground(chromium), self._deadline)
             except BaseException:
                 await chromium.stop()
                 raise
             logger.info("Relaying WebSockets through a browser page on %s", self._base_url)
             self._chromium = chromium
             return chromium
+
+    async def _open_the_playground(self, chromium: Chromium) -> None:
+        cdp = import_nodriver().cdp
+        await present_as_regular_chrome(chromium.tab)
+        await chromium.tab.send(cdp.page.navigate(url=f"{self._base_url}/"))
+        await wait_past_challenge(chromium.tab, self._base_url, self._deadline)
+        # The page's scripts may still be setting cookies the upgrade needs.
+        await settled_cookies(chromium.tab, self._base_url, self._deadline)
+
+    async def _still_on_the_playground(self, chromium: Chromium) -> bool:
+        cdp = import_nodriver().cdp
+        expression = cdp.runtime.evaluate(expression="location.href", return_by_value=True)
+        try:
+            result, exception = await asyncio.wait_for(chromium.tab.send(expression), 5.0)
+        except Exception:  # noqa: BLE001 (a page that cannot answer is not usable)
+            return False
+        return exception is None and str(result.value).startswith(self._base_url)
 
     async def aclose(self) -> None:
         """Stop the browser."""
@@ -139,8 +155,8 @@ class RelayedAgentSocket:
         ]
         for event, handler in self._handlers:
             self._tab.add_handler(event, handler)
-        await self._tab.send(cdp.page.enable())
-        await self._tab.send(cdp.runtime.add_binding(name=self._binding))
+        await self._send(cdp.page.enable())
+        await self._send(cdp.runtime.add_binding(name=self._binding))
         await self._evaluate(
             _OPEN_SOCKET
             % {
@@ -201,6 +217,8 @@ class RelayedAgentSocket:
         """Close the socket in the page and stop listening for its events."""
         with contextlib.suppress(Exception):
             await self._evaluate(_CLOSE % {"handle": json.dumps(self._handle)})
+        with contextlib.suppress(Exception):
+            await self._send(import_nodriver().cdp.runtime.remove_binding(name=self._binding))
         for event, handler in self._handlers:
             with contextlib.suppress(Exception):
                 self._tab.remove_handler(event, handler)
@@ -208,11 +226,18 @@ class RelayedAgentSocket:
 
     async def _evaluate(self, expression: str) -> Any:  # noqa: ANN401
         cdp = import_nodriver().cdp
+        result, exception = await self._send(
+            cdp.runtime.evaluate(expression=expression, return_by_value=True)
+        )
+        return None if exception is not None else result.value
+
+    async def _send(self, command: Any) -> Any:  # noqa: ANN401
+        """One DevTools command, bounded by the timeout, failing as a connection error."""
         try:
-            result, exception = await self._tab.send(
-                cdp.runtime.evaluate(expression=expression, return_by_value=True)
-            )
+            return await asyncio.wait_for(self._tab.send(command), self._timeout or None)
+        except asyncio.TimeoutError as exc:
+            msg = f"the browser page did not answer within {self._timeout:g} s"
+            raise PlaygroundTimeoutError(msg) from exc
         except Exception as exc:
             msg = f"the browser page is gone: {exc}"
             raise PlaygroundConnectionError(msg) from exc
-        return None if exception is not None else result.value

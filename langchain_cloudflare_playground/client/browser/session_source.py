@@ -75,11 +75,18 @@ class BrowserSessionSource:
             raise BrowserUnavailableError(msg)
         started = time.monotonic()
         async with Chromium(executable, headless=self.headless, deadline=self.deadline) as chrome:
-            user_agent, hints = await present_as_regular_chrome(chrome.tab)
-            cdp = import_nodriver().cdp
-            await chrome.tab.send(cdp.page.navigate(url=f"{base_url.rstrip('/')}/"))
-            await wait_past_challenge(chrome.tab, base_url, self.deadline)
-            cookies = await settled_cookies(chrome.tab, base_url, self.deadline)
+            try:
+                # One deadline over every step: a page that never answers counts too.
+                user_agent, hints, cookies = await asyncio.wait_for(
+                    _open_and_collect(chrome.tab, base_url, self.deadline), self.deadline
+                )
+            except asyncio.TimeoutError as exc:
+                msg = (
+                    f"the browser did not get through the playground's page within"
+                    f" {self.deadline:g} s; try once with a visible browser:"
+                    " cf-playground session refresh --headful"
+                )
+                raise ChallengeError(msg, status=None) from exc
         logger.info(
             "Browser session for %s in %.1f s (%d cookies)",
             base_url,
@@ -95,6 +102,19 @@ class BrowserSessionSource:
             ),
             source="browser",
         )
+
+
+async def _open_and_collect(
+    tab: Any,  # noqa: ANN401
+    base_url: str,
+    deadline: float,
+) -> tuple[str, dict[str, str], list[Any]]:
+    user_agent, hints = await present_as_regular_chrome(tab)
+    cdp = import_nodriver().cdp
+    await tab.send(cdp.page.navigate(url=f"{base_url.rstrip('/')}/"))
+    await wait_past_challenge(tab, base_url, deadline)
+    cookies = await settled_cookies(tab, base_url, deadline)
+    return user_agent, hints, cookies
 
 
 def user_agent_for(product: str) -> tuple[str, str, str]:
@@ -189,13 +209,18 @@ async def settled_cookies(tab: Any, base_url: str, deadline: float) -> list[Any]
     end = time.monotonic() + deadline
     last: tuple[tuple[str, str], ...] | None = None
     stable_since = time.monotonic()
+    origin = base_url.rstrip("/")
+    # Cookies scoped to the API's paths count too, not just the page's.
+    urls = [f"{origin}/", f"{origin}/api/", f"{origin}/agents/"]
     while True:
-        cookies = await tab.send(cdp.network.get_cookies(urls=[f"{base_url.rstrip('/')}/"]))
+        cookies = await tab.send(cdp.network.get_cookies(urls=urls))
         current = tuple(sorted((c.name, c.value) for c in cookies))
         now = time.monotonic()
+        if now >= end:
+            return list(cookies)  # still changing at the deadline: take what there is
         if current != last:
             last, stable_since = current, now
-        elif now - stable_since >= _COOKIES_SETTLE_SECONDS or now >= end:
+        elif now - stable_since >= _COOKIES_SETTLE_SECONDS:
             return list(cookies)
         await asyncio.sleep(_POLL_SECONDS)
 
@@ -223,7 +248,9 @@ class BrowserWithFallbackSource:
         """Try the browser, then fall back to default headers."""
         try:
             return await self.browser.acquire(base_url)
-        except BrowserUnavailableError as exc:
+        except ChallengeError:
+            raise  # the browser works; the site is what refuses
+        except Exception as exc:  # noqa: BLE001 (a broken browser must not break the client)
             logger.warning("No browser session (%s); using browser-like default headers", exc)
             return default_session_args(base_url)
 

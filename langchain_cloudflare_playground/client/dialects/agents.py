@@ -161,7 +161,10 @@ class AgentsDialect:
         """A connection to a fresh room: live, or recorded/replayed when a cassette is active."""
         connection = self._connection
         url = agent_url(connection.base_url, new_room())
-        headers = (await connection.sessions.get()).request_headers()
+        # A relayed socket is opened by the browser page, with the page's own cookies.
+        headers = (
+            {} if self.through_browser else (await connection.sessions.get()).request_headers()
+        )
         cassette = active_cassette()
         if cassette is None:
             return await self._connect(url, headers, recorded=True)

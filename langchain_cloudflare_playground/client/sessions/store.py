@@ -72,6 +72,7 @@ class SessionStore:
         self._lock = threading.Lock()
         self._acquiring: concurrent.futures.Future[SessionArgs] | None = None
         self.acquisitions = 0  # how many times the source was asked, for diagnostics
+        self.generation = 0  # changes whenever the session is replaced or dropped
 
     def __repr__(self) -> str:
         """Never show the args themselves."""
@@ -99,19 +100,22 @@ class SessionStore:
             else:
                 owner = False
         if not owner:
-            return await asyncio.wrap_future(pending)
+            # Shielded: one waiter being cancelled must not cancel the others' acquisition.
+            return await asyncio.shield(asyncio.wrap_future(pending))
         try:
             self.acquisitions += 1
             session = await self._source.acquire(self._base_url)
             if session.cookies:
                 self._save(session)
         except BaseException as exc:
-            shared = exc if isinstance(exc, Exception) else _interrupted()
-            pending.set_exception(shared)
+            if not pending.done():
+                pending.set_exception(exc if isinstance(exc, Exception) else _interrupted())
             raise
         else:
-            pending.set_result(session)
             self._session = session
+            self.generation += 1
+            if not pending.done():
+                pending.set_result(session)
             return session
         finally:
             with self._lock:
@@ -126,9 +130,16 @@ class SessionStore:
             self._session = updated
             self._save(updated)
 
-    def invalidate(self) -> None:
-        """Forget the session, in memory and in the cache, so the next call gets a fresh one."""
+    def invalidate(self, *, generation: int | None = None) -> None:
+        """Forget the session, in memory and in the cache, so the next call gets a fresh one.
+
+        With ``generation`` (the :attr:`generation` a refused call ran with), a session that was
+        already replaced since is kept: several calls refused together cost one fresh session.
+        """
+        if generation is not None and generation != self.generation:
+            return
         self._session = None
+        self.generation += 1
         if self._cache is not None:
             self._cache.clear(self._base_url)
 
