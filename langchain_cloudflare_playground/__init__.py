@@ -1,9 +1,10 @@
 """The Cloudflare AI Playground for LangChain, on a shared framework-free client.
 
-``from langchain_cloudflare_playground.client import PlaygroundClient`` never loads LangChain: this
-package's ``__init__`` imports nothing from ``langchain_core``, so the LlamaIndex adapter and the
-command line can use the client without it. The LangChain chat model arrives in a later release.
+``ChatCloudflarePlayground`` is imported on first use: this package's ``__init__`` loads nothing
+from ``langchain_core``, so the LlamaIndex adapter and the command line use the client without it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from langchain_cloudflare_playground.client import (
     ChatReply,
@@ -16,7 +17,11 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 
+if TYPE_CHECKING:
+    from langchain_cloudflare_playground.chat_models import ChatCloudflarePlayground
+
 __all__ = [
+    "ChatCloudflarePlayground",
     "ChatReply",
     "Finish",
     "Message",
@@ -27,3 +32,14 @@ __all__ = [
     "TextDelta",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 (module attribute hook)
+    if name == "ChatCloudflarePlayground":
+        from langchain_cloudflare_playground.chat_models import (  # noqa: PLC0415
+            ChatCloudflarePlayground,
+        )
+
+        return ChatCloudflarePlayground
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -8,6 +8,7 @@ Unlike ``asyncio.run`` this works from a Jupyter cell (whose loop is already run
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import threading
@@ -67,6 +68,7 @@ class BackgroundLoop:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        atexit.unregister(self.stop)
         # As asyncio.run does: cancel what still runs (a sync call on another thread then gets
         # CancelledError instead of waiting forever), then finalise async generators, which
         # closes what lives on this loop (the client's sessions).
@@ -91,6 +93,9 @@ class BackgroundLoop:
                 thread.start()
                 ready.wait()
                 self._loop, self._thread = loop, thread
+                # A client nobody closed (a LangChain model has no close) still closes its
+                # connections when the interpreter exits.
+                atexit.register(self.stop)
             return self._loop
 
 

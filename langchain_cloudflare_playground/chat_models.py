@@ -1,0 +1,409 @@
+"""``ChatCloudflarePlayground``: the Cloudflare AI Playground as a LangChain chat model."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    agenerate_from_stream,
+    generate_from_stream,
+)
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_cloudflare_playground.client import (
+    DEFAULT_MODEL,
+    Finish,
+    PlaygroundClient,
+    PlaygroundError,
+    ReasoningDelta,
+    TextDelta,
+)
+from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
+from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
+from langchain_cloudflare_playground.langchain_errors import to_langchain_error
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForLLMRun,
+        CallbackManagerForLLMRun,
+    )
+    from langchain_core.language_models import LangSmithParams
+    from langchain_core.messages.ai import UsageMetadata
+
+    from langchain_cloudflare_playground.client import ChatEvent
+
+__all__ = ["ChatCloudflarePlayground"]
+
+PROVIDER = "cloudflare-playground"
+_CHAT_ROLES = {
+    "system": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+}
+
+
+class ChatCloudflarePlayground(BaseChatModel):
+    """The Cloudflare AI Playground: free, keyless chat with the models Cloudflare hosts.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "cloudflare-playground[langchain]"
+            # optional, for sites that refuse plain clients: a browser session
+            pip install "cloudflare-playground[browser]" && apt-get install chromium
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_cloudflare_playground import ChatCloudflarePlayground
+
+            llm = ChatCloudflarePlayground(
+                model="llama-3.3-70b",  # an alias or a full "@cf/..." id
+                temperature=0.2,
+                max_tokens=1024,
+                # base_url="https://playground.ai.cloudflare.com",  # or $CF_PLAYGROUND_URL
+            )
+
+    Invoke:
+        .. code-block:: python
+
+            messages = [("system", "Translate to French."), ("human", "I love programming.")]
+            llm.invoke(messages).content
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in llm.stream(messages):
+                print(chunk.text, end="")
+
+    Async:
+        .. code-block:: python
+
+            await llm.ainvoke(messages)
+            async for chunk in llm.astream(messages):
+                print(chunk.text, end="")
+
+    Response metadata:
+        .. code-block:: python
+
+            msg = llm.invoke(messages)
+            msg.response_metadata  # {"model_name": "@cf/...", "finish_reason": "stop", ...}
+            msg.usage_metadata  # token counts, when the playground's dialect reports them
+    """
+
+    model_name: str = Field(default=DEFAULT_MODEL, alias="model")
+    """The model: an alias such as ``llama-3.3-70b`` or a full ``@cf/``/``@hf/`` id."""
+    max_tokens: int = 2048
+    """The most tokens a reply may have (the HTTP dialects honour it)."""
+    temperature: float | None = None
+    """Sampling temperature; the playground's default when unset."""
+    timeout: float = Field(default=300.0, alias="request_timeout")
+    """Seconds allowed for the connect, the first byte and each gap between chunks."""
+    max_retries: int = 2
+    """Retries of retryable failures, made before any text reached the caller."""
+    base_url: str | None = Field(default_factory=lambda: os.environ.get(BASE_URL_ENV) or None)
+    """The playground; ``$CF_PLAYGROUND_URL``, then the public site, when unset."""
+    proxy: str | None = None
+    """An HTTP proxy for every request."""
+    dialect: Literal["auto", "websocket", "http"] = "auto"
+    """The wire dialect; ``auto`` finds the one the server speaks."""
+    streaming: bool = False
+    """Whether ``invoke`` streams under the hood (callbacks then see each token)."""
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences, enforced on the client when the server ignores them."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other client options (``transport``, ``browser``, ``session_cache``...)."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    _client: PlaygroundClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_unknown_options(cls, values: Any) -> Any:
+        """Keep unknown keyword arguments in ``model_kwargs``, with a warning, never lost."""
+        if not isinstance(values, dict):
+            return values
+        known = {name for name, field in cls.model_fields.items()} | {
+            field.alias for field in cls.model_fields.values() if field.alias
+        }
+        extra = {key: values[key] for key in list(values) if key not in known}
+        if extra:
+            warnings.warn(
+                f"{', '.join(sorted(extra))} are not fields of ChatCloudflarePlayground; they are"
+                " passed to the client through model_kwargs",
+                UserWarning,
+                stacklevel=2,
+            )
+            values = {k: v for k, v in values.items() if k not in extra}
+            values["model_kwargs"] = {**values.get("model_kwargs", {}), **extra}
+        return values
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Serialisable: its fields hold settings only, never the session's cookies."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """Where ``langchain_core.load`` finds the class."""
+        return ["langchain_cloudflare_playground", "chat_models"]
+
+    @property
+    def _llm_type(self) -> str:
+        return PROVIDER
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # Settings only: never the session, its cookies or a proxy password.
+        return {
+            "model_name": self.model_name,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "dialect": self.dialect,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = PROVIDER
+        params["ls_model_name"] = kwargs.get("model", self.model_name)
+        params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
+        if self.temperature is not None:
+            params["ls_temperature"] = kwargs.get("temperature", self.temperature)
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    @property
+    def client(self) -> PlaygroundClient:
+        """The client, shared by every model with the same connection settings.
+
+        Models are cheap and often made per request; sharing their client keeps one connection
+        pool, one session and one background loop, which close when the interpreter exits.
+        """
+        if self._client is None:
+            options: dict[str, Any] = {
+                "dialect": self.dialect,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
+                "proxy": self.proxy,
+                **self.model_kwargs,
+            }
+            self._client = _shared_client(self.base_url, options)
+        return self._client
+
+    # -- the one streaming path ------------------------------------------------------------
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        builder = _ChunkBuilder(stop or self.stop)
+        try:
+            async for event in self.client.astream_chat(
+                _to_playground(messages), **self._request_options(kwargs)
+            ):
+                for chunk in builder.feed(event):
+                    if run_manager is not None and chunk.text:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if builder.stopped:
+                    break
+        except PlaygroundError as exc:
+            raise to_langchain_error(exc) from exc
+        if builder.stopped:
+            yield builder.final_chunk()
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # The client runs the stream on its own loop thread; events, chunks and callbacks are
+        # handled here, in the caller's thread, and a running loop (Jupyter) is never blocked.
+        builder = _ChunkBuilder(stop or self.stop)
+        events = self.client.stream_chat(_to_playground(messages), **self._request_options(kwargs))
+        try:
+            for event in events:
+                for chunk in builder.feed(event):
+                    if run_manager is not None and chunk.text:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if builder.stopped:
+                    break
+        except PlaygroundError as exc:
+            raise to_langchain_error(exc) from exc
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        if builder.stopped:
+            yield builder.final_chunk()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+
+    def _request_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": kwargs.get("model", self.model_name),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": kwargs.get("temperature", self.temperature),
+        }
+
+
+_SHARED_CLIENTS: dict[tuple[Any, ...], PlaygroundClient] = {}
+_SHARED_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_client(base_url: str | None, options: dict[str, Any]) -> PlaygroundClient:
+    key = (base_url, *sorted(options.items()))
+    try:
+        hash(key)
+    except TypeError:  # options such as a SessionCache object: a client of its own
+        return PlaygroundClient(base_url, **options)
+    with _SHARED_CLIENTS_LOCK:
+        client = _SHARED_CLIENTS.get(key)
+        if client is None:
+            client = _SHARED_CLIENTS[key] = PlaygroundClient(base_url, **options)
+        return client
+
+
+class _ChunkBuilder:
+    """Turns client events into LangChain chunks: the one mapping both stream paths use."""
+
+    def __init__(self, stop: list[str] | None) -> None:
+        self._stop = StopSequenceFilter(stop)
+        self._model: str | None = None
+        self.stopped = False
+
+    def feed(self, event: ChatEvent) -> list[ChatGenerationChunk]:
+        if isinstance(event, TextDelta):
+            text = self._stop.feed(event.text)
+            if self._stop.stopped:
+                self.stopped = True
+            return [_chunk(AIMessageChunk(content=text))] if text else []
+        if isinstance(event, ReasoningDelta):
+            # One index, so the reasoning pieces merge into one block.
+            block = {"type": "reasoning", "reasoning": event.text, "index": 0}
+            return [_chunk(AIMessageChunk(content=[block]))]
+        return self._finish(event)
+
+    def _finish(self, event: Finish) -> list[ChatGenerationChunk]:
+        chunks = []
+        rest = self._stop.flush()
+        if rest:
+            chunks.append(_chunk(AIMessageChunk(content=rest)))
+        usage = None
+        if event.usage is not None:
+            usage = cast(
+                "UsageMetadata",
+                {
+                    "input_tokens": event.usage.input_tokens,
+                    "output_tokens": event.usage.output_tokens,
+                    "total_tokens": event.usage.total_tokens,
+                },
+            )
+        chunks.append(
+            _chunk(
+                AIMessageChunk(
+                    content="",
+                    usage_metadata=usage,
+                    response_metadata=_response_metadata(event.model, event.reason),
+                    chunk_position="last",
+                )
+            )
+        )
+        return chunks
+
+    def final_chunk(self) -> ChatGenerationChunk:
+        """The last chunk of a reply cut at a stop sequence."""
+        return _chunk(
+            AIMessageChunk(
+                content="",
+                response_metadata=_response_metadata(None, "stop"),
+                chunk_position="last",
+            )
+        )
+
+
+def _chunk(message: AIMessageChunk) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=message)
+
+
+def _response_metadata(model: str | None, reason: str | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"model_provider": PROVIDER, "finish_reason": reason}
+    if model is not None:
+        metadata["model_name"] = model
+    return metadata
+
+
+def _to_playground(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """LangChain messages as the client's, raising a clear error for what cannot be carried."""
+    converted: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        if isinstance(message, SystemMessage):
+            role = "system"
+        elif isinstance(message, HumanMessage):
+            role = "user"
+        elif isinstance(message, AIMessage):
+            role = "assistant"
+        elif isinstance(message, ChatMessage) and message.role in _CHAT_ROLES:
+            role = _CHAT_ROLES[message.role]
+        else:
+            kind = message.role if isinstance(message, ChatMessage) else message.type
+            msg = (
+                f"messages[{index}] is a {type(message).__name__} ({kind!r}); the playground takes"
+                " system, human and AI messages (tool messages need tool calling, not yet here)."
+            )
+            raise ValueError(msg)
+        # The client flattens text parts and names any part it cannot carry.
+        converted.append({"role": role, "content": _without_reasoning(message.content)})
+    return converted
+
+
+def _without_reasoning(content: str | list[str | dict[str, Any]]) -> str | list[Any]:
+    if isinstance(content, str):
+        return content
+    # Reasoning from an earlier reply is the model's own notes, not part of the conversation.
+    return [
+        part
+        for part in content
+        if not (isinstance(part, dict) and part.get("type") in ("reasoning", "thinking"))
+    ] or ""
