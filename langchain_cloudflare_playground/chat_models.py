@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import warnings
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.language_models.chat_models import (
@@ -19,9 +21,19 @@ from langchain_core.messages import (
     ChatMessage,
     HumanMessage,
     SystemMessage,
+    convert_to_messages,
 )
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import (
+    Runnable,
+    RunnableLambda,
+    RunnableMap,
+    RunnablePassthrough,
+)
+from langchain_core.utils.function_calling import convert_to_json_schema
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
@@ -43,6 +55,7 @@ if TYPE_CHECKING:
         CallbackManagerForLLMRun,
     )
     from langchain_core.language_models import LangSmithParams
+    from langchain_core.language_models.base import LanguageModelInput
     from langchain_core.messages.ai import UsageMetadata
 
     from langchain_cloudflare_playground.client import ChatEvent
@@ -209,6 +222,62 @@ class ChatCloudflarePlayground(BaseChatModel):
             self._client = _shared_client(self.base_url, options)
         return self._client
 
+    # -- structured output -----------------------------------------------------------------
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["json_mode", "json_schema", "function_calling"] = "json_mode",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable that answers with JSON, parsed (and validated, for a pydantic ``schema``).
+
+        The playground has no JSON mode of its own: the model is asked, in a system message, for
+        one JSON object (matching ``schema``'s JSON schema when one is given), and its reply is
+        parsed, code fences and all.
+
+        Args:
+            schema: A pydantic class, a ``TypedDict``, a JSON schema, or ``None`` for any object.
+            method: ``"json_mode"``, or ``"json_schema"``/``"function_calling"``, which take the
+                same path here: the playground has neither a native JSON schema mode nor
+                client-defined tools, so every method asks for JSON and parses it.
+            include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising on a
+                reply that does not parse.
+            strict: Accepted for compatibility; a pydantic ``schema`` is always validated.
+            kwargs: Not accepted (named here to give a clear error).
+        """
+        del strict  # nothing to be strict with on the server; pydantic validates
+        if kwargs:
+            msg = f"unexpected arguments: {', '.join(sorted(kwargs))}"
+            raise ValueError(msg)
+        if method not in ("json_mode", "json_schema", "function_calling"):
+            msg = f'method must be "json_mode", "json_schema" or "function_calling", not {method!r}'
+            raise ValueError(msg)
+        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        parser: Runnable[Any, Any] = (
+            PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+            if is_pydantic
+            else JsonOutputParser()
+        )
+        instruction = _json_instruction(schema)
+
+        def with_instruction(value: LanguageModelInput) -> list[BaseMessage]:
+            return [SystemMessage(instruction), *_as_messages(value)]
+
+        model: Runnable[LanguageModelInput, BaseMessage] = RunnableLambda(with_instruction) | self
+        if not include_raw:
+            return model | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        no_parse = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=model) | parse.with_fallbacks(
+            [no_parse], exception_key="parsing_error"
+        )
+
     # -- the one streaming path ------------------------------------------------------------
 
     async def _astream(
@@ -361,6 +430,27 @@ class _ChunkBuilder:
                 chunk_position="last",
             )
         )
+
+
+def _json_instruction(schema: dict[str, Any] | type | None) -> str:
+    instruction = (
+        "Answer with one JSON object and nothing else: no prose before or after it, no code fences."
+    )
+    if schema is None:
+        return instruction
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        json_schema = schema.model_json_schema()
+    else:
+        json_schema = convert_to_json_schema(schema)
+    return f"{instruction} The object must match this JSON schema:\n{json.dumps(json_schema)}"
+
+
+def _as_messages(value: LanguageModelInput) -> list[BaseMessage]:
+    if isinstance(value, str):
+        return [HumanMessage(value)]
+    if isinstance(value, PromptValue):
+        return value.to_messages()
+    return convert_to_messages(value)
 
 
 def _chunk(message: AIMessageChunk) -> ChatGenerationChunk:

@@ -173,6 +173,9 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
         system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
     turns = [m for m in messages if m.get("role") != "system"]
     last = next((m.get("content", "") for m in reversed(turns) if m.get("role") == "user"), "")
+    if system and "Answer with one JSON object" in system:
+        # A model that follows JSON instructions: an object shaped by the schema, if any.
+        return _chunked(json.dumps(_object_for(system, last)))
     text = (
         f"Echo: {last} | model={body.get('model')} | system={system}"
         f" | turns={len(turns)} | max_tokens={body.get('max_tokens')}"
@@ -180,6 +183,35 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
     # Word-sized chunks with their spaces, like a tokenizer's output.
     words = text.split(" ")
     return [w + " " for w in words[:-1]] + [words[-1]]
+
+
+def _chunked(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+_SAMPLE_VALUES: dict[str, Any] = {
+    "integer": 3,
+    "number": 1.5,
+    "boolean": True,
+    "array": [],
+    "object": {},
+}
+
+
+def _object_for(system: str, last: str) -> dict[str, Any]:
+    """A JSON object that satisfies the schema quoted in ``system`` (strings echo ``last``)."""
+    _, _, quoted = system.partition("JSON schema:\n")
+    try:
+        schema = json.loads(quoted) if quoted else {}
+    except ValueError:
+        schema = {}
+    properties = schema.get("properties") or {"echo": {"type": "string"}}
+    return {
+        name: last
+        if spec.get("type", "string") == "string"
+        else _SAMPLE_VALUES.get(spec.get("type"))
+        for name, spec in properties.items()
+    }
 
 
 class ReferenceServer:

@@ -30,19 +30,31 @@ class StopSequenceFilter:
         if not self._stops:
             return text
         buffer = self._held + text
-        cut = min((i for i in (buffer.find(s) for s in self._stops) if i >= 0), default=-1)
-        if cut >= 0:
+        cut = self._first_match(buffer)
+        # Where a stop sequence may be starting that the next piece could complete.
+        keep = max(_overlap(buffer, stop) for stop in self._stops)
+        pending = len(buffer) - keep
+        if cut >= 0 and cut <= pending:
             self.stopped = True
             self._held = ""
             return buffer[:cut]
-        keep = max(_overlap(buffer, stop) for stop in self._stops)
-        self._held = buffer[len(buffer) - keep :] if keep else ""
-        return buffer[: len(buffer) - keep]
+        # No match yet, or one that a longer stop sequence starting earlier may still beat.
+        self._held = buffer[pending:]
+        return buffer[:pending]
 
     def flush(self) -> str:
-        """What is still held back when the reply ends (it was not a stop sequence)."""
+        """What is still held back when the reply ends, up to any stop sequence in it."""
         held, self._held = self._held, ""
-        return "" if self.stopped else held
+        if self.stopped:
+            return ""
+        cut = self._first_match(held)
+        if cut >= 0:
+            self.stopped = True
+            return held[:cut]
+        return held
+
+    def _first_match(self, text: str) -> int:
+        return min((i for i in (text.find(stop) for stop in self._stops) if i >= 0), default=-1)
 
 
 def _overlap(text: str, stop: str) -> int:

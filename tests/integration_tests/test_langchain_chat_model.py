@@ -147,3 +147,24 @@ def test_over_the_websocket_dialect(agents_server):
     chunks = list(llm.stream("streamed"))
     assert chunks[-1].chunk_position == "last"
     assert "last user: streamed" in "".join(c.text for c in chunks)
+
+
+def test_the_demo_example_runs_against_a_local_playground(server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "langchain_chain.py"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(example)],
+        env={**os.environ, "CF_PLAYGROUND_URL": server.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Echo: What is Cloudflare Workers AI?" in result.stdout
+    assert "turns=3" in result.stdout  # the second turn carried the first
+    assert "(the conversation holds 5 messages)" in result.stdout

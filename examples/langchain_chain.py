@@ -1,0 +1,45 @@
+"""A LangChain chain on the Cloudflare AI Playground: streaming, then a conversation with memory.
+
+python examples/langchain_chain.py          # the live playground
+CF_PLAYGROUND_URL=http://127.0.0.1:8799 python examples/langchain_chain.py   # a local one
+"""
+
+from __future__ import annotations
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from langchain_cloudflare_playground import ChatCloudflarePlayground
+
+
+def main() -> None:
+    llm = ChatCloudflarePlayground(model="llama-3.3-70b", max_tokens=300)
+
+    # 1. prompt | model | parser, streamed as it arrives.
+    explain = (
+        ChatPromptTemplate.from_messages(
+            [("system", "You explain things in two sentences."), ("human", "What is {topic}?")]
+        )
+        | llm
+        | StrOutputParser()
+    )
+    print("== chain, streamed ==")
+    for piece in explain.stream({"topic": "Cloudflare Workers AI"}):
+        print(piece, end="", flush=True)
+    print()
+
+    # 2. A conversation that remembers earlier turns: the history is a list of messages.
+    history: list[BaseMessage] = [SystemMessage("You are a concise assistant.")]
+    print("== conversation ==")
+    for question in ("My name is Ada. Name one colour.", "What is my name?"):
+        print(f"> {question}")
+        history.append(HumanMessage(question))
+        reply = llm.invoke(history)
+        history.append(reply)
+        print(reply.text)
+    print(f"(the conversation holds {len(history)} messages)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The LangChain adapter's pure parts: message mapping, chunk building, stop sequences."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from langchain_cloudflare_playground.chat_models import _ChunkBuilder, _to_playground
+from langchain_cloudflare_playground.client import Finish, ReasoningDelta, TextDelta, Usage
+from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
+
+MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+
+
+def test_messages_map_onto_the_playgrounds_roles():
+    assert _to_playground(
+        [
+            SystemMessage("s1"),
+            HumanMessage("h"),
+            AIMessage("a"),
+            ChatMessage(role="user", content="u"),
+            ChatMessage(role="assistant", content="x"),
+            SystemMessage("s2"),
+        ]
+    ) == [
+        {"role": "system", "content": "s1"},
+        {"role": "user", "content": "h"},
+        {"role": "assistant", "content": "a"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": "x"},
+        {"role": "system", "content": "s2"},
+    ]
+
+
+def test_earlier_reasoning_is_not_sent_back():
+    earlier = AIMessage(content=[{"type": "reasoning", "reasoning": "hmm"}, "the answer"])
+    assert _to_playground([earlier]) == [{"role": "assistant", "content": ["the answer"]}]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ToolMessage("1", tool_call_id="t"),
+        FunctionMessage(name="f", content="1"),
+        ChatMessage(role="critic", content="x"),
+    ],
+)
+def test_messages_the_playground_cannot_carry(message):
+    with pytest.raises(ValueError, match=r"messages\[0\]"):
+        _to_playground([message])
+
+
+def merged(chunks):
+    total = chunks[0].message
+    for chunk in chunks[1:]:
+        total += chunk.message
+    return total
+
+
+def test_events_become_chunks_and_the_last_carries_the_metadata():
+    builder = _ChunkBuilder(None)
+    chunks = [
+        chunk
+        for event in [
+            ReasoningDelta("think "),
+            ReasoningDelta("more"),
+            TextDelta("Hel"),
+            TextDelta("lo"),
+            Finish("stop", Usage(5, 2), MODEL),
+        ]
+        for chunk in builder.feed(event)
+    ]
+    message = merged(chunks)
+    assert isinstance(message, AIMessageChunk)
+    assert message.text == "Hello"
+    assert message.content_blocks[0] == {"type": "reasoning", "reasoning": "think more", "index": 0}
+    assert message.usage_metadata == {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}
+    assert message.response_metadata == {
+        "model_provider": "cloudflare-playground",
+        "finish_reason": "stop",
+        "model_name": MODEL,
+    }
+    assert chunks[-1].message.chunk_position == "last"
+    assert all(c.message.chunk_position != "last" for c in chunks[:-1])
+
+
+def test_a_stop_sequence_ends_the_text():
+    builder = _ChunkBuilder(["STOP"])
+    texts = []
+    for piece in ["ab", "cS", "TO", "P and more"]:
+        texts += [c.text for c in builder.feed(TextDelta(piece))]
+    assert "".join(texts) == "abc"
+    assert builder.stopped
+    final = builder.final_chunk().message
+    assert final.chunk_position == "last"
+    assert final.response_metadata["finish_reason"] == "stop"
+
+
+def test_held_back_text_is_released_when_it_was_not_a_stop_sequence():
+    builder = _ChunkBuilder(["STOP"])
+    chunks = builder.feed(TextDelta("abcST")) + builder.feed(Finish("length", None, MODEL))
+    assert merged(chunks).text == "abcST"
+    assert chunks[-1].message.response_metadata["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize("stops", [["STOP"], ["STOP", "TO"], ["\n\n"]])
+def test_stop_filter_gives_the_same_text_for_every_split(stops):
+    text = "hello ST world\n and STOP here\n\nafter"
+    expected = text[: min(i for i in (text.find(s) for s in stops) if i >= 0)]
+    for cut in range(len(text) + 1):
+        watcher = StopSequenceFilter(stops)
+        out = watcher.feed(text[:cut]) + watcher.feed(text[cut:]) + watcher.flush()
+        assert out == expected, cut
+
+
+def test_no_stop_sequences_passes_everything_through():
+    watcher = StopSequenceFilter(None)
+    assert watcher.feed("anything") == "anything"
+    assert watcher.flush() == ""
