@@ -32,7 +32,8 @@ from langchain_core.runnables import (
     RunnableMap,
     RunnablePassthrough,
 )
-from langchain_core.utils.function_calling import convert_to_json_schema
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_cloudflare_playground.client import (
@@ -249,14 +250,13 @@ class ChatCloudflarePlayground(BaseChatModel):
             strict: Accepted for compatibility; a pydantic ``schema`` is always validated.
             kwargs: Not accepted (named here to give a clear error).
         """
-        del strict  # nothing to be strict with on the server; pydantic validates
         if kwargs:
             msg = f"unexpected arguments: {', '.join(sorted(kwargs))}"
             raise ValueError(msg)
         if method not in ("json_mode", "json_schema", "function_calling"):
             msg = f'method must be "json_mode", "json_schema" or "function_calling", not {method!r}'
             raise ValueError(msg)
-        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         parser: Runnable[Any, Any] = (
             PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
             if is_pydantic
@@ -267,7 +267,14 @@ class ChatCloudflarePlayground(BaseChatModel):
         def with_instruction(value: LanguageModelInput) -> list[BaseMessage]:
             return [SystemMessage(instruction), *_as_messages(value)]
 
-        model: Runnable[LanguageModelInput, BaseMessage] = RunnableLambda(with_instruction) | self
+        # Tells LangSmith and callbacks what was asked for, as partner models do.
+        traced = self.bind(
+            ls_structured_output_format={
+                "kwargs": {"method": method, "strict": strict},
+                "schema": convert_to_openai_tool(schema) if schema is not None else None,
+            }
+        )
+        model: Runnable[LanguageModelInput, BaseMessage] = RunnableLambda(with_instruction) | traced
         if not include_raw:
             return model | parser
         parse = RunnablePassthrough.assign(
@@ -438,10 +445,7 @@ def _json_instruction(schema: dict[str, Any] | type | None) -> str:
     )
     if schema is None:
         return instruction
-    if isinstance(schema, type) and issubclass(schema, BaseModel):
-        json_schema = schema.model_json_schema()
-    else:
-        json_schema = convert_to_json_schema(schema)
+    json_schema = convert_to_json_schema(schema)  # pydantic (v1 or v2), TypedDict or a schema
     return f"{instruction} The object must match this JSON schema:\n{json.dumps(json_schema)}"
 
 

@@ -25,6 +25,7 @@ from tests.agents_worker import AgentsServer
 from tests.reference_server import ReferenceServer
 
 TESTS = "tests/integration_tests/test_cassettes.py"
+STANDARD = "tests/integration_tests/test_standard.py::TestChatCloudflarePlaygroundCassettes"
 
 
 def main() -> int:
@@ -40,7 +41,12 @@ def main() -> int:
     if args.live:
         return int(pytest.main(pytest_args))
     with ReferenceServer(1, port=8786), ReferenceServer(2, port=8787), AgentsServer(port=8788):
-        return int(pytest.main(pytest_args))
+        status = int(pytest.main(pytest_args))
+        if args.k is None:  # LangChain's standard suite, over the HTTP dialect
+            status |= int(
+                pytest.main([STANDARD, "--record-mode=rewrite", "-p", "no:cacheprovider", "-q"])
+            )
+        return status
 
 
 if __name__ == "__main__":

@@ -176,6 +176,31 @@ type Script = {
   finishReason?: "stop" | "length";
 };
 
+const SAMPLE_VALUES: Record<string, unknown> = {
+  integer: 3,
+  number: 1.5,
+  boolean: true,
+  array: [],
+  object: {}
+};
+
+function objectForSchema(instructions: string, userText: string): Record<string, unknown> {
+  const quoted = instructions.split("JSON schema:\n")[1];
+  let properties: Record<string, { type?: string }> = { echo: { type: "string" } };
+  try {
+    const schema = quoted ? JSON.parse(quoted.split("\n")[0]) : {};
+    if (schema.properties) properties = schema.properties;
+  } catch {
+    // not a schema we can read: answer with the echo object
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(properties)) {
+    const type = spec.type ?? "string";
+    out[name] = type === "string" ? userText : SAMPLE_VALUES[type] ?? null;
+  }
+  return out;
+}
+
 function buildScript(state: PlaygroundState, messages: UIMessage[]): Script {
   const lastUser = [...messages].reverse().find((m) => m.role === "user");
   const userText = lastUser ? textOfUIMessage(lastUser) : "";
@@ -194,6 +219,13 @@ function buildScript(state: PlaygroundState, messages: UIMessage[]): Script {
     `roles: ${messages.map((m) => m.role).join(",")}\n` +
     `last user: ${userText}`;
   script.text = chunkText(echo);
+
+  // A model that follows JSON instructions (as the client's structured output asks for them):
+  // one object, shaped by the JSON schema quoted in the system prompt when there is one.
+  const instructions = [state.system ?? "", ...systemMsgs].join("\n");
+  if (instructions.includes("Answer with one JSON object")) {
+    script.text = chunkText(JSON.stringify(objectForSchema(instructions, userText)));
+  }
 
   if (!CHAT_MODEL_IDS.has(state.model)) {
     script.throwBefore = new ExposedError("5007: No such model");

@@ -1,0 +1,97 @@
+"""LangChain's own contract, live: the standard integration suite against the real Agents SDK
+server (the WebSocket dialect of the live site) in local workerd, with its scripted model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_tests.conftest import base_vcr_config
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from pytest_socket import disable_socket, enable_socket
+
+from langchain_cloudflare_playground import ChatCloudflarePlayground
+from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
+
+# Where tests.record_cassettes runs the reference server (dialect 2) for these cassettes.
+RECORDED_URL = "http://127.0.0.1:8787"
+
+
+class TestChatCloudflarePlaygroundLive(ChatModelIntegrationTests):
+    base_url: str = ""
+
+    @pytest.fixture(autouse=True)
+    def _agents_server(self, agents_server) -> None:
+        type(self).base_url = agents_server.url
+
+    @property
+    def chat_model_class(self) -> type[ChatCloudflarePlayground]:
+        return ChatCloudflarePlayground
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {"model": "llama-3.3-70b", "base_url": self.base_url, "dialect": "websocket"}
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return False  # the WebSocket dialect reports no token counts (PROTOCOL.md)
+
+    @property
+    def model_override_value(self) -> str:
+        return "@cf/meta/llama-3.1-8b-instruct-fp8"
+
+
+@pytest.fixture
+def vcr_config() -> dict:
+    # LangChain's base settings, with the package's own filters (no cookies, no Set-Cookie);
+    # host and port are not matched, so the cassettes replay whatever port they were made on.
+    return {
+        **base_vcr_config(),
+        **playground_vcr_config(),
+        "match_on": ["method", "path", "body"],
+        "allow_playback_repeats": True,
+        "cassette_library_dir": str(Path(__file__).parents[1] / "cassettes" / "standard"),
+    }
+
+
+@pytest.mark.vcr
+class TestChatCloudflarePlaygroundCassettes(ChatModelIntegrationTests):
+    """The same suite offline, from cassettes of the HTTP dialect recorded from the reference
+    server (``python -m tests.record_cassettes``); the network is off unless re-recording."""
+
+    @pytest.fixture(autouse=True)
+    def _network_off(self, record_mode):
+        if record_mode != "none":
+            yield
+            return
+        disable_socket(allow_unix_socket=True)
+        yield
+        enable_socket()
+
+    @property
+    def chat_model_class(self) -> type[ChatCloudflarePlayground]:
+        return ChatCloudflarePlayground
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {"model": "llama-3.3-70b", "base_url": RECORDED_URL, "dialect": "http"}
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True  # the HTTP dialects report token counts
+
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "@cf/meta/llama-3.1-8b-instruct-fp8"
