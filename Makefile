@@ -11,7 +11,7 @@ LOCAL_PORT ?= 8799
 .PHONY: help install test unit integration lint type check demo demo-local cassettes clean
 
 help:
-	@echo "make demo        a LangChain chain and a conversation against the live playground"
+	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
 	@echo "make demo-local  the same demo against the local reference server (no internet needed)"
 	@echo "make test        install everything into $(VENV) and run the whole suite"
 	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
@@ -48,16 +48,18 @@ type: $(STAMP)
 
 check: lint type test
 
-# The main job: a LangChain chain and a conversation (the LlamaIndex query joins it with issue 6).
+# The main job: a LangChain chain and a conversation, then a LlamaIndex query engine.
 # Against the live site, or $CF_PLAYGROUND_URL when it points at another playground.
 demo: $(STAMP)
 	$(PY) examples/langchain_chain.py
+	$(PY) examples/llama_index_query.py
 
 demo-local: $(STAMP)
 	@$(PY) -m tests.reference_server --dialect 2 --port $(LOCAL_PORT) & server=$$!; \
 	trap 'kill $$server' EXIT; \
 	for i in $$(seq 50); do $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(LOCAL_PORT)), 0.2)" 2>/dev/null && break; sleep 0.1; done; \
-	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/langchain_chain.py
+	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/langchain_chain.py; \
+	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/llama_index_query.py
 
 cassettes: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m tests.record_cassettes

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import warnings
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -45,6 +44,7 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
+from langchain_cloudflare_playground.client.shared import shared_client
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
 from langchain_cloudflare_playground.langchain_errors import to_langchain_error
 
@@ -220,7 +220,7 @@ class ChatCloudflarePlayground(BaseChatModel):
                 "proxy": self.proxy,
                 **self.model_kwargs,
             }
-            self._client = _shared_client(self.base_url, options)
+            self._client = shared_client(self.base_url, options)
         return self._client
 
     # -- structured output -----------------------------------------------------------------
@@ -362,23 +362,6 @@ class ChatCloudflarePlayground(BaseChatModel):
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
         }
-
-
-_SHARED_CLIENTS: dict[tuple[Any, ...], PlaygroundClient] = {}
-_SHARED_CLIENTS_LOCK = threading.Lock()
-
-
-def _shared_client(base_url: str | None, options: dict[str, Any]) -> PlaygroundClient:
-    key = (base_url, *sorted(options.items()))
-    try:
-        hash(key)
-    except TypeError:  # options such as a SessionCache object: a client of its own
-        return PlaygroundClient(base_url, **options)
-    with _SHARED_CLIENTS_LOCK:
-        client = _SHARED_CLIENTS.get(key)
-        if client is None:
-            client = _SHARED_CLIENTS[key] = PlaygroundClient(base_url, **options)
-        return client
 
 
 class _ChunkBuilder:

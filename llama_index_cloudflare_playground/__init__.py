@@ -1,9 +1,10 @@
-"""The Cloudflare AI Playground for LlamaIndex (the ``CloudflarePlayground`` LLM comes next).
+"""The Cloudflare AI Playground for LlamaIndex.
 
-It sits on the shared client in ``langchain_cloudflare_playground.client``, which loads neither
-framework.
+``CloudflarePlayground`` sits on the shared client in ``langchain_cloudflare_playground.client``,
+which loads neither framework: importing this package never loads LangChain.
 """
 
 from langchain_cloudflare_playground.client import PlaygroundClient
+from llama_index_cloudflare_playground.llm import CloudflarePlayground
 
-__all__ = ["PlaygroundClient"]
+__all__ = ["CloudflarePlayground", "PlaygroundClient"]

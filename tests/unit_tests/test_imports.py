@@ -10,28 +10,38 @@ import pytest
 
 PROBE = (
     "import sys, importlib; importlib.import_module({module!r}); "
-    "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
-    "('langchain_core', 'llama_index', 'langchain', 'nodriver')); print(loaded)"
+    "loaded = sorted({{m.split('.')[0] for m in sys.modules}} & {forbidden!r}); print(loaded)"
 )
+EVERY_FRAMEWORK = {"langchain_core", "langchain", "llama_index", "nodriver"}
 
 
 @pytest.mark.parametrize(
-    "module",
+    ("module", "forbidden"),
     [
-        "langchain_cloudflare_playground",
-        "langchain_cloudflare_playground.client",
-        "langchain_cloudflare_playground.cli",
-        "llama_index_cloudflare_playground",
+        ("langchain_cloudflare_playground", EVERY_FRAMEWORK),
+        ("langchain_cloudflare_playground.client", EVERY_FRAMEWORK),
+        ("langchain_cloudflare_playground.cli", EVERY_FRAMEWORK),
+        # The LlamaIndex adapter loads LlamaIndex, and never LangChain.
+        ("llama_index_cloudflare_playground", EVERY_FRAMEWORK - {"llama_index"}),
     ],
 )
-def test_importing_loads_no_framework(module):
+def test_importing_loads_no_other_framework(module, forbidden):
     result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module)],
+        [sys.executable, "-c", PROBE.format(module=module, forbidden=forbidden)],
         capture_output=True,
         text=True,
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_probe_sees_a_framework_when_one_is_loaded():
+    # The check above would pass for the wrong reason if the probe could not see an import.
+    probe = PROBE.format(module="llama_index_cloudflare_playground", forbidden={"llama_index"})
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['llama_index']"
 
 
 def test_the_frameworks_are_installed_so_the_check_means_something():

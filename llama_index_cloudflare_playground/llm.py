@@ -1,0 +1,315 @@
+"""``CloudflarePlayground``: the Cloudflare AI Playground as a LlamaIndex LLM."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Literal
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.custom import CustomLLM
+
+from langchain_cloudflare_playground.client import (
+    DEFAULT_MODEL,
+    Finish,
+    PlaygroundClient,
+    ReasoningDelta,
+    TextDelta,
+)
+from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
+from langchain_cloudflare_playground.client.shared import shared_client
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from langchain_cloudflare_playground.client import ChatEvent
+
+__all__ = ["CloudflarePlayground"]
+
+_ROLES = {
+    MessageRole.SYSTEM: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+}
+DEFAULT_CONTEXT_WINDOW = 8192  # when the model list does not say
+
+
+class CloudflarePlayground(CustomLLM):
+    """The Cloudflare AI Playground as a LlamaIndex LLM: free, keyless, chat-first.
+
+    .. code-block:: python
+
+        from llama_index_cloudflare_playground import CloudflarePlayground
+
+        llm = CloudflarePlayground(model="llama-3.3-70b", temperature=0.2)
+        print(llm.complete("What is Workers AI?"))
+        for r in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
+            print(r.delta, end="")
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="An alias or a full @cf/ id.")
+    max_tokens: int = Field(default=2048, description="The most tokens a reply may have.")
+    temperature: float | None = Field(default=None, description="Sampling temperature.")
+    timeout: float = Field(default=300.0, description="Seconds allowed for each wait.")
+    max_retries: int = Field(default=2, description="Retries before any text arrived.")
+    base_url: str | None = Field(
+        default_factory=lambda: os.environ.get(BASE_URL_ENV) or None,
+        description="The playground; $CF_PLAYGROUND_URL, then the public site.",
+    )
+    proxy: str | None = Field(default=None, description="An HTTP proxy for every request.")
+    dialect: Literal["auto", "websocket", "http"] = Field(default="auto")
+    context_window: int | None = Field(
+        default=None, description="The model's context window; from the model list if unset."
+    )
+
+    _client: PlaygroundClient | None = PrivateAttr(default=None)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this LLM under."""
+        return "CloudflarePlayground"
+
+    @property
+    def client(self) -> PlaygroundClient:
+        """The client, shared by every LLM with the same connection settings."""
+        if self._client is None:
+            self._client = shared_client(
+                self.base_url,
+                {
+                    "dialect": self.dialect,
+                    "timeout": self.timeout,
+                    "max_retries": self.max_retries,
+                    "proxy": self.proxy,
+                },
+            )
+        return self._client
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """A chat model; its context window from the model list once that is known."""
+        return LLMMetadata(
+            context_window=self.context_window or self._known_context_window(),
+            num_output=self.max_tokens,
+            is_chat_model=True,
+            is_function_calling_model=False,
+            model_name=self.model,
+        )
+
+    def _known_context_window(self) -> int:
+        live = self.client._live_models  # noqa: SLF001 (cached list only: no network here)
+        if live is not None:
+            for info in live[1]:
+                if self.model in (info.id, info.alias) and info.context_window:
+                    return info.context_window
+        return DEFAULT_CONTEXT_WINDOW
+
+    # -- chat: native on the client --------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """The whole reply to ``messages``."""
+        return _last(self._responses(messages, kwargs))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """The reply as it arrives: each response holds the text so far and the delta."""
+        return self._responses(messages, kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """The whole reply to ``messages``."""
+        last: ChatResponse | None = None
+        async for response in self._aresponses(messages, kwargs):
+            last = response
+        assert last is not None  # noqa: S101 (every stream ends with a response)
+        return last
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """The reply as it arrives (a coroutine that returns an async generator)."""
+        return self._aresponses(messages, kwargs)
+
+    def _responses(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseGen:
+        # Checked now, so a bad message fails at the call, not at the first iteration.
+        payload, options = self._to_playground(messages), self._options(kwargs)
+        builder = _ResponseBuilder()
+        for event in self.client.stream_chat(payload, **options):
+            response = builder.feed(event)
+            if response is not None:
+                yield response
+
+    async def _aresponses(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseAsyncGen:
+        payload, options = self._to_playground(messages), self._options(kwargs)
+        builder = _ResponseBuilder()
+        async for event in self.client.astream_chat(payload, **options):
+            response = builder.feed(event)
+            if response is not None:
+                yield response
+
+    # -- completion: built on chat ---------------------------------------------------------
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:  # noqa: FBT001, FBT002 (LlamaIndex's signature)
+        """The whole reply to ``prompt``."""
+        return _as_completion(
+            _last(self._responses(self._prompt_messages(prompt, formatted), kwargs))
+        )
+
+    @llm_completion_callback()
+    def stream_complete(
+        self,
+        prompt: str,
+        formatted: bool = False,  # noqa: FBT001, FBT002
+        **kwargs: Any,
+    ) -> CompletionResponseGen:
+        """The reply to ``prompt`` as it arrives."""
+        responses = self._responses(self._prompt_messages(prompt, formatted), kwargs)
+        return (_as_completion(response) for response in responses)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self,
+        prompt: str,
+        formatted: bool = False,  # noqa: FBT001, FBT002
+        **kwargs: Any,
+    ) -> CompletionResponse:
+        """The whole reply to ``prompt``."""
+        last: ChatResponse | None = None
+        async for last in self._aresponses(self._prompt_messages(prompt, formatted), kwargs):  # noqa: B007
+            pass
+        assert last is not None  # noqa: S101 (every stream ends with a response)
+        return _as_completion(last)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self,
+        prompt: str,
+        formatted: bool = False,  # noqa: FBT001, FBT002
+        **kwargs: Any,
+    ) -> CompletionResponseAsyncGen:
+        """The reply to ``prompt`` as it arrives."""
+        responses = self._aresponses(self._prompt_messages(prompt, formatted), kwargs)
+
+        async def gen() -> CompletionResponseAsyncGen:
+            async for response in responses:
+                yield _as_completion(response)
+
+        return gen()
+
+    # -- mapping ---------------------------------------------------------------------------
+
+    def _prompt_messages(self, prompt: str, formatted: bool) -> list[ChatMessage]:  # noqa: FBT001
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+    def _to_playground(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        converted: list[dict[str, str]] = []
+        if self.system_prompt and not any(m.role == MessageRole.SYSTEM for m in messages):
+            converted.append({"role": "system", "content": self.system_prompt})
+        for index, message in enumerate(messages):
+            role = _ROLES.get(MessageRole(message.role))
+            if role is None:
+                msg = (
+                    f"messages[{index}] has role {message.role!r}; the playground takes system,"
+                    " user and assistant messages."
+                )
+                raise ValueError(msg)
+            converted.append({"role": role, "content": _text_of(message, index)})
+        return converted
+
+    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": kwargs.get("model", self.model),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": kwargs.get("temperature", self.temperature),
+        }
+
+
+def _text_of(message: ChatMessage, index: int) -> str:
+    texts = []
+    for part, block in enumerate(message.blocks):
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif isinstance(block, ThinkingBlock):
+            continue  # the model's earlier reasoning is not part of the conversation
+        else:
+            msg = (
+                f"messages[{index}].blocks[{part}] is a {type(block).__name__}; the Cloudflare AI"
+                " Playground takes text only."
+            )
+            raise ValueError(msg)  # noqa: TRY004 (a value the playground cannot carry)
+    return "".join(texts)
+
+
+class _ResponseBuilder:
+    """Turns client events into chat responses: the one mapping every stream uses."""
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+
+    def feed(self, event: ChatEvent) -> ChatResponse | None:
+        if isinstance(event, TextDelta):
+            self._text.append(event.text)
+            return self._response(delta=event.text)
+        if isinstance(event, ReasoningDelta):
+            self._reasoning.append(event.text)
+            return None  # reasoning is kept apart; it shows in the final message
+        return self._finish(event)
+
+    def _finish(self, event: Finish) -> ChatResponse:
+        extra: dict[str, Any] = {"finish_reason": event.reason, "model": event.model}
+        if event.usage is not None:
+            extra.update(
+                prompt_tokens=event.usage.input_tokens,
+                completion_tokens=event.usage.output_tokens,
+                total_tokens=event.usage.total_tokens,
+            )
+        return self._response(delta="", additional_kwargs=extra)
+
+    def _response(
+        self, *, delta: str, additional_kwargs: dict[str, Any] | None = None
+    ) -> ChatResponse:
+        blocks: list[Any] = []
+        if self._reasoning:
+            blocks.append(ThinkingBlock(content="".join(self._reasoning)))
+        blocks.append(TextBlock(text="".join(self._text)))
+        message = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+        return ChatResponse(message=message, delta=delta, additional_kwargs=additional_kwargs or {})
+
+
+def _last(responses: ChatResponseGen) -> ChatResponse:
+    last: ChatResponse | None = None
+    for last in responses:  # noqa: B007 (the last one is the whole reply)
+        pass
+    assert last is not None  # noqa: S101 (every stream ends with a response)
+    return last
+
+
+def _as_completion(response: ChatResponse) -> CompletionResponse:
+    return CompletionResponse(
+        text=response.message.content or "",
+        delta=response.delta,
+        raw=response.raw,
+        additional_kwargs=response.additional_kwargs,
+    )

@@ -1,0 +1,174 @@
+"""``CloudflarePlayground`` as a LlamaIndex user drives it, against the real local servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from llama_index.core import Document, SummaryIndex
+from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.llms import LLM
+from pydantic import Field
+
+from llama_index_cloudflare_playground import CloudflarePlayground
+
+HISTORY = [
+    ChatMessage(role=MessageRole.SYSTEM, content="Be brief."),
+    ChatMessage(role=MessageRole.USER, content="Hi"),
+    ChatMessage(role=MessageRole.ASSISTANT, content="Hello"),
+    ChatMessage(role=MessageRole.USER, content="Name a colour"),
+]
+
+
+class _Events(BaseEventHandler):
+    names: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "TestEvents"
+
+    def handle(self, event, **kwargs) -> None:
+        self.names.append(type(event).__name__)
+
+
+@pytest.fixture
+def events():
+    handler = _Events(names=[])
+    dispatcher = get_dispatcher()
+    dispatcher.add_event_handler(handler)
+    yield handler.names
+    dispatcher.event_handlers.remove(handler)
+
+
+async def test_all_eight_entry_points(server, events):
+    llm = CloudflarePlayground(base_url=server.url)
+    reply = llm.chat(HISTORY)
+    assert reply.message.content.startswith("Echo: Name a colour |")
+    assert "system=Be brief." in reply.message.content
+    assert "turns=3" in reply.message.content
+    assert reply.additional_kwargs["finish_reason"] == "stop"
+    assert reply.additional_kwargs["total_tokens"] > 0
+
+    streamed = list(llm.stream_chat(HISTORY))
+    assert len(streamed) > 5
+    assert (
+        "".join(r.delta for r in streamed) == streamed[-1].message.content == reply.message.content
+    )
+    assert streamed[-1].additional_kwargs["finish_reason"] == "stop"
+
+    assert (await llm.achat(HISTORY)).message.content == reply.message.content
+    agen = await llm.astream_chat(HISTORY)  # a coroutine that returns an async generator
+    async_streamed = [r async for r in agen]
+    assert async_streamed[-1].message.content == reply.message.content
+
+    assert llm.complete("plain").text.startswith("Echo: plain |")
+    completions = list(llm.stream_complete("plain"))
+    assert "".join(c.delta for c in completions) == completions[-1].text
+    assert (await llm.acomplete("plain")).text.startswith("Echo: plain |")
+    acompletions = [c async for c in await llm.astream_complete("plain")]
+    assert acompletions[-1].text.startswith("Echo: plain |")
+
+    # The decorated entry points fire LlamaIndex's instrumentation events.
+    assert events.count("LLMChatStartEvent") == 4
+    assert events.count("LLMChatEndEvent") == 4
+    assert events.count("LLMCompletionStartEvent") == 4
+    assert events.count("LLMCompletionEndEvent") == 4
+
+
+def test_system_prompt_and_prompt_hooks(server):
+    llm = CloudflarePlayground(
+        base_url=server.url,
+        system_prompt="Answer as a pirate.",
+        completion_to_prompt=lambda prompt: f"Q: {prompt}",
+    )
+    assert "system=Answer as a pirate." in llm.complete("hi").text
+    assert llm.complete("hi").text.startswith("Echo: Q: hi |")
+    assert llm.complete("hi", formatted=True).text.startswith("Echo: hi |")
+    # A conversation's own system message wins over system_prompt.
+    assert "system=Be brief." in llm.chat(HISTORY).message.content
+
+
+def test_reasoning_is_kept_apart(data_stream_server):
+    reply = CloudflarePlayground(base_url=data_stream_server.url, model="qwq-32b").chat(HISTORY)
+    thinking = [b for b in reply.message.blocks if b.block_type == "thinking"]
+    assert thinking[0].content == "Let me think. The user wants an echo."
+    assert "Let me think" not in reply.message.content
+
+
+def test_roles_and_blocks_the_playground_cannot_carry(server):
+    llm = CloudflarePlayground(base_url=server.url)
+    with pytest.raises(ValueError, match="role"):
+        llm.chat([ChatMessage(role=MessageRole.TOOL, content="42")])
+    image = ChatMessage(
+        role=MessageRole.USER, blocks=[TextBlock(text="what"), ImageBlock(url="http://x/y.png")]
+    )
+    with pytest.raises(ValueError, match="ImageBlock"):
+        llm.chat([image])
+    assert server.inference_requests == []
+
+
+def test_over_the_websocket_dialect(agents_server):
+    llm = CloudflarePlayground(base_url=agents_server.url, temperature=0.25)
+    reply = llm.chat(HISTORY)
+    assert "system (state): Be brief." in reply.message.content
+    assert "temperature: 0.25" in reply.message.content
+    assert "prompt_tokens" not in reply.additional_kwargs  # no usage over the WebSocket
+
+
+async def test_metadata_and_the_context_window_from_the_model_list(server):
+    llm = CloudflarePlayground(base_url=server.url, model="sparrow-9b")
+    assert isinstance(llm, LLM)
+    assert llm.metadata.is_chat_model
+    assert llm.metadata.num_output == 2048
+    assert llm.metadata.context_window == 8192  # the default, before the list is known
+    await llm.client.alist_models()
+    assert llm.metadata.context_window == 8192  # sparrow-9b's own, from the list
+    llama = CloudflarePlayground(base_url=server.url, model="llama-3.3-70b")
+    llama._client = llm.client
+    assert llama.metadata.context_window == 24000
+
+
+def test_serialises_its_settings_and_nothing_secret(server):
+    llm = CloudflarePlayground(base_url=server.url, proxy="http://user:pw@127.0.0.1:1")
+    assert CloudflarePlayground.class_name() == "CloudflarePlayground"
+    data = llm.to_dict()
+    assert data["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    assert data["class_name"] == "CloudflarePlayground"
+    assert "cookie" not in json.dumps(data).lower()
+
+
+def test_a_query_engine_over_documents_without_embeddings(server):
+    documents = [
+        Document(text="The playground lets anyone chat with Workers AI models for free."),
+        Document(text="Agents keep state in Durable Objects."),
+    ]
+    engine = SummaryIndex.from_documents(documents).as_query_engine(
+        llm=CloudflarePlayground(base_url=server.url), response_mode="compact"
+    )
+    answer = str(engine.query("What does the playground let people do?"))
+    asked = server.inference_requests[-1].json
+    prompt = json.dumps(asked)
+    assert "chat with Workers AI models for free" in prompt  # the documents were read
+    assert "What does the playground let people do?" in prompt
+    assert answer.strip()
+
+
+def test_the_demo_example_runs_against_a_local_playground(server):
+    example = Path(__file__).parents[2] / "examples" / "llama_index_query.py"
+    result = subprocess.run(
+        [sys.executable, str(example)],
+        env={**os.environ, "CF_PLAYGROUND_URL": server.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "== query over 3 documents ==" in result.stdout
+    assert "Echo:" in result.stdout
