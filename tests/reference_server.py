@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import socket
 import threading
 from collections import deque
@@ -173,6 +174,8 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
         system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
     turns = [m for m in messages if m.get("role") != "system"]
     last = next((m.get("content", "") for m in reversed(turns) if m.get("role") == "user"), "")
+    if system and "## Output Format" in system and "Action Input" in system:
+        return _chunked(_react_step(system, messages, last))
     if system and "Answer with one JSON object" in system:
         # A model that follows JSON instructions: an object shaped by the schema, if any.
         return _chunked(json.dumps(_object_for(system, last)))
@@ -183,6 +186,36 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
     # Word-sized chunks with their spaces, like a tokenizer's output.
     words = text.split(" ")
     return [w + " " for w in words[:-1]] + [words[-1]]
+
+
+def _react_step(system: str, messages: list[dict[str, Any]], question: str) -> str:
+    """A model that answers in the ReAct format: use the first tool, then answer from its result.
+
+    The tool's integer arguments are the numbers in the question, in order.
+    """
+    observations = [
+        line.removeprefix("Observation:").strip()
+        for m in messages
+        if m.get("role") != "system"  # the format description mentions observations too
+        for line in str(m.get("content", "")).splitlines()
+        if line.startswith("Observation:")
+    ]
+    if observations:
+        return (
+            "Thought: I can answer without using any more tools.\n"
+            f"Answer: The result is {observations[-1]}."
+        )
+    tool = re.search(r"> Tool Name: (\S+)", system)
+    schema = re.search(r"Tool Args: (\{.*\})", system)
+    names = list(json.loads(schema.group(1)).get("properties", {})) if schema else []
+    numbers = [int(n) for n in re.findall(r"-?\d+", question)]
+    arguments = dict(zip(names, numbers, strict=False))
+    return (
+        "Thought: The current language of the user is: English. I need to use a tool to help"
+        " me answer the question.\n"
+        f"Action: {tool.group(1) if tool else 'none'}\n"
+        f"Action Input: {json.dumps(arguments)}"
+    )
 
 
 def _chunked(text: str, size: int = 7) -> list[str]:

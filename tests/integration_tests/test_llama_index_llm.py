@@ -172,3 +172,79 @@ def test_the_demo_example_runs_against_a_local_playground(server):
     assert result.returncode == 0, result.stderr
     assert "== query over 3 documents ==" in result.stdout
     assert "Echo:" in result.stdout
+
+
+async def test_all_eight_entry_points_over_the_websocket(agents_server, events):
+    llm = CloudflarePlayground(base_url=agents_server.url)
+    expected = "last user: Name a colour"
+    assert llm.chat(HISTORY).message.content.endswith(expected)
+    assert list(llm.stream_chat(HISTORY))[-1].message.content.endswith(expected)
+    assert (await llm.achat(HISTORY)).message.content.endswith(expected)
+    assert [r async for r in await llm.astream_chat(HISTORY)][-1].message.content.endswith(expected)
+    assert llm.complete("plain").text.endswith("last user: plain")
+    assert list(llm.stream_complete("plain"))[-1].text.endswith("last user: plain")
+    assert (await llm.acomplete("plain")).text.endswith("last user: plain")
+    assert [c async for c in await llm.astream_complete("plain")][-1].text.endswith(
+        "last user: plain"
+    )
+    assert events.count("LLMChatEndEvent") == 4
+    assert events.count("LLMCompletionEndEvent") == 4
+
+
+# LlamaIndex's tools and workflows still use deprecated pydantic APIs (its code, not ours).
+@pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20")
+@pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211")
+@pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning")
+async def test_a_react_agent_calls_a_python_tool_through_this_llm(server):
+    from llama_index.core.agent.workflow import ReActAgent
+    from llama_index.core.tools import FunctionTool
+
+    calls: list[tuple[int, int]] = []
+
+    def multiply(a: int, b: int) -> int:
+        """Multiply two integers."""
+        calls.append((a, b))
+        return a * b
+
+    agent = ReActAgent(
+        tools=[FunctionTool.from_defaults(fn=multiply)],
+        llm=CloudflarePlayground(base_url=server.url),
+    )
+    response = await agent.run(user_msg="What is 6 times 7?")
+    assert calls == [(6, 7)]  # the agent parsed the model's Action and ran the tool
+    assert "42" in str(response)  # and the answer came from the tool's observation
+    second = server.inference_requests[-1].json
+    assert "Observation: 42" in json.dumps(second)  # the observation went back to the model
+
+
+@pytest.mark.parametrize("over", ["http", "websocket"])
+async def test_cassettes_record_then_replay_with_sockets_off(server, agents_server, tmp_path, over):
+    import vcr
+    from pytest_socket import disable_socket, enable_socket
+
+    from langchain_cloudflare_playground.testing import vcr_config
+
+    url = server.url if over == "http" else agents_server.url
+    cassette = str(tmp_path / "llama.yaml")
+
+    async def run_all() -> list[str]:
+        llm = CloudflarePlayground(base_url=url)
+        return [
+            llm.chat(HISTORY).message.content,
+            "".join(r.delta for r in llm.stream_chat(HISTORY)),
+            (await llm.achat(HISTORY)).message.content,
+            "".join([r.delta async for r in await llm.astream_chat(HISTORY)]),
+            llm.complete("plain").text,
+            (await llm.acomplete("plain")).text,
+        ]
+
+    with vcr.use_cassette(cassette, record_mode="once", **vcr_config()):
+        recorded = await run_all()
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(cassette, record_mode="none", **vcr_config()) as replayed:
+            assert await run_all() == recorded
+            assert replayed.play_count > 0
+    finally:
+        enable_socket()
+    assert len(set(recorded[:4])) == 1  # the four chat entry points gave one reply
