@@ -33,7 +33,7 @@ from langchain_core.runnables import (
 )
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
@@ -134,8 +134,8 @@ class ChatCloudflarePlayground(BaseChatModel):
     """Retries of retryable failures, made before any text reached the caller."""
     base_url: str | None = Field(default_factory=lambda: os.environ.get(BASE_URL_ENV) or None)
     """The playground; ``$CF_PLAYGROUND_URL``, then the public site, when unset."""
-    proxy: str | None = None
-    """An HTTP proxy for every request."""
+    proxy: SecretStr | None = None
+    """An HTTP proxy for every request (secret: its URL may carry a password)."""
     dialect: Literal["auto", "websocket", "http"] = "auto"
     """The wire dialect; ``auto`` finds the one the server speaks."""
     streaming: bool = False
@@ -174,6 +174,11 @@ class ChatCloudflarePlayground(BaseChatModel):
     def is_lc_serializable(cls) -> bool:
         """Serialisable: its fields hold settings only, never the session's cookies."""
         return True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Serialised as a reference to an environment variable, never as its value."""
+        return {"proxy": "CF_PLAYGROUND_PROXY"}
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
@@ -217,7 +222,7 @@ class ChatCloudflarePlayground(BaseChatModel):
                 "dialect": self.dialect,
                 "timeout": self.timeout,
                 "max_retries": self.max_retries,
-                "proxy": self.proxy,
+                "proxy": self.proxy.get_secret_value() if self.proxy else None,
                 **self.model_kwargs,
             }
             self._client = shared_client(self.base_url, options)

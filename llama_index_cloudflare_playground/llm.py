@@ -69,7 +69,10 @@ class CloudflarePlayground(CustomLLM):
         default_factory=lambda: os.environ.get(BASE_URL_ENV) or None,
         description="The playground; $CF_PLAYGROUND_URL, then the public site.",
     )
-    proxy: str | None = Field(default=None, description="An HTTP proxy for every request.")
+    # Left out of serialisation: a proxy URL may carry a password.
+    proxy: str | None = Field(
+        default=None, description="An HTTP proxy for every request.", exclude=True
+    )
     dialect: Literal["auto", "websocket", "http"] = Field(default="auto")
     context_window: int | None = Field(
         default=None, description="The model's context window; from the model list if unset."

@@ -168,3 +168,14 @@ def test_the_demo_example_runs_against_a_local_playground(server):
     assert "Echo: What is Cloudflare Workers AI?" in result.stdout
     assert "turns=3" in result.stdout  # the second turn carried the first
     assert "(the conversation holds 5 messages)" in result.stdout
+
+
+def test_the_proxy_password_stays_out_of_reprs_and_serialisation(server):
+    import json
+
+    from langchain_core.load import dumpd
+
+    llm = ChatCloudflarePlayground(base_url=server.url, proxy="http://user:secretpw@127.0.0.1:1")
+    assert "secretpw" not in repr(llm)
+    assert "secretpw" not in json.dumps(dumpd(llm))
+    assert llm.client.proxy == "http://user:secretpw@127.0.0.1:1"  # still used

@@ -141,6 +141,8 @@ def test_serialises_its_settings_and_nothing_secret(server):
     assert data["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
     assert data["class_name"] == "CloudflarePlayground"
     assert "cookie" not in json.dumps(data).lower()
+    assert "pw@" not in json.dumps(data)  # the proxy's password stays out
+    assert llm.proxy == "http://user:pw@127.0.0.1:1"  # while the LLM still uses it
 
 
 def test_a_query_engine_over_documents_without_embeddings(server):
