@@ -20,9 +20,15 @@ from langchain_core.messages import (
     ChatMessage,
     HumanMessage,
     SystemMessage,
+    ToolMessage,
     convert_to_messages,
 )
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import (
@@ -46,10 +52,11 @@ from langchain_cloudflare_playground.client import (
 from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
 from langchain_cloudflare_playground.client.shared import shared_client
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
+from langchain_cloudflare_playground.client.tools import Tool, ToolCall
 from langchain_cloudflare_playground.langchain_errors import to_langchain_error
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
     from langchain_core.callbacks import (
         AsyncCallbackManagerForLLMRun,
@@ -58,12 +65,14 @@ if TYPE_CHECKING:
     from langchain_core.language_models import LangSmithParams
     from langchain_core.language_models.base import LanguageModelInput
     from langchain_core.messages.ai import UsageMetadata
+    from langchain_core.tools import BaseTool
 
     from langchain_cloudflare_playground.client import ChatEvent
 
 __all__ = ["ChatCloudflarePlayground"]
 
 PROVIDER = "cloudflare-playground"
+_NOT_TEXT_OF_A_TURN = ("reasoning", "thinking", "tool_use", "tool_call", "function_call")
 _CHAT_ROLES = {
     "system": "system",
     "user": "user",
@@ -228,58 +237,99 @@ class ChatCloudflarePlayground(BaseChatModel):
             self._client = shared_client(self.base_url, options)
         return self._client
 
-    # -- structured output -----------------------------------------------------------------
+    # -- tools and structured output --------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """A model that may call ``tools``: LangChain tools, pydantic models, functions or dicts.
+
+        The playground takes no client-defined tools, so the tools and a call format are
+        written into the system prompt and the reply is parsed; calls come back as
+        ``AIMessage.tool_calls`` (``tool_call_chunks`` when streaming), with arguments checked
+        against each tool's schema. A reply that names an unknown tool or has arguments that do
+        not fit is sent back to the model once to be fixed; if it still does not fit, it is
+        returned as text, with the reason in ``response_metadata["tool_call_problem"]``.
+        Models whose catalog entry says ``function_calling`` take the same path.
+
+        Args:
+            tools: The tools.
+            tool_choice: ``"auto"`` (default), ``"any"``/``"required"``/``True`` (some tool
+                must be called), a tool's name (that tool), or ``"none"``.
+            kwargs: Passed on to :meth:`bind`.
+        """
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        names = [tool["function"]["name"] for tool in formatted]
+        return super().bind(tools=formatted, tool_choice=_tool_choice(tool_choice, names), **kwargs)
 
     def with_structured_output(
         self,
         schema: dict[str, Any] | type | None = None,
         *,
-        method: Literal["json_mode", "json_schema", "function_calling"] = "json_mode",
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
-        """A runnable that answers with JSON, parsed (and validated, for a pydantic ``schema``).
-
-        The playground has no JSON mode of its own: the model is asked, in a system message, for
-        one JSON object (matching ``schema``'s JSON schema when one is given), and its reply is
-        parsed, code fences and all.
+        """A runnable that answers with an object of ``schema`` (validated, for pydantic).
 
         Args:
-            schema: A pydantic class, a ``TypedDict``, a JSON schema, or ``None`` for any object.
-            method: ``"json_mode"``, or ``"json_schema"``/``"function_calling"``, which take the
-                same path here: the playground has neither a native JSON schema mode nor
-                client-defined tools, so every method asks for JSON and parses it.
+            schema: A pydantic class (v1 or v2), a ``TypedDict``, a JSON schema or an OpenAI
+                tool dict; ``None`` only with ``method="json_mode"``.
+            method: ``"function_calling"`` (default): ``schema`` becomes a tool the model must
+                call, so arguments that do not fit are sent back once to be fixed.
+                ``"json_schema"``: the model is asked for one JSON object matching the schema,
+                and its reply is parsed (code fences and all). ``"json_mode"``: the same, with
+                the schema (if any) given as guidance. The playground has no native tool or JSON
+                mode, so all three are done in the prompt.
             include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising on a
                 reply that does not parse.
-            strict: Accepted for compatibility; a pydantic ``schema`` is always validated.
+            strict: Accepted for compatibility; arguments are always checked against the schema.
             kwargs: Not accepted (named here to give a clear error).
         """
         if kwargs:
             msg = f"unexpected arguments: {', '.join(sorted(kwargs))}"
             raise ValueError(msg)
         if method not in ("json_mode", "json_schema", "function_calling"):
-            msg = f'method must be "json_mode", "json_schema" or "function_calling", not {method!r}'
+            msg = f'method must be "function_calling", "json_schema" or "json_mode", not {method!r}'
             raise ValueError(msg)
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        parser: Runnable[Any, Any] = (
-            PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
-            if is_pydantic
-            else JsonOutputParser()
-        )
-        instruction = _json_instruction(schema)
-
-        def with_instruction(value: LanguageModelInput) -> list[BaseMessage]:
-            return [SystemMessage(instruction), *_as_messages(value)]
-
+        if schema is None and method != "json_mode":
+            msg = f'method="{method}" needs a schema; pass one, or use method="json_mode".'
+            raise ValueError(msg)
         # Tells LangSmith and callbacks what was asked for, as partner models do.
-        traced = self.bind(
-            ls_structured_output_format={
+        traced = {
+            "ls_structured_output_format": {
                 "kwargs": {"method": method, "strict": strict},
                 "schema": convert_to_openai_tool(schema) if schema is not None else None,
             }
-        )
-        model: Runnable[LanguageModelInput, BaseMessage] = RunnableLambda(with_instruction) | traced
+        }
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        model: Runnable[LanguageModelInput, BaseMessage]
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            name = convert_to_openai_tool(schema)["function"]["name"]  # type: ignore[arg-type]
+            model = self.bind_tools([schema], tool_choice=name, **traced)  # type: ignore[list-item]
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        else:
+            instruction = _json_instruction(schema)
+
+            def with_instruction(value: LanguageModelInput) -> list[BaseMessage]:
+                return [SystemMessage(instruction), *_as_messages(value)]
+
+            model = RunnableLambda(with_instruction) | self.bind(**traced)
+            parser = (
+                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+                if is_pydantic
+                else JsonOutputParser()
+            )
         if not include_raw:
             return model | parser
         parse = RunnablePassthrough.assign(
@@ -362,10 +412,20 @@ class ChatCloudflarePlayground(BaseChatModel):
         return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
 
     def _request_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        tools = [
+            Tool(
+                tool["function"]["name"],
+                tool["function"].get("description", ""),
+                tool["function"].get("parameters") or {"type": "object", "properties": {}},
+            )
+            for tool in kwargs.get("tools") or ()
+        ]
         return {
             "model": kwargs.get("model", self.model_name),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
+            "tools": tools,
+            "tool_choice": kwargs.get("tool_choice"),
         }
 
 
@@ -374,7 +434,7 @@ class _ChunkBuilder:
 
     def __init__(self, stop: list[str] | None) -> None:
         self._stop = StopSequenceFilter(stop)
-        self._model: str | None = None
+        self._calls = 0
         self.stopped = False
 
     def feed(self, event: ChatEvent) -> list[ChatGenerationChunk]:
@@ -387,7 +447,26 @@ class _ChunkBuilder:
             # One index, so the reasoning pieces merge into one block.
             block = {"type": "reasoning", "reasoning": event.text, "index": 0}
             return [_chunk(AIMessageChunk(content=[block]))]
+        if isinstance(event, ToolCall):
+            return [self._tool_call(event)]
         return self._finish(event)
+
+    def _tool_call(self, call: ToolCall) -> ChatGenerationChunk:
+        # Each call arrives whole, as one chunk with its own index.
+        index, self._calls = self._calls, self._calls + 1
+        return _chunk(
+            AIMessageChunk(
+                content="",
+                tool_call_chunks=[
+                    tool_call_chunk(
+                        name=call.name,
+                        args=json.dumps(dict(call.arguments), ensure_ascii=False),
+                        id=call.id,
+                        index=index,
+                    )
+                ],
+            )
+        )
 
     def _finish(self, event: Finish) -> list[ChatGenerationChunk]:
         chunks = []
@@ -409,7 +488,9 @@ class _ChunkBuilder:
                 AIMessageChunk(
                     content="",
                     usage_metadata=usage,
-                    response_metadata=_response_metadata(event.model, event.reason),
+                    response_metadata=_response_metadata(
+                        event.model, event.reason, event.tool_call_problem
+                    ),
                     chunk_position="last",
                 )
             )
@@ -449,17 +530,56 @@ def _chunk(message: AIMessageChunk) -> ChatGenerationChunk:
     return ChatGenerationChunk(message=message)
 
 
-def _response_metadata(model: str | None, reason: str | None) -> dict[str, Any]:
+def _response_metadata(
+    model: str | None, reason: str | None, tool_call_problem: str | None = None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"model_provider": PROVIDER, "finish_reason": reason}
     if model is not None:
         metadata["model_name"] = model
+    if tool_call_problem is not None:
+        metadata["tool_call_problem"] = tool_call_problem
     return metadata
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool | None, names: list[str]) -> str | None:  # noqa: FBT001 (LangChain's own type)
+    """LangChain's tool choices in the client's terms: auto, required, none or a name."""
+    if choice is None or choice is False:
+        return None
+    if choice is True or choice == "any":
+        return "required"
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        if not isinstance(name, str):
+            msg = (
+                f"tool_choice {choice!r} names no tool;"
+                " use {'type': 'function', 'function': {'name': ...}}."
+            )
+            raise ValueError(msg)  # noqa: TRY004 (a wrong value, not a wrong type)
+        choice = name
+    if choice in ("auto", "required", "none") or choice in names:
+        return choice
+    msg = (
+        f"tool_choice={choice!r} is not one of the bound tools ({', '.join(names)});"
+        " use a tool's name, 'auto', 'any', 'required' or 'none'."
+    )
+    raise ValueError(msg)
 
 
 def _to_playground(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     """LangChain messages as the client's, raising a clear error for what cannot be carried."""
     converted: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
+        if isinstance(message, ToolMessage):
+            converted.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": message.tool_call_id,
+                    "name": message.name,
+                    "content": _text_only(message.content),
+                    "is_error": message.status == "error",
+                }
+            )
+            continue
         if isinstance(message, SystemMessage):
             role = "system"
         elif isinstance(message, HumanMessage):
@@ -472,20 +592,42 @@ def _to_playground(messages: list[BaseMessage]) -> list[dict[str, Any]]:
             kind = message.role if isinstance(message, ChatMessage) else message.type
             msg = (
                 f"messages[{index}] is a {type(message).__name__} ({kind!r}); the playground takes"
-                " system, human and AI messages (tool messages need tool calling, not yet here)."
+                " system, human, AI and tool messages."
             )
             raise ValueError(msg)
         # The client flattens text parts and names any part it cannot carry.
-        converted.append({"role": role, "content": _without_reasoning(message.content)})
+        entry: dict[str, Any] = {"role": role, "content": _without_reasoning(message.content)}
+        if isinstance(message, AIMessage) and message.tool_calls:
+            entry["tool_calls"] = [
+                {"id": call["id"] or "", "name": call["name"], "arguments": call["args"]}
+                for call in message.tool_calls
+            ]
+        converted.append(entry)
     return converted
+
+
+def _text_only(content: str | list[str | dict[str, Any]]) -> str:
+    """A tool's output as text: its text parts, and anything else as JSON."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append(part)
+        elif part.get("type") == "text":
+            parts.append(str(part.get("text", "")))
+        else:
+            parts.append(json.dumps(part, ensure_ascii=False, default=str))
+    return "".join(parts)
 
 
 def _without_reasoning(content: str | list[str | dict[str, Any]]) -> str | list[Any]:
     if isinstance(content, str):
         return content
-    # Reasoning from an earlier reply is the model's own notes, not part of the conversation.
+    # Reasoning from an earlier reply is the model's own notes, not part of the conversation;
+    # provider-format call blocks (tool_use...) are carried by the message's tool_calls.
     return [
         part
         for part in content
-        if not (isinstance(part, dict) and part.get("type") in ("reasoning", "thinking"))
+        if not (isinstance(part, dict) and part.get("type") in _NOT_TEXT_OF_A_TURN)
     ] or ""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["ChatEvent", "ChatReply", "Finish", "ReasoningDelta", "TextDelta", "Usage"]
+from langchain_cloudflare_playground.client.tools.spec import ToolCall
+
+__all__ = ["ChatEvent", "ChatReply", "Finish", "ReasoningDelta", "TextDelta", "ToolCall", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +45,18 @@ class Finish:
         reason: Why the model stopped (``"stop"``, ``"length"``...), when the server said.
         usage: Token counts, when the server sent them.
         model: The full model id the request ran on.
+        tool_call_problem: When tools were offered, why the reply could not be used as calls
+            even after the model was asked to fix it (its text is then the reply).
     """
 
     reason: str | None
     usage: Usage | None
     model: str
+    tool_call_problem: str | None = None
 
 
-ChatEvent = Union[TextDelta, ReasoningDelta, Finish]  # noqa: UP007 (runtime alias on 3.10)
+# With tools, a reply's calls come as ToolCall events, after its text and before its Finish.
+ChatEvent = Union[TextDelta, ReasoningDelta, ToolCall, Finish]  # noqa: UP007 (runtime alias on 3.10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +68,5 @@ class ChatReply:
     finish_reason: str | None
     usage: Usage | None
     model: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_problem: str | None = None

@@ -3,13 +3,24 @@
 Callers may pass plain dicts (``{"role": "user", "content": "Hi"}``) or :class:`Message`. Content
 may be a string or a list of text parts, which are flattened. Anything the playground cannot carry
 (images, audio, files) raises a ``ValueError`` that names the part, instead of being dropped.
+
+Tool calling travels as text too: an assistant dict may carry ``tool_calls`` (``id``, ``name``,
+``arguments``), and ``{"role": "tool", "tool_call_id": ..., "content": ...}`` carries a result;
+both are written into the turns as ``tools.prompt`` describes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Union, get_args
+from typing import Any, Literal, Union, get_args
+
+from langchain_cloudflare_playground.client.tools.prompt import (
+    ToolResult,
+    render_tool_calls,
+    render_tool_results,
+)
+from langchain_cloudflare_playground.client.tools.spec import ToolCall
 
 __all__ = ["Conversation", "Message", "MessageInput", "Role", "normalize_messages"]
 
@@ -52,12 +63,22 @@ def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
         messages = [Message("user", messages)]
     system_parts: list[str] = []
     turns: list[Message] = []
+    results: list[ToolResult] = []  # adjacent results go back to the model as one turn
+    call_names: dict[str, str] = {}  # tool messages may name their call's tool by id only
     for index, raw in enumerate(messages):
-        message = _to_message(raw, index)
+        if isinstance(raw, Mapping) and raw.get("role") == "tool":
+            results.append(_to_tool_result(raw, index, call_names))
+            continue
+        if results:
+            turns.append(Message("user", render_tool_results(results)))
+            results = []
+        message = _to_message(raw, index, call_names)
         if message.role == "system":
             system_parts.append(message.content)
         else:
             turns.append(message)
+    if results:
+        turns.append(Message("user", render_tool_results(results)))
     if not turns:
         msg = "messages must contain at least one user message; got only system messages or none."
         raise ValueError(msg)
@@ -65,7 +86,7 @@ def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
     return Conversation(system=system, turns=tuple(turns))
 
 
-def _to_message(raw: MessageInput, index: int) -> Message:
+def _to_message(raw: MessageInput, index: int, call_names: dict[str, str]) -> Message:
     if isinstance(raw, Message):
         return raw
     if not isinstance(raw, Mapping):
@@ -83,7 +104,46 @@ def _to_message(raw: MessageInput, index: int) -> Message:
         )
         raise ValueError(msg)
     content = _flatten_content(raw.get("content", ""), index)
+    calls = raw.get("tool_calls")
+    if role == "assistant" and calls:
+        parsed = [_to_tool_call(call, index) for call in _as_list(calls, index)]
+        call_names.update((call.id, call.name) for call in parsed)
+        content = render_tool_calls(content, parsed)
     return Message(role, content)  # type: ignore[arg-type]  # checked against _ROLES above
+
+
+def _to_tool_call(raw: object, index: int) -> ToolCall:
+    if isinstance(raw, ToolCall):
+        return raw
+    if isinstance(raw, Mapping) and isinstance(raw.get("name"), str):
+        arguments = raw.get("arguments", raw.get("args", {}))
+        if isinstance(arguments, Mapping):
+            return ToolCall(str(raw.get("id") or ""), str(raw["name"]), dict(arguments))
+    msg = (
+        f"messages[{index}].tool_calls holds {raw!r}; each call needs a 'name' and an"
+        " 'arguments' object (and an 'id' that the tool result refers to)."
+    )
+    raise ValueError(msg)
+
+
+def _to_tool_result(raw: Mapping[str, Any], index: int, call_names: dict[str, str]) -> ToolResult:
+    call_id = str(raw.get("tool_call_id") or "")
+    name = raw.get("name") or call_names.get(call_id)
+    if not name:
+        msg = (
+            f"messages[{index}] is a tool result for an unknown call {call_id!r}; give it the"
+            " 'tool_call_id' of a call in an earlier assistant message, or a 'name'."
+        )
+        raise ValueError(msg)
+    content = _flatten_content(raw.get("content", ""), index)
+    return ToolResult(call_id, str(name), content, is_error=bool(raw.get("is_error")))
+
+
+def _as_list(value: object, index: int) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    msg = f"messages[{index}].tool_calls must be a list of calls."
+    raise TypeError(msg)
 
 
 def _flatten_content(content: object, index: int) -> str:

@@ -8,8 +8,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from langchain_cloudflare_playground.client.browser import (
     browser_available,
@@ -34,7 +35,11 @@ from langchain_cloudflare_playground.client.events import (
     ReasoningDelta,
     TextDelta,
 )
-from langchain_cloudflare_playground.client.messages import MessageInput, normalize_messages
+from langchain_cloudflare_playground.client.messages import (
+    Conversation,
+    MessageInput,
+    normalize_messages,
+)
 from langchain_cloudflare_playground.client.models import ModelCatalog, ModelInfo, static_models
 from langchain_cloudflare_playground.client.retry import RetryPolicy
 from langchain_cloudflare_playground.client.sessions import (
@@ -43,13 +48,20 @@ from langchain_cloudflare_playground.client.sessions import (
     SessionStore,
 )
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
+from langchain_cloudflare_playground.client.tools import Tool, ToolCall, normalize_tool_choice
+from langchain_cloudflare_playground.client.tools.calling import (
+    stream_with_tools,
+    with_tools_prompt,
+)
 from langchain_cloudflare_playground.client.transports.websocket import UpgradeRefusedError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
     from types import TracebackType
 
     from typing_extensions import Self
+
+    from langchain_cloudflare_playground.client.tools import ToolChoice
 
 __all__ = ["DEFAULT_BASE_URL", "Dialect", "PlaygroundClient"]
 
@@ -187,39 +199,155 @@ class PlaygroundClient:
 
     # -- chat -------------------------------------------------------------------------------
 
-    async def astream_chat(
+    async def astream_chat(  # noqa: PLR0913 (options are keyword-only and documented)
         self,
         messages: Iterable[MessageInput] | str,
         *,
         model: str | None = None,
         max_tokens: int = 2048,
         temperature: float | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """Stream a reply as :class:`TextDelta`, :class:`ReasoningDelta` and one :class:`Finish`.
 
         Args:
             messages: The conversation: dicts with ``role`` and ``content``, :class:`Message`
-                objects, or a single user prompt as a string.
+                objects, or a single user prompt as a string. Assistant dicts may carry
+                ``tool_calls`` and ``{"role": "tool", ...}`` dicts carry their results.
             model: An alias or full id; defaults to the client's model.
             max_tokens: The most tokens the reply may have (the HTTP dialects send it; the
                 WebSocket dialect has no such setting, so the server's own limit applies).
             temperature: Sampling temperature; the server's default when ``None``.
+            tools: Tools the model may call: :class:`Tool` objects or dicts with ``name``,
+                ``description`` and ``parameters`` (a JSON schema). The playground takes no
+                tools of its own, so they are offered in the prompt and the reply is parsed;
+                calls come as :class:`ToolCall` events before the :class:`Finish`.
+            tool_choice: ``"auto"`` (the default), ``"required"`` (or ``"any"``), a tool's
+                name, or ``"none"``.
 
         Raises:
             PlaygroundStreamError: the stream broke after something reached the caller; it
                 carries the text received so far.
             PlaygroundError: any other failure, typed (see ``errors``).
+            ValueError: for messages, tools or a tool choice that cannot be sent.
         """
         conversation = normalize_messages(messages)
         if max_tokens <= 0:
             msg = f"max_tokens must be positive, not {max_tokens!r}"
             raise ValueError(msg)
-        request = ChatRequest(
-            conversation=conversation,
-            model=await self.aresolve_model(model or self.model),
+        offered = tuple(_to_tool(tool, index) for index, tool in enumerate(tools or ()))
+        choice = normalize_tool_choice(tool_choice, offered)
+        resolved = await self.aresolve_model(model or self.model)
+
+        def send(conversation: Conversation) -> AsyncGenerator[ChatEvent, None]:
+            request = ChatRequest(
+                conversation=conversation,
+                model=resolved,
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+            return self._astream_with_retries(request)
+
+        if offered and choice != "none":
+            conversation = with_tools_prompt(conversation, offered, choice)
+            events = stream_with_tools(send, conversation, offered, choice)
+        else:
+            events = send(conversation)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def achat(  # noqa: PLR0913 (options are keyword-only and documented)
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+    ) -> ChatReply:
+        """The whole reply at once; takes the same arguments as :meth:`astream_chat`."""
+        text: list[str] = []
+        reasoning: list[str] = []
+        calls: list[ToolCall] = []
+        finish: Finish | None = None
+        async for event in self.astream_chat(
+            messages,
+            model=model,
             max_tokens=max_tokens,
             temperature=temperature,
+            tools=tools,
+            tool_choice=tool_choice,
+        ):
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+            elif isinstance(event, ToolCall):
+                calls.append(event)
+            else:
+                finish = event
+        if finish is None:  # every transport ends a stream with a Finish or an error
+            msg = "the stream ended without a finish event"
+            raise PlaygroundProtocolError(msg)
+        return ChatReply(
+            text="".join(text),
+            reasoning="".join(reasoning),
+            finish_reason=finish.reason,
+            usage=finish.usage,
+            model=finish.model,
+            tool_calls=tuple(calls),
+            tool_call_problem=finish.tool_call_problem,
         )
+
+    def stream_chat(  # noqa: PLR0913 (options are keyword-only and documented)
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+    ) -> Iterator[ChatEvent]:
+        """Synchronous twin of :meth:`astream_chat`."""
+        return self._background.iterate(
+            self.astream_chat(
+                messages,
+                model=model,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                tools=tools,
+                tool_choice=tool_choice,
+            )
+        )
+
+    def chat(  # noqa: PLR0913 (options are keyword-only and documented)
+        self,
+        messages: Iterable[MessageInput] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int = 2048,
+        temperature: float | None = None,
+        tools: Sequence[Tool | Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice | None = None,
+    ) -> ChatReply:
+        """Synchronous twin of :meth:`achat`."""
+        return self._background.run(
+            self.achat(
+                messages,
+                model=model,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                tools=tools,
+                tool_choice=tool_choice,
+            )
+        )
+
+    async def _astream_with_retries(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
+        """One request, retried while nothing has reached the caller."""
         attempts = _Attempts()
         while True:
             attempts.generation = await self._session_generation()
@@ -243,64 +371,6 @@ class PlaygroundClient:
                 await self._prepare_retry(exc, attempts)
             else:
                 return
-
-    async def achat(
-        self,
-        messages: Iterable[MessageInput] | str,
-        *,
-        model: str | None = None,
-        max_tokens: int = 2048,
-        temperature: float | None = None,
-    ) -> ChatReply:
-        """The whole reply at once; takes the same arguments as :meth:`astream_chat`."""
-        text: list[str] = []
-        reasoning: list[str] = []
-        finish: Finish | None = None
-        async for event in self.astream_chat(
-            messages, model=model, max_tokens=max_tokens, temperature=temperature
-        ):
-            if isinstance(event, TextDelta):
-                text.append(event.text)
-            elif isinstance(event, ReasoningDelta):
-                reasoning.append(event.text)
-            else:
-                finish = event
-        if finish is None:  # every transport ends a stream with a Finish or an error
-            msg = "the stream ended without a finish event"
-            raise PlaygroundProtocolError(msg)
-        return ChatReply(
-            text="".join(text),
-            reasoning="".join(reasoning),
-            finish_reason=finish.reason,
-            usage=finish.usage,
-            model=finish.model,
-        )
-
-    def stream_chat(
-        self,
-        messages: Iterable[MessageInput] | str,
-        *,
-        model: str | None = None,
-        max_tokens: int = 2048,
-        temperature: float | None = None,
-    ) -> Iterator[ChatEvent]:
-        """Synchronous twin of :meth:`astream_chat`."""
-        return self._background.iterate(
-            self.astream_chat(messages, model=model, max_tokens=max_tokens, temperature=temperature)
-        )
-
-    def chat(
-        self,
-        messages: Iterable[MessageInput] | str,
-        *,
-        model: str | None = None,
-        max_tokens: int = 2048,
-        temperature: float | None = None,
-    ) -> ChatReply:
-        """Synchronous twin of :meth:`achat`."""
-        return self._background.run(
-            self.achat(messages, model=model, max_tokens=max_tokens, temperature=temperature)
-        )
 
     # -- models -----------------------------------------------------------------------------
 
@@ -513,6 +583,19 @@ class _Attempts:
     retries: int = 0
     refreshed: bool = False
     generation: int = 0  # of the session the current try started with
+
+
+def _to_tool(tool: Tool | Mapping[str, Any], index: int) -> Tool:
+    if isinstance(tool, Tool):
+        return tool
+    if isinstance(tool, Mapping) and isinstance(tool.get("name"), str):
+        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+        return Tool(str(tool["name"]), str(tool.get("description") or ""), dict(parameters))
+    msg = (
+        f"tools[{index}] is {tool!r}; pass a Tool or a dict with 'name', 'description' and"
+        " 'parameters' (the JSON schema of its arguments)."
+    )
+    raise TypeError(msg)
 
 
 def _redact_url(url: str | None) -> str | None:

@@ -37,6 +37,18 @@ class TestChatCloudflarePlaygroundLive(ChatModelIntegrationTests):
         return True
 
     @property
+    def has_tool_calling(self) -> bool:
+        return True  # in the prompt, parsed by the client (see bind_tools)
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def has_structured_output(self) -> bool:
+        return True
+
+    @property
     def returns_usage_metadata(self) -> bool:
         return False  # the WebSocket dialect reports no token counts (PROTOCOL.md)
 
@@ -82,6 +94,18 @@ class TestChatCloudflarePlaygroundCassettes(ChatModelIntegrationTests):
 
     @property
     def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return True  # in the prompt, parsed by the client (see bind_tools)
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def has_structured_output(self) -> bool:
         return True
 
     @property

@@ -15,6 +15,7 @@ from langchain_core.messages import (
 
 from langchain_cloudflare_playground.chat_models import _ChunkBuilder, _to_playground
 from langchain_cloudflare_playground.client import Finish, ReasoningDelta, TextDelta, Usage
+from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -45,10 +46,37 @@ def test_earlier_reasoning_is_not_sent_back():
     assert _to_playground([earlier]) == [{"role": "assistant", "content": ["the answer"]}]
 
 
+def test_tool_calls_and_results_travel_as_text_the_model_can_read():
+    history = [
+        HumanMessage("What is 1 + 2?"),
+        AIMessage(
+            [{"type": "text", "text": "Adding."}, {"type": "tool_use", "id": "c1", "name": "add"}],
+            tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}],
+        ),
+        ToolMessage("3", tool_call_id="c1"),
+        ToolMessage("Error: overflow", tool_call_id="c1", status="error"),
+    ]
+
+    turns = normalize_messages(_to_playground(history)).turns
+
+    assert [turn.role for turn in turns] == ["user", "assistant", "user"]
+    assert turns[1].content == (
+        'Adding.\n{"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}]}'
+    )
+    # Adjacent results go back as one turn; the tool is named from the call it answers.
+    assert turns[2].content == (
+        "Tool result for add (call c1):\n3\n\nTool error for add (call c1):\nError: overflow"
+    )
+
+
+def test_a_tool_result_for_no_known_call_is_refused_with_advice():
+    with pytest.raises(ValueError, match=r"messages\[0\] is a tool result for an unknown call 't'"):
+        normalize_messages(_to_playground([ToolMessage("1", tool_call_id="t")]))
+
+
 @pytest.mark.parametrize(
     "message",
     [
-        ToolMessage("1", tool_call_id="t"),
         FunctionMessage(name="f", content="1"),
         ChatMessage(role="critic", content="x"),
     ],

@@ -47,7 +47,12 @@ def test_an_image_part_raises_naming_the_part():
 
 
 def test_unknown_role_raises():
-    with pytest.raises(ValueError, match="role 'tool'"):
+    with pytest.raises(ValueError, match="role 'function'"):
+        normalize_messages([{"role": "function", "content": "x"}])
+
+
+def test_a_tool_result_needs_its_call():
+    with pytest.raises(ValueError, match="tool result for an unknown call ''"):
         normalize_messages([{"role": "tool", "content": "x"}])
 
 

@@ -1,0 +1,119 @@
+"""Tool calling over plain chat: prompt, stream, parse, and ask once for a fix when needed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from langchain_cloudflare_playground.client.errors import PlaygroundProtocolError
+from langchain_cloudflare_playground.client.events import (
+    ChatEvent,
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+    Usage,
+)
+from langchain_cloudflare_playground.client.messages import Conversation, Message
+from langchain_cloudflare_playground.client.tools.parser import ParsedReply, parse_reply
+from langchain_cloudflare_playground.client.tools.prompt import correction_request, tools_prompt
+from langchain_cloudflare_playground.client.tools.prose_splitter import ProseSplitter
+
+if TYPE_CHECKING:
+    from langchain_cloudflare_playground.client.tools.spec import Tool
+
+__all__ = ["stream_with_tools", "with_tools_prompt"]
+
+SendConversation = Callable[[Conversation], AsyncGenerator[ChatEvent, None]]
+
+
+def with_tools_prompt(
+    conversation: Conversation, tools: Sequence[Tool], choice: str
+) -> Conversation:
+    """``conversation`` with the tools and the call format added to its system prompt."""
+    if choice == "none" or not tools:
+        return conversation
+    section = tools_prompt(tools, choice)
+    system = f"{conversation.system}\n\n{section}" if conversation.system else section
+    return replace(conversation, system=system)
+
+
+async def stream_with_tools(
+    send: SendConversation,
+    conversation: Conversation,
+    tools: Sequence[Tool],
+    choice: str,
+    *,
+    corrections: int = 1,
+) -> AsyncGenerator[ChatEvent, None]:
+    """Stream a reply to ``conversation`` (already carrying the tools prompt) as events.
+
+    Prose streams as :class:`TextDelta`; a reply that holds calls ends with one
+    :class:`~langchain_cloudflare_playground.client.tools.ToolCall` per call, then a
+    :class:`Finish` with reason ``"tool_calls"``. A reply that cannot be used (an unknown tool,
+    arguments that do not fit, no call where one is required) is sent back to the model with the
+    reason, at most ``corrections`` times; after that its text is returned as it is, and the
+    reason is in ``Finish.tool_call_problem``.
+    """
+    usage: Usage | None = None
+    for attempt in range(corrections + 1):
+        # With a call required there is no prose to show: hold it all for the parser.
+        splitter = ProseSplitter(hold_everything=choice not in ("auto", "none"))
+        shown: list[str] = []
+        finish: Finish | None = None
+        async for event in send(conversation):
+            if isinstance(event, TextDelta):
+                prose = splitter.feed(event.text)
+                if prose:
+                    shown.append(prose)
+                    yield TextDelta(prose)
+            elif isinstance(event, ReasoningDelta):
+                yield event
+            elif isinstance(event, Finish):
+                finish = event
+        if finish is None:  # every transport ends a stream with a Finish or an error
+            msg = "the stream ended without a finish event"
+            raise PlaygroundProtocolError(msg)
+        usage = _add(usage, finish.usage)
+        held = splitter.held()
+        parsed = parse_reply(held, tools, choice)
+        if parsed.problem is not None and attempt < corrections:
+            reply = "".join(shown) + held
+            conversation = replace(
+                conversation,
+                turns=(
+                    *conversation.turns,
+                    Message("assistant", reply),
+                    Message("user", correction_request(parsed.problem)),
+                ),
+            )
+            continue
+        for event in _closing_events(parsed, shown, held):
+            yield event
+        yield replace(
+            finish,
+            reason="tool_calls" if parsed.calls else finish.reason,
+            usage=usage,
+            tool_call_problem=parsed.problem,
+        )
+        return
+
+
+def _closing_events(parsed: ParsedReply, shown: list[str], held: str) -> list[ChatEvent]:
+    """The held part of a reply, once read: its calls, or its text exactly as it came."""
+    if not parsed.calls:
+        return [TextDelta(held)] if held else []
+    events: list[ChatEvent] = []
+    if parsed.text:
+        # Prose after the calls; keep it apart from the prose already shown.
+        apart = shown and not shown[-1][-1:].isspace()
+        events.append(TextDelta(f"\n{parsed.text}" if apart else parsed.text))
+    events.extend(parsed.calls)
+    return events
+
+
+def _add(total: Usage | None, more: Usage | None) -> Usage | None:
+    """Token counts over every round of a reply (a correction costs tokens too)."""
+    if total is None or more is None:
+        return more if total is None else total
+    return Usage(total.input_tokens + more.input_tokens, total.output_tokens + more.output_tokens)

@@ -1,0 +1,81 @@
+"""What a caller declares (tools, a tool choice) and what a reply may hold (tool calls)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Tool", "ToolCall", "ToolChoice", "new_call_id", "normalize_tool_choice"]
+
+# "auto", "required" (or "any"): at least one call, "none", or the name of the one tool to call.
+ToolChoice = str
+_CHOICE_SYNONYMS = {"any": "required"}
+_NAME = re.compile(r"^[^\s\"]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool the model may call: its name, what it does, and the JSON schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+    def __post_init__(self) -> None:
+        """Refuse names and schemas that cannot be offered in the prompt."""
+        if not _NAME.match(self.name):
+            msg = (
+                f"tool name {self.name!r} cannot be carried in the prompt; use 1-128 characters"
+                " without spaces or quotes, such as 'get_weather'."
+            )
+            raise ValueError(msg)
+        if self.parameters.get("type", "object") != "object":
+            msg = (
+                f"tool {self.name!r}: parameters must be a JSON schema of an object (the named"
+                f" arguments), not of type {self.parameters.get('type')!r}."
+            )
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for, with arguments checked against the tool's schema."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+
+def new_call_id() -> str:
+    """A fresh call id; the model's own ids (if any) are not trusted to be unique."""
+    return f"call_{secrets.token_hex(12)}"
+
+
+def normalize_tool_choice(choice: ToolChoice | None, tools: tuple[Tool, ...]) -> str:
+    """``"auto"``, ``"required"``, ``"none"`` or the name of one of ``tools``.
+
+    Raises:
+        ValueError: for a name that is not among ``tools``, or a choice that needs tools
+            when there are none.
+    """
+    value = _CHOICE_SYNONYMS.get(choice or "auto", choice or "auto")
+    if value in ("auto", "none"):
+        return value
+    if not tools:
+        msg = f"tool_choice={choice!r} needs tools; pass tools or use tool_choice='auto'."
+        raise ValueError(msg)
+    if value == "required" or any(tool.name == value for tool in tools):
+        return value
+    names = ", ".join(repr(tool.name) for tool in tools)
+    msg = (
+        f"tool_choice={choice!r} names no tool given; use one of {names},"
+        " or 'auto', 'required' or 'none'."
+    )
+    raise ValueError(msg)
