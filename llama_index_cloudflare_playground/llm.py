@@ -17,10 +17,13 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     TextBlock,
     ThinkingBlock,
+    ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
@@ -28,12 +31,15 @@ from langchain_cloudflare_playground.client import (
     PlaygroundClient,
     ReasoningDelta,
     TextDelta,
+    ToolCall,
 )
 from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
 from langchain_cloudflare_playground.client.shared import shared_client
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from llama_index.core.tools.types import BaseTool
 
     from langchain_cloudflare_playground.client import ChatEvent
 
@@ -47,8 +53,13 @@ _ROLES = {
 DEFAULT_CONTEXT_WINDOW = 8192  # when the model list does not say
 
 
-class CloudflarePlayground(CustomLLM):
+class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     """The Cloudflare AI Playground as a LlamaIndex LLM: free, keyless, chat-first.
+
+    It is a function-calling LLM: ``FunctionAgent``, ``predict_and_call`` and
+    ``structured_predict`` work with plain Python tools. The playground takes no client-defined
+    tools, so the shared client offers them in the prompt and parses the reply; calls come back
+    as ``ToolCallBlock`` s with arguments checked against each tool's schema.
 
     .. code-block:: python
 
@@ -107,7 +118,7 @@ class CloudflarePlayground(CustomLLM):
             context_window=self.context_window or self._known_context_window(),
             num_output=self.max_tokens,
             is_chat_model=True,
-            is_function_calling_model=False,
+            is_function_calling_model=True,  # by prompt, on every model (see the class doc)
             model_name=self.model,
         )
 
@@ -225,19 +236,36 @@ class CloudflarePlayground(CustomLLM):
             prompt = self.completion_to_prompt(prompt)
         return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
-    def _to_playground(self, messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-        converted: list[dict[str, str]] = []
+    def _to_playground(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        converted: list[dict[str, Any]] = []
         if self.system_prompt and not any(m.role == MessageRole.SYSTEM for m in messages):
             converted.append({"role": "system", "content": self.system_prompt})
         for index, message in enumerate(messages):
-            role = _ROLES.get(MessageRole(message.role))
-            if role is None:
+            role = MessageRole(message.role)
+            if role == MessageRole.TOOL:
+                converted.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": message.additional_kwargs.get("tool_call_id"),
+                        "name": message.additional_kwargs.get("name"),
+                        "content": _text_of(message, index),
+                    }
+                )
+                continue
+            if role not in _ROLES:
                 msg = (
                     f"messages[{index}] has role {message.role!r}; the playground takes system,"
-                    " user and assistant messages."
+                    " user, assistant and tool messages."
                 )
                 raise ValueError(msg)
-            converted.append({"role": role, "content": _text_of(message, index)})
+            entry: dict[str, Any] = {"role": _ROLES[role], "content": _text_of(message, index)}
+            calls = [block for block in message.blocks if isinstance(block, ToolCallBlock)]
+            if calls:
+                entry["tool_calls"] = [
+                    {"id": b.tool_call_id or "", "name": b.tool_name, "arguments": b.tool_kwargs}
+                    for b in calls
+                ]
+            converted.append(entry)
         return converted
 
     def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +273,77 @@ class CloudflarePlayground(CustomLLM):
             "model": kwargs.get("model", self.model),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
+            "tools": kwargs.get("tools"),
+            "tool_choice": kwargs.get("tool_choice"),
         }
+
+    # -- function calling ------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(  # noqa: PLR0913, PLR0917 (LlamaIndex's signature)
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,  # noqa: FBT001, FBT002, ARG002
+        allow_parallel_tool_calls: bool = False,  # noqa: FBT001, FBT002, ARG002
+        tool_required: bool = False,  # noqa: FBT001, FBT002
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat`` arguments that offer ``tools``: the messages, the tools, the choice."""
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            if isinstance(user_msg, str):
+                user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+            messages.append(user_msg)
+        offered = [
+            {
+                "name": tool.metadata.get_name(),
+                "description": tool.metadata.description,
+                "parameters": tool.metadata.get_parameters_dict(),
+            }
+            for tool in tools
+        ]
+        if isinstance(tool_choice, dict):  # OpenAI's {"type": "function", "function": {...}}
+            tool_choice = tool_choice.get("function", {}).get("name")
+        choice = tool_choice or ("required" if tool_required else "auto")
+        return {"messages": messages, "tools": offered, "tool_choice": choice, **kwargs}
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],  # noqa: ARG002
+        allow_parallel_tool_calls: bool = False,  # noqa: FBT001, FBT002
+        **kwargs: Any,  # noqa: ARG002
+    ) -> ChatResponse:
+        """Keep only the first call unless parallel calls were allowed."""
+        if not allow_parallel_tool_calls:
+            calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+            for extra in calls[1:]:
+                response.message.blocks.remove(extra)
+        return response
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,  # noqa: FBT001, FBT002
+        **kwargs: Any,  # noqa: ARG002
+    ) -> list[ToolSelection]:
+        """The calls in ``response``, as LlamaIndex tool selections."""
+        calls = [
+            ToolSelection(
+                tool_id=block.tool_call_id or "",
+                tool_name=block.tool_name,
+                tool_kwargs=block.tool_kwargs if isinstance(block.tool_kwargs, dict) else {},
+            )
+            for block in response.message.blocks
+            if isinstance(block, ToolCallBlock)
+        ]
+        if not calls and error_on_no_tool_call:
+            problem = response.additional_kwargs.get("tool_call_problem")
+            msg = f"the model called no tool{f': {problem}' if problem else ''}."
+            raise ValueError(msg)
+        return calls
 
 
 def _text_of(message: ChatMessage, index: int) -> str:
@@ -253,8 +351,9 @@ def _text_of(message: ChatMessage, index: int) -> str:
     for part, block in enumerate(message.blocks):
         if isinstance(block, TextBlock):
             texts.append(block.text)
-        elif isinstance(block, ThinkingBlock):
-            continue  # the model's earlier reasoning is not part of the conversation
+        elif isinstance(block, (ThinkingBlock, ToolCallBlock)):
+            # Earlier reasoning is not part of the conversation; calls travel as tool_calls.
+            continue
         else:
             msg = (
                 f"messages[{index}].blocks[{part}] is a {type(block).__name__}; the Cloudflare AI"
@@ -270,6 +369,7 @@ class _ResponseBuilder:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._reasoning: list[str] = []
+        self._calls: list[ToolCall] = []
 
     def feed(self, event: ChatEvent) -> ChatResponse | None:
         if isinstance(event, TextDelta):
@@ -278,10 +378,15 @@ class _ResponseBuilder:
         if isinstance(event, ReasoningDelta):
             self._reasoning.append(event.text)
             return None  # reasoning is kept apart; it shows in the final message
+        if isinstance(event, ToolCall):
+            self._calls.append(event)
+            return None  # calls show whole, in the final message
         return self._finish(event)
 
     def _finish(self, event: Finish) -> ChatResponse:
         extra: dict[str, Any] = {"finish_reason": event.reason, "model": event.model}
+        if event.tool_call_problem is not None:
+            extra["tool_call_problem"] = event.tool_call_problem
         if event.usage is not None:
             extra.update(
                 prompt_tokens=event.usage.input_tokens,
@@ -297,6 +402,10 @@ class _ResponseBuilder:
         if self._reasoning:
             blocks.append(ThinkingBlock(content="".join(self._reasoning)))
         blocks.append(TextBlock(text="".join(self._text)))
+        blocks.extend(
+            ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=dict(c.arguments))
+            for c in self._calls
+        )
         message = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
         return ChatResponse(message=message, delta=delta, additional_kwargs=additional_kwargs or {})
 

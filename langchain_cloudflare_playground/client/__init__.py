@@ -2,6 +2,7 @@
 
 Layers, each knowing only the one below: ``playground`` (the client) -> ``codecs`` (pure, one per
 dialect) -> ``transports`` (bytes over the network) -> ``sessions`` (cookies and headers).
+``tools`` does tool calling over plain chat, above the dialects: the same for all of them.
 """
 
 from langchain_cloudflare_playground.client.errors import (
@@ -33,6 +34,7 @@ from langchain_cloudflare_playground.client.messages import Message
 from langchain_cloudflare_playground.client.models import DEFAULT_MODEL, ModelInfo
 from langchain_cloudflare_playground.client.playground import DEFAULT_BASE_URL, PlaygroundClient
 from langchain_cloudflare_playground.client.sessions import SessionArgs, SessionCache
+from langchain_cloudflare_playground.client.tools import Tool, ToolCall, ToolResult
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -62,5 +64,8 @@ __all__ = [
     "SessionArgs",
     "SessionCache",
     "TextDelta",
+    "Tool",
+    "ToolCall",
+    "ToolResult",
     "Usage",
 ]
