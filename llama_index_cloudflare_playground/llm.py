@@ -254,7 +254,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
                 continue
             if role not in _ROLES:
                 msg = (
-                    f"messages[{index}] has role {message.role!r}; the playground takes system,"
+                    f"messages[{index}] has role {role.value!r}; the playground takes system,"
                     " user, assistant and tool messages."
                 )
                 raise ValueError(msg)

@@ -11,7 +11,8 @@ a JSON schema to answer in ("Answer with one JSON object"), the ReAct format, an
 model that follows the format: it picks tools by their names and fills the arguments their schemas
 ask for with values from the request (quoted strings, capitalized phrases, numbers). It is
 generic, with no answer keyed to a particular prompt, and the Agents test server
-(``tests/agents_server``) gives the same requests the same answers.
+(``tests/agents_server``) gives the same requests the same answers. When it calls no tool, the
+echo shows the tool section folded to ``[tools: a, b]``.
 
 Faults are queued per route and consumed one per request, in order::
 
@@ -182,18 +183,20 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
         system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
     turns = [m for m in messages if m.get("role") != "system"]
     last = next((m.get("content", "") for m in reversed(turns) if m.get("role") == "user"), "")
+    shown = system
     if system:
         users = [str(m.get("content", "")) for m in turns if m.get("role") == "user"]
         answer = tool_reply(system, users)
         if answer is not None:
             return _chunked(answer)
+        shown = without_tool_section(system)
     if system and "## Output Format" in system and "Action Input" in system:
         return _chunked(_react_step(system, messages, last))
     if system and "Answer with one JSON object" in system:
         # A model that follows JSON instructions: an object shaped by the schema, if any.
         return _chunked(json.dumps(_object_for(system, last)))
     text = (
-        f"Echo: {last} | model={body.get('model')} | system={system}"
+        f"Echo: {last} | model={body.get('model')} | system={shown}"
         f" | turns={len(turns)} | max_tokens={body.get('max_tokens')}"
     )
     # Word-sized chunks with their spaces, like a tokenizer's output.
@@ -278,12 +281,15 @@ _TRIGGER = re.compile(
     r"|error-after-text|error:[^\]]*|empty|length|long:\d+|slow(?::\d+)?|repeat-newline"
     r"|no-response|throw)\]"
 )
-_NUMBER = re.compile(r"(?<![\w.])-?[0-9]+(?:\.[0-9]+)?")
+# Boundaries are ASCII: "v2" holds no number, yet Chinese text puts numbers and names right
+# next to other characters.
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?[0-9]+(?:\.[0-9]+)?")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 # An apostrophe inside a word ("What's") neither opens nor closes a quote.
-_QUOTED = re.compile(r"(?<![^\W_])'([^\n]+?)'(?![^\W_])|\"([^\"\n]+?)\"|“([^”\n]+?)”")
+_QUOTED = re.compile(r"(?<![A-Za-z0-9])'([^\n]+?)'(?![A-Za-z0-9])|\"([^\"\n]+?)\"|“([^”\n]+?)”")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")  # with O'Neill, Jean-Luc
 _MAX_DEPTH = 8
+_UNIONS = ("anyOf", "oneOf", "allOf")
 _BAD_TOOL = "no_such_tool"
 
 
@@ -354,6 +360,23 @@ def tool_reply(system: str, users: list[str]) -> str | None:
     return payload
 
 
+def without_tool_section(system: str) -> str:
+    """``system`` with its tool section folded to ``[tools: a, b]``, for the echo.
+
+    A model answering in words does not repeat the call format, whose template a client would
+    take for a broken call.
+    """
+    lines = system.split("\n")
+    bare = [line.removesuffix("\r") for line in lines]
+    if TOOLS_HEADING not in bare:
+        return system
+    heading = bare.index(TOOLS_HEADING)
+    start = max((i for i in range(heading) if bare[i] == "# Tools"), default=heading)
+    end = next((i for i in range(heading + 1, len(bare)) if bare[i].startswith("# ")), len(bare))
+    names = ", ".join(tool.name for tool in _tool_section(bare)[0])
+    return "\n".join([*lines[:start], f"[tools: {names}]", *lines[end:]])
+
+
 def _tool_results(text: str) -> list[str] | None:
     """The result texts of a tool-results message, or ``None`` for any other message."""
     if not text.startswith(_RESULT_STARTS):
@@ -392,7 +415,7 @@ def _tool_section(lines: list[str]) -> tuple[list[_ToolSpec], str | None, bool]:
 
 def _name_pattern(text: str) -> re.Pattern[str]:
     """``text`` as a whole word, in any case."""
-    return re.compile(rf"(?<!\w){re.escape(text)}(?!\w)", re.IGNORECASE)
+    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(text)}(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 def _name_words(name: str) -> list[str]:
@@ -438,13 +461,16 @@ class _Values:
         numbers: list[_Found] = []
         # Quoted text and tool names are not also read as phrases or numbers.
         masked = list(text)
+        names = {tool.name.lower() for tool in tools}
         for match in _QUOTED.finditer(text):
+            masked[match.start() : match.end()] = "\0" * (match.end() - match.start())
             content = next(group for group in match.groups() if group is not None)
+            if content.lower() in names:
+                continue
             found = _Found(content, match.start())
             self.quoted.append(found)
             if _WHOLE_NUMBER.fullmatch(content):
                 numbers.append(found)
-            masked[match.start() : match.end()] = "\0" * (match.end() - match.start())
         for tool in tools:
             for match in _name_pattern(tool.name).finditer(text):
                 masked[match.start() : match.end()] = "\0" * (match.end() - match.start())
@@ -593,25 +619,26 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> di
             rest = {k: v for k, v in schema.items() if k != "$ref"}
             schema = {**(target or {}), **rest}
             continue
-        union = next(
-            (
-                u
-                for u in (schema.get(k) for k in ("anyOf", "oneOf", "allOf"))
-                if u and isinstance(u, list)
-            ),
-            None,
-        )
+        union = _union(schema)
         if union is not None:
             branches = [b for b in union if isinstance(b, dict)]
             pick = next(
                 (b for b in branches if _schema_type(_resolve(b, root, depth + 1)) != "null"),
                 branches[0] if branches else {},
             )
-            rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf", "allOf")}
+            rest = {k: v for k, v in schema.items() if k not in _UNIONS}
             schema = {**rest, **pick}
             continue
         break
     return schema
+
+
+def _union(schema: dict[str, Any]) -> list[Any] | None:
+    for key in _UNIONS:
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            return branches
+    return None
 
 
 def _pointer(root: dict[str, Any], ref: str) -> dict[str, Any] | None:

@@ -64,15 +64,15 @@ def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
     system_parts: list[str] = []
     turns: list[Message] = []
     results: list[ToolResult] = []  # adjacent results go back to the model as one turn
-    call_names: dict[str, str] = {}  # tool messages may name their call's tool by id only
+    calls: dict[str, tuple[str, int]] = {}  # call id -> tool name, place in its turn
     for index, raw in enumerate(messages):
         if isinstance(raw, Mapping) and raw.get("role") == "tool":
-            results.append(_to_tool_result(raw, index, call_names))
+            results.append(_to_tool_result(raw, index, calls))
             continue
         if results:
             turns.append(Message("user", render_tool_results(results)))
             results = []
-        message = _to_message(raw, index, call_names)
+        message = _to_message(raw, index, calls)
         if message.role == "system":
             system_parts.append(message.content)
         else:
@@ -86,7 +86,7 @@ def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
     return Conversation(system=system, turns=tuple(turns))
 
 
-def _to_message(raw: MessageInput, index: int, call_names: dict[str, str]) -> Message:
+def _to_message(raw: MessageInput, index: int, calls: dict[str, tuple[str, int]]) -> Message:
     if isinstance(raw, Message):
         return raw
     if not isinstance(raw, Mapping):
@@ -104,10 +104,10 @@ def _to_message(raw: MessageInput, index: int, call_names: dict[str, str]) -> Me
         )
         raise ValueError(msg)
     content = _flatten_content(raw.get("content", ""), index)
-    calls = raw.get("tool_calls")
-    if role == "assistant" and calls:
-        parsed = [_to_tool_call(call, index) for call in _as_list(calls, index)]
-        call_names.update((call.id, call.name) for call in parsed)
+    made = raw.get("tool_calls")
+    if role == "assistant" and made:
+        parsed = [_to_tool_call(call, index) for call in _as_list(made, index)]
+        calls.update((call.id, (call.name, place)) for place, call in enumerate(parsed, 1))
         content = render_tool_calls(content, parsed)
     return Message(role, content)  # type: ignore[arg-type]  # checked against _ROLES above
 
@@ -126,9 +126,12 @@ def _to_tool_call(raw: object, index: int) -> ToolCall:
     raise ValueError(msg)
 
 
-def _to_tool_result(raw: Mapping[str, Any], index: int, call_names: dict[str, str]) -> ToolResult:
+def _to_tool_result(
+    raw: Mapping[str, Any], index: int, calls: dict[str, tuple[str, int]]
+) -> ToolResult:
     call_id = str(raw.get("tool_call_id") or "")
-    name = raw.get("name") or call_names.get(call_id)
+    known_name, place = calls.get(call_id, (None, None))
+    name = raw.get("name") or known_name
     if not name:
         msg = (
             f"messages[{index}] is a tool result for an unknown call {call_id!r}; give it the"
@@ -136,7 +139,11 @@ def _to_tool_result(raw: Mapping[str, Any], index: int, call_names: dict[str, st
         )
         raise ValueError(msg)
     content = _flatten_content(raw.get("content", ""), index)
-    return ToolResult(call_id, str(name), content, is_error=bool(raw.get("is_error")))
+    # The model sees the call's place in its turn, not the id: ids are random (uuids from
+    # LangChain's few-shot helpers, ours), and a prompt that changes with them on every run
+    # would never match a recorded cassette.
+    reference = str(place) if place is not None else call_id
+    return ToolResult(reference, str(name), content, is_error=bool(raw.get("is_error")))
 
 
 def _as_list(value: object, index: int) -> list[object]:

@@ -111,7 +111,8 @@ def test_errors_are_both_the_clients_and_langchains(server):
 
 def test_messages_the_playground_cannot_carry_are_refused_clearly(server):
     llm = model_for(server.url)
-    with pytest.raises(ValueError, match="tool messages"):
+    # A tool result must answer a call made earlier in the conversation.
+    with pytest.raises(ValueError, match="tool result for an unknown call '1'"):
         llm.invoke([HumanMessage("x"), ToolMessage("42", tool_call_id="1")])
     image = HumanMessage(
         content=[{"type": "text", "text": "what"}, {"type": "image_url", "image_url": {"url": "x"}}]

@@ -103,7 +103,10 @@ def test_reasoning_is_kept_apart(data_stream_server):
 
 def test_roles_and_blocks_the_playground_cannot_carry(server):
     llm = CloudflarePlayground(base_url=server.url)
-    with pytest.raises(ValueError, match="role"):
+    with pytest.raises(ValueError, match="role 'function'"):
+        llm.chat([ChatMessage(role=MessageRole.FUNCTION, content="42")])
+    # A tool result must answer a call made earlier in the conversation.
+    with pytest.raises(ValueError, match="tool result for an unknown call"):
         llm.chat([ChatMessage(role=MessageRole.TOOL, content="42")])
     image = ChatMessage(
         role=MessageRole.USER, blocks=[TextBlock(text="what"), ImageBlock(url="http://x/y.png")]

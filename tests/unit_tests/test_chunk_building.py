@@ -65,7 +65,7 @@ def test_tool_calls_and_results_travel_as_text_the_model_can_read():
     )
     # Adjacent results go back as one turn; the tool is named from the call it answers.
     assert turns[2].content == (
-        "Tool result for add (call c1):\n3\n\nTool error for add (call c1):\nError: overflow"
+        "Tool result for add (call 1):\n3\n\nTool error for add (call 1):\nError: overflow"
     )
 
 

@@ -7,7 +7,8 @@ system prompt, and the model answers a call as one JSON object::
 
 One JSON shape for one or many calls keeps the instruction short, and the same shape is used when
 earlier calls are written back into the history, so the model sees its own past turns in the format
-it was asked for. Results come back as a user turn whose blocks start with ``Tool result for``.
+it was asked for. Results come back as a user turn whose blocks start with
+``Tool result for <tool> (call <n>):``, ``n`` being the call's place in the turn that made it.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ _CALL_FORMAT = (
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """What a tool returned (or the error it raised) for one call."""
+    """What a tool returned (or the error it raised) for one call.
 
-    call_id: str
+    ``call`` names the call for the model: its place among the calls of its turn (``"2"``).
+    """
+
+    call: str
     name: str
     content: str
     is_error: bool = False
@@ -82,7 +86,7 @@ def render_tool_results(results: Iterable[ToolResult]) -> str:
     blocks = []
     for result in results:
         kind = "Tool error" if result.is_error else "Tool result"
-        blocks.append(f"{kind} for {result.name} (call {result.call_id}):\n{result.content}")
+        blocks.append(f"{kind} for {result.name} (call {result.call}):\n{result.content}")
     return "\n\n".join(blocks)
 
 
