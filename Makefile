@@ -48,7 +48,7 @@ type: $(STAMP)
 
 check: lint type test
 
-# The main job: a LangChain chain and a conversation, then a LlamaIndex query engine.
+# The main job: a LangChain chain, a conversation and a tool call, then a LlamaIndex query engine.
 # Against the live site, or $CF_PLAYGROUND_URL when it points at another playground.
 demo: $(STAMP)
 	$(PY) examples/langchain_chain.py

@@ -169,6 +169,8 @@ def test_the_demo_example_runs_against_a_local_playground(server):
     assert "Echo: What is Cloudflare Workers AI?" in result.stdout
     assert "turns=3" in result.stdout  # the second turn carried the first
     assert "(the conversation holds 5 messages)" in result.stdout
+    assert "model calls multiply({'a': 12, 'b': 34})" in result.stdout
+    assert "The tool answered: 408." in result.stdout
 
 
 def test_the_proxy_password_stays_out_of_reprs_and_serialisation(server):
