@@ -183,6 +183,9 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
         system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
     turns = [m for m in messages if m.get("role") != "system"]
     last = next((m.get("content", "") for m in reversed(turns) if m.get("role") == "user"), "")
+    long = re.search(r"\[long:(\d+)\]", str(last))
+    if long:  # a reply of N chunks, for benchmarks and memory tests
+        return [f"t{i} " for i in range(min(int(long.group(1)), 1_000_000))]
     shown = system
     if system:
         users = [str(m.get("content", "")) for m in turns if m.get("role") == "user"]

@@ -41,6 +41,7 @@ from langchain_cloudflare_playground.client.messages import (
     normalize_messages,
 )
 from langchain_cloudflare_playground.client.models import ModelCatalog, ModelInfo, static_models
+from langchain_cloudflare_playground.client.received import ReceivedText
 from langchain_cloudflare_playground.client.retry import RetryPolicy
 from langchain_cloudflare_playground.client.sessions import (
     SessionCache,
@@ -351,22 +352,22 @@ class PlaygroundClient:
         attempts = _Attempts()
         while True:
             attempts.generation = await self._session_generation()
-            text: list[str] = []
-            reasoning: list[str] = []
+            text = ReceivedText()
+            reasoning = ReceivedText()
             try:
                 async with contextlib.aclosing(self._astream_once(request)) as events:
                     async for event in events:
                         if isinstance(event, TextDelta):
-                            text.append(event.text)
+                            text.add(event.text)
                         elif isinstance(event, ReasoningDelta):
-                            reasoning.append(event.text)
+                            reasoning.add(event.text)
                         yield event
             except PlaygroundStreamError:
                 raise
             except PlaygroundError as exc:
                 if text or reasoning:
                     raise PlaygroundStreamError(
-                        str(exc), partial_text="".join(text), partial_reasoning="".join(reasoning)
+                        str(exc), partial_text=text.text(), partial_reasoning=reasoning.text()
                     ) from exc
                 await self._prepare_retry(exc, attempts)
             else:

@@ -53,10 +53,15 @@ async def check_status(response: aiohttp.ClientResponse) -> None:
     )
 
 
+_READ_SIZE = 16 * 1024
+
+
 async def iter_lines(response: aiohttp.ClientResponse) -> AsyncGenerator[str, None]:
     """The response body as lines, decoded as they arrive."""
     decoder = LineDecoder()
-    async for chunk in response.content.iter_any():
+    # Bounded reads: a fast server can buffer far more than one read needs, and every line of a
+    # read is split at once, so the read size bounds the memory a reply costs in flight.
+    async for chunk in response.content.iter_chunked(_READ_SIZE):
         for line in decoder.feed(chunk):
             yield line
     for line in decoder.finish():
