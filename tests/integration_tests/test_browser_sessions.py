@@ -11,6 +11,8 @@ import asyncio
 import logging
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -247,3 +249,37 @@ def test_cli_session_refresh_show_and_clear(gated_http, isolated_session_cache):
     assert chat.stdout.startswith("Echo: through")
     assert run("session", "clear").returncode == 0
     assert "no cached session" in run("session", "show").stdout
+
+
+def _chat_with_the_default_source(url: str) -> subprocess.CompletedProcess[str]:
+    # A process of its own, so "was nodriver imported?" is about this chat alone.
+    code = (
+        "import sys\n"
+        "from langchain_cloudflare_playground.client import PlaygroundClient\n"
+        f"with PlaygroundClient({url!r}, dialect='http') as client:\n"
+        "    reply = client.chat('by default')\n"
+        "    print(reply.text[:24], client.sessions.acquisitions, 'nodriver' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CF_PLAYGROUND_BROWSER"}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def test_by_default_no_browser_until_a_site_refuses(server, gated_http, chromium):
+    # A playground that takes plain clients: default headers, and nodriver is never imported.
+    plain = _chat_with_the_default_source(server.url)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith("Echo: by default")
+    assert plain.stdout.split()[-2:] == ["1", "False"]  # one session, from default headers
+
+    # One that refuses them: the browser, once refused, and the call still succeeds.
+    gated = _chat_with_the_default_source(gated_http.url)
+    assert gated.returncode == 0, gated.stderr
+    assert gated.stdout.split()[-2:] == ["2", "True"]  # defaults, then the browser
+    assert gated.stdout.startswith("Echo: by default")

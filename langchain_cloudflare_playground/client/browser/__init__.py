@@ -7,6 +7,7 @@ from langchain_cloudflare_playground.client.browser.chromium import (
 )
 from langchain_cloudflare_playground.client.browser.session_source import (
     BrowserSessionSource,
+    BrowserWhenRefusedSource,
     BrowserWithFallbackSource,
     browser_available,
     default_session_source,
@@ -15,6 +16,7 @@ from langchain_cloudflare_playground.client.browser.session_source import (
 __all__ = [
     "BrowserSessionSource",
     "BrowserUnavailableError",
+    "BrowserWhenRefusedSource",
     "BrowserWithFallbackSource",
     "Chromium",
     "browser_available",

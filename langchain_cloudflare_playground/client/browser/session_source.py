@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -32,6 +32,7 @@ from langchain_cloudflare_playground.client.sessions.store import (
 
 __all__ = [
     "BrowserSessionSource",
+    "BrowserWhenRefusedSource",
     "BrowserWithFallbackSource",
     "default_session_source",
     "user_agent_for",
@@ -255,17 +256,41 @@ class BrowserWithFallbackSource:
             return default_session_args(base_url)
 
 
+@dataclass
+class BrowserWhenRefusedSource:
+    """Browser-like default headers until the site refuses them; a real browser after that.
+
+    A browser costs seconds and memory, and many playgrounds (a local or self-hosted one) take
+    plain clients: no browser is started, and nodriver not even imported, until a site has
+    refused a session (the store reports it through :meth:`note_refusal`).
+    """
+
+    browser: BrowserWithFallbackSource
+    _refused: set[str] = field(default_factory=set)
+
+    def note_refusal(self, base_url: str) -> None:
+        """``base_url`` refused a session: the next one comes from the browser."""
+        self._refused.add(base_url)
+
+    async def acquire(self, base_url: str) -> SessionArgs:
+        """Default headers first; the browser once ``base_url`` has refused a session."""
+        if base_url in self._refused:
+            return await self.browser.acquire(base_url)
+        return default_session_args(base_url)
+
+
 def default_session_source(*, browser: bool | None = None) -> SessionSource:
     """What a client uses when given no session source.
 
-    A real browser when nodriver is installed and a Chrome or Chromium is found (``browser=None``
-    and ``$CF_PLAYGROUND_BROWSER`` not set to ``0``), else browser-like default headers.
-    ``browser=True`` insists on the browser; ``browser=False`` never starts one.
+    With ``browser=None``: browser-like default headers, and a real browser once the site has
+    refused them, when nodriver is installed, a Chrome or Chromium is found and
+    ``$CF_PLAYGROUND_BROWSER`` is not ``0``. ``browser=True`` always uses the browser;
+    ``browser=False`` never starts one.
     """
     if browser is None:
         if not browser_available(browser=None):
             return DefaultHeadersSource()
-        return BrowserWithFallbackSource(BrowserSessionSource())
+        return BrowserWhenRefusedSource(BrowserWithFallbackSource(BrowserSessionSource()))
     return BrowserSessionSource() if browser else DefaultHeadersSource()
 
 

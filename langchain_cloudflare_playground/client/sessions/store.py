@@ -23,7 +23,11 @@ logger = logging.getLogger("langchain_cloudflare_playground")
 
 
 class SessionSource(Protocol):
-    """Produces fresh session args for a base URL (browser-like defaults, or a real browser)."""
+    """Produces fresh session args for a base URL (browser-like defaults, or a real browser).
+
+    A source may also have ``note_refusal(base_url)``: the store calls it when the site refused
+    a session, before asking for a fresh one.
+    """
 
     async def acquire(self, base_url: str) -> SessionArgs:
         """Fresh args for ``base_url``."""
@@ -131,13 +135,16 @@ class SessionStore:
             self._save(updated)
 
     def invalidate(self, *, generation: int | None = None) -> None:
-        """Forget the session, in memory and in the cache, so the next call gets a fresh one.
+        """Forget a session the site refused, in memory and on disk; the next call gets another.
 
         With ``generation`` (the :attr:`generation` a refused call ran with), a session that was
         already replaced since is kept: several calls refused together cost one fresh session.
         """
         if generation is not None and generation != self.generation:
             return
+        note_refusal = getattr(self._source, "note_refusal", None)
+        if note_refusal is not None:
+            note_refusal(self._base_url)
         self._session = None
         self.generation += 1
         if self._cache is not None:

@@ -1,0 +1,144 @@
+"""``make bench``: every comparison in one run; prints a table, writes ``benchmarks/results.json``.
+
+python -m benchmarks [--repetitions N] [--skip-g4f]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks import scenarios
+from benchmarks.servers import local_servers
+
+if TYPE_CHECKING:
+    from benchmarks.stats import Comparison
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def main() -> int:
+    """Run everything, print the table; exit 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repetitions", type=int, default=7, help="pairs per comparison")
+    parser.add_argument("--skip-g4f", action="store_true", help="leave out the g4f comparison")
+    args = parser.parse_args()
+    # Sessions from browser-like default headers: the local servers need no browser, and
+    # whether a chat imports nodriver is one of the things measured.
+    os.environ["CF_PLAYGROUND_BROWSER"] = "0"
+    reps = args.repetitions
+    started = time.perf_counter()
+    rows: list[Comparison] = []
+    facts: list[dict[str, Any]] = []
+    with local_servers() as servers:
+        steps = [
+            ("throughput", lambda: scenarios.run(scenarios.throughput_and_cpu(servers, reps))),
+            ("first token", lambda: scenarios.run(scenarios.time_to_first_token(servers, 30))),
+            ("concurrency", lambda: scenarios.concurrency(servers, 3)),
+            ("adapters", lambda: scenarios.run(scenarios.adapters(servers, reps))),
+            ("memory", lambda: scenarios.memory(servers)),
+            ("imports", lambda: scenarios.import_times(reps)),
+        ]
+        if not args.skip_g4f:
+            steps.append(("g4f", lambda: scenarios.against_g4f(servers, 5)))
+        for label, step in steps:
+            print(f"... {label}", file=sys.stderr, flush=True)
+            rows.extend(step())
+        del os.environ["CF_PLAYGROUND_BROWSER"]
+        facts.append(scenarios.nodriver_stays_out(servers))
+    print(_table(rows, facts))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "seconds": round(time.perf_counter() - started, 1),
+                "comparisons": [row.as_dict() for row in rows],
+                "facts": facts,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwritten to {RESULTS}")
+    missed = [row.name for row in rows if row.met is False] + [
+        fact["name"] for fact in facts if fact.get("imported")
+    ]
+    if missed:
+        print(f"targets missed: {'; '.join(missed)}")
+    return 1 if missed else 0
+
+
+def _table(rows: list[Comparison], facts: list[dict[str, Any]]) -> str:
+    header = ("comparison", "ours", "baseline", "ratio (min-max)", "target", "met", "note")
+    lines = [header]
+    for row in rows:
+        ours, base = row.as_dict()["ours_median"], row.as_dict()["baseline_median"]
+        lines.append(
+            (
+                row.name,
+                f"{ours:,.2f} {row.unit}",
+                f"{base:,.2f} {row.unit}",
+                f"{row.ratio:.2f}x ({min(row.ratios):.2f}-{max(row.ratios):.2f})",
+                row.target,
+                {True: "yes", False: "NO", None: "-"}[row.met],
+                row.note,
+            )
+        )
+    lines.extend(
+        (
+            fact["name"],
+            str(fact["imported"]),
+            "",
+            "",
+            "False",
+            "NO" if fact["imported"] else "yes",
+            "",
+        )
+        for fact in facts
+    )
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    out = []
+    for index, line in enumerate(lines):
+        out.append(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)
+            ).rstrip()
+        )
+        if index == 0:
+            out.append("  ".join("-" * width for width in widths))
+    return "\n".join(out)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "aiohttp": metadata.version("aiohttp"),
+        "langchain-core": metadata.version("langchain-core"),
+        "llama-index-core": metadata.version("llama-index-core"),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,464 @@
+"""The comparisons. Each returns :class:`Comparison` rows: ours against a baseline, same run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from benchmarks.stats import Comparison
+from benchmarks.streams import (
+    MODEL,
+    Reading,
+    read_bare_http,
+    read_bare_websocket,
+    read_with_client,
+)
+from langchain_cloudflare_playground.client import PlaygroundClient
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from benchmarks.servers import LocalServers
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG_REPLY = 20_000
+DIALECTS = ("sse", "data-stream", "websocket")
+
+
+def _url(servers: LocalServers, dialect: str) -> str:
+    return {"sse": servers.sse, "data-stream": servers.data_stream}.get(dialect, servers.websocket)
+
+
+def _client(servers: LocalServers, dialect: str) -> PlaygroundClient:
+    kind = "websocket" if dialect == "websocket" else "http"
+    return PlaygroundClient(_url(servers, dialect), dialect=kind)
+
+
+def _bare(session: aiohttp.ClientSession, servers: LocalServers, dialect: str, prompt: str):
+    if dialect == "websocket":
+        return read_bare_websocket(session, servers.websocket, prompt)
+    return read_bare_http(session, _url(servers, dialect), 1 if dialect == "sse" else 2, prompt)
+
+
+async def _alternate(
+    repetitions: int,
+    ours: Callable[[], Awaitable[Reading]],
+    bare: Callable[[], Awaitable[Reading]],
+) -> tuple[list[tuple[Reading, float]], list[tuple[Reading, float]]]:
+    """Run both, alternately, after one warm-up each; each reading with its CPU seconds."""
+    await ours()
+    await bare()
+    mine: list[tuple[Reading, float]] = []
+    theirs: list[tuple[Reading, float]] = []
+    for _ in range(repetitions):
+        for run, into in ((ours, mine), (bare, theirs)):
+            cpu = time.process_time()
+            reading = await run()
+            into.append((reading, time.process_time() - cpu))
+    return mine, theirs
+
+
+async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Comparison]:
+    """Scenario 1: a 20,000-chunk reply, chunks per second, against bare aiohttp."""
+    rows = []
+    prompt = f"[long:{LONG_REPLY}]"
+    async with aiohttp.ClientSession() as session:
+        for dialect in DIALECTS:
+            client = _client(servers, dialect)
+            reps = max(2, repetitions // 2) if dialect == "websocket" else repetitions
+            mine, theirs = await _alternate(
+                reps,
+                lambda c=client: read_with_client(c, prompt),
+                lambda d=dialect: _bare(session, servers, d, prompt),
+            )
+            await client.aclose()
+            _check_chunks(dialect, mine, LONG_REPLY)
+            rows.append(
+                Comparison(
+                    f"throughput, {dialect}",
+                    "chunks/s",
+                    [r.chunks / r.total_seconds for r, _ in mine],
+                    [r.chunks / r.total_seconds for r, _ in theirs],
+                    target=">= 0.5x",
+                    min_ratio=0.5,
+                )
+            )
+            rows.append(
+                Comparison(
+                    f"CPU per chunk, {dialect}",
+                    "us",
+                    [cpu / r.chunks * 1e6 for r, cpu in mine],
+                    [cpu / max(r.chunks, 1) * 1e6 for r, cpu in theirs],
+                )
+            )
+    return rows
+
+
+async def time_to_first_token(servers: LocalServers, repetitions: int) -> list[Comparison]:
+    """Scenario 2: a short reply on a warm connection; the first text chunk, against bare."""
+    rows = []
+    async with aiohttp.ClientSession() as session:
+        for dialect in DIALECTS:
+            client = _client(servers, dialect)
+            mine, theirs = await _alternate(
+                repetitions,
+                lambda c=client: read_with_client(c, "hi"),
+                lambda d=dialect: _bare(session, servers, d, "hi"),
+            )
+            await client.aclose()
+            ours_ms = [r.first_seconds * 1000 for r, _ in mine]
+            bare_ms = [r.first_seconds * 1000 for r, _ in theirs]
+            overhead = statistics.median(ours_ms) - statistics.median(bare_ms)
+            rows.append(
+                Comparison(
+                    f"time to first token, {dialect}",
+                    "ms",
+                    ours_ms,
+                    bare_ms,
+                    target="<= +2 ms (median)",
+                    condition=overhead <= 2.0,
+                    note=f"{overhead:+.2f} ms",
+                )
+            )
+    return rows
+
+
+def concurrency(servers: LocalServers, repetitions: int) -> list[Comparison]:
+    """Scenario 3: 500 HTTP streams, 200 WebSocket conversations at once, each side in its own
+    process (so peak memory is its own)."""
+    rows = []
+    cases = [("sse", "1", 500, "[long:200]"), ("data-stream", "2", 500, "[long:200]")]
+    cases.append(("websocket", "ws", 200, "[long:20]"))
+    for dialect, code, streams, prompt in cases:
+        url = _url(servers, dialect)
+        mine, theirs = [], []
+        for _ in range(repetitions):
+            for kind, into in (("ours", mine), ("bare", theirs)):
+                into.append(_worker("concurrency", kind, code, url, str(streams), prompt))
+        errors = sum(r["errors"] for r in mine + theirs)
+        first = next((r["first_errors"] for r in mine + theirs if r["errors"]), [])
+        rows.append(
+            Comparison(
+                f"{streams} at once, {dialect}: wall time",
+                "s",
+                [r["wall_seconds"] for r in mine],
+                [r["wall_seconds"] for r in theirs],
+                target="<= 1.5x, 0 errors",
+                max_ratio=1.5,
+                condition=errors == 0,
+                note=f"errors: {errors}" + (f" ({first[0]})" if first else ""),
+            )
+        )
+        rows.append(
+            Comparison(
+                f"{streams} at once, {dialect}: peak RSS",
+                "MiB",
+                [r["peak_rss_kib"] / 1024 for r in mine],
+                [r["peak_rss_kib"] / 1024 for r in theirs],
+            )
+        )
+    return rows
+
+
+def memory(servers: LocalServers) -> list[Comparison]:
+    """Scenario 7: memory while streaming ~1 and ~2 million characters, text dropped as it comes.
+
+    What grows from one to the other is what the reply itself costs the client; the client keeps
+    the text once (a failed stream reports what arrived), so the target is one byte per character.
+    """
+    rows = []
+    for dialect, code in (("sse", "1"), ("data-stream", "2")):
+        url = _url(servers, dialect)
+        small = _worker("memory", "ours", code, url, "150000")
+        large = _worker("memory", "ours", code, url, "300000")
+        grown_chars = large["characters"] - small["characters"]
+        rows.append(
+            Comparison(
+                f"memory per extra reply character, {dialect}",
+                "bytes/char",
+                [(large["traced_peak_bytes"] - small["traced_peak_bytes"]) / grown_chars],
+                [1.0],
+                target="<= 1.25 (the text itself, 1 byte/char)",
+                max_ratio=1.25,
+                note=f"{small['characters']:,} -> {large['characters']:,} characters; peak RSS"
+                f" {small['peak_rss_kib'] / 1024:.1f} -> {large['peak_rss_kib'] / 1024:.1f} MiB",
+            )
+        )
+    return rows
+
+
+def import_times(repetitions: int) -> list[Comparison]:
+    """Scenario 6: import time in a fresh interpreter, against what it sits on."""
+    pairs = [
+        (
+            "import the client (over aiohttp)",
+            "import langchain_cloudflare_playground.client",
+            "import aiohttp",
+            "<= +100 ms",
+            0.100,
+        ),
+        (
+            "import the LangChain adapter (over langchain_core)",
+            "from langchain_cloudflare_playground import ChatCloudflarePlayground",
+            "from langchain_core.language_models import BaseChatModel",
+            "<= +50 ms",
+            0.050,
+        ),
+        (
+            "import the LlamaIndex adapter (over llama_index.core)",
+            "from llama_index_cloudflare_playground import CloudflarePlayground",
+            "from llama_index.core.llms import CustomLLM",
+            "<= +50 ms",
+            0.050,
+        ),
+    ]
+    rows = []
+    for name, ours, base, target, allowed in pairs:
+        mine, theirs = [], []
+        for _ in range(repetitions):
+            mine.append(_import_seconds(ours))
+            theirs.append(_import_seconds(base))
+        extra = statistics.median(mine) - statistics.median(theirs)
+        rows.append(
+            Comparison(
+                name,
+                "ms",
+                [m * 1000 for m in mine],
+                [t * 1000 for t in theirs],
+                target=target,
+                condition=extra <= allowed,
+                note=f"+{extra * 1000:.1f} ms",
+            )
+        )
+    return rows
+
+
+def nodriver_stays_out(servers: LocalServers) -> dict[str, Any]:
+    """No call imports nodriver unless a browser is needed: a chat and a model list, then look."""
+    code = (
+        "import sys\n"
+        "from langchain_cloudflare_playground.client import PlaygroundClient\n"
+        f"with PlaygroundClient({servers.data_stream!r}) as c:\n"
+        "    c.chat('hi'); c.list_models()\n"
+        f"with PlaygroundClient({servers.websocket!r}) as c:\n"
+        "    c.chat('hi'); c.list_models()\n"
+        "print('nodriver' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    imported = result.stdout.strip().splitlines()[-1] == "True"
+    return {"name": "nodriver imported by a chat and a model list", "imported": imported}
+
+
+def _import_seconds(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _worker(*args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        msg = f"benchmarks.worker {' '.join(args)} failed:\n{result.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+def _check_chunks(dialect: str, readings: list[tuple[Reading, float]], expected: int) -> None:
+    counts = {reading.chunks for reading, _ in readings}
+    if counts != {expected}:
+        msg = f"{dialect}: the client read {counts} chunks, not {expected}"
+        raise RuntimeError(msg)
+
+
+def run(coroutine: Awaitable[Any]) -> Any:
+    """Run one async scenario on a fresh loop."""
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "MODEL",
+    "concurrency",
+    "import_times",
+    "memory",
+    "nodriver_stays_out",
+    "run",
+    "throughput_and_cpu",
+    "time_to_first_token",
+]
+
+
+async def adapters(servers: LocalServers, repetitions: int) -> list[Comparison]:
+    """Scenario 4: each adapter streaming a 20,000-chunk reply, against its framework's floor.
+
+    The floors stream the same number of chunks from memory, with no network at all: LangChain's
+    own ``GenericFakeChatModel``, and for LlamaIndex a ``CustomLLM`` written the way its docs
+    show (cumulative text, one response per token). Ratios are of the time per chunk.
+    """
+    from langchain_core.language_models import GenericFakeChatModel  # noqa: PLC0415
+    from langchain_core.messages import AIMessage  # noqa: PLC0415
+    from llama_index.core.base.llms.types import ChatMessage  # noqa: PLC0415
+
+    from langchain_cloudflare_playground import ChatCloudflarePlayground  # noqa: PLC0415
+    from llama_index_cloudflare_playground import CloudflarePlayground  # noqa: PLC0415
+
+    prompt = f"[long:{LONG_REPLY}]"
+    # GenericFakeChatModel streams words and the spaces between them as separate chunks.
+    fake_text = " ".join(f"t{i}" for i in range(LONG_REPLY // 2 + 1))
+    fake = GenericFakeChatModel(messages=_repeat(AIMessage(content=fake_text)))
+    chat_model = ChatCloudflarePlayground(base_url=servers.data_stream, dialect="http")
+    llm = CloudflarePlayground(base_url=servers.data_stream, dialect="http")
+    floor_llm = _llama_index_floor(LONG_REPLY)
+    messages = [ChatMessage(role="user", content=prompt)]
+
+    async def langchain_stream(model: Any, text: str) -> tuple[int, float]:
+        start = time.perf_counter()
+        chunks = 0
+        async for _ in model.astream(text):
+            chunks += 1
+        return chunks, time.perf_counter() - start
+
+    async def llama_index_stream(model: Any) -> tuple[int, float]:
+        start = time.perf_counter()
+        chunks = 0
+        async for _ in await model.astream_chat(messages):
+            chunks += 1
+        return chunks, time.perf_counter() - start
+
+    rows = []
+    for name, ours, floor in (
+        (
+            "LangChain .astream() vs GenericFakeChatModel",
+            lambda: langchain_stream(chat_model, prompt),
+            lambda: langchain_stream(fake, "x"),
+        ),
+        (
+            "LlamaIndex astream_chat vs an in-memory CustomLLM",
+            lambda: llama_index_stream(llm),
+            lambda: llama_index_stream(floor_llm),
+        ),
+    ):
+        await ours()
+        await floor()
+        mine, theirs = [], []
+        for _ in range(repetitions):
+            mine.append(await ours())
+            theirs.append(await floor())
+        rows.append(
+            Comparison(
+                name,
+                "us/chunk",
+                [seconds / chunks * 1e6 for chunks, seconds in mine],
+                [seconds / chunks * 1e6 for chunks, seconds in theirs],
+                target="<= 1.3x",
+                max_ratio=1.3,
+                note=f"{mine[0][0]:,} vs {theirs[0][0]:,} chunks",
+            )
+        )
+    await chat_model.client.aclose()
+    return rows
+
+
+def _repeat(message: Any) -> Any:
+    while True:
+        yield message
+
+
+def _llama_index_floor(tokens: int) -> Any:
+    from llama_index.core.base.llms.types import (  # noqa: PLC0415
+        CompletionResponse,
+        LLMMetadata,
+    )
+    from llama_index.core.llms.callbacks import llm_completion_callback  # noqa: PLC0415
+    from llama_index.core.llms.custom import CustomLLM  # noqa: PLC0415
+
+    class FloorLLM(CustomLLM):
+        """LlamaIndex's documented custom LLM, streaming ``tokens`` tokens from memory."""
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(is_chat_model=False)
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, **kwargs: Any) -> CompletionResponse:  # noqa: ARG002
+            return CompletionResponse(text="".join(f"t{i} " for i in range(tokens)))
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt: str, **kwargs: Any) -> Any:  # noqa: ARG002
+            text = ""
+            for i in range(tokens):
+                token = f"t{i} "
+                text += token
+                yield CompletionResponse(text=text, delta=token)
+
+    return FloorLLM()
+
+
+def against_g4f(servers: LocalServers, repetitions: int) -> list[Comparison]:
+    """Scenario 5: the gpt4free ``Cloudflare`` provider of the dialect-2 era (g4f 6.6.0), in a
+    virtual environment of its own, streaming the same reply from the same server."""
+    from benchmarks.g4f_env import ensure_g4f_venv  # noqa: PLC0415
+
+    g4f_python = ensure_g4f_venv(ROOT / "benchmarks")
+    prompt = f"[long:{LONG_REPLY}]"
+    g4f = subprocess.run(
+        [
+            str(g4f_python),
+            str(ROOT / "benchmarks" / "g4f_stream.py"),
+            servers.data_stream,
+            prompt,
+            "--repeat",
+            str(repetitions),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if g4f.returncode:
+        msg = f"the g4f provider failed:\n{g4f.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    theirs = json.loads(g4f.stdout.strip().splitlines()[-1])
+    mine = _worker("stream", servers.data_stream, prompt, str(repetitions))
+    for side, data in (("ours", mine), ("g4f", theirs)):
+        counts = {run["chunks"] for run in data["runs"]}
+        if counts != {LONG_REPLY}:
+            msg = f"{side} read {counts} chunks, not {LONG_REPLY}"
+            raise RuntimeError(msg)
+    return [
+        Comparison(
+            "throughput vs the g4f Cloudflare provider (data stream)",
+            "chunks/s",
+            [run["chunks"] / run["total_seconds"] for run in mine["runs"]],
+            [run["chunks"] / run["total_seconds"] for run in theirs["runs"]],
+            target="> 1x (faster)",
+            min_ratio=1.0,
+        ),
+        Comparison(
+            "peak RSS vs the g4f Cloudflare provider",
+            "MiB",
+            [mine["peak_rss_kib"] / 1024],
+            [theirs["peak_rss_kib"] / 1024],
+            target="< 1x (lower)",
+            max_ratio=1.0,
+            note="each in a process of its own, after the same warm-up and runs",
+        ),
+    ]

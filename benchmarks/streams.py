@@ -1,0 +1,114 @@
+"""One reply read three ways: by bare aiohttp (the transport's limit), by the client, by g4f.
+
+The bare readers do what any reader must and nothing more: send the request, split the response
+into lines (HTTP) or take frames (WebSocket), and count the ones that carry text. They are the
+baseline every ratio in this folder is measured against.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from langchain_cloudflare_playground.client import PlaygroundClient, TextDelta
+from langchain_cloudflare_playground.client.codecs import ChatRequest
+from langchain_cloudflare_playground.client.codecs.agents import (
+    agent_url,
+    chat_frame,
+    new_room,
+    state_frame,
+)
+from langchain_cloudflare_playground.client.messages import normalize_messages
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["MODEL", "Reading", "read_bare_http", "read_bare_websocket", "read_with_client"]
+
+MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+# The text-carrying lines of each HTTP dialect, as the bare reader recognises them.
+_TEXT_LINE = {1: b"data: {", 2: b"0:"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one read of a reply took: text chunks, time to the first, time to the end."""
+
+    chunks: int
+    first_seconds: float
+    total_seconds: float
+
+
+def http_body(prompt: str) -> dict[str, object]:
+    """The request both HTTP dialects accept (the reference server reads either shape)."""
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": 2048,
+        "stream": True,
+    }
+
+
+async def read_bare_http(
+    session: aiohttp.ClientSession, url: str, dialect: int, prompt: str
+) -> Reading:
+    """POST, split the body into lines, count the lines that carry text."""
+    marker = _TEXT_LINE[dialect]
+    chunks = 0
+    first = 0.0
+    start = time.perf_counter()
+    async with session.post(f"{url}/api/inference", json=http_body(prompt)) as response:
+        response.raise_for_status()
+        async for line in response.content:
+            if line.startswith(marker):
+                if not chunks:
+                    first = time.perf_counter() - start
+                chunks += 1
+    return Reading(chunks, first, time.perf_counter() - start)
+
+
+async def read_bare_websocket(session: aiohttp.ClientSession, url: str, prompt: str) -> Reading:
+    """Open a room, send the chat, take frames until the one marked done.
+
+    The two request frames are built with the client's own encoders: building a request is not
+    what is measured, reading the reply is.
+    """
+    request = ChatRequest(
+        conversation=normalize_messages(prompt), model=MODEL, max_tokens=2048, temperature=None
+    )
+    chunks = 0
+    first = 0.0
+    start = time.perf_counter()
+    async with session.ws_connect(agent_url(url, new_room())) as socket:
+        state: dict[str, object] = {}
+        while True:  # the server greets with identity, state and MCP frames; wait for the state
+            frame = json.loads((await socket.receive()).data)
+            if frame.get("type") == "cf_agent_state":
+                state = frame["state"]
+                break
+        await socket.send_str(state_frame(state, request))
+        await socket.send_str(chat_frame(request.conversation))
+        async for message in socket:
+            data = message.data
+            if "text-delta" in data:  # inside the frame's body, itself JSON text
+                if not chunks:
+                    first = time.perf_counter() - start
+                chunks += 1
+            if '"done":true' in data:
+                break
+    return Reading(chunks, first, time.perf_counter() - start)
+
+
+async def read_with_client(client: PlaygroundClient, prompt: str) -> Reading:
+    """The same reply through the client: typed events, retries, the lot."""
+    chunks = 0
+    first = 0.0
+    start = time.perf_counter()
+    async for event in client.astream_chat(prompt, model=MODEL):
+        if isinstance(event, TextDelta):
+            if not chunks:
+                first = time.perf_counter() - start
+            chunks += 1
+    return Reading(chunks, first, time.perf_counter() - start)
