@@ -2,6 +2,7 @@
 
 ``ChatCloudflarePlayground`` is imported on first use: this package's ``__init__`` loads nothing
 from ``langchain_core``, so the LlamaIndex adapter and the command line use the client without it.
+``PlaygroundClient`` too, and with it the network layers (aiohttp).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,6 @@ from langchain_cloudflare_playground.client import (
     Finish,
     Message,
     ModelInfo,
-    PlaygroundClient,
     PlaygroundError,
     ReasoningDelta,
     TextDelta,
@@ -19,6 +19,7 @@ from langchain_cloudflare_playground.client import (
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.chat_models import ChatCloudflarePlayground
+    from langchain_cloudflare_playground.client import PlaygroundClient
 
 __all__ = [
     "ChatCloudflarePlayground",
@@ -41,5 +42,9 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401 (module attribute hook)
         )
 
         return ChatCloudflarePlayground
+    if name == "PlaygroundClient":  # with the network layers, on first use
+        from langchain_cloudflare_playground.client import PlaygroundClient  # noqa: PLC0415
+
+        return PlaygroundClient
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

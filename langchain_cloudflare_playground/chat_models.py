@@ -24,13 +24,7 @@ from langchain_core.messages import (
     convert_to_messages,
 )
 from langchain_core.messages.tool import tool_call_chunk
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import (
     Runnable,
     RunnableLambda,
@@ -44,13 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
     Finish,
-    PlaygroundClient,
     PlaygroundError,
     ReasoningDelta,
     TextDelta,
 )
-from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
-from langchain_cloudflare_playground.client.shared import shared_client
+from langchain_cloudflare_playground.client.site import BASE_URL_ENV
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
 from langchain_cloudflare_playground.client.tools import Tool, ToolCall
 from langchain_cloudflare_playground.langchain_errors import to_langchain_error
@@ -67,7 +59,7 @@ if TYPE_CHECKING:
     from langchain_core.messages.ai import UsageMetadata
     from langchain_core.tools import BaseTool
 
-    from langchain_cloudflare_playground.client import ChatEvent
+    from langchain_cloudflare_playground.client import ChatEvent, PlaygroundClient
 
 __all__ = ["ChatCloudflarePlayground"]
 
@@ -234,6 +226,10 @@ class ChatCloudflarePlayground(BaseChatModel):
                 "proxy": self.proxy.get_secret_value() if self.proxy else None,
                 **self.model_kwargs,
             }
+            from langchain_cloudflare_playground.client.shared import (  # noqa: PLC0415
+                shared_client,  # the network layers load with the first call, not the import
+            )
+
             self._client = shared_client(self.base_url, options)
         return self._client
 
@@ -291,6 +287,16 @@ class ChatCloudflarePlayground(BaseChatModel):
             strict: Accepted for compatibility; arguments are always checked against the schema.
             kwargs: Not accepted (named here to give a clear error).
         """
+        # Loaded here: parsers are for structured output only, and importing the model stays cheap.
+        from langchain_core.output_parsers import (  # noqa: PLC0415
+            JsonOutputParser,
+            PydanticOutputParser,
+        )
+        from langchain_core.output_parsers.openai_tools import (  # noqa: PLC0415
+            JsonOutputKeyToolsParser,
+            PydanticToolsParser,
+        )
+
         if kwargs:
             msg = f"unexpected arguments: {', '.join(sorted(kwargs))}"
             raise ValueError(msg)
@@ -519,6 +525,8 @@ def _json_instruction(schema: dict[str, Any] | type | None) -> str:
 
 
 def _as_messages(value: LanguageModelInput) -> list[BaseMessage]:
+    from langchain_core.prompt_values import PromptValue  # noqa: PLC0415
+
     if isinstance(value, str):
         return [HumanMessage(value)]
     if isinstance(value, PromptValue):

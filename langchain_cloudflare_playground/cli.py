@@ -25,7 +25,7 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.client.browser import BrowserSessionSource
-from langchain_cloudflare_playground.client.playground import BASE_URL_ENV, DEFAULT_BASE_URL
+from langchain_cloudflare_playground.client.site import BASE_URL_ENV, DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -28,20 +28,18 @@ from llama_index.core.llms.llm import ToolSelection
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
     Finish,
-    PlaygroundClient,
     ReasoningDelta,
     TextDelta,
     ToolCall,
 )
-from langchain_cloudflare_playground.client.playground import BASE_URL_ENV
-from langchain_cloudflare_playground.client.shared import shared_client
+from langchain_cloudflare_playground.client.site import BASE_URL_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from llama_index.core.tools.types import BaseTool
 
-    from langchain_cloudflare_playground.client import ChatEvent
+    from langchain_cloudflare_playground.client import ChatEvent, PlaygroundClient
 
 __all__ = ["CloudflarePlayground"]
 
@@ -100,6 +98,10 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     def client(self) -> PlaygroundClient:
         """The client, shared by every LLM with the same connection settings."""
         if self._client is None:
+            from langchain_cloudflare_playground.client.shared import (  # noqa: PLC0415
+                shared_client,  # the network layers load with the first call, not the import
+            )
+
             self._client = shared_client(
                 self.base_url,
                 {
@@ -367,16 +369,18 @@ class _ResponseBuilder:
     """Turns client events into chat responses: the one mapping every stream uses."""
 
     def __init__(self) -> None:
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
+        # Each response carries the whole text so far; a running string costs one copy per
+        # delta, where joining a list of every delta each time costs a pass over all of them.
+        self._text = ""
+        self._reasoning = ""
         self._calls: list[ToolCall] = []
 
     def feed(self, event: ChatEvent) -> ChatResponse | None:
         if isinstance(event, TextDelta):
-            self._text.append(event.text)
+            self._text += event.text
             return self._response(delta=event.text)
         if isinstance(event, ReasoningDelta):
-            self._reasoning.append(event.text)
+            self._reasoning += event.text
             return None  # reasoning is kept apart; it shows in the final message
         if isinstance(event, ToolCall):
             self._calls.append(event)
@@ -400,8 +404,8 @@ class _ResponseBuilder:
     ) -> ChatResponse:
         blocks: list[Any] = []
         if self._reasoning:
-            blocks.append(ThinkingBlock(content="".join(self._reasoning)))
-        blocks.append(TextBlock(text="".join(self._text)))
+            blocks.append(ThinkingBlock(content=self._reasoning))
+        blocks.append(TextBlock(text=self._text))
         blocks.extend(
             ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=dict(c.arguments))
             for c in self._calls

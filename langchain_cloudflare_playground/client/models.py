@@ -12,6 +12,8 @@ from langchain_cloudflare_playground.client.errors import ModelNotFoundError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+from langchain_cloudflare_playground.client.site import DEFAULT_MODEL
+
 __all__ = [
     "DEFAULT_MODEL",
     "STATIC_ALIASES",
@@ -21,7 +23,6 @@ __all__ = [
     "parse_model_list",
 ]
 
-DEFAULT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 CHAT_TASK = "Text Generation"
 
 # The fallback when the live list cannot be had. The catalog changes; the live list wins.

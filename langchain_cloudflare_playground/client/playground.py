@@ -12,14 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from langchain_cloudflare_playground.client.browser import (
-    browser_available,
-    default_session_source,
-)
 from langchain_cloudflare_playground.client.codecs import ChatRequest
-from langchain_cloudflare_playground.client.connection import Connection
-from langchain_cloudflare_playground.client.dialects import AgentsDialect, HttpDialects
-from langchain_cloudflare_playground.client.dialects.agents import NotInCassetteError
 from langchain_cloudflare_playground.client.errors import (
     ChallengeError,
     NotFoundError,
@@ -48,13 +41,9 @@ from langchain_cloudflare_playground.client.sessions import (
     SessionSource,
     SessionStore,
 )
+from langchain_cloudflare_playground.client.site import BASE_URL_ENV, DEFAULT_BASE_URL
 from langchain_cloudflare_playground.client.sync import BackgroundLoop
 from langchain_cloudflare_playground.client.tools import Tool, ToolCall, normalize_tool_choice
-from langchain_cloudflare_playground.client.tools.calling import (
-    stream_with_tools,
-    with_tools_prompt,
-)
-from langchain_cloudflare_playground.client.transports.websocket import UpgradeRefusedError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -68,8 +57,6 @@ __all__ = ["DEFAULT_BASE_URL", "Dialect", "PlaygroundClient"]
 
 logger = logging.getLogger("langchain_cloudflare_playground")
 
-DEFAULT_BASE_URL = "https://playground.ai.cloudflare.com"
-BASE_URL_ENV = "CF_PLAYGROUND_URL"
 Dialect = Literal["auto", "websocket", "http"]
 _DIALECTS = ("auto", "websocket", "http")
 Transport = Literal["auto", "direct", "browser"]
@@ -162,6 +149,19 @@ class PlaygroundClient:
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.proxy = proxy
         self.models_ttl = models_ttl
+        # The network layers (aiohttp above all) load with the first client, not with the
+        # package: an adapter that is imported but not yet used costs its framework little.
+        from langchain_cloudflare_playground.client.browser import (  # noqa: PLC0415
+            default_session_source,
+        )
+        from langchain_cloudflare_playground.client.connection import (  # noqa: PLC0415
+            Connection,
+        )
+        from langchain_cloudflare_playground.client.dialects import (  # noqa: PLC0415
+            AgentsDialect,
+            HttpDialects,
+        )
+
         cache = None if session_cache is False else (session_cache or SessionCache())
         self.sessions = SessionStore(
             self.base_url,
@@ -251,6 +251,11 @@ class PlaygroundClient:
             return self._astream_with_retries(request)
 
         if offered and choice != "none":
+            from langchain_cloudflare_playground.client.tools.calling import (  # noqa: PLC0415
+                stream_with_tools,
+                with_tools_prompt,
+            )
+
             conversation = with_tools_prompt(conversation, offered, choice)
             events = stream_with_tools(send, conversation, offered, choice)
         else:
@@ -480,6 +485,10 @@ class PlaygroundClient:
 
     def _fall_back_to_http(self, error: NotFoundError) -> None:
         """Let HTTP answer after the WebSocket route was missing; raise if that is not allowed."""
+        from langchain_cloudflare_playground.client.dialects.agents import (  # noqa: PLC0415
+            NotInCassetteError,
+        )
+
         if isinstance(error, NotInCassetteError):
             if self.dialect != "auto":
                 raise error.refusal from None
@@ -528,6 +537,10 @@ class PlaygroundClient:
 
     def _switch_to_relay(self) -> bool:
         """After a second refused upgrade, try the in-page relay, once, if a browser is here."""
+        from langchain_cloudflare_playground.client.browser import (  # noqa: PLC0415
+            browser_available,
+        )
+
         if self.transport != "auto" or self._agents.through_browser:
             return False
         if not browser_available(browser=self._browser):
@@ -556,7 +569,8 @@ class PlaygroundClient:
         """
         if isinstance(error, (ChallengeError, PermissionDeniedError)):
             if attempts.refreshed:
-                if isinstance(error, UpgradeRefusedError) and self._switch_to_relay():
+                refused_upgrade = type(error).__name__ == "UpgradeRefusedError"
+                if refused_upgrade and self._switch_to_relay():
                     return
                 raise error
             attempts.refreshed = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from dataclasses import dataclass
@@ -75,6 +74,8 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     except ValueError:
         pass
     try:
+        import email.utils  # noqa: PLC0415 (rare: only for a Retry-After given as a date)
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

@@ -48,3 +48,25 @@ def test_the_frameworks_are_installed_so_the_check_means_something():
     # If langchain_core were missing, the test above would pass for the wrong reason.
     import langchain_core  # noqa: F401
     import llama_index.core  # noqa: F401
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from langchain_cloudflare_playground import ChatCloudflarePlayground",
+        "from llama_index_cloudflare_playground import CloudflarePlayground",
+        "import langchain_cloudflare_playground.client",
+    ],
+)
+def test_the_network_layers_load_with_the_first_client_not_the_import(statement):
+    # Importing an adapter costs its framework little (benchmarks/: import times); aiohttp and
+    # the client load when a model first talks to the playground.
+    probe = (
+        f"import sys; {statement}; before = 'aiohttp' in sys.modules; "
+        "from langchain_cloudflare_playground.client import PlaygroundClient; PlaygroundClient(); "
+        "print(before, 'aiohttp' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]

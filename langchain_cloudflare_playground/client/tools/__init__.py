@@ -5,14 +5,18 @@ chat), ``parser`` with ``lenient_json`` and ``schema_check`` (reading replies), 
 (streaming prose while a call may be coming) and ``calling`` (the loop, with one correction).
 """
 
-from langchain_cloudflare_playground.client.tools.parser import ParsedReply, parse_reply
-from langchain_cloudflare_playground.client.tools.prompt import ToolResult
+from typing import TYPE_CHECKING, Any
+
 from langchain_cloudflare_playground.client.tools.spec import (
     Tool,
     ToolCall,
     ToolChoice,
     normalize_tool_choice,
 )
+
+if TYPE_CHECKING:
+    from langchain_cloudflare_playground.client.tools.parser import ParsedReply, parse_reply
+    from langchain_cloudflare_playground.client.tools.prompt import ToolResult
 
 __all__ = [
     "ParsedReply",
@@ -23,3 +27,17 @@ __all__ = [
     "normalize_tool_choice",
     "parse_reply",
 ]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 (module attributes of any type)
+    # The parser loads with the first reply that offers tools, not with the package.
+    if name in ("ParsedReply", "parse_reply"):
+        from langchain_cloudflare_playground.client.tools import parser  # noqa: PLC0415
+
+        return getattr(parser, name)
+    if name == "ToolResult":
+        from langchain_cloudflare_playground.client.tools import prompt  # noqa: PLC0415
+
+        return prompt.ToolResult
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

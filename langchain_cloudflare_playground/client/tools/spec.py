@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ class ToolCall:
 
 def new_call_id() -> str:
     """A fresh call id; the model's own ids (if any) are not trusted to be unique."""
-    return f"call_{secrets.token_hex(12)}"
+    return f"call_{os.urandom(12).hex()}"
 
 
 def normalize_tool_choice(choice: ToolChoice | None, tools: tuple[Tool, ...]) -> str:
