@@ -8,7 +8,7 @@ AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 LOCAL_PORT ?= 8799
 
-.PHONY: help install test unit integration lint type check demo demo-local cassettes clean
+.PHONY: help install test unit integration lint type check demo demo-local cassettes bench clean
 
 help:
 	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
@@ -16,6 +16,7 @@ help:
 	@echo "make test        install everything into $(VENV) and run the whole suite"
 	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
 	@echo "make cassettes   re-record the VCR cassettes (see tests/cassettes/README.md)"
+	@echo "make bench       the benchmarks: ratios against bare aiohttp, the frameworks and g4f"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +62,13 @@ demo-local: $(STAMP)
 	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/langchain_chain.py; \
 	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/llama_index_query.py
 
+# Every comparison in one run against local servers; prints a table, writes benchmarks/results.json.
+# (The g4f comparison installs g4f 6.6.0 into a venv of its own, benchmarks/.g4f-venv.)
+bench: $(STAMP) $(AGENTS_STAMP)
+	$(PY) -m benchmarks
+
 cassettes: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m tests.record_cassettes
 
 clean:
-	rm -rf $(VENV) $(AGENTS)/node_modules $(AGENTS)/.wrangler .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(AGENTS)/node_modules $(AGENTS)/.wrangler benchmarks/.g4f-venv .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -36,8 +35,17 @@ def rss_kib() -> int:
 
 
 def peak_rss_kib() -> int:
-    """The highest resident set size this process has had."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """The highest resident set size of this program (``VmHWM``).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that across ``execve``, so a process started
+    by a bigger one reports its parent's peak.
+    """
+    with Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    msg = "no VmHWM in /proc/self/status"
+    raise RuntimeError(msg)
 
 
 async def stream_once(provider: Any, prompt: str) -> dict[str, Any]:
@@ -46,6 +54,7 @@ async def stream_once(provider: Any, prompt: str) -> dict[str, Any]:
     chunks = characters = 0
     first = None
     started = time.perf_counter()
+    cpu = time.process_time()
     async for chunk in provider.create_async_generator(
         model=MODEL, messages=[{"role": "user", "content": prompt}]
     ):
@@ -55,7 +64,9 @@ async def stream_once(provider: Any, prompt: str) -> dict[str, Any]:
             chunks += 1
             characters += len(chunk)
     total = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     return {
+        "cpu_seconds": round(cpu, 6),
         "chunks": chunks,
         "characters": characters,
         "first_seconds": round(first if first is not None else total, 6),

@@ -215,3 +215,33 @@ def test_dialect_detection(line, dialect):
 def test_html_where_a_stream_was_expected_is_named():
     with pytest.raises(PlaygroundProtocolError, match="neither server-sent events"):
         detect_http_dialect("<!DOCTYPE html><html>")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain",
+        "t12 ",
+        "é ü 中文 🎉",
+        'say "hi"',
+        "back\\slash",
+        "tab\there",
+        "nbsp\u00a0x",
+        "line\u2028sep",
+        "\x7f",
+        " ",
+        "a" * 5000,
+    ],
+)
+def test_the_plain_text_shortcut_agrees_with_json(text):
+    # Most data-stream lines skip json.loads; where the shortcut answers, it must say the same.
+    from langchain_cloudflare_playground.client.codecs.data_stream import (
+        DataStreamDecoder,
+        _plain_text_delta,
+    )
+
+    for encoded in (json.dumps(text), json.dumps(text, ensure_ascii=False)):
+        line = f"0:{encoded}"
+        shortcut = _plain_text_delta(line)
+        assert shortcut in (None, text)
+        assert DataStreamDecoder("m").feed(line) == [TextDelta(text)]
