@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 from langchain_cloudflare_playground.client import (
     ChatReply,
     Finish,
-    Message,
-    ModelInfo,
     PlaygroundError,
     ReasoningDelta,
     TextDelta,
@@ -19,7 +17,7 @@ from langchain_cloudflare_playground.client import (
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.chat_models import ChatCloudflarePlayground
-    from langchain_cloudflare_playground.client import PlaygroundClient
+    from langchain_cloudflare_playground.client import Message, ModelInfo, PlaygroundClient
 
 __all__ = [
     "ChatCloudflarePlayground",
@@ -42,9 +40,9 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401 (module attribute hook)
         )
 
         return ChatCloudflarePlayground
-    if name == "PlaygroundClient":  # with the network layers, on first use
-        from langchain_cloudflare_playground.client import PlaygroundClient  # noqa: PLC0415
+    if name in ("PlaygroundClient", "Message", "ModelInfo"):  # with the client, on first use
+        from langchain_cloudflare_playground import client  # noqa: PLC0415
 
-        return PlaygroundClient
+        return getattr(client, name)
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
