@@ -471,7 +471,7 @@ def against_g4f(servers: LocalServers, repetitions: int) -> list[Comparison]:
             "us",
             [run["cpu_seconds"] / run["chunks"] * 1e6 for run in mine["runs"]],
             [run["cpu_seconds"] / run["chunks"] * 1e6 for run in theirs["runs"]],
-            note="the server sets the pace of both; the CPU each spends per chunk is the cost",
+            note="process time per chunk, in each process",
         ),
         Comparison(
             "peak RSS vs the g4f Cloudflare provider",
