@@ -136,6 +136,10 @@ class Fault:
         websocket: On the agents route: accept the upgrade and answer chat requests with ``reply``
             in the Agents dialect (a minimal stand-in for the SDK server, for WebSocket faults).
         ignore_close: With ``websocket``: never answer the client's close handshake.
+        reset_before_status: Drop the connection with a reset before sending any response.
+        close_code: With ``websocket`` and ``close_after``: close the WebSocket with this code
+            after that many text deltas. (``extra_lines`` go out as raw frames first.)
+        trickle: Send the stream body one byte at a time, this many seconds apart.
     """
 
     status: int = 200
@@ -161,6 +165,9 @@ class Fault:
     trailing_garbage: bytes = b""
     websocket: bool = False
     ignore_close: bool = False
+    reset_before_status: bool = False
+    trickle: float | None = None
+    close_code: int | None = None
 
 
 @dataclass
@@ -838,14 +845,19 @@ class ReferenceServer:
             frame = json.loads(message.data)
             if frame.get("type") != "cf_agent_use_chat_request":
                 continue
-
-            for body in [
+            for raw in fault.extra_lines:
+                await ws.send_str(raw.decode("utf-8", "replace"))
+            bodies = [
                 *(
                     {"type": "text-delta", "id": "t0", "delta": chunk}
                     for chunk in fault.reply or ["ok"]
                 ),
                 {"type": "finish", "messageMetadata": {"finishReason": "stop"}},
-            ]:
+            ]
+            for sent, body in enumerate(bodies):
+                if fault.close_after is not None and sent >= fault.close_after:
+                    await ws.close(code=fault.close_code or 1000)
+                    return ws
                 await ws.send_json(_agents_response(frame["id"], json.dumps(body)))
             await ws.send_json(_agents_response(frame["id"], "", done=True))
         if fault.ignore_close:
@@ -895,6 +907,9 @@ class ReferenceServer:
             return refused
         if not isinstance(body, dict):
             return web.json_response({"error": "body must be JSON"}, status=400)
+        if fault.reset_before_status:
+            _reset(request)
+            return web.Response()  # never sent: the connection is gone
         lines = self._reply_lines(body, fault)
         response = web.StreamResponse(
             status=fault.status,
@@ -964,6 +979,13 @@ class ReferenceServer:
     ) -> None:
         newline = fault.newline.encode()
         separator = newline * 2 if self.dialect == 1 else newline
+        if fault.trickle is not None:
+            payload = b"".join(line + separator for line, _ in lines)
+            for index in range(len(payload)):
+                await response.write(payload[index : index + 1])
+                await asyncio.sleep(fault.trickle)
+            await response.write_eof()
+            return
         if fault.split_at is not None:
             payload = b"".join(line + separator for line, _ in lines) + fault.trailing_garbage
             cuts = [0, *sorted(fault.split_at), len(payload)]

@@ -39,7 +39,7 @@ class _LoopSession:
 class Connection:
     """The networking context of one client, shared by its dialects."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only configuration)
         self,
         base_url: str,
         *,
@@ -47,12 +47,14 @@ class Connection:
         proxy: str | None,
         timeout: float,
         max_connections: int,
+        total_timeout: float | None = None,
     ) -> None:
         """Reach ``base_url``; nothing connects until a dialect asks for a session."""
         self.base_url = base_url
         self.sessions = sessions
         self.proxy = proxy
         self.timeout = timeout
+        self.total_timeout = total_timeout
         self.max_connections = max_connections
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
             weakref.WeakKeyDictionary()
@@ -81,9 +83,10 @@ class Connection:
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.max_connections),
             timeout=aiohttp.ClientTimeout(
-                # Waiting for a free pooled connection is not the server's silence: only the TCP
-                # connect and the gaps between bytes are bounded.
-                total=None,
+                # Waiting for a free pooled connection is not the server's silence: the TCP
+                # connect and the gaps between bytes are bounded, and the whole request by the
+                # total budget alone.
+                total=self.total_timeout,
                 connect=None,
                 sock_connect=self.timeout,
                 sock_read=self.timeout,

@@ -87,7 +87,10 @@ class PlaygroundClient:
             dialects, told apart from the first line of each reply), or ``"auto"``: the
             WebSocket, falling back to HTTP for good when the server has no Agents route.
         timeout: Seconds allowed for the connect, for the first byte, and for every gap between
-            chunks. A reply that keeps flowing is never cut, however long it takes.
+            chunks.
+        total_timeout: Seconds allowed for one request and its whole reply, so that a server
+            that trickles a byte now and then cannot hold a call forever; ``None`` for no limit.
+            A reply cut by it raises :class:`PlaygroundStreamError` with the text so far.
         max_retries: Tries after the first for retryable failures (408, 409, 429, 5xx,
             connection errors), made only before anything reached the caller. A refused session
             (403, a challenge page, a refused WebSocket upgrade) is instead replaced by a fresh
@@ -117,6 +120,7 @@ class PlaygroundClient:
         model: str | None = None,
         dialect: Dialect = "auto",
         timeout: float = 300.0,
+        total_timeout: float | None = 1800.0,
         max_retries: int = 2,
         proxy: str | None = None,
         session_cache: SessionCache | Literal[False] | None = None,
@@ -136,6 +140,11 @@ class PlaygroundClient:
         if dialect not in _DIALECTS:
             msg = f"dialect must be one of {', '.join(map(repr, _DIALECTS))}, not {dialect!r}"
             raise ValueError(msg)
+        if total_timeout is not None and total_timeout <= 0:
+            msg = (
+                f"total_timeout must be a positive number of seconds or None, not {total_timeout!r}"
+            )
+            raise ValueError(msg)
         if timeout <= 0:
             msg = f"timeout must be a positive number of seconds, not {timeout!r}"
             raise ValueError(msg)
@@ -146,6 +155,7 @@ class PlaygroundClient:
         self.model = model
         self.dialect: Dialect = dialect
         self.timeout = timeout
+        self.total_timeout = total_timeout
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self.proxy = proxy
         self.models_ttl = models_ttl
@@ -176,6 +186,7 @@ class PlaygroundClient:
             sessions=self.sessions,
             proxy=proxy,
             timeout=timeout,
+            total_timeout=total_timeout,
             max_connections=max_connections,
         )
         self._http = HttpDialects(self._connection)

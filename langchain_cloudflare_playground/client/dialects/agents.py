@@ -103,6 +103,7 @@ class AgentsDialect:
             headers=headers,
             proxy=connection.proxy,
             timeout=connection.timeout,
+            total_timeout=connection.total_timeout,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:

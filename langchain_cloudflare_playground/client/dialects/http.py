@@ -59,7 +59,7 @@ class HttpDialects:
     ) -> AsyncGenerator[ChatEvent, None]:
         connection = self._connection
         args = await connection.sessions.get()
-        with translated_errors(connection.timeout):
+        with translated_errors(connection.timeout, connection.total_timeout):
             session = await connection.http_session()
             async with session.post(
                 f"{connection.base_url}/api/inference",
@@ -96,7 +96,7 @@ class HttpDialects:
         """The catalog from ``GET /api/models``."""
         connection = self._connection
         args = await connection.sessions.get()
-        with translated_errors(connection.timeout):
+        with translated_errors(connection.timeout, connection.total_timeout):
             session = await connection.http_session()
             async with session.get(
                 f"{connection.base_url}/api/models",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -84,15 +85,31 @@ async def drain_for_reuse(response: aiohttp.ClientResponse) -> None:
         await asyncio.wait_for(drain(), _DRAIN_SECONDS)
 
 
+def total_budget_spent(total: float) -> str:
+    """What a call cut by its total budget says."""
+    return (
+        f"the reply took more than total_timeout={total:g} s"
+        " (raise `total_timeout`, or pass None for no limit)"
+    )
+
+
 @contextlib.contextmanager
-def translated_errors(timeout: float) -> Iterator[None]:
-    """Turn aiohttp's and asyncio's failures into the client's typed errors."""
+def translated_errors(timeout: float, total: float | None = None) -> Iterator[None]:
+    """Turn aiohttp's and asyncio's failures into the client's typed errors.
+
+    ``total`` is the budget of the whole request, when one applies, so a timeout can say which
+    limit it hit.
+    """
+    started = time.monotonic()
     try:
         yield
     except PlaygroundError:
         raise
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        msg = f"no data from the playground for {timeout:g} s (raise `timeout` to wait longer)"
+        if total is not None and time.monotonic() - started >= total:
+            msg = total_budget_spent(total)
+        else:
+            msg = f"no data from the playground for {timeout:g} s (raise `timeout` to wait longer)"
         raise PlaygroundTimeoutError(msg) from exc
     except aiohttp.ClientProxyConnectionError as exc:
         msg = f"cannot connect to the proxy: {exc}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
@@ -19,10 +20,14 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
+    PlaygroundTimeoutError,
     make_status_error,
 )
 from langchain_cloudflare_playground.client.retry import parse_retry_after
-from langchain_cloudflare_playground.client.transports.http import translated_errors
+from langchain_cloudflare_playground.client.transports.http import (
+    total_budget_spent,
+    translated_errors,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -61,10 +66,17 @@ class AgentSocket(Protocol):
 class LiveAgentSocket:
     """An open WebSocket to the playground."""
 
-    def __init__(self, websocket: aiohttp.ClientWebSocketResponse[bool], timeout: float) -> None:
-        """Wrap an open ``websocket``; ``timeout`` bounds each wait for a frame."""
+    def __init__(
+        self,
+        websocket: aiohttp.ClientWebSocketResponse[bool],
+        timeout: float,
+        total_timeout: float | None = None,
+    ) -> None:
+        """Wrap an open ``websocket``: ``timeout`` bounds each wait, ``total_timeout`` them all."""
         self._websocket = websocket
         self._timeout = timeout
+        self._total = total_timeout
+        self._deadline = None if total_timeout is None else time.monotonic() + total_timeout
 
     async def send(self, frame: str) -> None:
         """Send one text frame."""
@@ -73,8 +85,18 @@ class LiveAgentSocket:
 
     async def receive(self) -> str:
         """The next text frame."""
-        with translated_errors(self._timeout):
-            message = await self._websocket.receive(timeout=self._timeout)
+        wait = self._timeout
+        if self._deadline is not None:
+            wait = min(wait, self._deadline - time.monotonic())
+        if wait <= 0:
+            raise PlaygroundTimeoutError(total_budget_spent(self._total or 0))
+        try:
+            with translated_errors(self._timeout):
+                message = await self._websocket.receive(timeout=wait)
+        except PlaygroundTimeoutError:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise PlaygroundTimeoutError(total_budget_spent(self._total or 0)) from None
+            raise
         if message.type is aiohttp.WSMsgType.TEXT:
             return str(message.data)
         if message.type is aiohttp.WSMsgType.BINARY:
@@ -99,13 +121,14 @@ class LiveAgentSocket:
             await self._websocket.close(code=aiohttp.WSCloseCode.OK)
 
 
-async def connect_agent_socket(
+async def connect_agent_socket(  # noqa: PLR0913 (keyword-only configuration)
     session: aiohttp.ClientSession,
     url: str,
     *,
     headers: Mapping[str, str],
     proxy: str | None,
     timeout: float,
+    total_timeout: float | None = None,
 ) -> LiveAgentSocket:
     """Open the WebSocket at ``url``.
 
@@ -130,7 +153,7 @@ async def connect_agent_socket(
         except aiohttp.WSServerHandshakeError as exc:
             # Not chained: the handshake error's request_info holds the session's cookies.
             raise _refused_upgrade(exc) from None
-    return LiveAgentSocket(websocket, timeout)
+    return LiveAgentSocket(websocket, timeout, total_timeout)
 
 
 def _refused_upgrade(exc: aiohttp.WSServerHandshakeError) -> PlaygroundError:

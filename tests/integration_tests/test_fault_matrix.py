@@ -1,0 +1,321 @@
+"""The fault matrix: what each failure of a server becomes, exactly, in every dialect.
+
+Each case names a fault, injected by a real server on loopback (the reference server for the HTTP
+dialects and for WebSocket faults the SDK cannot make, the real Agents SDK server in workerd for
+the rest), and the outcome: the reply (after how many requests), or the typed error with the words
+it must say and the partial text it must carry. The browser path's faults are in
+``test_browser_sessions.py`` (missing executable, a browser that exits, a challenge that never
+clears, cancellation during acquisition), with Chromium processes counted after each.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from langchain_cloudflare_playground.client import (
+    AuthenticationError,
+    BadRequestError,
+    ChallengeError,
+    NotFoundError,
+    PlaygroundAPIError,
+    PlaygroundClient,
+    PlaygroundConnectionError,
+    PlaygroundError,
+    PlaygroundProtocolError,
+    PlaygroundStreamError,
+    PlaygroundTimeoutError,
+    RateLimitError,
+    TextDelta,
+)
+from tests.reference_server import Fault, ReferenceServer, free_port
+
+REPLY = ["one ", "two ", "three ", "four"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the caller must see.
+
+    ``error`` None means the reply arrives whole; ``says`` is a fragment of the error's message;
+    ``partial`` the text a stream error carries; ``requests`` how many reached the server.
+    """
+
+    error: type[PlaygroundError] | None = None
+    says: str = ""
+    partial: str | None = None
+    requests: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    faults: list[Fault]
+    outcome: Outcome
+    options: dict[str, object] = field(default_factory=dict)
+
+
+def _http_date(seconds_from_now: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+# -- the HTTP dialects: every case runs against dialect 1 (SSE) and dialect 2 (data stream) ------
+
+HTTP_CASES: dict[str, Case] = {
+    "429, Retry-After in seconds, then the reply": Case(
+        [Fault(status=429, retry_after="0")], Outcome(requests=2)
+    ),
+    "429, Retry-After as an HTTP date, then the reply": Case(
+        [Fault(status=429, retry_after=_http_date(0))], Outcome(requests=2)
+    ),
+    "429, absurd Retry-After, no retries left": Case(
+        [Fault(status=429, retry_after="999999")],
+        Outcome(RateLimitError, "429", requests=1),
+        {"max_retries": 0},
+    ),
+    **{
+        f"{status}, retried, then the reply": Case([Fault(status=status)], Outcome(requests=2))
+        for status in (500, 502, 503, 504)
+    },
+    "503 three times: retries run out": Case(
+        [Fault(status=503)] * 3, Outcome(PlaygroundAPIError, "503", requests=3)
+    ),
+    "400, not retried": Case([Fault(status=400)], Outcome(BadRequestError, "400", requests=1)),
+    "401, not retried": Case([Fault(status=401)], Outcome(AuthenticationError, "401", requests=1)),
+    "404, not retried": Case([Fault(status=404)], Outcome(NotFoundError, "404", requests=1)),
+    "challenge page, a fresh session, then the reply": Case(
+        [Fault(challenge=True)], Outcome(requests=2)
+    ),
+    "challenge page twice": Case(
+        [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2)
+    ),
+    "reset before the status, retried": Case(
+        [Fault(reset_before_status=True)], Outcome(requests=2)
+    ),
+    "reset after 2 chunks": Case(
+        [Fault(reply=REPLY, cut_after=2)],
+        Outcome(PlaygroundStreamError, "8 characters", partial="one two ", requests=1),
+    ),
+    "clean close before the end marker": Case(
+        [Fault(reply=REPLY, close_after=2)],
+        Outcome(PlaygroundStreamError, "before the reply was complete", partial="one two "),
+    ),
+    "stalled server: idle timeout": Case(
+        [Fault(stall_before=3)],
+        Outcome(PlaygroundTimeoutError, "no data from the playground for 0.5 s", requests=1),
+        {"timeout": 0.5, "max_retries": 0},
+    ),
+    "a byte every half second: total budget": Case(
+        [Fault(trickle=0.5)],
+        Outcome(PlaygroundTimeoutError, "total_timeout=1.5 s", requests=1),
+        {"timeout": 5.0, "total_timeout": 1.5, "max_retries": 0},
+    ),
+    "broken JSON in a frame": Case(
+        [Fault(reply=REPLY, extra_lines=[b"BROKEN"])],
+        Outcome(PlaygroundProtocolError, "malformed", requests=1),
+    ),
+    "a 10 MB line": Case(
+        [Fault(reply=["x" * 10_000_000])], Outcome(requests=1, text="x" * 10_000_000)
+    ),
+    "invalid UTF-8": Case(
+        [Fault(body=b"INVALID_UTF8", content_type="text/plain")],
+        Outcome(PlaygroundProtocolError, "UTF-8", requests=1),
+    ),
+    "an HTML page where a stream was expected": Case(
+        [Fault(body=b"<!DOCTYPE html><html><body>Hi</body></html>", content_type="text/html")],
+        Outcome(PlaygroundProtocolError, "check the base URL", requests=1),
+    ),
+    "an empty 200": Case(
+        [Fault(body=b"")], Outcome(PlaygroundProtocolError, "empty reply", requests=1)
+    ),
+    "in-stream error before any text": Case(
+        [Fault(error_after=(0, "5007: No such model"))],
+        Outcome(PlaygroundAPIError, "5007: No such model", requests=1),
+    ),
+    "in-stream error after text": Case(
+        [Fault(reply=REPLY, error_after=(2, "model crashed"))],
+        Outcome(PlaygroundStreamError, "model crashed", partial="one two ", requests=1),
+    ),
+}
+# Per dialect: what a broken frame and invalid UTF-8 look like on each wire.
+_BROKEN = {1: b'data: {"response": "x', 2: b'0:"unterminated'}
+_INVALID_UTF8 = {1: b'data: "\xff\xfe"\n', 2: b'0:"\xff\xfe"\n'}
+
+
+def _for_dialect(faults: list[Fault], dialect: int) -> list[Fault]:
+    out = []
+    for fault in faults:
+        if fault.extra_lines == [b"BROKEN"]:
+            out.append(Fault(reply=fault.reply, extra_lines=[_BROKEN[dialect]]))
+        elif fault.body == b"INVALID_UTF8":
+            out.append(Fault(body=_INVALID_UTF8[dialect], content_type=fault.content_type))
+        else:
+            out.append(fault)
+    return out
+
+
+async def _outcome(client: PlaygroundClient, prompt: str = "x") -> tuple[str, Exception | None]:
+    received: list[str] = []
+    try:
+        async for event in client.astream_chat(prompt):
+            if isinstance(event, TextDelta):
+                received.append(event.text)
+    except PlaygroundError as exc:
+        return "".join(received), exc
+    return "".join(received), None
+
+
+def _check(outcome: Outcome, text: str, error: Exception | None, requests: int) -> None:
+    if outcome.error is None:
+        assert error is None, f"expected a reply, got {error!r}"
+        if outcome.text is not None:
+            assert text == outcome.text
+        else:
+            assert text.startswith("Echo: x")
+    else:
+        assert type(error) is outcome.error or isinstance(error, outcome.error), repr(error)
+        assert outcome.says in str(error), str(error)
+        if outcome.partial is not None:
+            assert isinstance(error, PlaygroundStreamError)
+            assert error.partial_text == outcome.partial == text  # what the caller saw
+        else:
+            assert not isinstance(error, PlaygroundStreamError)
+            assert text == ""  # nothing reached the caller
+    if outcome.requests is not None:
+        assert requests == outcome.requests
+
+
+@pytest.mark.parametrize("name", list(HTTP_CASES))
+async def test_http_fault(server, name):
+    case = HTTP_CASES[name]
+    server.push(*_for_dialect(case.faults, server.dialect))
+    options = {"dialect": "http", "max_retries": 2, **case.options}
+    async with PlaygroundClient(server.url, **options) as client:
+        client.retry_policy = type(client.retry_policy)(
+            max_retries=int(options["max_retries"]), initial_delay=0.01, max_retry_after=0.2
+        )
+        text, error = await _outcome(client)
+    _check(case.outcome, text, error, len(server.inference_requests))
+    assert server.pending_faults() == 0  # every injected fault was met
+
+
+async def test_connection_refused():
+    async with PlaygroundClient(f"http://127.0.0.1:{free_port()}", dialect="http") as client:
+        client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
+        text, error = await _outcome(client)
+    _check(Outcome(PlaygroundConnectionError, "cannot reach the playground"), text, error, 0)
+
+
+# -- the WebSocket dialect ---------------------------------------------------------------------
+
+# Faults the real Agents SDK server produces, asked for by a trigger in the prompt.
+AGENTS_CASES: dict[str, tuple[str, Outcome, dict[str, object]]] = {
+    "model error before any text": (
+        "[error:5007: No such model]",
+        Outcome(PlaygroundAPIError, "5007: No such model"),
+        {},
+    ),
+    "rate limit before any text, retried and still limited": (
+        "[rate-limit]",
+        Outcome(RateLimitError, "rate"),
+        {"max_retries": 0},
+    ),
+    "error after text": (
+        "[error-after-text]",
+        # The AI SDK hides an error's own words from the client unless the server exposes them.
+        Outcome(
+            PlaygroundStreamError,
+            "An error occurred. (the stream broke after 33 characters",
+            partial="Partial answer before the failure",
+        ),
+        {},
+    ),
+    "a reply that stalls: idle timeout": (
+        "[slow:3000]",
+        Outcome(PlaygroundTimeoutError, "no data from the playground for 0.5 s"),
+        {"timeout": 0.5, "max_retries": 0},
+    ),
+    "a reply that flows slowly past the total budget": (
+        "[slow:400]",
+        Outcome(PlaygroundStreamError, "total_timeout=1 s"),
+        {"timeout": 5.0, "total_timeout": 1.0, "max_retries": 0},
+    ),
+    "no response at all": ("[empty]", Outcome(text=""), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(AGENTS_CASES))
+async def test_agents_server_fault(agents_server, name):
+    prompt, outcome, options = AGENTS_CASES[name]
+    async with PlaygroundClient(agents_server.url, dialect="websocket", **options) as client:
+        text, error = await _outcome(client, prompt)
+    if outcome.error is None:
+        assert error is None
+        assert text == outcome.text
+        return
+    assert isinstance(error, outcome.error), repr(error)
+    assert outcome.says in str(error), str(error)
+    if outcome.partial is not None:
+        assert isinstance(error, PlaygroundStreamError)
+        assert error.partial_text == text
+        assert text
+        assert outcome.partial.startswith(text)
+
+
+# WebSocket faults the SDK cannot be made to produce: the reference server's Agents route.
+SOCKET_CASES: dict[str, Case] = {
+    "challenge page on the upgrade, twice": Case(
+        [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2)
+    ),
+    "429 on the upgrade with Retry-After, then a conversation": Case(
+        [Fault(status=429, retry_after="0"), Fault(websocket=True, reply=REPLY)],
+        Outcome(requests=2, text="one two three four"),
+    ),
+    "closed with an error code mid-reply": Case(
+        [Fault(websocket=True, reply=REPLY, close_after=2, close_code=1011)],
+        Outcome(PlaygroundStreamError, "code 1011", partial="one two ", requests=1),
+    ),
+    "closed with an error code before any text": Case(
+        [Fault(websocket=True, reply=REPLY, close_after=0, close_code=1011)],
+        Outcome(PlaygroundConnectionError, "code 1011", requests=1),
+        {"max_retries": 0},
+    ),
+    "broken JSON and unknown frames before the reply": Case(
+        [Fault(websocket=True, reply=REPLY, extra_lines=[b"not json"])],
+        Outcome(PlaygroundProtocolError, "malformed", requests=1),
+    ),
+    "frames of unknown types are skipped": Case(
+        [
+            Fault(
+                websocket=True,
+                reply=REPLY,
+                extra_lines=[b'{"type":"cf_agent_something_new","x":1}', b"[1, 2]"],
+            )
+        ],
+        Outcome(requests=1, text="one two three four"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SOCKET_CASES))
+async def test_websocket_fault(data_stream_server, name):
+    server: ReferenceServer = data_stream_server
+    case = SOCKET_CASES[name]
+    server.push(*case.faults, route="agents")
+    options = {"dialect": "websocket", "max_retries": 2, **case.options}
+    async with PlaygroundClient(server.url, **options) as client:
+        client.retry_policy = type(client.retry_policy)(
+            max_retries=int(options["max_retries"]), initial_delay=0.01, max_retry_after=0.2
+        )
+        text, error = await _outcome(client)
+    upgrades = [r for r in server.requests if r.path.startswith("/agents/")]
+    _check(case.outcome, text, error, len(upgrades))
+    assert server.pending_faults("agents") == 0
+
+
+def test_the_matrix_is_the_size_the_issue_asks_for():
+    cases = 2 * len(HTTP_CASES) + 1 + len(AGENTS_CASES) + len(SOCKET_CASES)
+    assert cases >= 60
