@@ -10,7 +10,9 @@ clears, cancellation during acquisition), with Chromium processes counted after 
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -317,5 +319,72 @@ async def test_websocket_fault(data_stream_server, name):
 
 
 def test_the_matrix_is_the_size_the_issue_asks_for():
-    cases = 2 * len(HTTP_CASES) + 1 + len(AGENTS_CASES) + len(SOCKET_CASES)
-    assert cases >= 60
+    cases = 2 * len(HTTP_CASES) + 1 + len(AGENTS_CASES) + len(SOCKET_CASES) + 2 * len(STAGES)
+    assert cases >= 70
+
+
+# -- the caller cancels or breaks, at every stage ----------------------------------------------
+
+STAGES = ["before connecting", "waiting for the reply", "mid-stream", "breaking out mid-stream"]
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def _stop_at(client: PlaygroundClient, stage: str, prompt: str, seen_text: list[str]) -> None:
+    """Start a chat and stop it at ``stage``; raise CancelledError if it was cancelled."""
+
+    async def consume(stop_after_first: bool) -> None:
+        async for event in client.astream_chat(prompt):
+            if isinstance(event, TextDelta):
+                seen_text.append(event.text)
+                if stop_after_first:
+                    break
+
+    if stage == "breaking out mid-stream":
+        await consume(stop_after_first=True)
+        return
+    task = asyncio.create_task(consume(stop_after_first=False))
+    if stage == "before connecting":
+        await asyncio.sleep(0)
+    elif stage == "waiting for the reply":
+        await asyncio.sleep(0.3)
+    else:
+        while not seen_text:
+            await asyncio.sleep(0.01)
+    task.cancel()
+    await task
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("where", ["http", "websocket"])
+async def test_the_caller_stops_at_every_stage(data_stream_server, agents_server, where, stage):
+    fault = Fault(stall_before=2) if stage == "waiting for the reply" else Fault(chunk_delay=0.2)
+    if where == "http":
+        url, dialect = data_stream_server.url, "http"
+        prompt = "x"
+    else:
+        url, dialect = agents_server.url, "websocket"
+        prompt = "[slow:2000]" if stage == "waiting for the reply" else "[slow:200]"
+    async with PlaygroundClient(url, dialect=dialect) as client:
+        await client.achat("warm up")  # pooled connections, so the fd count below is fair
+        fds, tasks = _open_fds(), len(asyncio.all_tasks())
+        if where == "http":
+            data_stream_server.push(fault)
+        seen: list[str] = []
+        if stage == "breaking out mid-stream":
+            await _stop_at(client, stage, prompt, seen)
+        else:
+            with pytest.raises(asyncio.CancelledError):
+                await _stop_at(client, stage, prompt, seen)
+        assert (seen != []) == (stage in ("mid-stream", "breaking out mid-stream"))
+        # The client keeps working, and what the stopped call held is given back.
+        reply = await client.achat("after")
+        assert reply.text
+        for _ in range(100):  # closes run in the background; give them a moment
+            if len(asyncio.all_tasks()) <= tasks and _open_fds() <= fds + 1:
+                break
+            await asyncio.sleep(0.05)
+        assert len(asyncio.all_tasks()) <= tasks
+        assert _open_fds() <= fds + 1  # at most one new pooled connection
