@@ -8,7 +8,7 @@ AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 LOCAL_PORT ?= 8799
 
-.PHONY: help install test unit integration lint type check demo demo-local cassettes bench clean
+.PHONY: help install test unit integration lint type check demo demo-local cassettes bench soak clean
 
 help:
 	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
 	@echo "make cassettes   re-record the VCR cassettes (see tests/cassettes/README.md)"
 	@echo "make bench       the benchmarks: ratios against bare aiohttp, the frameworks and g4f"
+	@echo "make soak        the soak at full size (make test runs it reduced)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,10 @@ demo-local: $(STAMP)
 # (The g4f comparison installs g4f 6.6.0 into a venv of its own, benchmarks/.g4f-venv.)
 bench: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m benchmarks
+
+# The soak at full size: 2,000 sequential and 200 concurrent chats per server, 10% faulted.
+soak: $(STAMP) $(AGENTS_STAMP)
+	CF_PLAYGROUND_SOAK=full $(PY) -m pytest tests/integration_tests/test_soak.py -p no:cacheprovider -q -s
 
 cassettes: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m tests.record_cassettes

@@ -1,0 +1,180 @@
+"""The soak: many chats, one in ten meeting a fault picked at random (fixed seed).
+
+Every call must end with the right reply or a typed error, within a bound (none hangs), and
+afterwards the process must hold what it held before: file descriptors, tasks, threads and
+Chromium processes. Warnings are errors in the whole suite, so an unclosed session, an un-awaited
+coroutine or a destroyed pending task fails it too.
+
+``make test`` runs a reduced size; ``make soak`` (``CF_PLAYGROUND_SOAK=full``) the full one:
+2,000 sequential and 200 concurrent chats per server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from langchain_cloudflare_playground.client import (
+    PlaygroundClient,
+    PlaygroundError,
+    TextDelta,
+)
+from tests.reference_server import Fault
+
+FULL = os.environ.get("CF_PLAYGROUND_SOAK") == "full"
+SEQUENTIAL = 2000 if FULL else 200
+CONCURRENT = 200 if FULL else 50
+FAULT_RATE = 0.10
+CALL_BOUND = 30.0  # seconds: a call that takes longer counts as a hang
+
+# Faults for the reference server's HTTP route; each is one request's misbehaviour.
+HTTP_FAULTS = [
+    Fault(status=429, retry_after="0"),
+    Fault(status=500),
+    Fault(status=503),
+    Fault(status=400),
+    Fault(challenge=True),
+    Fault(reset_before_status=True),
+    Fault(cut_after=2),
+    Fault(close_after=2),
+    Fault(error_after=(1, "model crashed")),
+    Fault(extra_lines=[b"\xff\xfe not a line"]),
+    Fault(body=b""),
+    Fault(stall_before=1.0),  # past the soak's 0.5 s timeout
+]
+# Triggers of the real Agents SDK server's scripted model.
+AGENTS_FAULTS = ["[error-before-text]", "[rate-limit]", "[error-after-text]", "[slow:1000]"]
+
+
+def chromium_processes() -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            count += b"chromium" in cmdline.split(b"\0")[0]
+    return count
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.faults = 0
+        self.outcomes: collections.Counter[str] = collections.Counter()
+
+
+async def _chat(client: PlaygroundClient, prompt: str, tally: Tally) -> None:
+    tally.calls += 1
+    text: list[str] = []
+
+    async def run() -> None:
+        async for event in client.astream_chat(prompt):
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+
+    try:
+        await asyncio.wait_for(run(), CALL_BOUND)
+    except PlaygroundError as exc:
+        tally.outcomes[type(exc).__name__] += 1
+        return
+    except asyncio.TimeoutError:
+        pytest.fail(f"a call hung for {CALL_BOUND} s: {prompt!r}")
+    reply = "".join(text)
+    # The right reply, or (for a fault that answers without failing) a reply all the same.
+    assert reply, f"an empty reply to {prompt!r}"
+    tally.outcomes["reply"] += 1
+
+
+def _counts() -> tuple[int, int, int, int]:
+    tasks = len(asyncio.all_tasks()) if _running_loop() else 0
+    return len(os.listdir("/proc/self/fd")), tasks, threading.active_count(), chromium_processes()
+
+
+def _running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _settled(before: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    after = _counts()
+    for _ in range(100):  # background closes finish within moments
+        if all(a <= b for a, b in zip(after, before, strict=True)):
+            break
+        await asyncio.sleep(0.05)
+        after = _counts()
+    return after
+
+
+async def _soak(client: PlaygroundClient, plan: list[str], faults: list[object], push) -> Tally:
+    tally = Tally()
+    rng = random.Random(2026_11_26)  # noqa: S311 (a fixed seed, for faults, not secrets)
+    for index in range(SEQUENTIAL):
+        prompt = f"soak {index}"
+        if rng.random() < FAULT_RATE:
+            tally.faults += 1
+            prompt = push(rng.choice(faults), prompt)
+        await _chat(client, prompt, tally)
+    batch = []
+    for index in range(CONCURRENT):
+        prompt = f"together {index}"
+        if rng.random() < FAULT_RATE:
+            tally.faults += 1
+            prompt = push(rng.choice(faults), prompt)
+        batch.append(_chat(client, prompt, tally))
+    await asyncio.gather(*batch)
+    plan.append(f"{tally.calls} calls, {tally.faults} faults: {dict(tally.outcomes)}")
+    return tally
+
+
+@pytest.mark.timeout(900 if FULL else 240)
+async def test_soak_over_http(server, soak_report):
+    def push(fault: Fault, prompt: str) -> str:
+        server.push(fault)
+        return prompt
+
+    before = _counts()
+    async with PlaygroundClient(server.url, dialect="http", timeout=0.5) as client:
+        client.retry_policy = type(client.retry_policy)(max_retries=2, initial_delay=0.01)
+        tally = await _soak(client, soak_report, HTTP_FAULTS, push)
+    # With the client closed, its pooled connections are closed too: back to where we began.
+    after = await _settled(before)
+    assert tally.calls == SEQUENTIAL + CONCURRENT
+    assert tally.faults > 0
+    assert sum(tally.outcomes.values()) == tally.calls  # every call ended, one way or the other
+    assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+@pytest.mark.timeout(900 if FULL else 240)
+async def test_soak_over_the_websocket(agents_server, soak_report):
+    def push(trigger: str, prompt: str) -> str:
+        return f"{trigger} {prompt}"
+
+    before = _counts()
+    async with PlaygroundClient(agents_server.url, dialect="websocket", timeout=0.5) as client:
+        client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
+        tally = await _soak(client, soak_report, AGENTS_FAULTS, push)  # type: ignore[arg-type]
+    after = await _settled(before)
+    assert tally.calls == SEQUENTIAL + CONCURRENT
+    assert tally.faults > 0
+    assert sum(tally.outcomes.values()) == tally.calls
+    assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+@pytest.fixture
+def soak_report(request):
+    lines: list[str] = []
+    yield lines
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None and lines:
+        terminal.write_line(f"\n{request.node.name}: {'; '.join(lines)}")
