@@ -178,8 +178,30 @@ class ChatCloudflarePlayground(BaseChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        """Serialised as a reference to an environment variable, never as its value."""
-        return {"proxy": "CF_PLAYGROUND_PROXY"}
+        """Serialised as references to environment variables, never as their values.
+
+        The proxy URL may carry a password, and cookies and headers given through
+        ``model_kwargs`` are the session itself.
+        """
+        return {
+            "proxy": "CF_PLAYGROUND_PROXY",
+            "model_kwargs.cookies": "CF_PLAYGROUND_COOKIES",
+            "model_kwargs.headers": "CF_PLAYGROUND_HEADERS",
+        }
+
+    def __repr_args__(self) -> Any:
+        """Fields as pydantic shows them, with cookie and header values hidden."""
+        for name, value in super().__repr_args__():
+            if name == "model_kwargs" and isinstance(value, dict):
+                yield (
+                    name,
+                    {
+                        key: (_masked(item) if key in ("cookies", "headers") else item)
+                        for key, item in value.items()
+                    },
+                )
+            else:
+                yield name, value
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
@@ -536,6 +558,13 @@ def _as_messages(value: LanguageModelInput) -> list[BaseMessage]:
 
 def _chunk(message: AIMessageChunk) -> ChatGenerationChunk:
     return ChatGenerationChunk(message=message)
+
+
+def _masked(value: object) -> object:
+    """Cookie or header names with their values hidden."""
+    if isinstance(value, dict):
+        return dict.fromkeys(value, "**********")
+    return "**********"
 
 
 def _response_metadata(

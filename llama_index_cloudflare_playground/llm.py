@@ -80,7 +80,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     )
     # Left out of serialisation: a proxy URL may carry a password.
     proxy: str | None = Field(
-        default=None, description="An HTTP proxy for every request.", exclude=True
+        default=None, description="An HTTP proxy for every request.", exclude=True, repr=False
     )
     dialect: Literal["auto", "websocket", "http"] = Field(default="auto")
     context_window: int | None = Field(

@@ -8,7 +8,7 @@ they can act on (a rate limit, a challenge page) and let the rest propagate.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -151,6 +151,19 @@ class PlaygroundStreamError(PlaygroundError):
         )
         self.partial_text = partial_text
         self.partial_reasoning = partial_reasoning
+
+
+def raise_detached(error: PlaygroundError) -> NoReturn:
+    """Raise ``error`` with no chain at all.
+
+    For errors made from aiohttp's, whose ``request_info`` holds the request's headers (the
+    session's cookies among them): ``from None`` only hides ``__context__`` from tracebacks, and
+    error trackers and debuggers still reach it.
+    """
+    try:
+        raise error from None
+    finally:
+        error.__context__ = None
 
 
 def is_challenge_page(status: int, body: str) -> bool:

@@ -391,3 +391,161 @@ async def test_refusals_of_an_already_replaced_session_keep_the_new_one(tmp_path
     store.invalidate(generation=refused)  # a late refusal of the old session: ignored
     assert (await store.get()).cookies["n"] == "2"
     assert source.calls == 2
+
+
+# -- who may read the cache --------------------------------------------------------------------
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_folder_and_file_are_private_even_under_a_permissive_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        cache = SessionCache(tmp_path / "new" / "s.json")
+        assert cache.save(BASE, browser_args())
+    finally:
+        os.umask(old)
+    assert mode_of(cache.path.parent) == 0o700
+    assert mode_of(cache.path) == 0o600
+    assert mode_of(cache.path.with_name("s.json.lock")) == 0o600
+
+
+@pytest.mark.parametrize("operation", ["save", "load"])
+def test_a_folder_open_to_others_is_made_private_with_a_warning(tmp_path, caplog, operation):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    SessionCache(folder / "s.json").save(BASE, browser_args())
+    folder.chmod(0o755)
+    cache = SessionCache(folder / "s.json")
+    with caplog.at_level(logging.DEBUG):
+        if operation == "save":
+            assert cache.save(BASE, browser_args())
+        else:
+            assert cache.load(BASE) is not None
+    assert mode_of(folder) == 0o700
+    assert f"The session cache folder {folder} was open to other users (mode 0755)" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_a_folder_that_cannot_be_made_private_is_reported_and_still_used(
+    tmp_path, caplog, monkeypatch
+):
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+
+    def refuse(self, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(type(folder), "chmod", refuse)
+    cache = SessionCache(folder / "s.json")
+    with caplog.at_level(logging.WARNING):
+        assert cache.save(BASE, browser_args())
+    assert "could not be made private: [Errno 1] Operation not permitted" in caplog.text
+    assert mode_of(cache.path) == 0o600  # the file itself stays private
+    assert cache.load(BASE) is not None
+    assert SECRET not in caplog.text
+
+
+def test_a_folder_of_another_user_is_reported_not_changed(tmp_path, caplog, monkeypatch):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o775)
+    owner = os.stat(folder).st_uid
+    monkeypatch.setattr(os, "getuid", lambda: owner + 1)
+    with caplog.at_level(logging.WARNING):
+        assert SessionCache(folder / "s.json").save(BASE, browser_args())
+    assert mode_of(folder) == 0o775
+    assert "is open to other users (mode 0775)" in caplog.text
+    assert "CF_PLAYGROUND_CACHE_DIR" in caplog.text
+
+
+def test_a_shared_folder_given_as_the_cache_folder_is_reported_not_changed(tmp_path, caplog):
+    # A home folder, say: it holds more than the cache, so it is not the cache's to close.
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    folder.chmod(0o755)
+    with caplog.at_level(logging.WARNING):
+        assert SessionCache(folder / "session.json").save(BASE, browser_args())
+    assert mode_of(folder) == 0o755
+    assert mode_of(folder / "session.json") == 0o600
+    assert "holds more than the cache" in caplog.text
+
+
+def test_the_folder_is_checked_once_per_cache(tmp_path, caplog):
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o700)
+    cache = SessionCache(folder / "s.json")
+    cache.save(BASE, browser_args())
+    folder.chmod(0o755)  # after the check: this cache does not look again (no warning per call)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        cache.save(BASE, browser_args())
+        cache.load(BASE)
+    assert not caplog.records
+    assert mode_of(folder) == 0o755
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666, 0o777], ids=lambda m: f"{m:04o}")
+def test_a_cache_file_others_can_read_is_made_private_before_it_is_read(tmp_path, caplog, mode):
+    cache = SessionCache(tmp_path / "s.json")
+    cache.save(BASE, browser_args())
+    cache.path.chmod(mode)  # as an editor or a copy with a loose umask leaves it
+    with caplog.at_level(logging.DEBUG):
+        loaded = SessionCache(cache.path).load(BASE)
+    assert loaded is not None
+    assert loaded.cookies == {"cf_clearance": SECRET}
+    assert mode_of(cache.path) == 0o600
+    assert (
+        f"The session cache {cache.path} could be read by other users (mode {mode:04o});"
+        " made it 0600"
+    ) in caplog.text
+    assert SECRET not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert SessionCache(cache.path).load(BASE) is not None
+    assert not caplog.records  # a private file is read without a word
+
+
+def test_a_cache_file_that_cannot_be_made_private_is_not_used(tmp_path, caplog, monkeypatch):
+    cache = SessionCache(tmp_path / "s.json")
+    cache.save(BASE, browser_args())
+    cache.path.chmod(0o644)
+
+    def refuse(fd, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    with caplog.at_level(logging.DEBUG):
+        assert cache.load(BASE) is None
+        assert cache.entries() == {}
+    assert (
+        f"The session cache {cache.path} can be read by other users (mode 0644) and could not be"
+        " made private ([Errno 1] Operation not permitted); not using it"
+    ) in caplog.text
+    assert SECRET not in caplog.text
+    assert mode_of(cache.path) == 0o644
+    # The next write replaces it with a private file, which is used again.
+    assert cache.save(BASE, browser_args(cookies={"fresh": "1"}))
+    assert mode_of(cache.path) == 0o600
+    loaded = cache.load(BASE)
+    assert loaded is not None
+    assert dict(loaded.cookies) == {"fresh": "1"}
+
+
+async def test_a_store_over_a_refused_cache_file_asks_its_source(tmp_path, monkeypatch):
+    cache = SessionCache(tmp_path / "s.json")
+    cache.save(BASE, browser_args())
+    cache.path.chmod(0o666)
+
+    def refuse(fd, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    source = _CountingSource(browser_args(cookies={"from": "source"}))
+    store = SessionStore(BASE, source=source, cache=cache)
+    assert dict((await store.get()).cookies) == {"from": "source"}
+    assert source.calls == 1

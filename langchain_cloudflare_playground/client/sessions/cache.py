@@ -1,5 +1,10 @@
 """The session cache: one JSON file in the user's cache folder, private and replaced atomically.
 
+The file is 0600 in a folder only the user can open (0700): its cookies let anyone who reads them
+act as the user's browser. A file or folder that other users can read (a file an editor saved
+0644, a folder made by hand) is made private, with a warning; a file that cannot be made private
+is not used.
+
 Nothing a user had is lost to a bad file: a corrupt or unreadable cache is logged and treated as
 empty, then replaced by the next write. A file that cannot be written leaves the client working
 without a cache.
@@ -11,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 from types import MappingProxyType
@@ -32,6 +38,8 @@ logger = logging.getLogger("langchain_cloudflare_playground")
 
 _FORMAT_VERSION = 1
 _CACHE_DIR_ENV = "CF_PLAYGROUND_CACHE_DIR"
+_OTHERS = 0o077  # the group's and other users' permission bits
+_POSIX = os.name == "posix"  # elsewhere, permission bits do not say who may read a file
 
 
 def default_cache_path() -> Path:
@@ -50,6 +58,7 @@ class SessionCache:
     def __init__(self, path: Path | str | None = None) -> None:
         """Use ``path``, or the default location when ``None``."""
         self.path = Path(path) if path is not None else default_cache_path()
+        self._folder_checked = False  # the folder's permissions, checked once per cache
 
     def __repr__(self) -> str:
         """Name the file, not its contents."""
@@ -101,7 +110,7 @@ class SessionCache:
         """
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._make_folder()
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
             yield  # no lock to be had; the write itself reports what is wrong
@@ -122,12 +131,112 @@ class SessionCache:
                 found[base_url] = args
         return found
 
-    def _read_all(self) -> dict[str, Any]:
+    def _make_folder(self) -> None:
+        """Create the cache's folder, 0700, and make sure it is private."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._check_folder()
+
+    def _check_folder(self) -> None:
+        """Close a folder open to other users, if it is the user's own; warn if it cannot be."""
+        if self._folder_checked or not _POSIX:
+            return
+        folder = self.path.parent
         try:
-            raw = self.path.read_text(encoding="utf-8")
+            info = folder.stat()
+        except OSError:
+            return  # not there yet: it is created 0700
+        self._folder_checked = True
+        mode = stat.S_IMODE(info.st_mode)
+        if not mode & _OTHERS:
+            return
+        if info.st_uid != os.getuid() or not self._holds_only_the_cache(folder):
+            # Someone else's folder, or a shared one (a home folder given as the cache folder):
+            # not ours to close. The file itself is 0600 all the same.
+            logger.warning(
+                "The session cache folder %s is open to other users (mode %04o) and holds more"
+                " than the cache, or is not yours; the cache file is private, but set %s to a"
+                " folder of its own",
+                folder,
+                mode,
+                _CACHE_DIR_ENV,
+            )
+            return
+        try:
+            folder.chmod(mode & ~_OTHERS)
+        except OSError as exc:
+            logger.warning(
+                "The session cache folder %s is open to other users (mode %04o) and could not be"
+                " made private: %s",
+                folder,
+                mode,
+                exc,
+            )
+            return
+        logger.warning(
+            "The session cache folder %s was open to other users (mode %04o); made it %04o",
+            folder,
+            mode,
+            mode & ~_OTHERS,
+        )
+
+    def _holds_only_the_cache(self, folder: Path) -> bool:
+        """Whether ``folder`` holds nothing but this cache's file, lock and temporary files."""
+        ours = (self.path.name, ".session-")
+        try:
+            return all(entry.name.startswith(ours) for entry in folder.iterdir())
+        except OSError:
+            return False
+
+    def _read_bytes(self) -> bytes | None:
+        """The file's bytes, made private first; ``None`` if it is absent or must not be used."""
+        self._check_folder()
+        try:
+            with self.path.open("rb") as handle:
+                if not self._made_private(handle.fileno()):
+                    return None
+                return handle.read()
         except FileNotFoundError:
+            return None
+        except OSError as exc:
+            logger.warning("Cannot read the session cache %s (%s); starting afresh", self.path, exc)
+            return None
+
+    def _made_private(self, fd: int) -> bool:
+        """Whether the open file is private now: a file others can read is tightened to 0600.
+
+        Checked on the open file, so the file judged is the file read.
+        """
+        info = os.fstat(fd)
+        mode = stat.S_IMODE(info.st_mode)
+        if not _POSIX or not stat.S_ISREG(info.st_mode) or not mode & _OTHERS:
+            return True
+        private = mode & 0o600
+        try:
+            os.fchmod(fd, private)
+        except OSError as exc:
+            logger.warning(
+                "The session cache %s can be read by other users (mode %04o) and could not be"
+                " made private (%s); not using it",
+                self.path,
+                mode,
+                exc,
+            )
+            return False
+        logger.warning(
+            "The session cache %s could be read by other users (mode %04o); made it %04o",
+            self.path,
+            mode,
+            private,
+        )
+        return True
+
+    def _read_all(self) -> dict[str, Any]:
+        content = self._read_bytes()
+        if content is None:
             return {}
-        except (OSError, UnicodeDecodeError) as exc:
+        try:
+            raw = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
             logger.warning("Cannot read the session cache %s (%s); starting afresh", self.path, exc)
             return {}
         try:
@@ -147,7 +256,7 @@ class SessionCache:
         payload = json.dumps({"version": _FORMAT_VERSION, "sessions": sessions}, indent=1)
         temp_path: str | None = None
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._make_folder()
             # Written beside the target and renamed over it, so a reader (another process) sees
             # the old file or the new one, never half of one. mkstemp creates it 0600.
             fd, temp_path = tempfile.mkstemp(

@@ -19,6 +19,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundProtocolError,
     PlaygroundTimeoutError,
     make_status_error,
+    raise_detached,
 )
 from langchain_cloudflare_playground.client.retry import parse_retry_after
 
@@ -124,7 +125,7 @@ def translated_errors(timeout: float, total: float | None = None) -> Iterator[No
         # Its request_info holds the request's headers, cookies included: keep it out of the
         # chain that error trackers record.
         msg = f"the playground's response could not be read: {exc.status}, {exc.message}"
-        raise PlaygroundProtocolError(msg) from None
+        raise_detached(PlaygroundProtocolError(msg))
     except (aiohttp.ClientError, OSError) as exc:
         msg = f"cannot reach the playground: {exc or type(exc).__name__}"
         raise PlaygroundConnectionError(msg) from exc

@@ -22,6 +22,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundProtocolError,
     PlaygroundTimeoutError,
     make_status_error,
+    raise_detached,
 )
 from langchain_cloudflare_playground.client.retry import parse_retry_after
 from langchain_cloudflare_playground.client.transports.http import (
@@ -152,7 +153,7 @@ async def connect_agent_socket(  # noqa: PLR0913 (keyword-only configuration)
             )
         except aiohttp.WSServerHandshakeError as exc:
             # Not chained: the handshake error's request_info holds the session's cookies.
-            raise _refused_upgrade(exc) from None
+            raise_detached(_refused_upgrade(exc))
     return LiveAgentSocket(websocket, timeout, total_timeout)
 
 
