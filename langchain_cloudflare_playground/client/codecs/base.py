@@ -49,3 +49,8 @@ def parse_json_frame(payload: str, where: str) -> object:
     except ValueError as exc:
         msg = f"malformed {where} frame from the server: {payload[:120]!r}"
         raise PlaygroundProtocolError(msg) from exc
+    except RecursionError:
+        # json.loads recurses once per level: a frame nested past the interpreter's limit is
+        # garbage (no server nests that deep), not a reason to crash the caller.
+        msg = f"{where} frame from the server is nested too deeply to read: {payload[:120]!r}"
+        raise PlaygroundProtocolError(msg) from None

@@ -7,12 +7,16 @@ Python's ``True``/``False``/``None``. Anything else is reported as unreadable, n
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 __all__ = ["JsonSpan", "find_json_spans", "loads_lenient"]
 
 _OPENERS = {"{": "}", "[": "]"}
 _PYTHON_LITERALS = {"True": "true", "False": "false", "None": "null"}
+_TRAILING_COMMA = re.compile(r",\s*[}\]]")
+# A UTF-16 surrogate pair written as two escapes: JSON reads it as one character.
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +77,22 @@ def loads_lenient(text: str) -> object:
     """``json.loads``, then once more after the unambiguous repairs.
 
     Raises:
-        ValueError: when the text is not JSON even after the repairs.
+        ValueError: when the text is not JSON even after the repairs, or is nested too deeply
+            to read (models' text is untrusted: it never gets to raise ``RecursionError``).
     """
     try:
-        return json.loads(text)
+        return _loads(text)
     except ValueError:
         pass
-    return json.loads(_repair(text))
+    return _loads(_repair(text))
+
+
+def _loads(text: str) -> object:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        msg = "nested too deeply to read (more than a thousand levels)"
+        raise ValueError(msg) from None
 
 
 def _repair(text: str) -> str:
@@ -91,11 +104,9 @@ def _repair(text: str) -> str:
             literal, index = _read_string(text, index)
             out.append(json.dumps(literal, ensure_ascii=False))
             continue
-        if char == ",":
-            following = text[index + 1 :].lstrip()
-            if following[:1] in ("}", "]"):  # a trailing comma
-                index += 1
-                continue
+        if char == "," and _TRAILING_COMMA.match(text, index):
+            index += 1
+            continue
         if char.isalpha():
             word_end = index
             while word_end < len(text) and (text[word_end].isalnum() or text[word_end] == "_"):
@@ -122,8 +133,12 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
                 chars.append(escaped)
                 index += 2
                 continue
-            # Other escapes (\n, \u00e9...) mean what JSON says they mean.
-            body = text[index : index + 6] if escaped == "u" else text[index : index + 2]
+            # Other escapes (\n, \u00e9, a surrogate pair...) mean what JSON says they mean.
+            pair = _SURROGATE_PAIR.match(text, index)
+            if pair is not None:
+                body = pair.group()
+            else:
+                body = text[index : index + 6] if escaped == "u" else text[index : index + 2]
             chars.append(json.loads(f'"{body}"'))
             index += len(body)
             continue

@@ -101,7 +101,7 @@ def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[_RawCall]
         if span.closed:
             try:
                 found = _as_calls(loads_lenient(fragment), tools)
-            except (ValueError, RecursionError) as exc:
+            except ValueError as exc:
                 if _looks_like_attempt(fragment, tools):
                     broken = str(exc).split(":", 1)[0]
         elif _looks_like_attempt(fragment, tools):
@@ -152,7 +152,7 @@ def _as_call(value: object, tools: Mapping[str, Tool]) -> _RawCall | None:
     if isinstance(arguments, str):  # OpenAI sends arguments as JSON text
         try:
             arguments = loads_lenient(arguments) if arguments.strip() else {}
-        except (ValueError, RecursionError):
+        except ValueError:
             return _RawCall(name, arguments)  # reported as arguments that are not an object
     if arguments is None:
         arguments = {}

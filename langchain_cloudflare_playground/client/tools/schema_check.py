@@ -180,17 +180,30 @@ def _as_integer(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
-        return int(value.strip())
+        return _int_from_text(value.strip())
     return _NO_MATCH
 
 
 def _as_number(value: object) -> object:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # any size: math.isfinite would overflow converting a huge one to float
+    if isinstance(value, float):
         return value if math.isfinite(value) else _NO_MATCH
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
         text = value.strip()
-        return int(text) if _INTEGER_TEXT.match(text) else float(text)
+        if _INTEGER_TEXT.match(text):
+            return _int_from_text(text)
+        number = float(text)
+        # "1e999" reads as infinity, which is no more a JSON number than Infinity itself.
+        return number if math.isfinite(number) else _NO_MATCH
     return _NO_MATCH
+
+
+def _int_from_text(text: str) -> object:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        return _NO_MATCH
 
 
 def _as_boolean(value: object) -> object:
