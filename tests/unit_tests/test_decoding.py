@@ -129,8 +129,21 @@ def test_line_decoder_keeps_unicode_line_separators_inside_lines():
 
 
 def test_line_decoder_reports_invalid_utf8_as_a_protocol_error():
+    decoder = LineDecoder()
+    # The lines before the bad bytes come first; the error with the next read, or the end.
+    assert decoder.feed(b'0:"fine"\n0:"\xff\xfe"\n') == ['0:"fine"']
     with pytest.raises(PlaygroundProtocolError, match="not valid UTF-8"):
-        LineDecoder().feed(b'0:"\xff\xfe"\n')
+        decoder.feed(b"more")
+    with pytest.raises(PlaygroundProtocolError, match="not valid UTF-8"):
+        decoder.finish()
+
+
+def test_garbage_after_the_end_marker_in_the_same_read_spoils_nothing():
+    decoder = LineDecoder()
+    assert decoder.feed(b'0:"a"\nd:{"finishReason":"stop"}\n\xff\xfe') == [
+        '0:"a"',
+        'd:{"finishReason":"stop"}',
+    ]
 
 
 def test_line_decoder_reports_a_stream_cut_inside_a_character():

@@ -25,14 +25,28 @@ class LineDecoder:
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         # Pieces of the unfinished line; a list so a very long line costs linear time.
         self._pending: list[str] = []
+        self._error: PlaygroundProtocolError | None = None
 
     def feed(self, data: bytes) -> list[str]:
-        """Add bytes and return the lines they complete."""
+        """Add bytes and return the lines they complete.
+
+        Bytes that are not UTF-8 fail the stream, but only after the lines before them are
+        handed over: the error comes with the next read (or :meth:`finish`), so garbage after a
+        reply's end marker never spoils a reply that was already complete.
+        """
+        if self._error is not None:
+            raise self._error
+        held_bytes, _ = self._utf8.getstate()
         try:
             text = self._utf8.decode(data)
         except UnicodeDecodeError as exc:
-            msg = f"the stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of a read)"
-            raise PlaygroundProtocolError(msg) from exc
+            self._error = PlaygroundProtocolError(
+                f"the stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of a read)"
+            )
+            text = (held_bytes + data)[: exc.start].decode("utf-8")
+        return self._lines_of(text)
+
+    def _lines_of(self, text: str) -> list[str]:
         held_cr = bool(self._pending) and self._pending[-1].endswith("\r")
         if "\n" not in text and "\r" not in text and not (held_cr and text):
             if text:
@@ -50,6 +64,8 @@ class LineDecoder:
 
     def finish(self) -> list[str]:
         """Flush at end of stream: the unterminated last line, if any."""
+        if self._error is not None:
+            raise self._error
         try:
             self._pending.append(self._utf8.decode(b"", final=True))
         except UnicodeDecodeError as exc:
