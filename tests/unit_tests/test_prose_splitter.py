@@ -66,3 +66,13 @@ def test_everything_held_when_a_call_is_required() -> None:
 
     assert splitter.feed("Plain words.") == ""
     assert splitter.held() == "Plain words."
+
+
+def test_a_long_run_of_whitespace_after_a_bracket_is_not_held():
+    # Held without bound, such a run would be searched again on every delta: quadratic.
+    splitter = ProseSplitter()
+    shown = splitter.feed("see [")
+    for _ in range(1000):
+        shown += splitter.feed(" ")
+    assert shown == "see [" + " " * 1000
+    assert splitter.held() == ""

@@ -13,8 +13,10 @@ import re
 __all__ = ["ProseSplitter"]
 
 _CALL_OPENING = re.compile(r"```|<tool_call|\{|\[\s*\{")
-# Endings that may be the first characters of an opening, completed by the next delta.
-_PARTIAL_OPENING = re.compile(r"(`{1,2}|<(t(o(o(l(_(c(a(l)?)?)?)?)?)?)?)?|\[\s*)\Z")
+# Endings that may be the first characters of an opening, completed by the next delta. A "["
+# waits through a little whitespace only: held without bound, a long run would be searched again
+# on every delta.
+_PARTIAL_OPENING = re.compile(r"(`{1,2}|<(t(o(o(l(_(c(a(l)?)?)?)?)?)?)?)?|\[\s{0,64})\Z")
 
 
 class ProseSplitter:
