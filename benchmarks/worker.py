@@ -10,36 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import aiohttp
 
+# The g4f script measures memory the same way, and imports nothing but the standard library.
+from benchmarks.g4f_stream import peak_rss_kib, rss_kib
 from benchmarks.streams import read_bare_http, read_bare_websocket, read_with_client
 from langchain_cloudflare_playground.client import PlaygroundClient
-
-
-def rss_kib() -> int:
-    """The resident set size now."""
-    with Path("/proc/self/statm").open() as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def peak_rss_kib() -> int:
-    """The highest resident set size of this program (``VmHWM``).
-
-    Not ``getrusage``'s ``ru_maxrss``: Linux carries that across ``execve``, so a process started
-    by a bigger one reports its parent's peak.
-    """
-    with Path("/proc/self/status").open() as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    msg = "no VmHWM in /proc/self/status"
-    raise RuntimeError(msg)
 
 
 async def concurrency(kind: str, dialect: str, url: str, streams: int, prompt: str) -> dict:

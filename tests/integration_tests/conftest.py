@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
 import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
@@ -39,6 +46,22 @@ def server(request, _servers) -> ReferenceServer:
     return _fresh(_servers[request.param])
 
 
+@dataclass(frozen=True)
+class DialectServer:
+    """Where one dialect is served, and the client setting that forces it."""
+
+    url: str
+    dialect: Literal["http", "websocket"]
+
+
+@pytest.fixture(params=["http-sse", "http-data-stream", "agents-websocket"])
+def each_dialect(request, _servers) -> DialectServer:
+    """A server of each dialect the playground has spoken (HTTP ones with no faults queued)."""
+    if request.param == "agents-websocket":
+        return DialectServer(request.getfixturevalue("agents_server").url, "websocket")
+    return DialectServer(_fresh(_servers[1 if request.param == "http-sse" else 2]).url, "http")
+
+
 @pytest.fixture
 def sse_server(_servers) -> ReferenceServer:
     return _fresh(_servers[1])
@@ -54,3 +77,18 @@ async def client(server):
     """A client for ``server`` with a short timeout; closed after the test."""
     async with PlaygroundClient(server.url, timeout=5) as playground:
         yield playground
+
+
+def run_example(name: str, base_url: str, *, python_options: tuple[str, ...] = ()) -> str:
+    """Run ``examples/<name>`` against the playground at ``base_url``; return what it printed."""
+    example = Path(__file__).parents[2] / "examples" / name
+    result = subprocess.run(
+        [sys.executable, *python_options, str(example)],
+        env={**os.environ, "CF_PLAYGROUND_URL": base_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

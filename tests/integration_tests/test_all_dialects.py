@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from langchain_cloudflare_playground.client import Finish, PlaygroundClient, TextDelta
 
 HISTORY = [
@@ -16,15 +14,8 @@ HISTORY = [
 ]
 
 
-@pytest.fixture(params=["http-sse", "http-data-stream", "agents-websocket"])
-def any_dialect_url(request, _servers):
-    if request.param == "agents-websocket":
-        return request.getfixturevalue("agents_server").url
-    return _servers[1 if request.param == "http-sse" else 2].url
-
-
-async def test_the_same_chat_in_every_dialect(any_dialect_url):
-    async with PlaygroundClient(any_dialect_url) as client:  # "auto" finds the dialect
+async def test_the_same_chat_in_every_dialect(each_dialect):
+    async with PlaygroundClient(each_dialect.url) as client:  # "auto" finds the dialect
         events = [e async for e in client.astream_chat(HISTORY, model="llama-3.1-8b")]
     texts = [e.text for e in events if isinstance(e, TextDelta)]
     text = "".join(texts)

@@ -13,6 +13,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import RateLimitError
+from tests.integration_tests.conftest import run_example
 from tests.reference_server import Fault
 
 HISTORY = [
@@ -151,26 +152,12 @@ def test_over_the_websocket_dialect(agents_server):
 
 
 def test_the_demo_example_runs_against_a_local_playground(server):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    example = Path(__file__).parents[2] / "examples" / "langchain_chain.py"
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(example)],
-        env={**os.environ, "CF_PLAYGROUND_URL": server.url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Echo: What is Cloudflare Workers AI?" in result.stdout
-    assert "turns=3" in result.stdout  # the second turn carried the first
-    assert "(the conversation holds 5 messages)" in result.stdout
-    assert "model calls multiply({'a': 12, 'b': 34})" in result.stdout
-    assert "The tool answered: 408." in result.stdout
+    output = run_example("langchain_chain.py", server.url, python_options=("-W", "error"))
+    assert "Echo: What is Cloudflare Workers AI?" in output
+    assert "turns=3" in output  # the second turn carried the first
+    assert "(the conversation holds 5 messages)" in output
+    assert "model calls multiply({'a': 12, 'b': 34})" in output
+    assert "The tool answered: 408." in output
 
 
 def test_the_proxy_password_stays_out_of_reprs_and_serialisation(server):

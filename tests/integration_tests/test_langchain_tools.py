@@ -49,13 +49,9 @@ LOOKUP = {
 }
 
 
-@pytest.fixture(params=["http-sse", "http-data-stream", "websocket"])
-def llm(request, _servers):
-    if request.param == "websocket":
-        url = request.getfixturevalue("agents_server").url
-        return ChatCloudflarePlayground(base_url=url, dialect="websocket")
-    dialect = 1 if request.param == "http-sse" else 2
-    return ChatCloudflarePlayground(base_url=_servers[dialect].url, dialect="http")
+@pytest.fixture
+def llm(each_dialect):
+    return ChatCloudflarePlayground(base_url=each_dialect.url, dialect=each_dialect.dialect)
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from llama_index.core import Document, SummaryIndex
@@ -17,6 +13,7 @@ from llama_index.core.llms import LLM
 from pydantic import Field
 
 from llama_index_cloudflare_playground import CloudflarePlayground
+from tests.integration_tests.conftest import run_example
 
 HISTORY = [
     ChatMessage(role=MessageRole.SYSTEM, content="Be brief."),
@@ -165,18 +162,9 @@ def test_a_query_engine_over_documents_without_embeddings(server):
 
 
 def test_the_demo_example_runs_against_a_local_playground(server):
-    example = Path(__file__).parents[2] / "examples" / "llama_index_query.py"
-    result = subprocess.run(
-        [sys.executable, str(example)],
-        env={**os.environ, "CF_PLAYGROUND_URL": server.url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "== query over 3 documents ==" in result.stdout
-    assert "Echo:" in result.stdout
+    output = run_example("llama_index_query.py", server.url)
+    assert "== query over 3 documents ==" in output
+    assert "Echo:" in output
 
 
 async def test_all_eight_entry_points_over_the_websocket(agents_server, events):

@@ -26,13 +26,9 @@ def multiply(a: int, b: int) -> int:
     return a * b
 
 
-@pytest.fixture(params=["http-sse", "http-data-stream", "websocket"])
-def llm(request, _servers):
-    if request.param == "websocket":
-        url = request.getfixturevalue("agents_server").url
-        return CloudflarePlayground(base_url=url, dialect="websocket")
-    dialect = 1 if request.param == "http-sse" else 2
-    return CloudflarePlayground(base_url=_servers[dialect].url, dialect="http")
+@pytest.fixture
+def llm(each_dialect):
+    return CloudflarePlayground(base_url=each_dialect.url, dialect=each_dialect.dialect)
 
 
 def test_it_is_a_function_calling_llm(llm):

@@ -16,7 +16,6 @@ import collections
 import os
 import random
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +24,7 @@ from langchain_cloudflare_playground.client import (
     PlaygroundError,
     TextDelta,
 )
+from tests.integration_tests.test_browser_sessions import chromium_processes
 from tests.reference_server import Fault
 
 FULL = os.environ.get("CF_PLAYGROUND_SOAK") == "full"
@@ -50,18 +50,6 @@ HTTP_FAULTS = [
 ]
 # Triggers of the real Agents SDK server's scripted model.
 AGENTS_FAULTS = ["[error-before-text]", "[rate-limit]", "[error-after-text]", "[slow:1000]"]
-
-
-def chromium_processes() -> int:
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            count += b"chromium" in cmdline.split(b"\0")[0]
-    return count
 
 
 class Tally:
@@ -95,7 +83,12 @@ async def _chat(client: PlaygroundClient, prompt: str, tally: Tally) -> None:
 
 def _counts() -> tuple[int, int, int, int]:
     tasks = len(asyncio.all_tasks()) if _running_loop() else 0
-    return len(os.listdir("/proc/self/fd")), tasks, threading.active_count(), chromium_processes()
+    return (
+        len(os.listdir("/proc/self/fd")),
+        tasks,
+        threading.active_count(),
+        len(chromium_processes()),
+    )
 
 
 def _running_loop() -> bool:

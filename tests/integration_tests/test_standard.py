@@ -17,20 +17,12 @@ from langchain_cloudflare_playground.testing import vcr_config as playground_vcr
 RECORDED_URL = "http://127.0.0.1:8787"
 
 
-class TestChatCloudflarePlaygroundLive(ChatModelIntegrationTests):
-    base_url: str = ""
-
-    @pytest.fixture(autouse=True)
-    def _agents_server(self, agents_server) -> None:
-        type(self).base_url = agents_server.url
+class _PlaygroundContract(ChatModelIntegrationTests):
+    """What both passes share: the model, what it supports, the model to override with."""
 
     @property
     def chat_model_class(self) -> type[ChatCloudflarePlayground]:
         return ChatCloudflarePlayground
-
-    @property
-    def chat_model_params(self) -> dict:
-        return {"model": "llama-3.3-70b", "base_url": self.base_url, "dialect": "websocket"}
 
     @property
     def supports_json_mode(self) -> bool:
@@ -49,12 +41,24 @@ class TestChatCloudflarePlaygroundLive(ChatModelIntegrationTests):
         return True
 
     @property
-    def returns_usage_metadata(self) -> bool:
-        return False  # the WebSocket dialect reports no token counts (PROTOCOL.md)
-
-    @property
     def model_override_value(self) -> str:
         return "@cf/meta/llama-3.1-8b-instruct-fp8"
+
+
+class TestChatCloudflarePlaygroundLive(_PlaygroundContract):
+    base_url: str = ""
+
+    @pytest.fixture(autouse=True)
+    def _agents_server(self, agents_server) -> None:
+        type(self).base_url = agents_server.url
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {"model": "llama-3.3-70b", "base_url": self.base_url, "dialect": "websocket"}
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return False  # the WebSocket dialect reports no token counts (PROTOCOL.md)
 
 
 @pytest.fixture
@@ -71,7 +75,7 @@ def vcr_config() -> dict:
 
 
 @pytest.mark.vcr
-class TestChatCloudflarePlaygroundCassettes(ChatModelIntegrationTests):
+class TestChatCloudflarePlaygroundCassettes(_PlaygroundContract):
     """The same suite offline, from cassettes of the HTTP dialect recorded from the reference
     server (``python -m tests.record_cassettes``); the network is off unless re-recording."""
 
@@ -85,28 +89,8 @@ class TestChatCloudflarePlaygroundCassettes(ChatModelIntegrationTests):
         enable_socket()
 
     @property
-    def chat_model_class(self) -> type[ChatCloudflarePlayground]:
-        return ChatCloudflarePlayground
-
-    @property
     def chat_model_params(self) -> dict:
         return {"model": "llama-3.3-70b", "base_url": RECORDED_URL, "dialect": "http"}
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True  # in the prompt, parsed by the client (see bind_tools)
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
 
     @property
     def returns_usage_metadata(self) -> bool:
@@ -115,7 +99,3 @@ class TestChatCloudflarePlaygroundCassettes(ChatModelIntegrationTests):
     @property
     def enable_vcr_tests(self) -> bool:
         return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "@cf/meta/llama-3.1-8b-instruct-fp8"
