@@ -44,7 +44,7 @@ from langchain_cloudflare_playground.client import (
 )
 from langchain_cloudflare_playground.client.site import BASE_URL_ENV
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
-from langchain_cloudflare_playground.client.tools import Tool, ToolCall
+from langchain_cloudflare_playground.client.tools import ToolCall
 from langchain_cloudflare_playground.langchain_errors import to_langchain_error
 
 if TYPE_CHECKING:
@@ -440,14 +440,8 @@ class ChatCloudflarePlayground(BaseChatModel):
         return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
 
     def _request_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        tools = [
-            Tool(
-                tool["function"]["name"],
-                tool["function"].get("description", ""),
-                tool["function"].get("parameters") or {"type": "object", "properties": {}},
-            )
-            for tool in kwargs.get("tools") or ()
-        ]
+        # OpenAI's tool dicts carry the name, description and parameters the client takes.
+        tools = [tool["function"] for tool in kwargs.get("tools") or ()]
         return {
             "model": kwargs.get("model", self.model_name),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),

@@ -7,7 +7,16 @@ from typing import Union
 
 from langchain_cloudflare_playground.client.tools.spec import ToolCall
 
-__all__ = ["ChatEvent", "ChatReply", "Finish", "ReasoningDelta", "TextDelta", "ToolCall", "Usage"]
+__all__ = [
+    "ChatEvent",
+    "ChatReply",
+    "Finish",
+    "ReasoningDelta",
+    "TextDelta",
+    "ToolCall",
+    "Usage",
+    "add_usage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,13 @@ class Usage:
     def total_tokens(self) -> int:
         """Input and output tokens together."""
         return self.input_tokens + self.output_tokens
+
+
+def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    """Token counts of two parts of a reply (steps, or a reply and its correction) together."""
+    if total is None or more is None:
+        return more or total
+    return Usage(total.input_tokens + more.input_tokens, total.output_tokens + more.output_tokens)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 
 from langchain_cloudflare_playground.client.codecs.base import ChatRequest, parse_json_frame
 from langchain_cloudflare_playground.client.errors import PlaygroundProtocolError, make_stream_error
-from langchain_cloudflare_playground.client.events import Finish, ReasoningDelta, TextDelta, Usage
+from langchain_cloudflare_playground.client.events import (
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+    Usage,
+    add_usage,
+)
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.events import ChatEvent
@@ -90,7 +96,7 @@ class DataStreamDecoder:
         usage = _usage_from(value.get("usage"))
         if prefix == "e":
             self._step_reason = reason if isinstance(reason, str) else self._step_reason
-            self._step_usage = _add_usage(self._step_usage, usage)
+            self._step_usage = add_usage(self._step_usage, usage)
             return []
         self._done = True
         return [
@@ -123,9 +129,3 @@ def _usage_from(usage: object) -> Usage | None:
     if isinstance(prompt, int) and isinstance(completion, int):
         return Usage(prompt, completion)
     return None
-
-
-def _add_usage(total: Usage | None, step: Usage | None) -> Usage | None:
-    if total is None or step is None:
-        return step or total
-    return Usage(total.input_tokens + step.input_tokens, total.output_tokens + step.output_tokens)

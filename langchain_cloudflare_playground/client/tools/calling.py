@@ -13,6 +13,7 @@ from langchain_cloudflare_playground.client.events import (
     ReasoningDelta,
     TextDelta,
     Usage,
+    add_usage,
 )
 from langchain_cloudflare_playground.client.messages import Conversation, Message
 from langchain_cloudflare_playground.client.tools.parser import ParsedReply, parse_reply
@@ -74,7 +75,7 @@ async def stream_with_tools(
         if finish is None:  # every transport ends a stream with a Finish or an error
             msg = "the stream ended without a finish event"
             raise PlaygroundProtocolError(msg)
-        usage = _add(usage, finish.usage)
+        usage = add_usage(usage, finish.usage)
         held = splitter.held()
         parsed = parse_reply(held, tools, choice)
         if parsed.problem is not None and attempt < corrections:
@@ -110,10 +111,3 @@ def _closing_events(parsed: ParsedReply, shown: list[str], held: str) -> list[Ch
         events.append(TextDelta(f"\n{parsed.text}" if apart else parsed.text))
     events.extend(parsed.calls)
     return events
-
-
-def _add(total: Usage | None, more: Usage | None) -> Usage | None:
-    """Token counts over every round of a reply (a correction costs tokens too)."""
-    if total is None or more is None:
-        return more if total is None else total
-    return Usage(total.input_tokens + more.input_tokens, total.output_tokens + more.output_tokens)
