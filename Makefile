@@ -8,13 +8,14 @@ AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 LOCAL_PORT ?= 8799
 
-.PHONY: help install test unit integration lint type check demo demo-local cassettes bench soak clean
+.PHONY: help install test unit integration lint format type check demo demo-local cassettes bench soak clean
 
 help:
 	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
 	@echo "make demo-local  the same demo against the local reference server (no internet needed)"
 	@echo "make test        install everything into $(VENV) and run the whole suite"
 	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
+	@echo "make format      ruff format and ruff's safe fixes, in place"
 	@echo "make cassettes   re-record the VCR cassettes (see tests/cassettes/README.md)"
 	@echo "make bench       the benchmarks: ratios against bare aiohttp, the frameworks and g4f"
 	@echo "make soak        the soak at full size (make test runs it reduced)"
@@ -44,6 +45,10 @@ integration: $(STAMP) $(AGENTS_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 type: $(STAMP)
 	$(VENV)/bin/mypy

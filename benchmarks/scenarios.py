@@ -38,8 +38,8 @@ def _url(servers: LocalServers, dialect: str) -> str:
 
 
 def _client(servers: LocalServers, dialect: str) -> PlaygroundClient:
-    kind = "websocket" if dialect == "websocket" else "http"
-    return PlaygroundClient(_url(servers, dialect), dialect=kind)
+    kind = "agents" if dialect == "websocket" else "http"
+    return PlaygroundClient(_url(servers, dialect), wire_format=kind)
 
 
 def _bare(session: aiohttp.ClientSession, servers: LocalServers, dialect: str, prompt: str):
@@ -336,8 +336,8 @@ async def adapters(servers: LocalServers, repetitions: int) -> list[Comparison]:
     # GenericFakeChatModel streams words and the spaces between them as separate chunks.
     fake_text = " ".join(f"t{i}" for i in range(LONG_REPLY // 2 + 1))
     fake = GenericFakeChatModel(messages=_repeat(AIMessage(content=fake_text)))
-    chat_model = ChatCloudflarePlayground(base_url=servers.data_stream, dialect="http")
-    llm = CloudflarePlayground(base_url=servers.data_stream, dialect="http")
+    chat_model = ChatCloudflarePlayground(base_url=servers.data_stream, wire_format="http")
+    llm = CloudflarePlayground(base_url=servers.data_stream, wire_format="http")
     floor_llm = _llama_index_floor(LONG_REPLY)
     messages = [ChatMessage(role="user", content=prompt)]
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from langchain_cloudflare_playground.client import PlaygroundClient, TextDelta
-from langchain_cloudflare_playground.client.codecs import ChatRequest
-from langchain_cloudflare_playground.client.codecs.agents import (
+from langchain_cloudflare_playground.client.messages import normalize_messages
+from langchain_cloudflare_playground.client.wire_formats import ChatRequest
+from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     agent_url,
     chat_frame,
     new_room,
     state_frame,
 )
-from langchain_cloudflare_playground.client.messages import normalize_messages
 
 if TYPE_CHECKING:
     import aiohttp

@@ -46,7 +46,7 @@ async def concurrency(kind: str, dialect: str, url: str, streams: int, prompt: s
         wall = time.perf_counter() - start
         await session.close()
     else:
-        client = PlaygroundClient(url, dialect="websocket" if dialect == "ws" else "http")
+        client = PlaygroundClient(url, wire_format="agents" if dialect == "ws" else "http")
         reader = lambda: read_with_client(client, prompt)  # noqa: E731
         await one(reader)
         before = rss_kib()
@@ -70,7 +70,7 @@ async def memory(kind: str, dialect: str, url: str, chunks: int, *, trace: bool)
     ``trace`` counts Python's allocations exactly (tracemalloc), at the cost of inflating the
     resident set; without it only the resident set is measured.
     """
-    client = PlaygroundClient(url, dialect="websocket" if dialect == "ws" else "http")
+    client = PlaygroundClient(url, wire_format="agents" if dialect == "ws" else "http")
     await read_with_client(client, "warm up")
     before = rss_kib()
     if trace:
@@ -92,7 +92,7 @@ async def memory(kind: str, dialect: str, url: str, chunks: int, *, trace: bool)
 
 async def stream(url: str, prompt: str, repeat: int) -> dict:
     """The reply ``repeat`` times through one warm client (the g4f comparison's other side)."""
-    client = PlaygroundClient(url, dialect="http")
+    client = PlaygroundClient(url, wire_format="http")
     await read_with_client(client, "warm up")
     before = rss_kib()
     runs = []

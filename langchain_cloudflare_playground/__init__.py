@@ -30,10 +30,13 @@ __all__ = [
     "ReasoningDelta",
     "TextDelta",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 (module attribute hook)
+    if name == "__version__":  # written once, in pyproject.toml
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return version("cloudflare-playground")
     if name == "ChatCloudflarePlayground":
         from langchain_cloudflare_playground.chat_models import (  # noqa: PLC0415
             ChatCloudflarePlayground,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import warnings
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -42,7 +40,10 @@ from langchain_cloudflare_playground.client import (
     ReasoningDelta,
     TextDelta,
 )
-from langchain_cloudflare_playground.client.site import BASE_URL_ENV
+from langchain_cloudflare_playground.client.shared_clients import (
+    adapter_client_options,
+    adapter_keywords,
+)
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
 from langchain_cloudflare_playground.client.tools import ToolCall
 from langchain_cloudflare_playground.langchain_errors import to_langchain_error
@@ -58,8 +59,10 @@ if TYPE_CHECKING:
     from langchain_core.language_models.base import LanguageModelInput
     from langchain_core.messages.ai import UsageMetadata
     from langchain_core.tools import BaseTool
+    from typing_extensions import Self
 
     from langchain_cloudflare_playground.client import ChatEvent, PlaygroundClient
+    from langchain_cloudflare_playground.client.options import ClientOptions
 
 __all__ = ["ChatCloudflarePlayground"]
 
@@ -120,56 +123,52 @@ class ChatCloudflarePlayground(BaseChatModel):
 
             msg = llm.invoke(messages)
             msg.response_metadata  # {"model_name": "@cf/...", "finish_reason": "stop", ...}
-            msg.usage_metadata  # token counts, when the playground's dialect reports them
+            msg.usage_metadata  # token counts, when the playground's wire format reports them
     """
 
     model_name: str = Field(default=DEFAULT_MODEL, alias="model")
     """The model: an alias such as ``llama-3.3-70b`` or a full ``@cf/``/``@hf/`` id."""
     max_tokens: int = 2048
-    """The most tokens a reply may have (the HTTP dialects honour it)."""
+    """The most tokens a reply may have (the HTTP wire formats honour it)."""
     temperature: float | None = None
     """Sampling temperature; the playground's default when unset."""
     timeout: float = Field(default=300.0, alias="request_timeout")
     """Seconds allowed for the connect, the first byte and each gap between chunks."""
     max_retries: int = 2
     """Retries of retryable failures, made before any text reached the caller."""
-    base_url: str | None = Field(default_factory=lambda: os.environ.get(BASE_URL_ENV) or None)
+    base_url: str | None = None
     """The playground; ``$CF_PLAYGROUND_URL``, then the public site, when unset."""
     proxy: SecretStr | None = None
     """An HTTP proxy for every request (secret: its URL may carry a password)."""
-    dialect: Literal["auto", "websocket", "http"] = "auto"
-    """The wire dialect; ``auto`` finds the one the server speaks."""
+    wire_format: Literal["auto", "agents", "http"] = "auto"
+    """``agents`` (the live site's WebSocket), ``http``, or ``auto``: the one the server speaks."""
     streaming: bool = False
     """Whether ``invoke`` streams under the hood (callbacks then see each token)."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     """Stop sequences, enforced on the client when the server ignores them."""
+    client_options: dict[str, Any] = Field(default_factory=dict)
+    """Other options of the client (``transport``, ``browser``, ``session_cache``, ``cookies``...;
+    see ``ClientOptions``). They may also be given as keywords of the model itself."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Other client options (``transport``, ``browser``, ``session_cache``...)."""
+    """Chat options sent with every call, as ``bind`` would pass them (``tool_choice``...)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
     _client: PlaygroundClient | None = PrivateAttr(default=None)
+    _options: ClientOptions | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
-    def _move_unknown_options(cls, values: Any) -> Any:
-        """Keep unknown keyword arguments in ``model_kwargs``, with a warning, never lost."""
-        if not isinstance(values, dict):
-            return values
-        known = {name for name, field in cls.model_fields.items()} | {
-            field.alias for field in cls.model_fields.values() if field.alias
-        }
-        extra = {key: values[key] for key in list(values) if key not in known}
-        if extra:
-            warnings.warn(
-                f"{', '.join(sorted(extra))} are not fields of ChatCloudflarePlayground; they are"
-                " passed to the client through model_kwargs",
-                UserWarning,
-                stacklevel=2,
-            )
-            values = {k: v for k, v in values.items() if k not in extra}
-            values["model_kwargs"] = {**values.get("model_kwargs", {}), **extra}
-        return values
+    def _sort_keywords(cls, values: Any) -> Any:
+        """Client options given as keywords go to ``client_options``; anything else fails."""
+        return adapter_keywords(values, cls.model_fields, owner=cls.__name__)
+
+    @model_validator(mode="after")
+    def _check_client_options(self) -> Self:
+        """Check the client's options now, so that a mistake fails where the model is built."""
+        proxy = self.proxy.get_secret_value() if self.proxy else None
+        self._options = adapter_client_options(self, proxy=proxy, model_kwargs=self.model_kwargs)
+        return self
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -181,18 +180,18 @@ class ChatCloudflarePlayground(BaseChatModel):
         """Serialised as references to environment variables, never as their values.
 
         The proxy URL may carry a password, and cookies and headers given through
-        ``model_kwargs`` are the session itself.
+        ``client_options`` are the session itself.
         """
         return {
             "proxy": "CF_PLAYGROUND_PROXY",
-            "model_kwargs.cookies": "CF_PLAYGROUND_COOKIES",
-            "model_kwargs.headers": "CF_PLAYGROUND_HEADERS",
+            "client_options.cookies": "CF_PLAYGROUND_COOKIES",
+            "client_options.headers": "CF_PLAYGROUND_HEADERS",
         }
 
     def __repr_args__(self) -> Any:
         """Fields as pydantic shows them, with cookie and header values hidden."""
         for name, value in super().__repr_args__():
-            if name == "model_kwargs" and isinstance(value, dict):
+            if name == "client_options" and isinstance(value, dict):
                 yield (
                     name,
                     {
@@ -219,7 +218,7 @@ class ChatCloudflarePlayground(BaseChatModel):
             "model_name": self.model_name,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
-            "dialect": self.dialect,
+            "wire_format": self.wire_format,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -241,18 +240,12 @@ class ChatCloudflarePlayground(BaseChatModel):
         pool, one session and one background loop, which close when the interpreter exits.
         """
         if self._client is None:
-            options: dict[str, Any] = {
-                "dialect": self.dialect,
-                "timeout": self.timeout,
-                "max_retries": self.max_retries,
-                "proxy": self.proxy.get_secret_value() if self.proxy else None,
-                **self.model_kwargs,
-            }
-            from langchain_cloudflare_playground.client.shared import (  # noqa: PLC0415
-                shared_client,  # the network layers load with the first call, not the import
+            from langchain_cloudflare_playground.client.shared_clients import (  # noqa: PLC0415
+                shared_client,
             )
 
-            self._client = shared_client(self.base_url, options)
+            assert self._options is not None  # noqa: S101 (set when the model was built)
+            self._client = shared_client(self.base_url, self._options)
         return self._client
 
     # -- tools and structured output --------------------------------------------------------
@@ -440,14 +433,15 @@ class ChatCloudflarePlayground(BaseChatModel):
         return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
 
     def _request_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        merged = {**self.model_kwargs, **kwargs}
         # OpenAI's tool dicts carry the name, description and parameters the client takes.
-        tools = [tool["function"] for tool in kwargs.get("tools") or ()]
+        tools = [tool["function"] for tool in merged.get("tools") or ()]
         return {
-            "model": kwargs.get("model", self.model_name),
-            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
-            "temperature": kwargs.get("temperature", self.temperature),
+            "model": merged.get("model", self.model_name),
+            "max_tokens": merged.get("max_tokens", self.max_tokens),
+            "temperature": merged.get("temperature", self.temperature),
             "tools": tools,
-            "tool_choice": kwargs.get("tool_choice"),
+            "tool_choice": merged.get("tool_choice"),
         }
 
 

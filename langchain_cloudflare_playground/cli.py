@@ -20,12 +20,12 @@ from langchain_cloudflare_playground.client import (
     PlaygroundError,
     PlaygroundStreamError,
     ReasoningDelta,
-    SessionArgs,
     SessionCache,
+    SiteSession,
     TextDelta,
 )
 from langchain_cloudflare_playground.client.browser import BrowserSessionSource
-from langchain_cloudflare_playground.client.site import BASE_URL_ENV, DEFAULT_BASE_URL
+from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,10 +71,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
     )
     connection.add_argument(
-        "--dialect",
-        choices=("auto", "websocket", "http"),
+        "--wire-format",
+        choices=("auto", "agents", "http"),
         default="auto",
-        help="websocket: the live site's; http: the older playground's; auto: try websocket first",
+        help="agents: the live site's WebSocket; http: the older playground's; auto: agents first",
+    )
+    # The option's former name and value, still accepted.
+    connection.add_argument(
+        "--dialect",
+        dest="wire_format",
+        choices=("auto", "websocket", "agents", "http"),
+        type=lambda value: "agents" if value == "websocket" else value,
+        help=argparse.SUPPRESS,
     )
     connection.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
     connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
@@ -124,7 +132,7 @@ def _client(args: argparse.Namespace) -> PlaygroundClient:
     return PlaygroundClient(
         args.base_url,
         model=getattr(args, "model", None),
-        dialect=args.dialect,
+        wire_format=args.wire_format,
         timeout=args.timeout,
         proxy=args.proxy,
     )
@@ -245,7 +253,7 @@ def _run_session(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_session(session: SessionArgs) -> None:
+def _print_session(session: SiteSession) -> None:
     # Cookie names only: the values are secrets.
     expires = session.expires_at
     when = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.base.llms.types import (
@@ -19,7 +18,7 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -32,14 +31,19 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
     ToolCall,
 )
-from langchain_cloudflare_playground.client.site import BASE_URL_ENV
+from langchain_cloudflare_playground.client.shared_clients import (
+    adapter_client_options,
+    adapter_keywords,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from llama_index.core.tools.types import BaseTool
+    from typing_extensions import Self
 
     from langchain_cloudflare_playground.client import ChatEvent, PlaygroundClient
+    from langchain_cloudflare_playground.client.options import ClientOptions
 
 __all__ = ["CloudflarePlayground"]
 
@@ -75,19 +79,40 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     timeout: float = Field(default=300.0, description="Seconds allowed for each wait.")
     max_retries: int = Field(default=2, description="Retries before any text arrived.")
     base_url: str | None = Field(
-        default_factory=lambda: os.environ.get(BASE_URL_ENV) or None,
-        description="The playground; $CF_PLAYGROUND_URL, then the public site.",
+        default=None, description="The playground; $CF_PLAYGROUND_URL, then the public site."
     )
     # Left out of serialisation: a proxy URL may carry a password.
     proxy: str | None = Field(
         default=None, description="An HTTP proxy for every request.", exclude=True, repr=False
     )
-    dialect: Literal["auto", "websocket", "http"] = Field(default="auto")
+    wire_format: Literal["auto", "agents", "http"] = Field(
+        default="auto", description="agents (the live site's WebSocket), http, or auto."
+    )
     context_window: int | None = Field(
         default=None, description="The model's context window; from the model list if unset."
     )
+    # Left out of serialisation and reprs: cookies and headers are the session itself.
+    client_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Other client options (transport, browser, session_cache, cookies...).",
+        exclude=True,
+        repr=False,
+    )
 
     _client: PlaygroundClient | None = PrivateAttr(default=None)
+    _options: ClientOptions | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sort_keywords(cls, values: Any) -> Any:
+        """Client options given as keywords go to ``client_options``; anything else fails."""
+        return adapter_keywords(values, cls.model_fields, owner=cls.__name__)
+
+    @model_validator(mode="after")
+    def _check_client_options(self) -> Self:
+        """Check the client's options now, so that a mistake fails where the model is built."""
+        self._options = adapter_client_options(self, proxy=self.proxy)
+        return self
 
     @classmethod
     def class_name(cls) -> str:
@@ -98,19 +123,12 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     def client(self) -> PlaygroundClient:
         """The client, shared by every LLM with the same connection settings."""
         if self._client is None:
-            from langchain_cloudflare_playground.client.shared import (  # noqa: PLC0415
-                shared_client,  # the network layers load with the first call, not the import
+            from langchain_cloudflare_playground.client.shared_clients import (  # noqa: PLC0415
+                shared_client,
             )
 
-            self._client = shared_client(
-                self.base_url,
-                {
-                    "dialect": self.dialect,
-                    "timeout": self.timeout,
-                    "max_retries": self.max_retries,
-                    "proxy": self.proxy,
-                },
-            )
+            assert self._options is not None  # noqa: S101 (set when the LLM was built)
+            self._client = shared_client(self.base_url, self._options)
         return self._client
 
     @property
@@ -125,9 +143,9 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         )
 
     def _known_context_window(self) -> int:
-        live = self.client._live_models  # noqa: SLF001 (cached list only: no network here)
+        live = self.client.cached_models()  # the cached list only: no network here
         if live is not None:
-            for info in live[1]:
+            for info in live:
                 if self.model in (info.id, info.alias) and info.context_window:
                     return info.context_window
         return DEFAULT_CONTEXT_WINDOW
@@ -164,7 +182,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseGen:
         # Checked now, so a bad message fails at the call, not at the first iteration.
-        payload, options = self._to_playground(messages), self._options(kwargs)
+        payload, options = self._to_playground(messages), self._chat_options(kwargs)
         builder = _ResponseBuilder()
         for event in self.client.stream_chat(payload, **options):
             response = builder.feed(event)
@@ -174,7 +192,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     async def _aresponses(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseAsyncGen:
-        payload, options = self._to_playground(messages), self._options(kwargs)
+        payload, options = self._to_playground(messages), self._chat_options(kwargs)
         builder = _ResponseBuilder()
         async for event in self.client.astream_chat(payload, **options):
             response = builder.feed(event)
@@ -270,7 +288,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
             converted.append(entry)
         return converted
 
-    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _chat_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {
             "model": kwargs.get("model", self.model),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),

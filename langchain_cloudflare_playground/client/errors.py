@@ -8,6 +8,7 @@ they can act on (a rate limit, a challenge page) and let the rest propagate.
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ __all__ = [
     "ChallengeError",
     "ModelNotFoundError",
     "NotFoundError",
+    "NotRecordedError",
     "PermissionDeniedError",
     "PlaygroundAPIError",
     "PlaygroundConnectionError",
@@ -29,8 +31,13 @@ __all__ = [
     "PlaygroundTimeoutError",
     "RateLimitError",
     "ServerError",
+    "UpgradeRefusedError",
     "is_challenge_page",
+    "make_status_error",
     "make_stream_error",
+    "make_upgrade_error",
+    "parse_retry_after",
+    "raise_detached",
 ]
 
 # Titles of the pages Cloudflare's bot protection serves instead of the real response.
@@ -116,7 +123,21 @@ class PermissionDeniedError(PlaygroundStatusError):
 
 
 class NotFoundError(PlaygroundStatusError):
-    """404: wrong base URL, or a dialect this server does not speak."""
+    """404: wrong base URL, or a wire format this server does not speak."""
+
+
+class NotRecordedError(NotFoundError):
+    """A write-protected recording (a VCR cassette) holds nothing for this request.
+
+    Whether the route exists is unknown: with ``wire_format="auto"`` the HTTP wire formats get
+    their turn (the conversation may have been recorded over HTTP); otherwise ``refusal``, the
+    recorder's own error, is what the caller sees.
+    """
+
+    def __init__(self, refusal: Exception) -> None:
+        """Wrap the recorder's error."""
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 class RateLimitError(PlaygroundStatusError):
@@ -133,6 +154,10 @@ class ChallengeError(PlaygroundStatusError):
     A fresh browser session usually gets past it: install the ``browser`` extra
     (``pip install "cloudflare-playground[browser]"``) and Chromium, or set ``CHROME_PATH``.
     """
+
+
+class UpgradeRefusedError(ChallengeError):
+    """The site refused the WebSocket upgrade itself, as it does to clients unlike a browser."""
 
 
 class PlaygroundStreamError(PlaygroundError):
@@ -196,6 +221,59 @@ def make_status_error(
     cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else PlaygroundStatusError)  # noqa: PLR2004
     detail = _short_detail(body, headers)
     return cls(f"HTTP {status}{detail}", status=status, body=body, retry_after=retry_after)
+
+
+def make_upgrade_error(status: int, headers: Mapping[str, str]) -> PlaygroundError:
+    """Map a refused WebSocket upgrade (its status and lower-case headers) onto a typed error.
+
+    Every transport that opens WebSockets reports refusals through this one function.
+    """
+    retry_after = parse_retry_after(headers)
+    if status == 404:  # noqa: PLR2004
+        return NotFoundError(
+            "HTTP 404: this server has no Agents WebSocket route (/agents/playground)",
+            status=status,
+            retry_after=retry_after,
+        )
+    if status == 403 or headers.get("cf-mitigated") == "challenge":  # noqa: PLR2004
+        return UpgradeRefusedError(
+            f"HTTP {status}: the playground refused the WebSocket upgrade, as Cloudflare does to"
+            ' clients that do not look like a browser. pip install "cloudflare-playground[browser]"'
+            " and install Chromium (or set CHROME_PATH) to use a browser session.",
+            status=status,
+            retry_after=retry_after,
+        )
+    if status in (101, 200):  # answered, but not with a valid upgrade
+        return PlaygroundProtocolError(f"the WebSocket handshake failed with status {status}")
+    return make_status_error(status, "", {}, retry_after=retry_after)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds from ``Retry-After`` (seconds or an HTTP date) or ``Retry-After-Ms``.
+
+    ``headers`` are keyed by lower-case name.
+    """
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(float(millis) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        import email.utils  # noqa: PLC0415 (rare: only for a Retry-After given as a date)
+
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
 
 
 def make_stream_error(message: str) -> PlaygroundAPIError:

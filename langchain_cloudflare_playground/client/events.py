@@ -1,4 +1,4 @@
-"""What a chat stream yields: typed events, the same for every dialect."""
+"""What a chat stream yields: typed events, the same for every wire format."""
 
 from __future__ import annotations
 

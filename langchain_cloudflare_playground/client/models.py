@@ -12,7 +12,7 @@ from langchain_cloudflare_playground.client.errors import ModelNotFoundError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-from langchain_cloudflare_playground.client.site import DEFAULT_MODEL
+from langchain_cloudflare_playground.client.defaults import DEFAULT_MODEL
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -34,32 +34,32 @@ def _fresh(server: ReferenceServer) -> ReferenceServer:
 
 @pytest.fixture(scope="session")
 def agents_server():
-    """The real Agents SDK server in local workerd (dialect 3); fails in CI if it cannot run."""
+    """The real Agents SDK server in local workerd; fails in CI if it cannot run."""
     require_agents_server()
     with AgentsServer() as server:
         yield server
 
 
-@pytest.fixture(params=[1, 2], ids=["dialect1-sse", "dialect2-data-stream"])
+@pytest.fixture(params=[1, 2], ids=["sse", "data-stream"])
 def server(request, _servers) -> ReferenceServer:
-    """The reference server, once per HTTP dialect, with no faults queued."""
+    """The reference server, once per HTTP wire format, with no faults queued."""
     return _fresh(_servers[request.param])
 
 
 @dataclass(frozen=True)
-class DialectServer:
-    """Where one dialect is served, and the client setting that forces it."""
+class WireFormatServer:
+    """Where one wire format is served, and the client setting that forces it."""
 
     url: str
-    dialect: Literal["http", "websocket"]
+    wire_format: Literal["http", "agents"]
 
 
 @pytest.fixture(params=["http-sse", "http-data-stream", "agents-websocket"])
-def each_dialect(request, _servers) -> DialectServer:
-    """A server of each dialect the playground has spoken (HTTP ones with no faults queued)."""
+def each_wire_format(request, _servers) -> WireFormatServer:
+    """A server of each wire format the playground has spoken (HTTP ones with no faults queued)."""
     if request.param == "agents-websocket":
-        return DialectServer(request.getfixturevalue("agents_server").url, "websocket")
-    return DialectServer(_fresh(_servers[1 if request.param == "http-sse" else 2]).url, "http")
+        return WireFormatServer(request.getfixturevalue("agents_server").url, "agents")
+    return WireFormatServer(_fresh(_servers[1 if request.param == "http-sse" else 2]).url, "http")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import traceback
 import aiohttp
 import pytest
 
-import langchain_cloudflare_playground.client.dialects.agents as agents_module
+import langchain_cloudflare_playground.client.drivers.agents_driver as agents_module
 from langchain_cloudflare_playground.client import (
     ChallengeError,
     Finish,
@@ -37,7 +37,7 @@ HISTORY = [
 
 @pytest.fixture
 async def ws_client(agents_server):
-    async with PlaygroundClient(agents_server.url, dialect="websocket", timeout=10) as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents", timeout=10) as client:
         yield client
 
 
@@ -141,13 +141,13 @@ async def test_error_after_text_keeps_the_partial_text(ws_client):
 
 
 async def test_rate_limit_is_typed_and_carries_the_details(agents_server):
-    async with PlaygroundClient(agents_server.url, dialect="websocket", max_retries=0) as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents", max_retries=0) as client:
         with pytest.raises(RateLimitError, match="3021: rate limiting"):
             await client.achat("[rate-limit]")
 
 
 async def test_rate_limit_is_retried_before_text(agents_server, caplog):
-    async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
         client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
         with caplog.at_level(logging.INFO), pytest.raises(RateLimitError):
             await client.achat("[rate-limit]")
@@ -156,7 +156,7 @@ async def test_rate_limit_is_retried_before_text(agents_server, caplog):
 
 async def test_idle_timeout_on_a_stalled_stream(agents_server):
     async with PlaygroundClient(
-        agents_server.url, dialect="websocket", timeout=1, max_retries=0
+        agents_server.url, wire_format="agents", timeout=1, max_retries=0
     ) as client:
         started = time.monotonic()
         with pytest.raises(PlaygroundTimeoutError, match="no data from the playground for 1 s"):
@@ -166,7 +166,7 @@ async def test_idle_timeout_on_a_stalled_stream(agents_server):
 
 async def test_a_request_the_server_never_answers_times_out(agents_server):
     async with PlaygroundClient(
-        agents_server.url, dialect="websocket", timeout=1, max_retries=0
+        agents_server.url, wire_format="agents", timeout=1, max_retries=0
     ) as client:
         with pytest.raises(PlaygroundTimeoutError):
             await client.achat("[throw]")
@@ -174,7 +174,7 @@ async def test_a_request_the_server_never_answers_times_out(agents_server):
 
 async def test_a_slow_reply_that_keeps_flowing_is_never_cut(agents_server):
     async with PlaygroundClient(
-        agents_server.url, dialect="websocket", timeout=1, max_retries=0
+        agents_server.url, wire_format="agents", timeout=1, max_retries=0
     ) as client:
         started = time.monotonic()
         reply = await client.achat("[slow:600]")  # 1.8 s in all, no gap over 1 s
@@ -205,7 +205,7 @@ async def test_breaking_out_early_cancels_on_the_server(agents_server, monkeypat
         session.ws_connect(
             f"{agents_server.url.replace('http', 'ws')}/agents/playground/{room}"
         ) as observer,
-        PlaygroundClient(agents_server.url, dialect="websocket") as client,
+        PlaygroundClient(agents_server.url, wire_format="agents") as client,
     ):
         async for event in client.astream_chat("[slow:300]"):
             assert isinstance(event, TextDelta)
@@ -220,7 +220,7 @@ def open_fds() -> int:
 
 
 async def test_a_hundred_early_exits_leave_nothing_behind(agents_server):
-    async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
         await client.achat("warm up")  # the session and its first connection
         await asyncio.sleep(0.2)
         fds_before = open_fds()
@@ -230,9 +230,9 @@ async def test_a_hundred_early_exits_leave_nothing_behind(agents_server):
                 break
         # Closing happens off the caller's time; give the closes a moment to finish.
         deadline = time.monotonic() + 5
-        while client._connection.background_closes and time.monotonic() < deadline:
+        while client._router.cleanup.background_closes and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert not client._connection.background_closes
+        assert not client._router.cleanup.background_closes
         assert asyncio.all_tasks() == {asyncio.current_task()}
         assert open_fds() <= fds_before + 1
         assert (await client.achat("still fine")).text.startswith("Echo from")
@@ -253,7 +253,7 @@ async def test_cancelling_the_task_cancels_on_the_server(agents_server, monkeypa
             f"{agents_server.url.replace('http', 'ws')}/agents/playground/{room}"
         ) as observer,
     ):
-        async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+        async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
             task = asyncio.create_task(consume(client))
             await asyncio.wait_for(first_chunk.wait(), 10)
             task.cancel()
@@ -270,7 +270,7 @@ async def test_many_conversations_in_parallel_on_one_client(ws_client):
 
 
 def test_sync_twins_over_the_websocket(agents_server):
-    with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+    with PlaygroundClient(agents_server.url, wire_format="agents") as client:
         assert client.chat("sync").text.startswith("Echo from")
         assert (
             "".join(e.text for e in client.stream_chat("[long:4]") if isinstance(e, TextDelta))
@@ -298,13 +298,13 @@ async def test_auto_falls_back_to_http_once_and_remembers(data_stream_server):
 
 
 async def test_forcing_websocket_against_an_http_server_is_a_clear_404(data_stream_server):
-    async with PlaygroundClient(data_stream_server.url, dialect="websocket") as client:
+    async with PlaygroundClient(data_stream_server.url, wire_format="agents") as client:
         with pytest.raises(NotFoundError, match="no Agents WebSocket route"):
             await client.achat("x")
 
 
 async def test_forcing_http_against_the_agents_server_is_a_404(agents_server):
-    async with PlaygroundClient(agents_server.url, dialect="http", max_retries=0) as client:
+    async with PlaygroundClient(agents_server.url, wire_format="http", max_retries=0) as client:
         with pytest.raises(NotFoundError):
             await client.achat("x")
 
@@ -313,7 +313,7 @@ async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(da
     data_stream_server.push(Fault(challenge=True), Fault(challenge=True), route="agents")
     async with PlaygroundClient(
         data_stream_server.url,
-        dialect="websocket",
+        wire_format="agents",
         max_retries=0,
         cookies={"cf_clearance": "secret-c1"},
     ) as client:
@@ -338,7 +338,7 @@ async def test_refused_upgrade_is_retried_like_a_challenge_page(data_stream_serv
         route="agents",
     )
     async with PlaygroundClient(
-        data_stream_server.url, dialect="websocket", max_retries=1
+        data_stream_server.url, wire_format="agents", max_retries=1
     ) as client:
         with pytest.raises(ChallengeError):
             await client.achat("x")
@@ -349,14 +349,16 @@ async def test_a_peer_that_never_answers_the_close_costs_the_caller_nothing(data
     data_stream_server.push(
         *[Fault(websocket=True, ignore_close=True, reply=["fine"])] * 3, route="agents"
     )
-    client = PlaygroundClient(data_stream_server.url, dialect="websocket")
+    client = PlaygroundClient(data_stream_server.url, wire_format="agents")
     started = time.monotonic()
     for _ in range(3):
         assert (await client.achat("x")).text == "fine"
     # aiohttp would wait for each close handshake (2 s each here); the caller waited for none.
     assert time.monotonic() - started < 1
-    assert client._connection.background_closes  # the closes are still waiting for the silent peer
+    assert (
+        client._router.cleanup.background_closes
+    )  # the closes are still waiting for the silent peer
     closing = time.monotonic()
     await client.aclose()  # and closing the client waits for them, bounded
-    assert not client._connection.background_closes
+    assert not client._router.cleanup.background_closes
     assert time.monotonic() - closing < 3.5

@@ -14,8 +14,8 @@ HISTORY = [
 ]
 
 
-async def test_the_same_chat_in_every_dialect(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:  # "auto" finds the dialect
+async def test_the_same_chat_in_every_dialect(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:  # "auto" finds the dialect
         events = [e async for e in client.astream_chat(HISTORY, model="llama-3.1-8b")]
     texts = [e.text for e in events if isinstance(e, TextDelta)]
     text = "".join(texts)

@@ -11,7 +11,7 @@ import time
 import aiohttp
 import pytest
 
-import langchain_cloudflare_playground.client.dialects.agents as agents_module
+import langchain_cloudflare_playground.client.drivers.agents_driver as agents_module
 from langchain_cloudflare_playground.client import (
     ChallengeError,
     PlaygroundClient,
@@ -51,7 +51,7 @@ def browser_gated_agents():
 def client_for(server: AgentsServer, **options) -> PlaygroundClient:
     return PlaygroundClient(
         server.url,
-        dialect="websocket",
+        wire_format="agents",
         session_source=BrowserSessionSource(deadline=20),
         browser=True,  # the suite sets CF_PLAYGROUND_BROWSER=0 for every other test
         **options,
@@ -125,7 +125,7 @@ async def test_errors_and_timeouts_through_the_relay(browser_gated_agents):
 async def test_the_relay_starts_a_new_browser_if_its_browser_died(browser_gated_agents):
     async with client_for(browser_gated_agents, transport="browser") as client:
         assert (await client.achat("one")).text.startswith("Echo from")
-        relay = client._agents._relays[asyncio.get_running_loop()]
+        relay = client._router.relay.browser
         dead = relay._chromium
         os.killpg(dead.pid, signal.SIGKILL)  # the browser crashes between two conversations
         await asyncio.sleep(0.2)

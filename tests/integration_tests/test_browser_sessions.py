@@ -22,8 +22,8 @@ import pytest
 from langchain_cloudflare_playground.client import (
     ChallengeError,
     PlaygroundClient,
-    SessionArgs,
     SessionCache,
+    SiteSession,
 )
 from langchain_cloudflare_playground.client.browser import (
     BrowserSessionSource,
@@ -119,9 +119,11 @@ async def test_a_refused_session_is_refreshed_by_the_browser_and_the_call_retrie
     gated_http.requests.clear()
     cache = SessionCache()
     cache.save(
-        gated_http.url, SessionArgs(user_agent="old", cookies={"cf_clearance": "expired-value"})
+        gated_http.url, SiteSession(user_agent="old", cookies={"cf_clearance": "expired-value"})
     )
-    async with PlaygroundClient(gated_http.url, dialect="http", session_source=browser()) as client:
+    async with PlaygroundClient(
+        gated_http.url, wire_format="http", session_source=browser()
+    ) as client:
         reply = await client.achat("through the gate")
         assert client.sessions.acquisitions == 1
     assert reply.text.startswith("Echo: through the gate")
@@ -135,14 +137,14 @@ async def test_a_refused_session_is_refreshed_by_the_browser_and_the_call_retrie
 
 
 async def test_warm_cache_means_no_browser_and_cold_calls_share_one(gated_http):
-    cold = PlaygroundClient(gated_http.url, dialect="http", session_source=browser())
+    cold = PlaygroundClient(gated_http.url, wire_format="http", session_source=browser())
     try:
         replies = await asyncio.gather(*(cold.achat(f"cold {i}") for i in range(50)))
         assert [r.text.split(" |")[0] for r in replies] == [f"Echo: cold {i}" for i in range(50)]
         assert cold.sessions.acquisitions == 1  # fifty cold calls, one browser
     finally:
         await cold.aclose()
-    warm = PlaygroundClient(gated_http.url, dialect="http", session_source=browser())
+    warm = PlaygroundClient(gated_http.url, wire_format="http", session_source=browser())
     try:
         for i in range(100):
             await warm.achat(f"warm {i}")
@@ -153,7 +155,7 @@ async def test_warm_cache_means_no_browser_and_cold_calls_share_one(gated_http):
 
 async def test_the_websocket_dialect_through_the_gate(gated_agents):
     async with PlaygroundClient(
-        gated_agents.url, dialect="websocket", session_source=browser()
+        gated_agents.url, wire_format="agents", session_source=browser()
     ) as client:
         reply = await client.achat("hello through the gate")
         models = await client.alist_models()
@@ -165,7 +167,7 @@ async def test_the_websocket_dialect_through_the_gate(gated_agents):
 async def test_a_second_refusal_raises_the_challenge_error_with_advice(gated_agents):
     # GATE=cookie lets a browser session through; a source whose session the site refuses
     # (defaults, no cookies) gets one refresh, then the error.
-    async with PlaygroundClient(gated_agents.url, dialect="websocket", browser=False) as client:
+    async with PlaygroundClient(gated_agents.url, wire_format="agents", browser=False) as client:
         with pytest.raises(ChallengeError, match="browser"):
             await client.achat("x")
         assert client.sessions.acquisitions == 2  # the first session, then one fresh one
@@ -244,7 +246,7 @@ def test_cli_session_refresh_show_and_clear(gated_http, isolated_session_cache):
     assert "cleared-by-browser" not in shown.stdout + refreshed.stdout  # names, never values
     assert "set-by-script" not in shown.stdout + refreshed.stdout
     # The refreshed session is what the next chat uses: no browser, straight through the gate.
-    chat = run("chat", "through", "--base-url", gated_http.url, "--dialect", "http")
+    chat = run("chat", "through", "--base-url", gated_http.url, "--wire-format", "http")
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.startswith("Echo: through")
     assert run("session", "clear").returncode == 0
@@ -256,7 +258,7 @@ def _chat_with_the_default_source(url: str) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys\n"
         "from langchain_cloudflare_playground.client import PlaygroundClient\n"
-        f"with PlaygroundClient({url!r}, dialect='http') as client:\n"
+        f"with PlaygroundClient({url!r}, wire_format='http') as client:\n"
         "    reply = client.chat('by default')\n"
         "    print(reply.text[:24], client.sessions.acquisitions, 'nodriver' in sys.modules)\n"
     )

@@ -19,6 +19,7 @@ from langchain_cloudflare_playground.client import (
     PlaygroundStreamError,
     TextDelta,
 )
+from langchain_cloudflare_playground.testing import cassette_patches
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
 from tests.reference_server import Fault, echo_reply
 
@@ -62,9 +63,9 @@ def network_off_unless_recording(record_mode):
 
 
 async def chat_text(
-    base_url: str, conversation: list[dict[str, str]] = CONVERSATION, dialect: str = "auto"
+    base_url: str, conversation: list[dict[str, str]] = CONVERSATION, wire_format: str = "auto"
 ) -> tuple[str, int]:
-    async with PlaygroundClient(base_url, session_cache=False, dialect=dialect) as client:  # type: ignore[arg-type]
+    async with PlaygroundClient(base_url, session_cache=False, wire_format=wire_format) as client:
         pieces = [
             e.text async for e in client.astream_chat(conversation) if isinstance(e, TextDelta)
         ]
@@ -133,8 +134,10 @@ async def test_committed_models_cassette_replays():
 
 async def test_websocket_conversation_records_then_replays_offline(agents_server, tmp_path):
     cassette = tmp_path / "ws.yaml"
-    # vcrpy's defaults: the matching users get from a bare @pytest.mark.vcr.
-    with vcr.use_cassette(str(cassette), record_mode="once") as recorded:
+    # vcrpy's defaults (its matching ignores bodies), with the patches that hand over the cassette.
+    with vcr.use_cassette(
+        str(cassette), record_mode="once", custom_patches=cassette_patches()
+    ) as recorded:
         live = await chat_text(agents_server.url)
         async with PlaygroundClient(agents_server.url, session_cache=False) as client:
             live_models = [m.id for m in await client.alist_models()]
@@ -148,7 +151,9 @@ async def test_websocket_conversation_records_then_replays_offline(agents_server
 
     disable_socket(allow_unix_socket=True)
     try:
-        with vcr.use_cassette(str(cassette), record_mode="none") as replayed:
+        with vcr.use_cassette(
+            str(cassette), record_mode="none", custom_patches=cassette_patches()
+        ) as replayed:
             replay = await chat_text(agents_server.url)
             async with PlaygroundClient(agents_server.url, session_cache=False) as client:
                 replay_models = [m.id for m in await client.alist_models()]
@@ -162,7 +167,12 @@ async def test_websocket_conversation_records_then_replays_offline(agents_server
 
 async def test_websocket_cookies_stay_out_of_the_cassette(agents_server, tmp_path):
     cassette = tmp_path / "ws.yaml"
-    with vcr.use_cassette(str(cassette), record_mode="once", filter_headers=["cookie"]):
+    with vcr.use_cassette(
+        str(cassette),
+        record_mode="once",
+        filter_headers=["cookie"],
+        custom_patches=cassette_patches(),
+    ):
         async with PlaygroundClient(
             agents_server.url, session_cache=False, cookies={"cf_clearance": "secret-value"}
         ) as client:
@@ -174,14 +184,14 @@ async def test_a_new_conversation_under_record_mode_none_is_refused(agents_serve
     # As for HTTP requests, telling conversations apart needs "body" in match_on.
     cassette = str(tmp_path / "ws.yaml")
     with vcr.use_cassette(cassette, record_mode="once", **vcr_settings()):
-        await chat_text(agents_server.url, dialect="websocket")
+        await chat_text(agents_server.url, wire_format="agents")
     other = [{"role": "user", "content": "something never recorded"}]
-    for dialect in ("websocket", "auto"):
+    for wire_format in ("agents", "auto"):
         with (
             vcr.use_cassette(cassette, record_mode="none", **vcr_settings()),
             pytest.raises(CannotOverwriteExistingCassetteException),
         ):
-            await chat_text(agents_server.url, other, dialect=dialect)
+            await chat_text(agents_server.url, other, wire_format=wire_format)
 
 
 async def test_new_episodes_appends_a_conversation_to_the_same_cassette(agents_server, tmp_path):
@@ -206,12 +216,14 @@ async def test_vcrpys_default_matching_keeps_conversations_apart(agents_server, 
     cassette = str(tmp_path / "ws.yaml")
     apple = [{"role": "user", "content": "apple"}]
     banana = [{"role": "user", "content": "banana"}]
-    with vcr.use_cassette(cassette):  # vcrpy's defaults: the body is not matched
+    with vcr.use_cassette(
+        cassette, custom_patches=cassette_patches()
+    ):  # vcrpy's defaults: the body is not matched
         await chat_text(agents_server.url, apple)
         await chat_text(agents_server.url, banana)
     disable_socket(allow_unix_socket=True)
     try:
-        with vcr.use_cassette(cassette, record_mode="none"):
+        with vcr.use_cassette(cassette, record_mode="none", custom_patches=cassette_patches()):
             text, _ = await chat_text(agents_server.url, banana)
     finally:
         enable_socket()
@@ -225,7 +237,9 @@ async def test_the_cassettes_response_filters_see_the_frames(agents_server, tmp_
         response["body"]["string"] = response["body"]["string"].replace("SECRETWORD", "[gone]")
         return response
 
-    with vcr.use_cassette(str(cassette), before_record_response=redact):
+    with vcr.use_cassette(
+        str(cassette), before_record_response=redact, custom_patches=cassette_patches()
+    ):
         await chat_text(
             agents_server.url, [{"role": "user", "content": "my password is SECRETWORD"}]
         )
@@ -238,8 +252,10 @@ async def test_the_cassettes_response_filters_see_the_frames(agents_server, tmp_
 
 async def test_ignored_hosts_go_to_the_network_unrecorded(agents_server, tmp_path):
     cassette = tmp_path / "ws.yaml"
-    with vcr.use_cassette(str(cassette), record_mode="none", ignore_localhost=True) as ignored:
-        text, _ = await chat_text(agents_server.url, dialect="websocket")
+    with vcr.use_cassette(
+        str(cassette), record_mode="none", ignore_localhost=True, custom_patches=cassette_patches()
+    ) as ignored:
+        text, _ = await chat_text(agents_server.url, wire_format="agents")
     assert text.startswith("Echo from the mock model.")
     assert len(ignored) == 0
 
@@ -248,11 +264,13 @@ async def test_auto_replays_an_http_recording_without_the_network(data_stream_se
     # Recorded in "auto" mode against an HTTP-only server: the missing Agents route is recorded
     # too, so a replay (even in a mode that may record) falls back to HTTP without probing.
     cassette = str(tmp_path / "http.yaml")
-    with vcr.use_cassette(cassette, record_mode="once"):
+    with vcr.use_cassette(cassette, record_mode="once", custom_patches=cassette_patches()):
         recorded = await chat_text(data_stream_server.url)
     disable_socket(allow_unix_socket=True)
     try:
-        with vcr.use_cassette(cassette, record_mode="new_episodes"):
+        with vcr.use_cassette(
+            cassette, record_mode="new_episodes", custom_patches=cassette_patches()
+        ):
             replayed = await chat_text(data_stream_server.url)
     finally:
         enable_socket()
@@ -261,14 +279,14 @@ async def test_auto_replays_an_http_recording_without_the_network(data_stream_se
 
 async def test_a_cut_short_recording_fails_clearly_and_is_not_retried(agents_server, tmp_path):
     cassette = str(tmp_path / "ws.yaml")
-    with vcr.use_cassette(cassette):
+    with vcr.use_cassette(cassette, custom_patches=cassette_patches()):
         async with PlaygroundClient(agents_server.url, session_cache=False) as client:
             async for _ in client.astream_chat("[long:50]"):
                 break
     disable_socket(allow_unix_socket=True)
     try:
         with (
-            vcr.use_cassette(cassette, record_mode="none"),
+            vcr.use_cassette(cassette, record_mode="none", custom_patches=cassette_patches()),
             pytest.raises(PlaygroundStreamError, match="re-record the cassette") as info,
         ):
             await chat_text(agents_server.url, [{"role": "user", "content": "[long:50]"}])
@@ -279,14 +297,14 @@ async def test_a_cut_short_recording_fails_clearly_and_is_not_retried(agents_ser
 
 async def test_breaking_out_early_while_recording(agents_server, tmp_path):
     cassette = str(tmp_path / "ws.yaml")
-    with vcr.use_cassette(cassette, record_mode="once"):
+    with vcr.use_cassette(cassette, record_mode="once", custom_patches=cassette_patches()):
         async with PlaygroundClient(agents_server.url, session_cache=False) as client:
             async for event in client.astream_chat("[long:50]"):
                 first = event
                 break
     disable_socket(allow_unix_socket=True)
     try:
-        with vcr.use_cassette(cassette, record_mode="none"):
+        with vcr.use_cassette(cassette, record_mode="none", custom_patches=cassette_patches()):
             async with PlaygroundClient(agents_server.url, session_cache=False) as client:
                 async for event in client.astream_chat("[long:50]"):
                     assert event == first

@@ -150,7 +150,9 @@ def test_usage_errors_exit_2():
 
 
 def test_chat_and_models_over_the_websocket(agents_server):
-    chat = run("chat", "hi", "--base-url", agents_server.url, "--dialect", "websocket", "-s", "Sys")
+    chat = run(
+        "chat", "hi", "--base-url", agents_server.url, "--wire-format", "agents", "-s", "Sys"
+    )
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.startswith("Echo from the mock model.")
     assert "system (state): Sys" in chat.stdout

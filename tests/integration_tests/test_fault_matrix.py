@@ -194,7 +194,7 @@ def _check(outcome: Outcome, text: str, error: Exception | None, requests: int) 
 async def test_http_fault(server, name):
     case = HTTP_CASES[name]
     server.push(*_for_dialect(case.faults, server.dialect))
-    options = {"dialect": "http", "max_retries": 2, **case.options}
+    options = {"wire_format": "http", "max_retries": 2, **case.options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
             max_retries=int(options["max_retries"]), initial_delay=0.01, max_retry_after=0.2
@@ -205,7 +205,7 @@ async def test_http_fault(server, name):
 
 
 async def test_connection_refused():
-    async with PlaygroundClient(f"http://127.0.0.1:{free_port()}", dialect="http") as client:
+    async with PlaygroundClient(f"http://127.0.0.1:{free_port()}", wire_format="http") as client:
         client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
         text, error = await _outcome(client)
     _check(Outcome(PlaygroundConnectionError, "cannot reach the playground"), text, error, 0)
@@ -252,7 +252,7 @@ AGENTS_CASES: dict[str, tuple[str, Outcome, dict[str, object]]] = {
 @pytest.mark.parametrize("name", list(AGENTS_CASES))
 async def test_agents_server_fault(agents_server, name):
     prompt, outcome, options = AGENTS_CASES[name]
-    async with PlaygroundClient(agents_server.url, dialect="websocket", **options) as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents", **options) as client:
         text, error = await _outcome(client, prompt)
     if outcome.error is None:
         assert error is None
@@ -307,7 +307,7 @@ async def test_websocket_fault(data_stream_server, name):
     server: ReferenceServer = data_stream_server
     case = SOCKET_CASES[name]
     server.push(*case.faults, route="agents")
-    options = {"dialect": "websocket", "max_retries": 2, **case.options}
+    options = {"wire_format": "agents", "max_retries": 2, **case.options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
             max_retries=int(options["max_retries"]), initial_delay=0.01, max_retry_after=0.2
@@ -362,12 +362,12 @@ async def _stop_at(client: PlaygroundClient, stage: str, prompt: str, seen_text:
 async def test_the_caller_stops_at_every_stage(data_stream_server, agents_server, where, stage):
     fault = Fault(stall_before=2) if stage == "waiting for the reply" else Fault(chunk_delay=0.2)
     if where == "http":
-        url, dialect = data_stream_server.url, "http"
+        url, wire_format = data_stream_server.url, "http"
         prompt = "x"
     else:
-        url, dialect = agents_server.url, "websocket"
+        url, wire_format = agents_server.url, "agents"
         prompt = "[slow:2000]" if stage == "waiting for the reply" else "[slow:200]"
-    async with PlaygroundClient(url, dialect=dialect) as client:
+    async with PlaygroundClient(url, wire_format=wire_format) as client:
         await client.achat("warm up")  # pooled connections, so the fd count below is fair
         fds, tasks = _open_fds(), len(asyncio.all_tasks())
         if where == "http":

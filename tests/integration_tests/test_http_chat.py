@@ -277,7 +277,7 @@ async def test_in_stream_error_after_text_keeps_the_partial_text(client, server)
 
 async def test_connection_refused_is_retried_then_typed(caplog):
     port = free_port()
-    async with PlaygroundClient(f"http://127.0.0.1:{port}", dialect="http") as c:
+    async with PlaygroundClient(f"http://127.0.0.1:{port}", wire_format="http") as c:
         c.retry_policy = type(c.retry_policy)(max_retries=1, initial_delay=0.01)
         with (
             caplog.at_level(logging.INFO),
@@ -494,7 +494,7 @@ async def test_breaking_out_early_leaves_nothing_open(server):
         fds_before = len(os.listdir("/proc/self/fd"))
         after_twenty = await abandon_twenty(c)
         after_forty = await abandon_twenty(c)
-        connector = c._connection._by_loop[asyncio.get_running_loop()].session.connector
+        connector = c._router.direct._by_loop[asyncio.get_running_loop()].session.connector
         assert connector is not None
         assert not connector._acquired  # no abandoned reply still holds a connection
         # What is left is the keep-alive pool, which does not grow with abandoned replies.
@@ -535,8 +535,15 @@ def test_the_reply_text_is_the_echo_of_the_scripted_model(server):
 
 
 async def test_bad_arguments_are_clear():
-    with pytest.raises(ValueError, match="dialect"):
-        PlaygroundClient("http://x", dialect="smoke")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="wire_format must be one of 'auto', 'agents', 'http'"):
+        PlaygroundClient("http://x", wire_format="smoke")
+    with pytest.raises(
+        TypeError, match=r"unknown client option.*'tiemout'.*timeout, total_timeout"
+    ):
+        PlaygroundClient("http://x", tiemout=3)
+    with pytest.warns(DeprecationWarning, match="`dialect` is now `wire_format`"):
+        former = PlaygroundClient("http://x", dialect="websocket")
+    assert former.options.wire_format == "agents"
     with pytest.raises(ValueError, match="http:// or https://"):
         PlaygroundClient("playground.ai.cloudflare.com")
     with pytest.raises(ValueError, match="timeout"):
@@ -561,7 +568,7 @@ def test_a_client_used_across_asyncio_run_calls_leaks_nothing(server):
     for prompt in ("one", "two"):
         assert asyncio.run(client.achat(prompt)).text.startswith(f"Echo: {prompt}")
     gc.collect()
-    assert len(client._connection._by_loop) == 0  # the ended loops took their sessions with them
+    assert len(client._router.direct._by_loop) == 0  # the ended loops took their sessions with them
 
 
 async def test_cookies_set_on_a_refusal_are_sent_on_the_retry(client, server):
@@ -572,12 +579,12 @@ async def test_cookies_set_on_a_refusal_are_sent_on_the_retry(client, server):
 
 
 async def test_a_challenge_drops_the_session_before_the_retry(server, isolated_session_cache):
-    from langchain_cloudflare_playground.client import SessionArgs, SessionCache
+    from langchain_cloudflare_playground.client import SessionCache, SiteSession
 
     cache = SessionCache()
     cache.save(
         server.url,
-        SessionArgs(user_agent="UA", cookies={"cf_clearance": "stale"}, source="browser"),
+        SiteSession(user_agent="UA", cookies={"cf_clearance": "stale"}, source="browser"),
     )
     server.push(Fault(challenge=True, retry_after="0"))
     async with PlaygroundClient(server.url) as c:

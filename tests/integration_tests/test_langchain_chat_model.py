@@ -133,11 +133,34 @@ def test_in_a_chain(server):
     assert "system=You are terse." in answer
 
 
-def test_unknown_options_are_kept_with_a_warning(server):
-    with pytest.warns(UserWarning, match="model_kwargs"):
-        llm = ChatCloudflarePlayground(base_url=server.url, transport="direct")
-    assert llm.model_kwargs == {"transport": "direct"}
-    assert llm.client.transport == "direct"
+def test_client_options_as_keywords_go_to_client_options(server):
+    llm = ChatCloudflarePlayground(base_url=server.url, transport="direct")
+    assert llm.client_options == {"transport": "direct"}
+    assert llm.client.options.transport == "direct"
+    assert llm.invoke("hi").content.startswith("Echo: hi")
+
+
+def test_wrong_options_fail_when_the_model_is_built():
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'tranport'.*transport"):
+        ChatCloudflarePlayground(tranport="direct")
+    with pytest.raises(ValueError, match=r"unknown client option\(s\) 'tranport'.*transport"):
+        ChatCloudflarePlayground(client_options={"tranport": "direct"})
+    with pytest.raises(ValueError, match="transport must be one of 'auto', 'direct', 'browser'"):
+        ChatCloudflarePlayground(transport="through the wall")
+    with pytest.raises(ValueError, match="model_kwargs holds chat options"):
+        ChatCloudflarePlayground(model_kwargs={"frequency_penalty": 1})
+
+
+def test_the_former_places_of_options_still_work(server):
+    with (
+        pytest.warns(DeprecationWarning, match="`dialect` is now `wire_format`"),
+        pytest.warns(DeprecationWarning, match="now go in `client_options`"),
+    ):
+        llm = ChatCloudflarePlayground(
+            base_url=server.url, dialect="http", model_kwargs={"transport": "direct"}
+        )
+    assert llm.wire_format == "http"
+    assert llm.client.options.transport == "direct"
 
 
 def test_over_the_websocket_dialect(agents_server):
@@ -168,4 +191,4 @@ def test_the_proxy_password_stays_out_of_reprs_and_serialisation(server):
     llm = ChatCloudflarePlayground(base_url=server.url, proxy="http://user:secretpw@127.0.0.1:1")
     assert "secretpw" not in repr(llm)
     assert "secretpw" not in json.dumps(dumpd(llm))
-    assert llm.client.proxy == "http://user:secretpw@127.0.0.1:1"  # still used
+    assert llm.client.options.proxy == "http://user:secretpw@127.0.0.1:1"  # still used

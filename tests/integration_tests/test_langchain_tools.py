@@ -50,8 +50,10 @@ LOOKUP = {
 
 
 @pytest.fixture
-def llm(each_dialect):
-    return ChatCloudflarePlayground(base_url=each_dialect.url, dialect=each_dialect.dialect)
+def llm(each_wire_format):
+    return ChatCloudflarePlayground(
+        base_url=each_wire_format.url, wire_format=each_wire_format.wire_format
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,8 +148,8 @@ def test_tool_messages_in_history_reach_the_model_and_it_answers(llm):
     assert message.content == "The tool answered: 42."
 
 
-@pytest.mark.parametrize("agent_dialect", ["http", "websocket"])
-def test_create_agent_calls_a_tool_and_uses_its_result(server, agents_server, agent_dialect):
+@pytest.mark.parametrize("agent_wire_format", ["http", "agents"])
+def test_create_agent_calls_a_tool_and_uses_its_result(server, agents_server, agent_wire_format):
     seen: list[tuple[int, int]] = []
 
     @tool
@@ -156,8 +158,10 @@ def test_create_agent_calls_a_tool_and_uses_its_result(server, agents_server, ag
         seen.append((a, b))
         return a + b
 
-    url = agents_server.url if agent_dialect == "websocket" else server.url
-    agent = create_agent(ChatCloudflarePlayground(base_url=url, dialect=agent_dialect), [add])
+    url = agents_server.url if agent_wire_format == "agents" else server.url
+    agent = create_agent(
+        ChatCloudflarePlayground(base_url=url, wire_format=agent_wire_format), [add]
+    )
     state = agent.invoke({"messages": [HumanMessage("What is 19 + 23? Use add.")]})
 
     assert seen == [(19, 23)]  # the tool really ran, once, with the request's numbers
@@ -172,7 +176,7 @@ async def test_create_agent_async_with_two_tools(agents_server):
         """Shipping cost of a parcel, by weight in kilograms."""
         return f"{weight * 3} euros"
 
-    llm = ChatCloudflarePlayground(base_url=agents_server.url, dialect="websocket")
+    llm = ChatCloudflarePlayground(base_url=agents_server.url, wire_format="agents")
     agent = create_agent(llm, [multiply, shipping_cost])
     state = await agent.ainvoke({"messages": [HumanMessage("What is the shipping_cost of 4 kg?")]})
 

@@ -27,8 +27,10 @@ def multiply(a: int, b: int) -> int:
 
 
 @pytest.fixture
-def llm(each_dialect):
-    return CloudflarePlayground(base_url=each_dialect.url, dialect=each_dialect.dialect)
+def llm(each_wire_format):
+    return CloudflarePlayground(
+        base_url=each_wire_format.url, wire_format=each_wire_format.wire_format
+    )
 
 
 def test_it_is_a_function_calling_llm(llm):

@@ -22,7 +22,6 @@ import vcr
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd, dumps
 
-import langchain_cloudflare_playground.client.dialects.agents as agents_module
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
     ChallengeError,
@@ -38,8 +37,9 @@ from langchain_cloudflare_playground.client import (
     ServerError,
     TextDelta,
 )
-from langchain_cloudflare_playground.client.retry import RetryPolicy
-from langchain_cloudflare_playground.client.sessions import SessionArgs, SessionCache
+from langchain_cloudflare_playground.client.retries import RetryPolicy
+from langchain_cloudflare_playground.client.sessions import SessionCache, SiteSession
+from langchain_cloudflare_playground.client.transports.aiohttp_transport import AiohttpTransport
 from langchain_cloudflare_playground.testing import vcr_config
 from tests.reference_server import Fault, free_port
 
@@ -138,7 +138,7 @@ def secret_session_options(way: str, base_url: str) -> dict[str, Any]:
     if way == "caller":
         return {"cookies": {COOKIE: SECRET_COOKIE}, "headers": {"Authorization": AUTHORIZATION}}
     if way == "cache":
-        cached = SessionArgs(
+        cached = SiteSession(
             user_agent="Mozilla/5.0 Chrome/156",
             headers={"Authorization": AUTHORIZATION, "Accept": "*/*"},
             cookies={COOKIE: SECRET_COOKIE},
@@ -157,7 +157,7 @@ def assert_reached(request: RecordedRequest, way: str) -> None:
         assert request.headers.get("Authorization") == authorization
 
 
-def assert_objects_keep_secrets(client: PlaygroundClient, args: SessionArgs, way: str) -> None:
+def assert_objects_keep_secrets(client: PlaygroundClient, args: SiteSession, way: str) -> None:
     cookie, authorization = sent_secrets(way)
     assert args.cookies[COOKIE] == cookie  # the args shown below do hold the secret
     if authorization is not None:
@@ -169,8 +169,8 @@ def assert_objects_keep_secrets(client: PlaygroundClient, args: SessionArgs, way
         str(client),
         repr(client.sessions),
         str(client.sessions),
-        repr(client._connection),
-        str(client._connection),
+        repr(client._router),
+        str(client._router),
         repr(cache),
         str(cache),
         repr(args),
@@ -223,7 +223,7 @@ def assert_private_cache_file(way: str) -> None:
 @pytest.mark.parametrize("way", WAYS)
 async def test_http_calls_keep_the_session_secret(server: ReferenceServer, way, debug_logs):
     errors: list[BaseException] = []
-    async with secret_client(server.url, way, dialect="http") as client:
+    async with secret_client(server.url, way, wire_format="http") as client:
         if way == "set-cookie":
             server.push(Fault(set_cookies={COOKIE: SECRET_SET_COOKIE}))
         first = await client.achat("hello")
@@ -261,7 +261,7 @@ async def test_http_calls_keep_the_session_secret(server: ReferenceServer, way, 
 async def test_cookies_set_on_a_refusal_stay_secret(sse_server, debug_logs):
     """Cloudflare sets cookies on a 429 or a challenge too; the error must not carry them."""
     errors: list[BaseException] = []
-    async with secret_client(sse_server.url, "caller", dialect="http", max_retries=0) as client:
+    async with secret_client(sse_server.url, "caller", wire_format="http", max_retries=0) as client:
         sse_server.push(Fault(status=429, set_cookies={"__cf_bm": SECRET_SET_COOKIE}))
         await expect(RateLimitError, errors, client.achat("rate limited"))
         await client.achat("after")
@@ -276,7 +276,7 @@ async def test_an_unreadable_response_keeps_the_session_secret(sse_server, way, 
     errors: list[BaseException] = []
     loop = Fault(status=307, body=b"", headers={"Location": "/api/inference"})
     sse_server.push(*[loop] * 11)  # aiohttp follows ten redirects, then gives up
-    async with secret_client(sse_server.url, way, dialect="http", max_retries=0) as client:
+    async with secret_client(sse_server.url, way, wire_format="http", max_retries=0) as client:
         await expect(PlaygroundProtocolError, errors, client.achat("round and round"))
     assert_reached(sse_server.inference_requests[-1], way)
     assert_errors_keep_secrets(errors)
@@ -289,7 +289,7 @@ async def test_an_unreadable_response_keeps_the_session_secret(sse_server, way, 
 async def prime_cache_with_set_cookie(server: ReferenceServer) -> None:
     """A session whose cookie the server set (over HTTP), cached for the WebSocket client."""
     server.push(Fault(set_cookies={COOKIE: SECRET_SET_COOKIE}))
-    async with PlaygroundClient(server.url, dialect="http", timeout=5) as client:
+    async with PlaygroundClient(server.url, wire_format="http", timeout=5) as client:
         await client.achat("get a cookie")
 
 
@@ -321,7 +321,7 @@ async def test_websocket_calls_keep_the_session_secret(sse_server, way, debug_lo
     server = sse_server
     if way == "set-cookie":
         await prime_cache_with_set_cookie(server)
-    async with secret_client(server.url, way, dialect="websocket", transport="direct") as client:
+    async with secret_client(server.url, way, wire_format="agents", transport="direct") as client:
         server.push(Fault(websocket=True, reply=["Hi", " there"]), route="agents")
         assert (await client.achat("hello")).text == "Hi there"
         upgrade = server.requests[-1]
@@ -339,7 +339,7 @@ async def test_refused_websocket_upgrades_keep_the_session_secret(sse_server, wa
     server = sse_server
     if way == "set-cookie":
         await prime_cache_with_set_cookie(server)
-    async with secret_client(server.url, way, dialect="websocket", transport="direct") as client:
+    async with secret_client(server.url, way, wire_format="agents", transport="direct") as client:
         errors = await refuse_upgrades(client, server)
     upgrades = [r for r in server.requests if r.path.startswith("/agents/")]
     assert_reached(upgrades[0], way)
@@ -351,13 +351,13 @@ async def test_refused_websocket_upgrades_keep_the_session_secret(sse_server, wa
 def upgrade_headers(monkeypatch) -> list[dict[str, str]]:
     """The headers of every WebSocket upgrade the client opens (the Agents server keeps none)."""
     sent: list[dict[str, str]] = []
-    connect = agents_module.connect_agent_socket
+    connect = AiohttpTransport.open_websocket
 
-    async def recording_connect(session, url, *, headers, **options):
-        sent.append(dict(headers))
-        return await connect(session, url, headers=headers, **options)
+    async def recording_connect(self, request):
+        sent.append(dict(request.headers))
+        return await connect(self, request)
 
-    monkeypatch.setattr(agents_module, "connect_agent_socket", recording_connect)
+    monkeypatch.setattr(AiohttpTransport, "open_websocket", recording_connect)
     return sent
 
 
@@ -366,7 +366,7 @@ async def test_the_agents_server_conversation_keeps_the_session_secret(
     agents_server, way, upgrade_headers, debug_logs
 ):
     errors: list[BaseException] = []
-    async with secret_client(agents_server.url, way, dialect="websocket") as client:
+    async with secret_client(agents_server.url, way, wire_format="agents") as client:
         assert (await client.achat("hello")).text
         assert "last user: stream please" in await stream_text(client, "stream please")
         assert await client.alist_models()
@@ -380,7 +380,7 @@ async def test_the_agents_server_conversation_keeps_the_session_secret(
         await expect(PlaygroundAPIError, errors, client.achat("[error-before-text]"))
         await expect(PlaygroundStreamError, errors, stream_text(client, "[error-after-text]"))
     async with secret_client(
-        agents_server.url, way, dialect="websocket", timeout=0.5, max_retries=0
+        agents_server.url, way, wire_format="agents", timeout=0.5, max_retries=0
     ) as impatient:
         await expect(PlaygroundTimeoutError, errors, impatient.achat("[slow:2000]"))
     assert_errors_keep_secrets(errors)
@@ -391,12 +391,12 @@ async def test_the_agents_server_conversation_keeps_the_session_secret(
 async def test_a_proxy_password_stays_out_of_errors_and_logs(server, debug_logs):
     dead_proxy = f"http://user:{SECRET_PROXY_PASSWORD}@127.0.0.1:{free_port()}"
     errors: list[BaseException] = []
-    async with PlaygroundClient(server.url, proxy=dead_proxy, dialect="http") as client:
+    async with PlaygroundClient(server.url, proxy=dead_proxy, wire_format="http") as client:
         client.retry_policy = RetryPolicy(max_retries=1, initial_delay=0.01)
         await expect(PlaygroundConnectionError, errors, client.achat("through a dead proxy"))
         assert "cannot connect to the proxy" in debug_logs.text
-        assert_no_secret("the client", repr(client), str(client), repr(client._connection))
-        assert client._connection.proxy == dead_proxy  # the client does hold the password
+        assert_no_secret("the client", repr(client), str(client), repr(client._router))
+        assert client._router.direct.proxy == dead_proxy  # the client does hold the password
     assert server.inference_requests == []
     assert_errors_keep_secrets(errors)
     assert_logs_keep_secrets(debug_logs)
@@ -415,7 +415,7 @@ def recorded_cassette(path) -> str:
 async def test_an_http_cassette_keeps_the_session_secret(server, way, tmp_path):
     cassette = tmp_path / "http.yaml"
     with vcr.VCR(**vcr_config()).use_cassette(str(cassette), record_mode="all"):
-        async with secret_client(server.url, way, dialect="http") as client:
+        async with secret_client(server.url, way, wire_format="http") as client:
             # The server sets a cookie on the first reply, as Cloudflare does.
             set_cookies = {"__cf_bm": SECRET_SET_COOKIE}
             if way == "set-cookie":
@@ -440,7 +440,7 @@ async def test_a_websocket_cassette_keeps_the_session_secret(sse_server, way, tm
         await prime_cache_with_set_cookie(server)
     cassette = tmp_path / "websocket.yaml"
     with vcr.VCR(**vcr_config()).use_cassette(str(cassette), record_mode="all"):
-        async with secret_client(server.url, way, dialect="websocket") as client:
+        async with secret_client(server.url, way, wire_format="agents") as client:
             server.push(Fault(websocket=True, reply=["recorded ", "reply"]), route="agents")
             assert (await client.achat("hello")).text == "recorded reply"
     assert_reached(server.requests[-1], way)
@@ -455,7 +455,7 @@ async def test_an_agents_server_cassette_keeps_the_session_secret(
 ):
     cassette = tmp_path / "agents.yaml"
     with vcr.VCR(**vcr_config()).use_cassette(str(cassette), record_mode="all"):
-        async with secret_client(agents_server.url, way, dialect="websocket") as client:
+        async with secret_client(agents_server.url, way, wire_format="agents") as client:
             reply = await client.achat("hello")
     assert upgrade_headers[-1]["Authorization"] == AUTHORIZATION
     assert SECRET_COOKIE in upgrade_headers[-1]["Cookie"]
@@ -483,7 +483,7 @@ def secret_chat_model(base_url: str) -> ChatCloudflarePlayground:
     options = secret_session_options("caller", base_url)
     return ChatCloudflarePlayground(
         base_url=base_url,
-        dialect="http",
+        wire_format="http",
         max_retries=0,
         model_kwargs={**options, "session_cache": False},
     )
@@ -519,7 +519,7 @@ def test_llama_index_serialisation_keeps_the_proxy_password():
     from llama_index_cloudflare_playground import CloudflarePlayground
 
     llm = CloudflarePlayground(proxy=f"http://user:{SECRET_PROXY_PASSWORD}@127.0.0.1:3128")
-    assert SECRET_PROXY_PASSWORD in llm.client.proxy  # it does carry the password
+    assert SECRET_PROXY_PASSWORD in llm.client.options.proxy  # it does carry the password
     assert_no_secret(
         "LlamaIndex serialisation",
         llm.dict(),
@@ -543,7 +543,7 @@ async def test_llama_index_errors_keep_the_proxy_password(server, debug_logs):
 
     llm = CloudflarePlayground(
         base_url=server.url,
-        dialect="http",
+        wire_format="http",
         max_retries=1,
         proxy=f"http://user:{SECRET_PROXY_PASSWORD}@127.0.0.1:{free_port()}",
     )

@@ -137,7 +137,7 @@ async def test_soak_over_http(server, soak_report):
         return prompt
 
     before = _counts()
-    async with PlaygroundClient(server.url, dialect="http", timeout=0.5) as client:
+    async with PlaygroundClient(server.url, wire_format="http", timeout=0.5) as client:
         client.retry_policy = type(client.retry_policy)(max_retries=2, initial_delay=0.01)
         tally = await _soak(client, soak_report, HTTP_FAULTS, push)
     # With the client closed, its pooled connections are closed too: back to where we began.
@@ -154,7 +154,7 @@ async def test_soak_over_the_websocket(agents_server, soak_report):
         return f"{trigger} {prompt}"
 
     before = _counts()
-    async with PlaygroundClient(agents_server.url, dialect="websocket", timeout=0.5) as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents", timeout=0.5) as client:
         client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
         tally = await _soak(client, soak_report, AGENTS_FAULTS, push)  # type: ignore[arg-type]
     after = await _settled(before)

@@ -54,7 +54,7 @@ class TestChatCloudflarePlaygroundLive(_PlaygroundContract):
 
     @property
     def chat_model_params(self) -> dict:
-        return {"model": "llama-3.3-70b", "base_url": self.base_url, "dialect": "websocket"}
+        return {"model": "llama-3.3-70b", "base_url": self.base_url, "wire_format": "agents"}
 
     @property
     def returns_usage_metadata(self) -> bool:
@@ -90,7 +90,7 @@ class TestChatCloudflarePlaygroundCassettes(_PlaygroundContract):
 
     @property
     def chat_model_params(self) -> dict:
-        return {"model": "llama-3.3-70b", "base_url": RECORDED_URL, "dialect": "http"}
+        return {"model": "llama-3.3-70b", "base_url": RECORDED_URL, "wire_format": "http"}
 
     @property
     def returns_usage_metadata(self) -> bool:

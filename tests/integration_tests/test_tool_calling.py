@@ -48,8 +48,8 @@ async def _events(client, messages, **options):
     return [event async for event in client.astream_chat(messages, **options)]
 
 
-async def test_a_call_comes_as_a_tool_call_event_not_as_text(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:
+async def test_a_call_comes_as_a_tool_call_event_not_as_text(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
         events = await _events(client, "What is 12 + 30? Use add.", tools=[ADD, WEATHER])
 
     calls = [e for e in events if isinstance(e, ToolCall)]
@@ -61,8 +61,8 @@ async def test_a_call_comes_as_a_tool_call_event_not_as_text(each_dialect):
     assert events[-1].tool_call_problem is None
 
 
-async def test_two_steps_call_then_answer_from_the_result(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:
+async def test_two_steps_call_then_answer_from_the_result(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
         first = await client.achat("What is 12 + 30? Use add.", tools=[ADD])
         (call,) = first.tool_calls
         result = call.arguments["a"] + call.arguments["b"]
@@ -78,8 +78,8 @@ async def test_two_steps_call_then_answer_from_the_result(each_dialect):
     assert second.finish_reason == "stop"
 
 
-async def test_prose_before_a_fenced_call_streams_and_the_fence_does_not(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:
+async def test_prose_before_a_fenced_call_streams_and_the_fence_does_not(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
         events = await _events(client, "[fenced] Add 2 and 3 with add.", tools=[ADD])
 
     texts = [e.text for e in events if isinstance(e, TextDelta)]
@@ -89,8 +89,8 @@ async def test_prose_before_a_fenced_call_streams_and_the_fence_does_not(each_di
     assert [dict(e.arguments) for e in events if isinstance(e, ToolCall)] == [{"a": 2, "b": 3}]
 
 
-async def test_a_reply_without_a_call_is_plain_text_under_auto(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:
+async def test_a_reply_without_a_call_is_plain_text_under_auto(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
         reply = await client.achat("[prose] What is 2 + 3?", tools=[ADD])
 
     assert reply.text == "I would rather answer in words."
@@ -126,7 +126,7 @@ async def test_a_call_still_wrong_after_the_correction_returns_text_and_the_reas
 
 
 async def test_correction_in_the_websocket_dialect(agents_server):
-    async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
+    async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
         fixed = await client.achat("[bad-args] What is 4 + 5? Use add.", tools=[ADD])
         stuck = await client.achat("[always-bad] What is 4 + 5? Use add.", tools=[ADD])
 
@@ -144,8 +144,8 @@ async def test_required_choice_and_a_model_that_will_not_call(server):
     assert "it calls no tool, but it must call at least one tool" in (reply.tool_call_problem or "")
 
 
-async def test_a_named_choice_is_called_even_when_the_request_says_nothing(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:
+async def test_a_named_choice_is_called_even_when_the_request_says_nothing(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
         reply = await client.achat(
             "Hello from 'Lisbon'!", tools=[ADD, WEATHER], tool_choice="get_weather"
         )
@@ -164,8 +164,8 @@ async def test_choice_none_offers_no_tools(server):
     assert "# Tools" not in json.dumps(server.inference_requests[-1].json)
 
 
-async def test_several_calls_in_one_reply(each_dialect):
-    async with PlaygroundClient(each_dialect.url) as client:
+async def test_several_calls_in_one_reply(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
         reply = await client.achat(
             "Use add on 1 and 2, then get_weather for 'Oslo'.", tools=[ADD, WEATHER]
         )

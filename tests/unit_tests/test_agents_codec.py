@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from langchain_cloudflare_playground.client.codecs.agents import (
+from langchain_cloudflare_playground.client.errors import (
+    PlaygroundAPIError,
+    PlaygroundProtocolError,
+    RateLimitError,
+)
+from langchain_cloudflare_playground.client.events import Finish, ReasoningDelta, TextDelta
+from langchain_cloudflare_playground.client.messages import normalize_messages
+from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     CHAT_REQUEST_ID,
     AgentChatDecoder,
     StateRejectedError,
@@ -18,14 +25,7 @@ from langchain_cloudflare_playground.client.codecs.agents import (
     rpc_frame,
     state_frame,
 )
-from langchain_cloudflare_playground.client.codecs.base import ChatRequest
-from langchain_cloudflare_playground.client.errors import (
-    PlaygroundAPIError,
-    PlaygroundProtocolError,
-    RateLimitError,
-)
-from langchain_cloudflare_playground.client.events import Finish, ReasoningDelta, TextDelta
-from langchain_cloudflare_playground.client.messages import normalize_messages
+from langchain_cloudflare_playground.client.wire_formats.base import ChatRequest
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 

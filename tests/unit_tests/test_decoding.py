@@ -6,11 +6,6 @@ import json
 
 import pytest
 
-from langchain_cloudflare_playground.client.codecs import (
-    HttpDialect,
-    LineDecoder,
-    detect_http_dialect,
-)
 from langchain_cloudflare_playground.client.errors import (
     PlaygroundAPIError,
     PlaygroundProtocolError,
@@ -21,6 +16,11 @@ from langchain_cloudflare_playground.client.events import (
     ReasoningDelta,
     TextDelta,
     Usage,
+)
+from langchain_cloudflare_playground.client.wire_formats import (
+    HttpWireFormat,
+    LineDecoder,
+    detect_http_wire_format,
 )
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -70,7 +70,7 @@ def decode(pieces: list[bytes]) -> list[object]:
         if decoder is None:
             if not line.strip():
                 continue
-            decoder = detect_http_dialect(line).decoder(MODEL)
+            decoder = detect_http_wire_format(line).decoder(MODEL)
         events.extend(decoder.feed(line))
     assert decoder is not None
     assert decoder.done
@@ -154,12 +154,12 @@ def test_line_decoder_reports_a_stream_cut_inside_a_character():
 
 
 def test_finish_without_usage_does_not_crash():
-    decoder = HttpDialect.DATA_STREAM.decoder(MODEL)
+    decoder = HttpWireFormat.DATA_STREAM.decoder(MODEL)
     assert decoder.feed('d:{"finishReason":"length"}') == [Finish("length", None, MODEL)]
 
 
 def test_usage_falls_back_to_the_sum_of_steps():
-    decoder = HttpDialect.DATA_STREAM.decoder(MODEL)
+    decoder = HttpWireFormat.DATA_STREAM.decoder(MODEL)
     step = '{"finishReason":"tool-calls","usage":{"promptTokens":%d,"completionTokens":%d}}'
     assert decoder.feed("e:" + step % (10, 2)) == []
     assert decoder.feed("e:" + step % (15, 3)) == []
@@ -167,14 +167,14 @@ def test_usage_falls_back_to_the_sum_of_steps():
 
 
 def test_unknown_prefixes_are_ignored():
-    decoder = HttpDialect.DATA_STREAM.decoder(MODEL)
+    decoder = HttpWireFormat.DATA_STREAM.decoder(MODEL)
     assert decoder.feed('z:{"future":"thing"}') == []
     assert decoder.feed('9:{"toolCallId":"1"}') == []
     assert decoder.feed('0:"ok"') == [TextDelta("ok")]
 
 
 def test_error_line_raises_with_the_server_message():
-    decoder = HttpDialect.DATA_STREAM.decoder(MODEL)
+    decoder = HttpWireFormat.DATA_STREAM.decoder(MODEL)
     with pytest.raises(PlaygroundAPIError, match="5007: No such model") as info:
         decoder.feed('3:"5007: No such model"')
     assert info.value.status is None
@@ -182,31 +182,31 @@ def test_error_line_raises_with_the_server_message():
 
 
 def test_rate_limit_error_line_maps_to_rate_limit_error():
-    decoder = HttpDialect.DATA_STREAM.decoder(MODEL)
+    decoder = HttpWireFormat.DATA_STREAM.decoder(MODEL)
     with pytest.raises(RateLimitError, match="3021"):
         decoder.feed('3:"3021: rate limiting, try again later"')
 
 
 def test_sse_error_event_raises():
-    decoder = HttpDialect.SSE.decoder(MODEL)
+    decoder = HttpWireFormat.SSE.decoder(MODEL)
     with pytest.raises(PlaygroundAPIError, match="model overloaded"):
         decoder.feed('data: {"error":"model overloaded"}')
 
 
 @pytest.mark.parametrize("line", ['0:"unterminated', "0:{broken", "not a frame at all"])
 def test_malformed_data_stream_lines_raise_protocol_errors(line):
-    decoder = HttpDialect.DATA_STREAM.decoder(MODEL)
+    decoder = HttpWireFormat.DATA_STREAM.decoder(MODEL)
     with pytest.raises(PlaygroundProtocolError, match="malformed"):
         decoder.feed(line)
 
 
 def test_malformed_sse_json_raises_a_protocol_error():
     with pytest.raises(PlaygroundProtocolError, match="malformed server-sent event"):
-        HttpDialect.SSE.decoder(MODEL).feed("data: {nope")
+        HttpWireFormat.SSE.decoder(MODEL).feed("data: {nope")
 
 
 def test_sse_without_blank_lines_still_streams_each_line():
-    decoder = HttpDialect.SSE.decoder(MODEL)
+    decoder = HttpWireFormat.SSE.decoder(MODEL)
     assert decoder.feed('data: {"response":"a"}') == [TextDelta("a")]
     assert decoder.feed('data:{"response":"b"}') == [TextDelta("b")]
 
@@ -214,20 +214,20 @@ def test_sse_without_blank_lines_still_streams_each_line():
 @pytest.mark.parametrize(
     ("line", "dialect"),
     [
-        ('data: {"response":"x"}', HttpDialect.SSE),
-        (": keep-alive", HttpDialect.SSE),
-        ("event: message", HttpDialect.SSE),
-        ('f:{"messageId":"m"}', HttpDialect.DATA_STREAM),
-        ('0:"x"', HttpDialect.DATA_STREAM),
+        ('data: {"response":"x"}', HttpWireFormat.SSE),
+        (": keep-alive", HttpWireFormat.SSE),
+        ("event: message", HttpWireFormat.SSE),
+        ('f:{"messageId":"m"}', HttpWireFormat.DATA_STREAM),
+        ('0:"x"', HttpWireFormat.DATA_STREAM),
     ],
 )
 def test_dialect_detection(line, dialect):
-    assert detect_http_dialect(line) is dialect
+    assert detect_http_wire_format(line) is dialect
 
 
 def test_html_where_a_stream_was_expected_is_named():
     with pytest.raises(PlaygroundProtocolError, match="neither server-sent events"):
-        detect_http_dialect("<!DOCTYPE html><html>")
+        detect_http_wire_format("<!DOCTYPE html><html>")
 
 
 @pytest.mark.parametrize(
@@ -248,7 +248,7 @@ def test_html_where_a_stream_was_expected_is_named():
 )
 def test_the_plain_text_shortcut_agrees_with_json(text):
     # Most data-stream lines skip json.loads; where the shortcut answers, it must say the same.
-    from langchain_cloudflare_playground.client.codecs.data_stream import (
+    from langchain_cloudflare_playground.client.wire_formats.data_stream import (
         DataStreamDecoder,
         _plain_text_delta,
     )

@@ -18,21 +18,13 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from langchain_cloudflare_playground.client.codecs import LineDecoder, detect_http_dialect
-from langchain_cloudflare_playground.client.codecs.agents import (
-    CHAT_REQUEST_ID,
-    AgentChatDecoder,
-    decode_rpc_reply,
-)
-from langchain_cloudflare_playground.client.codecs.base import parse_json_frame
-from langchain_cloudflare_playground.client.codecs.data_stream import DataStreamDecoder
-from langchain_cloudflare_playground.client.codecs.sse import SseDecoder
+from langchain_cloudflare_playground.client.drivers.base import iter_lines
 from langchain_cloudflare_playground.client.errors import (
     PlaygroundError,
     PlaygroundProtocolError,
@@ -51,12 +43,19 @@ from langchain_cloudflare_playground.client.tools.parser import parse_reply
 from langchain_cloudflare_playground.client.tools.prose_splitter import ProseSplitter
 from langchain_cloudflare_playground.client.tools.schema_check import check_arguments
 from langchain_cloudflare_playground.client.tools.spec import Tool
-from langchain_cloudflare_playground.client.transports.http import iter_lines
+from langchain_cloudflare_playground.client.transports.base import HttpResponse
+from langchain_cloudflare_playground.client.wire_formats import LineDecoder, detect_http_wire_format
+from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
+    CHAT_REQUEST_ID,
+    AgentChatDecoder,
+    decode_rpc_reply,
+)
+from langchain_cloudflare_playground.client.wire_formats.base import parse_json_frame
+from langchain_cloudflare_playground.client.wire_formats.data_stream import DataStreamDecoder
+from langchain_cloudflare_playground.client.wire_formats.sse import SseDecoder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
-
-    import aiohttp
 
     from langchain_cloudflare_playground.client.events import ChatEvent
 
@@ -157,20 +156,9 @@ def cut_into_pieces(draw: st.DrawFn, payload: bytes) -> list[bytes]:
 # --- The HTTP path: bytes -> iter_lines (LineDecoder) -> dialect detection -> line decoder -----
 
 
-class _FakeBody:
-    def __init__(self, pieces: Iterable[bytes]) -> None:
-        self._pieces = list(pieces)
-
-    async def iter_chunked(self, size: int) -> AsyncIterator[bytes]:
-        for piece in self._pieces:
-            yield piece
-
-
-class _FakeResponse:
-    """The one part of ``aiohttp.ClientResponse`` that ``iter_lines`` reads."""
-
-    def __init__(self, pieces: Iterable[bytes]) -> None:
-        self.content = _FakeBody(pieces)
+async def _body(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
 
 
 def decode_http(pieces: Iterable[bytes]) -> tuple[list[ChatEvent], bool]:
@@ -179,12 +167,12 @@ def decode_http(pieces: Iterable[bytes]) -> tuple[list[ChatEvent], bool]:
     async def run() -> tuple[list[ChatEvent], bool]:
         events: list[ChatEvent] = []
         decoder = None
-        response = cast("aiohttp.ClientResponse", _FakeResponse(pieces))
+        response = HttpResponse(200, [], _body(list(pieces)))
         async for line in iter_lines(response):
             if decoder is None:
                 if not line.strip():
                     continue
-                decoder = detect_http_dialect(line).decoder(MODEL)
+                decoder = detect_http_wire_format(line).decoder(MODEL)
             events.extend(decoder.feed(line))
             if decoder.done:
                 return events, True  # the transport stops reading at the end marker

@@ -18,8 +18,9 @@ from langchain_cloudflare_playground.client.errors import (
     ServerError,
     make_status_error,
     make_stream_error,
+    parse_retry_after,
 )
-from langchain_cloudflare_playground.client.retry import RetryPolicy, parse_retry_after
+from langchain_cloudflare_playground.client.retries import RetryPolicy
 
 CHALLENGE = "<html><head><title>Just a moment...</title></head></html>"
 

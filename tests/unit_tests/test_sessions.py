@@ -12,18 +12,18 @@ from http.cookies import SimpleCookie
 import pytest
 
 from langchain_cloudflare_playground.client.sessions import (
-    SessionArgs,
     SessionCache,
     SessionStore,
+    SiteSession,
     default_cache_path,
-    default_session_args,
+    default_site_session,
 )
 
 BASE = "https://playground.example"
 SECRET = "cf-clearance-SECRET-VALUE"
 
 
-def browser_args(**overrides) -> SessionArgs:
+def browser_args(**overrides) -> SiteSession:
     values = {
         "user_agent": "Mozilla/5.0 Chrome/156",
         "headers": {"Accept-Language": "en"},
@@ -31,7 +31,7 @@ def browser_args(**overrides) -> SessionArgs:
         "source": "browser",
     }
     values.update(overrides)
-    return SessionArgs(**values)
+    return SiteSession(**values)
 
 
 def test_repr_and_str_never_show_cookie_values():
@@ -42,7 +42,7 @@ def test_repr_and_str_never_show_cookie_values():
 
 
 def test_default_args_look_like_a_browser_of_the_base_url():
-    args = default_session_args(BASE + "/")
+    args = default_site_session(BASE + "/")
     headers = args.request_headers()
     assert "Chrome/" in headers["User-Agent"]
     assert "Headless" not in headers["User-Agent"]
@@ -241,11 +241,11 @@ def test_default_cache_path_uses_the_environment(monkeypatch, tmp_path):
 
 
 class _CountingSource:
-    def __init__(self, args: SessionArgs) -> None:
+    def __init__(self, args: SiteSession) -> None:
         self.args = args
         self.calls = 0
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         self.calls += 1
         return self.args
 
@@ -316,7 +316,7 @@ class _SlowSource:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         self.calls += 1
         await asyncio.sleep(0.2)  # a browser takes a while
         return browser_args(cookies={"n": str(self.calls)})
@@ -335,7 +335,7 @@ def test_calls_on_two_event_loops_share_one_acquisition(tmp_path):
     # The sync twins run on their own loop in another thread; they share the acquisition too.
     source = _SlowSource()
     store = SessionStore(BASE, source=source, cache=None)
-    results: list[SessionArgs] = []
+    results: list[SiteSession] = []
 
     def other_loop() -> None:
         results.append(asyncio.run(store.get()))
@@ -352,7 +352,7 @@ class _FailingSource:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         self.calls += 1
         await asyncio.sleep(0.05)
         raise RuntimeError("no browser today")

@@ -20,10 +20,10 @@ from langchain_cloudflare_playground.client.browser.chromium import (
     import_nodriver,
 )
 from langchain_cloudflare_playground.client.errors import ChallengeError
-from langchain_cloudflare_playground.client.sessions.args import (
-    SessionArgs,
+from langchain_cloudflare_playground.client.sessions.site_session import (
+    SiteSession,
     browser_request_headers,
-    default_session_args,
+    default_site_session,
 )
 from langchain_cloudflare_playground.client.sessions.store import (
     DefaultHeadersSource,
@@ -68,7 +68,7 @@ class BrowserSessionSource:
     headless: bool = True
     deadline: float = 60.0
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         """Open ``base_url`` in a fresh browser and take its session."""
         executable = find_browser(self.executable)
         if executable is None:
@@ -94,7 +94,7 @@ class BrowserSessionSource:
             time.monotonic() - started,
             len(cookies),
         )
-        return SessionArgs(
+        return SiteSession(
             user_agent=user_agent,
             headers=MappingProxyType(browser_request_headers(base_url, hints)),
             cookies=MappingProxyType({c.name: c.value for c in cookies}),
@@ -245,7 +245,7 @@ class BrowserWithFallbackSource:
 
     browser: BrowserSessionSource
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         """Try the browser, then fall back to default headers."""
         try:
             return await self.browser.acquire(base_url)
@@ -253,7 +253,7 @@ class BrowserWithFallbackSource:
             raise  # the browser works; the site is what refuses
         except Exception as exc:  # noqa: BLE001 (a broken browser must not break the client)
             logger.warning("No browser session (%s); using browser-like default headers", exc)
-            return default_session_args(base_url)
+            return default_site_session(base_url)
 
 
 @dataclass
@@ -272,11 +272,11 @@ class BrowserWhenRefusedSource:
         """``base_url`` refused a session: the next one comes from the browser."""
         self._refused.add(base_url)
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         """Default headers first; the browser once ``base_url`` has refused a session."""
         if base_url in self._refused:
             return await self.browser.acquire(base_url)
-        return default_session_args(base_url)
+        return default_site_session(base_url)
 
 
 def default_session_source(*, browser: bool | None = None) -> SessionSource:

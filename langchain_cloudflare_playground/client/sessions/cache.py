@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from langchain_cloudflare_playground.client.sessions.args import SessionArgs
+from langchain_cloudflare_playground.client.sessions.site_session import SiteSession
 
 try:
     import fcntl
@@ -64,7 +64,7 @@ class SessionCache:
         """Name the file, not its contents."""
         return f"SessionCache(path={str(self.path)!r})"
 
-    def load(self, base_url: str) -> SessionArgs | None:
+    def load(self, base_url: str) -> SiteSession | None:
         """The cached args for ``base_url``, or ``None`` if absent, expired or unreadable."""
         entry = self._read_all().get(base_url)
         if entry is None:
@@ -77,7 +77,7 @@ class SessionCache:
             return None
         return args
 
-    def save(self, base_url: str, args: SessionArgs) -> bool:
+    def save(self, base_url: str, args: SiteSession) -> bool:
         """Store ``args`` for ``base_url``; ``False`` (and a log line) if it cannot be written."""
         with self._exclusive():
             sessions = self._read_all()
@@ -122,9 +122,9 @@ class SessionCache:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def entries(self) -> dict[str, SessionArgs]:
+    def entries(self) -> dict[str, SiteSession]:
         """Every readable cached session, expired ones included, by base URL."""
-        found: dict[str, SessionArgs] = {}
+        found: dict[str, SiteSession] = {}
         for base_url, entry in self._read_all().items():
             args = _args_from_json(entry)
             if args is not None:
@@ -278,7 +278,7 @@ class SessionCache:
         return True
 
 
-def _args_to_json(args: SessionArgs) -> dict[str, Any]:
+def _args_to_json(args: SiteSession) -> dict[str, Any]:
     return {
         "user_agent": args.user_agent,
         "headers": dict(args.headers),
@@ -288,7 +288,7 @@ def _args_to_json(args: SessionArgs) -> dict[str, Any]:
     }
 
 
-def _args_from_json(entry: object) -> SessionArgs | None:
+def _args_from_json(entry: object) -> SiteSession | None:
     if not isinstance(entry, dict):
         return None
     user_agent, headers = entry.get("user_agent"), entry.get("headers")
@@ -304,7 +304,7 @@ def _args_from_json(entry: object) -> SessionArgs | None:
         and isinstance(source, str)
     ):
         return None
-    return SessionArgs(
+    return SiteSession(
         user_agent=user_agent,
         headers=MappingProxyType(headers),
         cookies=MappingProxyType(cookies),

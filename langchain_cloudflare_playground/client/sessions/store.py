@@ -9,7 +9,10 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from langchain_cloudflare_playground.client.errors import PlaygroundError
-from langchain_cloudflare_playground.client.sessions.args import SessionArgs, default_session_args
+from langchain_cloudflare_playground.client.sessions.site_session import (
+    SiteSession,
+    default_site_session,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,7 +32,7 @@ class SessionSource(Protocol):
     a session, before asking for a fresh one.
     """
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         """Fresh args for ``base_url``."""
         ...
 
@@ -37,9 +40,9 @@ class SessionSource(Protocol):
 class DefaultHeadersSource:
     """Browser-like default headers and no cookies: the path that needs no browser."""
 
-    async def acquire(self, base_url: str) -> SessionArgs:
+    async def acquire(self, base_url: str) -> SiteSession:
         """Default args for ``base_url``."""
-        return default_session_args(base_url)
+        return default_site_session(base_url)
 
 
 class SessionStore:
@@ -70,11 +73,11 @@ class SessionStore:
         self._user_agent = user_agent
         self._headers = dict(headers or {})
         self._cookies = dict(cookies or {})
-        self._session: SessionArgs | None = None  # the site's session, as cached
+        self._session: SiteSession | None = None  # the site's session, as cached
         # One acquisition at a time per store, shared by every caller on every event loop (the
         # sync twins run on their own): fifty cold calls launch one browser, not fifty.
         self._lock = threading.Lock()
-        self._acquiring: concurrent.futures.Future[SessionArgs] | None = None
+        self._acquiring: concurrent.futures.Future[SiteSession] | None = None
         self.acquisitions = 0  # how many times the source was asked, for diagnostics
         self.generation = 0  # changes whenever the session is replaced or dropped
 
@@ -82,7 +85,7 @@ class SessionStore:
         """Never show the args themselves."""
         return f"SessionStore(base_url={self._base_url!r}, cache={self._cache!r})"
 
-    async def get(self) -> SessionArgs:
+    async def get(self) -> SiteSession:
         """The args to send now: the session, less expired cookies, under the caller's own."""
         session = self._session
         if session is None or session.is_expired():
@@ -94,7 +97,7 @@ class SessionStore:
             user_agent=self._user_agent, headers=self._headers, cookies=self._cookies
         )
 
-    async def _acquire_once(self) -> SessionArgs:
+    async def _acquire_once(self) -> SiteSession:
         """Ask the source, or wait for the acquisition another caller already started."""
         with self._lock:
             pending = self._acquiring
@@ -150,7 +153,7 @@ class SessionStore:
         if self._cache is not None:
             self._cache.clear(self._base_url)
 
-    def _save(self, args: SessionArgs) -> None:
+    def _save(self, args: SiteSession) -> None:
         if self._cache is not None:
             self._cache.save(self._base_url, args)
 

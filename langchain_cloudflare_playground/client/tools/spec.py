@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-__all__ = ["Tool", "ToolCall", "ToolChoice", "new_call_id", "normalize_tool_choice"]
+__all__ = ["Tool", "ToolCall", "ToolChoice", "new_call_id", "normalize_tool_choice", "to_tool"]
 
 # "auto", "required" (or "any"): at least one call, "none", or the name of the one tool to call.
 ToolChoice = str
@@ -79,3 +77,21 @@ def normalize_tool_choice(choice: ToolChoice | None, tools: tuple[Tool, ...]) ->
         " or 'auto', 'required' or 'none'."
     )
     raise ValueError(msg)
+
+
+def to_tool(tool: Tool | Mapping[str, Any], index: int) -> Tool:
+    """``tool`` as a :class:`Tool`, from a dict with ``name``, ``description``, ``parameters``.
+
+    Raises:
+        TypeError: anything else; ``index`` says which of the caller's tools it was.
+    """
+    if isinstance(tool, Tool):
+        return tool
+    if isinstance(tool, Mapping) and isinstance(tool.get("name"), str):
+        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+        return Tool(str(tool["name"]), str(tool.get("description") or ""), dict(parameters))
+    msg = (
+        f"tools[{index}] is {tool!r}; pass a Tool or a dict with 'name', 'description' and"
+        " 'parameters' (the JSON schema of its arguments)."
+    )
+    raise TypeError(msg)

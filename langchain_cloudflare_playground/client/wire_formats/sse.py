@@ -1,4 +1,4 @@
-"""Dialect 1 (2024): ``POST /api/inference`` answered with server-sent events.
+"""Server-sent events (the playground, 2024): ``POST /api/inference`` answered as an SSE stream.
 
 Each ``data:`` line carries ``{"response": "<token>"}``; an empty response marks the stop, the
 last event may carry ``usage``, and ``data: [DONE]`` ends the stream.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from langchain_cloudflare_playground.client.codecs.base import ChatRequest, parse_json_frame
 from langchain_cloudflare_playground.client.errors import make_stream_error
 from langchain_cloudflare_playground.client.events import Finish, TextDelta, Usage
+from langchain_cloudflare_playground.client.wire_formats.base import ChatRequest, parse_json_frame
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.events import ChatEvent
@@ -23,7 +23,7 @@ _SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
 
 
 def encode_sse_request(request: ChatRequest) -> dict[str, object]:
-    """Build the dialect-1 JSON body: the system prompt travels as the first message."""
+    """Build the SSE format's JSON body: the system prompt travels as the first message."""
     messages: list[dict[str, str]] = []
     if request.conversation.system is not None:
         messages.append({"role": "system", "content": request.conversation.system})
@@ -41,12 +41,12 @@ def encode_sse_request(request: ChatRequest) -> dict[str, object]:
 
 
 def looks_like_sse(line: str) -> bool:
-    """Tell from the first non-empty line whether a response speaks dialect 1."""
+    """Tell from the first non-empty line whether a response is server-sent events."""
     return line.startswith(_SSE_FIELDS)
 
 
 class SseDecoder:
-    """Decodes dialect-1 lines.
+    """Decodes server-sent event lines.
 
     Each ``data:`` line is decoded as soon as it arrives, without waiting for the blank line that
     ends an SSE event: the playground puts one JSON object per line, and some of its servers send

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from http.cookies import Morsel, SimpleCookie
 
-__all__ = ["SessionArgs", "default_session_args"]
+__all__ = ["SiteSession", "default_site_session"]
 
 # A current desktop Chrome; the client hints below must agree with it.
 _CHROME_MAJOR = "156"
@@ -23,7 +23,7 @@ DEFAULT_USER_AGENT = (
 
 
 @dataclass(frozen=True, slots=True)
-class SessionArgs:
+class SiteSession:
     """Cookies, user agent and headers sent with every request.
 
     The ``repr`` names cookies and headers but never shows their values: they may be the only
@@ -46,7 +46,7 @@ class SessionArgs:
     def __repr__(self) -> str:
         """Show what is there, never the values."""
         return (
-            f"SessionArgs(source={self.source!r}, user_agent={self.user_agent!r},"
+            f"SiteSession(source={self.source!r}, user_agent={self.user_agent!r},"
             f" headers={sorted(self.headers)}, cookies={sorted(self.cookies)},"
             f" expires_at={self.expires_at!r})"
         )
@@ -65,7 +65,7 @@ class SessionArgs:
         expires_at = self.expires_at
         return expires_at is not None and expires_at <= (time.time() if now is None else now)
 
-    def without_expired_cookies(self, now: float | None = None) -> SessionArgs:
+    def without_expired_cookies(self, now: float | None = None) -> SiteSession:
         """These args without the cookies that have run out (the others stay)."""
         current = time.time() if now is None else now
         expired = {name for name, when in self.cookie_expiries.items() if when <= current}
@@ -86,7 +86,7 @@ class SessionArgs:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         return headers
 
-    def with_set_cookies(self, set_cookies: SimpleCookie, now: float | None = None) -> SessionArgs:
+    def with_set_cookies(self, set_cookies: SimpleCookie, now: float | None = None) -> SiteSession:
         """These args updated with the cookies a response set, refreshed or deleted."""
         current = time.time() if now is None else now
         cookies = dict(self.cookies)
@@ -114,7 +114,7 @@ class SessionArgs:
         user_agent: str | None = None,
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
-    ) -> SessionArgs:
+    ) -> SiteSession:
         """These args with the caller's own values laid over them."""
         return replace(
             self,
@@ -153,7 +153,7 @@ def browser_request_headers(base_url: str, client_hints: Mapping[str, str]) -> d
     }
 
 
-def default_session_args(base_url: str) -> SessionArgs:
+def default_site_session(base_url: str) -> SiteSession:
     """Browser-like headers for ``base_url``, used when no browser session is at hand."""
     hints = {
         "sec-ch-ua": (
@@ -163,7 +163,7 @@ def default_session_args(base_url: str) -> SessionArgs:
         "sec-ch-ua-mobile": "?0",
         "sec-ch-ua-platform": '"Linux"',
     }
-    return SessionArgs(
+    return SiteSession(
         user_agent=DEFAULT_USER_AGENT,
         headers=MappingProxyType(browser_request_headers(base_url, hints)),
     )

@@ -10,15 +10,17 @@
     def vcr_config():
         return playground_vcr_config()
 
-Then ``@pytest.mark.vcr`` records a test's conversations once, over any dialect, and replays them
-offline. Imports neither LangChain, LlamaIndex nor vcrpy.
+Then ``@pytest.mark.vcr`` records a test's conversations once, over any wire format, and replays
+them offline. Imports neither LangChain, LlamaIndex nor vcrpy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["strip_set_cookie", "vcr_config"]
+from langchain_cloudflare_playground.testing.cassette_slot import cassette_patches
+
+__all__ = ["cassette_patches", "strip_set_cookie", "vcr_config"]
 
 _SECRET_REQUEST_HEADERS = ["cookie", "authorization"]
 
@@ -27,13 +29,16 @@ def vcr_config() -> dict[str, Any]:
     """Settings for vcrpy that keep the session's secrets out of cassettes.
 
     Cookie and Authorization headers are dropped from requests and Set-Cookie from responses.
-    Requests also match on their body, so two different conversations are two recordings.
+    Requests also match on their body, so two different conversations are two recordings. The
+    custom patch hands the client the cassette in use, so that WebSocket conversations, which
+    vcrpy cannot record itself, are recorded and replayed too (keep it when you add your own).
     """
     return {
         "filter_headers": list(_SECRET_REQUEST_HEADERS),
         "before_record_response": strip_set_cookie,
         "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
         "decode_compressed_response": True,
+        "custom_patches": cassette_patches(),
     }
 
 

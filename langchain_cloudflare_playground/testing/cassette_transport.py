@@ -1,13 +1,14 @@
-"""WebSocket conversations in VCR cassettes, so users' ``@pytest.mark.vcr`` tests work with them.
+"""A transport that records WebSocket conversations in the active VCR cassette and replays them.
 
-vcrpy records HTTP requests only: of a WebSocket it would keep the upgrade and lose every frame,
-and on replay aiohttp's handshake then fails. This bridge records each conversation as one
-interaction of the active cassette — the request is the conversation's settings and history, the
-response the frames the server sent — and replays it with no network, honouring the cassette's
-record mode and filters. The WebSocket itself is opened with aiohttp's own request function, so
-vcrpy does not also record the bare upgrade.
+vcrpy records HTTP requests only: of a WebSocket it would keep the upgrade and lose every frame.
+:class:`CassetteTransport` wraps the transport the client would use and, for each WebSocket,
+records the conversation as one interaction of the cassette — the request is the conversation's
+settings and history, the response the frames the server sent — or replays it with no network,
+honouring the cassette's record mode and filters. HTTP requests pass through to the wrapped
+transport, where vcrpy's own patch of aiohttp records them.
 
-vcrpy is never imported unless a cassette is active (vcrpy's patch is in place).
+The router wraps its transport in this one only while a cassette is in use (see
+``cassette_slot``); a call made without a cassette never imports this module, nor vcrpy.
 """
 
 from __future__ import annotations
@@ -16,46 +17,74 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
-from langchain_cloudflare_playground.client.errors import NotFoundError, PlaygroundProtocolError
+from langchain_cloudflare_playground.client.errors import (
+    NotFoundError,
+    NotRecordedError,
+    PlaygroundProtocolError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from contextlib import AbstractAsyncContextManager
 
-    from langchain_cloudflare_playground.client.transports.websocket import AgentSocket
+    from langchain_cloudflare_playground.client.transports.base import (
+        HttpRequest,
+        HttpResponse,
+        Transport,
+        WebSocket,
+        WebSocketRequest,
+    )
 
-__all__ = ["CassetteConversation", "active_cassette", "unrecorded_request"]
+__all__ = ["CassetteConversation", "CassetteTransport"]
 
 _FRAME_SEPARATOR = "\n"  # JSON frames never contain a raw newline
 _NO_ROUTE = 404
 
 
-def active_cassette() -> Any | None:  # noqa: ANN401 (vcrpy's Cassette, untyped)
-    """The innermost vcrpy cassette in use, or ``None``.
+class CassetteTransport:
+    """Records and replays WebSocket conversations in ``cassette``; HTTP goes to ``inner``."""
 
-    vcrpy wraps ``aiohttp.ClientSession._request`` in a closure over the cassette while one is
-    active; that closure is the one place the active cassette can be found.
-    """
-    request = aiohttp.ClientSession._request  # noqa: SLF001
-    if not hasattr(request, "__wrapped__"):
-        return None
-    for cell in getattr(request, "__closure__", None) or ():
+    def __init__(self, inner: Transport, cassette: Any) -> None:  # noqa: ANN401 (vcrpy's)
+        """Wrap ``inner`` for as long as ``cassette`` is in use."""
+        self._inner = inner
+        self._cassette = cassette
+
+    def __repr__(self) -> str:
+        """What it wraps."""
+        return f"CassetteTransport({self._inner!r})"
+
+    def stream(self, request: HttpRequest) -> AbstractAsyncContextManager[HttpResponse]:
+        """HTTP passes through: vcrpy records and replays it in aiohttp itself."""
+        return self._inner.stream(request)
+
+    async def open_websocket(self, request: WebSocketRequest) -> WebSocket:
+        """The recorded conversation, or a live one that gets recorded, as the record mode says.
+
+        Raises:
+            NotFoundError: the recording says the server had no Agents route.
+            NotRecordedError: the cassette may not record and holds nothing for this request.
+        """
+        conversation = CassetteConversation(
+            self._cassette, request.url, request.conversation, request.headers
+        )
+        frames = conversation.recorded_frames()
+        if frames is not None:
+            return ReplayedWebSocket(frames)
+        if not conversation.ignored and not conversation.may_record:
+            raise NotRecordedError(conversation.refusal())
         try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-        if type(value).__name__ == "Cassette" and hasattr(value, "can_play_response_for"):
-            return value
-    return None
+            live = await self._inner.open_websocket(request)
+        except NotFoundError:
+            if not conversation.ignored:
+                conversation.record_missing_route()
+            raise
+        if conversation.ignored:
+            return live
+        return RecordingWebSocket(live, conversation)
 
-
-def unrecorded_request() -> Callable[..., Any]:
-    """The ``ClientSession._request`` of aiohttp itself, beneath any vcrpy patches."""
-    request: Any = aiohttp.ClientSession._request  # noqa: SLF001
-    while hasattr(request, "__wrapped__"):
-        request = request.__wrapped__
-    return request  # type: ignore[no-any-return]
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self._inner.aclose()
 
 
 class CassetteConversation:
@@ -159,7 +188,7 @@ def _response(status: int, message: str, body: str) -> dict[str, Any]:
     }
 
 
-class ReplayedAgentSocket:
+class ReplayedWebSocket:
     """Plays a recorded conversation back; what the client sends goes nowhere."""
 
     def __init__(self, frames: list[str]) -> None:
@@ -188,10 +217,10 @@ class ReplayedAgentSocket:
         """Nothing to close."""
 
 
-class RecordingAgentSocket:
+class RecordingWebSocket:
     """A live socket whose received frames go into the cassette when the conversation ends."""
 
-    def __init__(self, live: AgentSocket, conversation: CassetteConversation) -> None:
+    def __init__(self, live: WebSocket, conversation: CassetteConversation) -> None:
         """Record what ``live`` receives as ``conversation``."""
         self._live = live
         self._frames: list[str] = []

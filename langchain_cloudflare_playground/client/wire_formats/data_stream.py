@@ -1,4 +1,4 @@
-"""Dialect 2 (2025-03 to 2025-10): the AI SDK v4 data stream, one ``<prefix>:<JSON>`` per line.
+"""The AI SDK v4 data stream (the playground, 2025-03 to 2025-10), one ``<prefix>:<JSON>`` per line.
 
 ``0`` text, ``g`` reasoning, ``3`` error, ``e`` finish step, ``d`` finish message. Other prefixes
 (tool calls, sources, annotations) carry nothing this client shows and are skipped, as the
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from langchain_cloudflare_playground.client.codecs.base import ChatRequest, parse_json_frame
 from langchain_cloudflare_playground.client.errors import PlaygroundProtocolError, make_stream_error
 from langchain_cloudflare_playground.client.events import (
     Finish,
@@ -19,6 +18,7 @@ from langchain_cloudflare_playground.client.events import (
     Usage,
     add_usage,
 )
+from langchain_cloudflare_playground.client.wire_formats.base import ChatRequest, parse_json_frame
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.events import ChatEvent
@@ -29,7 +29,7 @@ _PREFIXED_LINE = re.compile(r"([0-9a-z]):(.*)", re.DOTALL)
 
 
 def encode_data_stream_request(request: ChatRequest) -> dict[str, object]:
-    """Build the dialect-2 JSON body: messages with ``parts``, the system prompt on its own."""
+    """Build the data stream's JSON body: messages with ``parts``, the system prompt on its own."""
     messages = [
         {"role": m.role, "content": m.content, "parts": [{"type": "text", "text": m.content}]}
         for m in request.conversation.turns
@@ -50,12 +50,12 @@ def encode_data_stream_request(request: ChatRequest) -> dict[str, object]:
 
 
 def looks_like_data_stream(line: str) -> bool:
-    """Tell from the first non-empty line whether a response speaks dialect 2."""
+    """Tell from the first non-empty line whether a response is a data stream."""
     return _PREFIXED_LINE.fullmatch(line) is not None
 
 
 class DataStreamDecoder:
-    """Decodes dialect-2 lines."""
+    """Decodes the lines of a data stream."""
 
     def __init__(self, model: str) -> None:
         """Decode a reply from ``model``."""

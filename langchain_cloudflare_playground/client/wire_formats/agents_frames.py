@@ -1,4 +1,4 @@
-"""Dialect 3 (live since 2025-10-28): the Cloudflare Agents SDK chat protocol over a WebSocket.
+"""The Agents frames (live since 2025-10-28): the Agents SDK chat protocol over a WebSocket.
 
 A conversation is one connection to a fresh room ``/agents/playground/{room}``. The client merges
 its model, temperature and system prompt into the room's state, sends the whole history as UI
@@ -15,13 +15,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from langchain_cloudflare_playground.client.codecs.base import ChatRequest, parse_json_frame
 from langchain_cloudflare_playground.client.errors import (
     PlaygroundAPIError,
     PlaygroundProtocolError,
     make_stream_error,
 )
 from langchain_cloudflare_playground.client.events import Finish, ReasoningDelta, TextDelta
+from langchain_cloudflare_playground.client.wire_formats.base import ChatRequest, parse_json_frame
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.events import ChatEvent

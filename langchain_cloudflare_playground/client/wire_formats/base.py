@@ -1,4 +1,4 @@
-"""The interface every dialect's codec implements, and what they share."""
+"""What every wire format's decoder implements, and what they share."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = ["ChatRequest", "StreamDecoder", "parse_json_frame"]
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """Everything a codec needs to encode one chat request."""
+    """Everything a wire format needs to encode one chat request."""
 
     conversation: Conversation
     model: str

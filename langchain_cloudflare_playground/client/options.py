@@ -1,0 +1,231 @@
+"""The client's options and a chat call's options: one type each, checked when they are made.
+
+Both adapters and the command line build their client from :class:`ClientOptions`, so an
+option is named, typed, defaulted and checked in one place, and a wrong name fails at once with
+the valid names in the message instead of at the first call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from langchain_cloudflare_playground.client.sessions import SessionCache, SessionSource
+    from langchain_cloudflare_playground.client.tools import Tool, ToolChoice
+    from langchain_cloudflare_playground.client.transports.base import Transport
+
+__all__ = [
+    "CHAT_OPTION_NAMES",
+    "ChatOptions",
+    "ClientOptions",
+    "TransportChoice",
+    "WireFormatChoice",
+    "check_chat_options",
+    "resolve_base_url",
+]
+
+WireFormatChoice = Literal["auto", "agents", "http"]
+TransportChoice = Literal["auto", "direct", "browser"]
+_WIRE_FORMATS = ("auto", "agents", "http")
+_TRANSPORTS = ("auto", "direct", "browser")
+# The option's former name and values, still accepted with a DeprecationWarning.
+_FORMER_WIRE_FORMAT_NAMES = {"websocket": "agents", "auto": "auto", "http": "http"}
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The playground to use: ``base_url``, else ``$CF_PLAYGROUND_URL``, else the public site.
+
+    Raises:
+        ValueError: the URL is not an http(s) URL.
+    """
+    resolved = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+    if not resolved.startswith(("http://", "https://")):
+        msg = f"base_url must start with http:// or https://, not {resolved!r}"
+        raise ValueError(msg)
+    return resolved
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientOptions:
+    """How a :class:`PlaygroundClient` reaches the playground.
+
+    Attributes:
+        model: The default model (an alias or a full ``@cf/``/``@hf/`` id).
+        wire_format: ``"agents"`` (the live site's Agents-SDK frames over a WebSocket),
+            ``"http"`` (server-sent events or the AI SDK data stream, told apart from the first
+            line of each reply), or ``"auto"``: the Agents frames, falling back to HTTP for good
+            when the server has no Agents route.
+        timeout: Seconds allowed for the connect, for the first byte, and for every gap between
+            chunks.
+        total_timeout: Seconds allowed for one request and its whole reply, so that a server
+            that trickles a byte now and then cannot hold a call forever; ``None`` for no limit.
+            A reply cut by it raises ``PlaygroundStreamError`` with the text so far.
+        max_retries: Tries after the first for retryable failures (408, 409, 429, 5xx,
+            connection errors), made only before anything reached the caller. A refused session
+            (403, a challenge page, a refused WebSocket upgrade) is instead replaced by a fresh
+            one and the call tried again once.
+        proxy: An HTTP proxy URL used for every request.
+        session_cache: Where sessions are cached: a ``SessionCache``, ``None`` for the default
+            location, or ``False`` for no cache.
+        session_source: What acquires fresh sessions. By default browser-like headers, and a
+            real browser (the ``browser`` extra and a Chrome or Chromium) once the site refuses
+            them.
+        browser: ``False`` never starts a browser (as ``$CF_PLAYGROUND_BROWSER=0`` does),
+            ``True`` requires one; ``None`` uses one when it is there.
+        transport: How bytes travel. ``"direct"`` (aiohttp), ``"browser"`` (WebSockets opened
+            inside a browser page and relayed, the in-page relay), ``"auto"``: direct, and the
+            relay once the site refuses a direct upgrade even with a fresh browser session. Or a
+            transport object of your own (see ``transports.base.Transport``), used for every
+            request.
+        user_agent: A user agent that overrides the session's.
+        headers: Extra headers sent with every request.
+        cookies: Cookies sent with every request, on top of the session's.
+        models_ttl: Seconds a fetched model list stays fresh.
+        max_connections: The size of the connection pool per event loop.
+    """
+
+    model: str | None = None
+    wire_format: WireFormatChoice = "auto"
+    timeout: float = 300.0
+    total_timeout: float | None = 1800.0
+    max_retries: int = 2
+    proxy: str | None = field(default=None, repr=False)
+    session_cache: SessionCache | Literal[False] | None = None
+    session_source: SessionSource | None = None
+    browser: bool | None = None
+    transport: TransportChoice | Transport = "auto"
+    user_agent: str | None = None
+    headers: Mapping[str, str] | None = field(default=None, repr=False)
+    cookies: Mapping[str, str] | None = field(default=None, repr=False)
+    models_ttl: float = 600.0
+    max_connections: int = 100
+
+    def __post_init__(self) -> None:
+        """Check every value now, so that a mistake fails where it was made."""
+        if self.wire_format not in _WIRE_FORMATS:
+            msg = f"wire_format must be one of {_quoted(_WIRE_FORMATS)}, not {self.wire_format!r}"
+            raise ValueError(msg)
+        if isinstance(self.transport, str):
+            if self.transport not in _TRANSPORTS:
+                msg = (
+                    f"transport must be one of {_quoted(_TRANSPORTS)} or a Transport object,"
+                    f" not {self.transport!r}"
+                )
+                raise ValueError(msg)
+        elif not _is_transport(self.transport):
+            msg = (
+                f"transport must be one of {_quoted(_TRANSPORTS)} or an object with the methods"
+                f" stream, open_websocket and aclose, not {self.transport!r}"
+            )
+            raise TypeError(msg)
+        if self.timeout <= 0:
+            msg = f"timeout must be a positive number of seconds, not {self.timeout!r}"
+            raise ValueError(msg)
+        if self.total_timeout is not None and self.total_timeout <= 0:
+            msg = (
+                "total_timeout must be a positive number of seconds or None,"
+                f" not {self.total_timeout!r}"
+            )
+            raise ValueError(msg)
+        if self.max_retries < 0:
+            msg = f"max_retries must be 0 or more, not {self.max_retries!r}"
+            raise ValueError(msg)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every option's name."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_keywords(cls, options: Mapping[str, Any], *, owner: str) -> ClientOptions:
+        """Options from keyword arguments given to ``owner``, with a clear error for a wrong name.
+
+        The former name ``dialect`` (values ``"auto"``, ``"websocket"``, ``"http"``) is still
+        accepted, with a ``DeprecationWarning``.
+
+        Raises:
+            TypeError: a name that is not an option; the message lists the valid ones.
+        """
+        options = dict(options)
+        if "dialect" in options:
+            options["wire_format"] = _from_former_dialect(options.pop("dialect"), owner)
+        unknown = sorted(set(options) - set(cls.names()))
+        if unknown:
+            msg = (
+                f"{owner} got unknown client option(s) {', '.join(map(repr, unknown))};"
+                f" the options are: {', '.join(cls.names())}"
+            )
+            raise TypeError(msg)
+        return cls(**options)
+
+    def changed(self) -> dict[str, Any]:
+        """The options that differ from their defaults, by name."""
+        defaults = ClientOptions()
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(defaults, f.name)
+        }
+
+
+def _from_former_dialect(value: object, owner: str) -> object:
+    warnings.warn(
+        f"{owner}: the option `dialect` is now `wire_format`, and its value 'websocket' is now"
+        " 'agents'",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return _FORMER_WIRE_FORMAT_NAMES.get(str(value), value)
+
+
+class ChatOptions(TypedDict, total=False):
+    """The options of one chat call: ``astream_chat``, ``achat``, ``stream_chat``, ``chat``.
+
+    Attributes:
+        model: An alias or full id; defaults to the client's model.
+        max_tokens: The most tokens the reply may have (the HTTP wire formats honour it).
+        temperature: Sampling temperature; the playground's default when ``None``.
+        tools: Tools the model may call (:class:`Tool` objects, or dicts with ``name``,
+            ``description`` and ``parameters``). The playground takes no client-defined tools,
+            so they are offered in the system prompt and calls are parsed from the reply.
+        tool_choice: ``"auto"``, ``"required"``, ``"none"``, or a tool's name.
+    """
+
+    model: str | None
+    max_tokens: int
+    temperature: float | None
+    tools: Sequence[Tool | Mapping[str, Any]] | None
+    tool_choice: ToolChoice | None
+
+
+CHAT_OPTION_NAMES = tuple(ChatOptions.__annotations__)
+
+
+def check_chat_options(options: Mapping[str, Any], *, owner: str) -> None:
+    """Raise a ``TypeError`` listing the valid names when ``options`` has an unknown one."""
+    unknown = sorted(set(options) - set(CHAT_OPTION_NAMES))
+    if unknown:
+        msg = (
+            f"{owner} got unknown option(s) {', '.join(map(repr, unknown))};"
+            f" the options are: {', '.join(CHAT_OPTION_NAMES)}"
+        )
+        raise TypeError(msg)
+
+
+def _is_transport(value: object) -> bool:
+    return all(callable(getattr(value, name, None)) for name in _TRANSPORT_METHODS)
+
+
+_TRANSPORT_METHODS = ("stream", "open_websocket", "aclose")
+
+
+def _quoted(values: Sequence[str]) -> str:
+    return ", ".join(map(repr, values))

@@ -1,0 +1,348 @@
+"""The default transport: HTTP requests and WebSockets over aiohttp.
+
+One aiohttp session per event loop, reused across calls and closed with its loop, so a client
+used from several ``asyncio.run`` calls (and from the sync twins' background loop) leaks nothing.
+aiohttp's and asyncio's failures become the client's typed errors here, in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import weakref
+from dataclasses import dataclass
+from types import MethodType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from langchain_cloudflare_playground.client.errors import (
+    PlaygroundConnectionError,
+    PlaygroundError,
+    PlaygroundProtocolError,
+    PlaygroundTimeoutError,
+    make_upgrade_error,
+    raise_detached,
+)
+from langchain_cloudflare_playground.client.transports.base import HttpResponse
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+
+    from langchain_cloudflare_playground.client.transports.base import (
+        HttpRequest,
+        WebSocketRequest,
+    )
+
+__all__ = ["AiohttpTransport", "AiohttpWebSocket", "total_budget_spent"]
+
+# Bounded reads: a fast server can buffer far more than one read needs, and every line of a read
+# is split at once, so the read size bounds the memory a reply costs in flight.
+_READ_SIZE = 16 * 1024
+# After the end of a reply only the body's framing is left; this is ample time for it to arrive.
+_DRAIN_SECONDS = 0.25
+_DRAIN_LIMIT = 64 * 1024
+# How long a WebSocket close handshake may take. It runs after the reply has reached the caller,
+# in the background, so this bounds only how long a silent peer's connection lingers.
+_CLOSE_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopSession:
+    """One event loop's aiohttp session, and the generator that closes it with the loop."""
+
+    session: aiohttp.ClientSession
+    closer: AsyncGenerator[None, None]
+
+
+class AiohttpTransport:
+    """HTTP and WebSockets over aiohttp.
+
+    Args:
+        timeout: Seconds allowed for the TCP connect and for every gap between bytes.
+        total_timeout: Seconds allowed for one request and its whole reply; ``None`` for no
+            limit.
+        proxy: An HTTP proxy URL for every request.
+        max_connections: The size of the connection pool per event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 300.0,
+        total_timeout: float | None = 1800.0,
+        proxy: str | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        """Configure; nothing connects until the first request."""
+        self.timeout = timeout
+        self.total_timeout = total_timeout
+        self.proxy = proxy
+        self.max_connections = max_connections
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Sessions for WebSocket upgrades, beneath any vcrpy patch: vcrpy's aiohttp stub would
+        # record a bare upgrade and fail to replay it (cassettes record conversations instead).
+        self._websocket_by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, _LoopSession
+        ] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        """Settings, with the proxy's password hidden."""
+        return (
+            f"AiohttpTransport(timeout={self.timeout!r}, total_timeout={self.total_timeout!r},"
+            f" proxy={redact_url(self.proxy)!r})"
+        )
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: HttpRequest) -> AsyncIterator[HttpResponse]:
+        """Send ``request``; the body streams inside the block."""
+        started = time.monotonic()
+        async with contextlib.AsyncExitStack() as stack:
+            with self.translated_errors(started):
+                session = await self._session(self._by_loop)
+                response = await stack.enter_async_context(
+                    session.request(
+                        request.method,
+                        request.url,
+                        json=request.json,
+                        headers=dict(request.headers),
+                        proxy=self.proxy,
+                    )
+                )
+            yield HttpResponse(
+                response.status, list(response.headers.items()), self._body(response, started)
+            )
+            # Reached only when the caller's block ended cleanly: its reply is complete.
+            await _drain_for_reuse(response)
+
+    async def _body(self, response: aiohttp.ClientResponse, started: float) -> AsyncIterator[bytes]:
+        with self.translated_errors(started):
+            async for chunk in response.content.iter_chunked(_READ_SIZE):
+                yield chunk
+
+    async def open_websocket(self, request: WebSocketRequest) -> AiohttpWebSocket:
+        """Open the WebSocket; a refused upgrade raises the typed error for its status."""
+        # aiohttp upgrades an http(s) URL just the same, and a proxy understands that form (an
+        # absolute http URL, or CONNECT for https) where it rejects ws:// outright.
+        url = request.url
+        request_url = "http" + url.removeprefix("ws") if url.startswith("ws") else url
+        with self.translated_errors():
+            session = await self._session(self._websocket_by_loop)
+            try:
+                websocket = await session.ws_connect(
+                    request_url,
+                    headers=dict(request.headers),
+                    proxy=self.proxy,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_SECONDS),
+                    autoping=True,
+                    max_msg_size=0,  # a long reply can come as one large frame
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                # Not chained: the handshake error's request_info holds the session's cookies.
+                headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+                raise_detached(make_upgrade_error(exc.status, headers))
+        return AiohttpWebSocket(websocket, self)
+
+    async def aclose(self) -> None:
+        """Close the running loop's sessions."""
+        loop = asyncio.get_running_loop()
+        for registry in (self._by_loop, self._websocket_by_loop):
+            entry = registry.pop(loop, None)
+            if entry is not None:
+                await entry.closer.aclose()
+
+    async def _session(
+        self, registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession]
+    ) -> aiohttp.ClientSession:
+        """The running loop's session from ``registry``, created on first use."""
+        loop = asyncio.get_running_loop()
+        _forget_closed_loops(registry)
+        entry = registry.get(loop)
+        if entry is not None and not entry.session.closed:
+            return entry.session
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.max_connections),
+            timeout=aiohttp.ClientTimeout(
+                # Waiting for a free pooled connection is not the server's silence: the TCP
+                # connect and the gaps between bytes are bounded, and the whole request by the
+                # total budget alone.
+                total=self.total_timeout,
+                connect=None,
+                sock_connect=self.timeout,
+                sock_read=self.timeout,
+            ),
+            # Cookies live in the session store, the one place that persists them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        if registry is self._websocket_by_loop:
+            object.__setattr__(session, "_request", MethodType(_aiohttp_request(), session))
+        closer = _close_when_the_loop_ends(session, registry, weakref.ref(loop))
+        entry = _LoopSession(session, closer)
+        registry[loop] = entry
+        await anext(entry.closer)
+        return session
+
+    @contextlib.contextmanager
+    def translated_errors(self, started: float | None = None) -> Iterator[None]:
+        """Turn aiohttp's and asyncio's failures into the client's typed errors.
+
+        ``started`` is when the request began, so a timeout can say which limit it hit.
+        """
+        started = time.monotonic() if started is None else started
+        try:
+            yield
+        except PlaygroundError:
+            raise
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            total = self.total_timeout
+            if total is not None and time.monotonic() - started >= total:
+                msg = total_budget_spent(total)
+            else:
+                msg = (
+                    f"no data from the playground for {self.timeout:g} s"
+                    " (raise `timeout` to wait longer)"
+                )
+            raise PlaygroundTimeoutError(msg) from exc
+        except aiohttp.ClientProxyConnectionError as exc:
+            msg = f"cannot connect to the proxy: {exc}"
+            raise PlaygroundConnectionError(msg) from exc
+        except aiohttp.ClientPayloadError as exc:
+            msg = f"the connection broke during the reply: {exc}"
+            raise PlaygroundConnectionError(msg) from exc
+        except aiohttp.InvalidURL as exc:
+            msg = f"invalid URL {exc}; check base_url (e.g. https://playground.ai.cloudflare.com)"
+            raise PlaygroundConnectionError(msg) from exc
+        except aiohttp.ClientResponseError as exc:
+            # Its request_info holds the request's headers, cookies included: keep it out of the
+            # chain that error trackers record.
+            msg = f"the playground's response could not be read: {exc.status}, {exc.message}"
+            raise_detached(PlaygroundProtocolError(msg))
+        except (aiohttp.ClientError, OSError) as exc:
+            msg = f"cannot reach the playground: {exc or type(exc).__name__}"
+            raise PlaygroundConnectionError(msg) from exc
+
+
+class AiohttpWebSocket:
+    """An open aiohttp WebSocket: each wait bounded by the timeout, all by the total budget."""
+
+    def __init__(
+        self, websocket: aiohttp.ClientWebSocketResponse[bool], transport: AiohttpTransport
+    ) -> None:
+        """Wrap an open ``websocket`` with ``transport``'s limits."""
+        self._websocket = websocket
+        self._transport = transport
+        self._started = time.monotonic()
+        total = transport.total_timeout
+        self._deadline = None if total is None else self._started + total
+
+    async def send(self, frame: str) -> None:
+        """Send one text frame."""
+        with self._transport.translated_errors():
+            await self._websocket.send_str(frame)
+
+    async def receive(self) -> str:
+        """The next text frame."""
+        transport = self._transport
+        wait = transport.timeout
+        if self._deadline is not None:
+            wait = min(wait, self._deadline - time.monotonic())
+        if wait <= 0:
+            raise PlaygroundTimeoutError(total_budget_spent(transport.total_timeout or 0))
+        with transport.translated_errors(self._started):
+            message = await self._websocket.receive(timeout=wait)
+        if message.type is aiohttp.WSMsgType.TEXT:
+            return str(message.data)
+        if message.type is aiohttp.WSMsgType.BINARY:
+            try:
+                return bytes(message.data).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                msg = "the playground sent a binary frame that is not UTF-8 text"
+                raise PlaygroundProtocolError(msg) from exc
+        if message.type is aiohttp.WSMsgType.ERROR:
+            msg = f"the WebSocket connection failed: {message.data}"
+            raise PlaygroundConnectionError(msg)
+        code = self._websocket.close_code
+        msg = f"the playground closed the WebSocket (code {code}) before the reply was complete"
+        raise PlaygroundConnectionError(msg)
+
+    def conversation_ended(self) -> None:
+        """Nothing to do: a live socket keeps nothing."""
+
+    async def close(self) -> None:
+        """Close; a peer that does not answer the close handshake costs at most a few seconds."""
+        with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            await self._websocket.close(code=aiohttp.WSCloseCode.OK)
+
+
+def total_budget_spent(total: float) -> str:
+    """What a call cut by its total budget says."""
+    return (
+        f"the reply took more than total_timeout={total:g} s"
+        " (raise `total_timeout`, or pass None for no limit)"
+    )
+
+
+def redact_url(url: str | None) -> str | None:
+    """A proxy URL without its password."""
+    if url is None or "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+async def _drain_for_reuse(response: aiohttp.ClientResponse) -> None:
+    """Read what is left of a body, so the connection goes back to the pool.
+
+    aiohttp closes a connection whose body was not read to the end. Waiting is bounded: a server
+    that keeps the body open after the end marker costs a new connection, never the caller's time.
+    """
+
+    async def drain() -> None:
+        drained = 0
+        while drained <= _DRAIN_LIMIT and (chunk := await response.content.readany()):
+            drained += len(chunk)
+
+    with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError):
+        await asyncio.wait_for(drain(), _DRAIN_SECONDS)
+
+
+def _aiohttp_request() -> Callable[..., Any]:
+    """Aiohttp's own ``ClientSession._request``, beneath any patches (``functools.wraps`` ones)."""
+    request: Any = aiohttp.ClientSession._request  # noqa: SLF001
+    while hasattr(request, "__wrapped__"):
+        request = request.__wrapped__
+    return request  # type: ignore[no-any-return]
+
+
+def _forget_closed_loops(
+    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession],
+) -> None:
+    """Drop sessions whose loop was closed without finalising them (``loop.close()`` alone).
+
+    Their sockets went with the loop; detaching marks the session closed, so nothing warns.
+    """
+    for ended in [loop for loop in registry if loop.is_closed()]:
+        registry.pop(ended).session.detach()
+
+
+async def _close_when_the_loop_ends(
+    session: aiohttp.ClientSession,
+    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession],
+    loop: weakref.ref[asyncio.AbstractEventLoop],
+) -> AsyncGenerator[None, None]:
+    """Close ``session`` when its loop shuts down, even if the caller never closed the client.
+
+    ``asyncio.run`` (and the sync twins' background loop) finalise every live async generator
+    before closing the loop, so this ``finally`` runs inside the loop while it can still close
+    sockets. The loop is held weakly, so a loop closed without that step can still be collected.
+    """
+    try:
+        yield
+    finally:
+        ended = loop()
+        if ended is not None:
+            registry.pop(ended, None)
+        await session.close()
