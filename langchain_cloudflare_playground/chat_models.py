@@ -40,6 +40,7 @@ from langchain_cloudflare_playground.client import (
     ReasoningDelta,
     TextDelta,
 )
+from langchain_cloudflare_playground.client.options import base_url_from_env
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
     adapter_keywords,
@@ -136,7 +137,7 @@ class ChatCloudflarePlayground(BaseChatModel):
     """Seconds allowed for the connect, the first byte and each gap between chunks."""
     max_retries: int = 2
     """Retries of retryable failures, made before any text reached the caller."""
-    base_url: str | None = None
+    base_url: str | None = Field(default_factory=base_url_from_env)
     """The playground; ``$CF_PLAYGROUND_URL``, then the public site, when unset."""
     proxy: SecretStr | None = None
     """An HTTP proxy for every request (secret: its URL may carry a password)."""

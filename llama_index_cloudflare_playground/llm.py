@@ -31,6 +31,7 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
     ToolCall,
 )
+from langchain_cloudflare_playground.client.options import base_url_from_env
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
     adapter_keywords,
@@ -79,7 +80,8 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     timeout: float = Field(default=300.0, description="Seconds allowed for each wait.")
     max_retries: int = Field(default=2, description="Retries before any text arrived.")
     base_url: str | None = Field(
-        default=None, description="The playground; $CF_PLAYGROUND_URL, then the public site."
+        default_factory=base_url_from_env,
+        description="The playground; $CF_PLAYGROUND_URL, then the public site.",
     )
     # Left out of serialisation: a proxy URL may carry a password.
     proxy: str | None = Field(

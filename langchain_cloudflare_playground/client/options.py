@@ -28,6 +28,7 @@ __all__ = [
     "ClientOptions",
     "TransportChoice",
     "WireFormatChoice",
+    "base_url_from_env",
     "check_chat_options",
     "resolve_base_url",
 ]
@@ -40,13 +41,18 @@ _TRANSPORTS = ("auto", "direct", "browser")
 _FORMER_WIRE_FORMAT_NAMES = {"websocket": "agents", "auto": "auto", "http": "http"}
 
 
+def base_url_from_env() -> str | None:
+    """``$CF_PLAYGROUND_URL``, the one place it is read (the adapters' fields default to it)."""
+    return os.environ.get(BASE_URL_ENV) or None
+
+
 def resolve_base_url(base_url: str | None) -> str:
     """The playground to use: ``base_url``, else ``$CF_PLAYGROUND_URL``, else the public site.
 
     Raises:
         ValueError: the URL is not an http(s) URL.
     """
-    resolved = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+    resolved = (base_url or base_url_from_env() or DEFAULT_BASE_URL).rstrip("/")
     if not resolved.startswith(("http://", "https://")):
         msg = f"base_url must start with http:// or https://, not {resolved!r}"
         raise ValueError(msg)

@@ -479,13 +479,13 @@ class _SeenByCallbacks(BaseCallbackHandler):
 
 
 def secret_chat_model(base_url: str) -> ChatCloudflarePlayground:
-    """A LangChain model whose session cookies and headers come through ``model_kwargs``."""
+    """A LangChain model whose session cookies and headers come through ``client_options``."""
     options = secret_session_options("caller", base_url)
     return ChatCloudflarePlayground(
         base_url=base_url,
         wire_format="http",
         max_retries=0,
-        model_kwargs={**options, "session_cache": False},
+        client_options={**options, "session_cache": False},
     )
 
 

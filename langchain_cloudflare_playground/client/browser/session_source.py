@@ -1,4 +1,4 @@
-"""Session args from a real browser: open the playground, get past the challenge, take cookies."""
+"""Site sessions from a real browser: open the playground, get past the challenge, take cookies."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ _COOKIES_SETTLE_SECONDS = 0.6
 
 @dataclass
 class BrowserSessionSource:
-    """Acquires session args with a real Chromium, through nodriver.
+    """Acquires site sessions with a real Chromium, through nodriver.
 
     Headless by default, with a user agent and client hints of a regular Chrome (no
     "HeadlessChrome"); ``headless=False`` shows the window, for a person who must click

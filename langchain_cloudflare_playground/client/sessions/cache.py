@@ -53,7 +53,7 @@ def default_cache_path() -> Path:
 
 
 class SessionCache:
-    """Session args per base URL, in one file with mode 0600."""
+    """Site sessions per base URL, in one file with mode 0600."""
 
     def __init__(self, path: Path | str | None = None) -> None:
         """Use ``path``, or the default location when ``None``."""
@@ -65,7 +65,7 @@ class SessionCache:
         return f"SessionCache(path={str(self.path)!r})"
 
     def load(self, base_url: str) -> SiteSession | None:
-        """The cached args for ``base_url``, or ``None`` if absent, expired or unreadable."""
+        """The cached session for ``base_url``, or ``None`` if absent, expired or unreadable."""
         entry = self._read_all().get(base_url)
         if entry is None:
             return None

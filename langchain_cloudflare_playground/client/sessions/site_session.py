@@ -1,4 +1,4 @@
-"""Session args: what makes a request look like it came from the user's browser."""
+"""The site session: what makes a request look like it came from the user's browser."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class SiteSession:
         headers: Other headers a browser would send (``Accept``, ``Origin``, client hints...).
         cookies: Cookie names to values.
         cookie_expiries: Unix time each cookie expires, for cookies that expire.
-        source: Where the args came from: ``"defaults"`` or ``"browser"``.
+        source: Where the session came from: ``"defaults"`` or ``"browser"``.
     """
 
     user_agent: str
@@ -66,7 +66,7 @@ class SiteSession:
         return expires_at is not None and expires_at <= (time.time() if now is None else now)
 
     def without_expired_cookies(self, now: float | None = None) -> SiteSession:
-        """These args without the cookies that have run out (the others stay)."""
+        """This session without the cookies that have run out (the others stay)."""
         current = time.time() if now is None else now
         expired = {name for name, when in self.cookie_expiries.items() if when <= current}
         if not expired:
@@ -87,7 +87,7 @@ class SiteSession:
         return headers
 
     def with_set_cookies(self, set_cookies: SimpleCookie, now: float | None = None) -> SiteSession:
-        """These args updated with the cookies a response set, refreshed or deleted."""
+        """This session updated with the cookies a response set, refreshed or deleted."""
         current = time.time() if now is None else now
         cookies = dict(self.cookies)
         expiries = dict(self.cookie_expiries)
@@ -115,7 +115,7 @@ class SiteSession:
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
     ) -> SiteSession:
-        """These args with the caller's own values laid over them."""
+        """This session with the caller's own values laid over them."""
         return replace(
             self,
             user_agent=user_agent or self.user_agent,

@@ -1,4 +1,4 @@
-"""Where the client gets its session args: the caller, the cache, or a session source."""
+"""Where the client gets its site session: the caller, the cache, or a session source."""
 
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ logger = logging.getLogger("langchain_cloudflare_playground")
 
 
 class SessionSource(Protocol):
-    """Produces fresh session args for a base URL (browser-like defaults, or a real browser).
+    """Produces a fresh site session for a base URL (browser-like defaults, or a real browser).
 
     A source may also have ``note_refusal(base_url)``: the store calls it when the site refused
     a session, before asking for a fresh one.
     """
 
     async def acquire(self, base_url: str) -> SiteSession:
-        """Fresh args for ``base_url``."""
+        """A fresh session for ``base_url``."""
         ...
 
 
@@ -41,12 +41,12 @@ class DefaultHeadersSource:
     """Browser-like default headers and no cookies: the path that needs no browser."""
 
     async def acquire(self, base_url: str) -> SiteSession:
-        """Default args for ``base_url``."""
+        """The default session for ``base_url``."""
         return default_site_session(base_url)
 
 
 class SessionStore:
-    """Holds one base URL's session args: from memory, else the cache, else the source.
+    """Holds one base URL's site session: from memory, else the cache, else the source.
 
     Cookies set by the server are folded in and written back, so the next request (and the next
     process) sends them as a browser would.
@@ -82,11 +82,11 @@ class SessionStore:
         self.generation = 0  # changes whenever the session is replaced or dropped
 
     def __repr__(self) -> str:
-        """Never show the args themselves."""
+        """Never show the session itself."""
         return f"SessionStore(base_url={self._base_url!r}, cache={self._cache!r})"
 
     async def get(self) -> SiteSession:
-        """The args to send now: the session, less expired cookies, under the caller's own."""
+        """The session to send now: the session, less expired cookies, under the caller's own."""
         session = self._session
         if session is None or session.is_expired():
             session = self._cache.load(self._base_url) if self._cache is not None else None
