@@ -14,8 +14,6 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
-    TextBlock,
-    ThinkingBlock,
     ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
@@ -26,15 +24,17 @@ from llama_index.core.llms.llm import ToolSelection
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
-    Finish,
-    ReasoningDelta,
-    TextDelta,
-    ToolCall,
 )
 from langchain_cloudflare_playground.client.options import base_url_from_env
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
     adapter_keywords,
+)
+from llama_index_cloudflare_playground.conversion import (
+    ResponseBuilder,
+    as_completion,
+    last_response,
+    to_playground_messages,
 )
 
 if TYPE_CHECKING:
@@ -43,16 +43,11 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
     from typing_extensions import Self
 
-    from langchain_cloudflare_playground.client import ChatEvent, PlaygroundClient
+    from langchain_cloudflare_playground.client import PlaygroundClient
     from langchain_cloudflare_playground.client.options import ClientOptions
 
 __all__ = ["CloudflarePlayground"]
 
-_ROLES = {
-    MessageRole.SYSTEM: "system",
-    MessageRole.USER: "user",
-    MessageRole.ASSISTANT: "assistant",
-}
 DEFAULT_CONTEXT_WINDOW = 8192  # when the model list does not say
 
 
@@ -157,7 +152,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """The whole reply to ``messages``."""
-        return _last(self._responses(messages, kwargs))
+        return last_response(self._responses(messages, kwargs))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -185,7 +180,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     ) -> ChatResponseGen:
         # Checked now, so a bad message fails at the call, not at the first iteration.
         payload, options = self._to_playground(messages), self._chat_options(kwargs)
-        builder = _ResponseBuilder()
+        builder = ResponseBuilder()
         for event in self.client.stream_chat(payload, **options):
             response = builder.feed(event)
             if response is not None:
@@ -195,7 +190,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseAsyncGen:
         payload, options = self._to_playground(messages), self._chat_options(kwargs)
-        builder = _ResponseBuilder()
+        builder = ResponseBuilder()
         async for event in self.client.astream_chat(payload, **options):
             response = builder.feed(event)
             if response is not None:
@@ -206,8 +201,8 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:  # noqa: FBT001, FBT002 (LlamaIndex's signature)
         """The whole reply to ``prompt``."""
-        return _as_completion(
-            _last(self._responses(self._prompt_messages(prompt, formatted), kwargs))
+        return as_completion(
+            last_response(self._responses(self._prompt_messages(prompt, formatted), kwargs))
         )
 
     @llm_completion_callback()
@@ -219,7 +214,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     ) -> CompletionResponseGen:
         """The reply to ``prompt`` as it arrives."""
         responses = self._responses(self._prompt_messages(prompt, formatted), kwargs)
-        return (_as_completion(response) for response in responses)
+        return (as_completion(response) for response in responses)
 
     @llm_completion_callback()
     async def acomplete(
@@ -233,7 +228,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         async for last in self._aresponses(self._prompt_messages(prompt, formatted), kwargs):  # noqa: B007
             pass
         assert last is not None  # noqa: S101 (every stream ends with a response)
-        return _as_completion(last)
+        return as_completion(last)
 
     @llm_completion_callback()
     async def astream_complete(
@@ -247,7 +242,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
 
         async def gen() -> CompletionResponseAsyncGen:
             async for response in responses:
-                yield _as_completion(response)
+                yield as_completion(response)
 
         return gen()
 
@@ -259,36 +254,7 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
     def _to_playground(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        converted: list[dict[str, Any]] = []
-        if self.system_prompt and not any(m.role == MessageRole.SYSTEM for m in messages):
-            converted.append({"role": "system", "content": self.system_prompt})
-        for index, message in enumerate(messages):
-            role = MessageRole(message.role)
-            if role == MessageRole.TOOL:
-                converted.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": message.additional_kwargs.get("tool_call_id"),
-                        "name": message.additional_kwargs.get("name"),
-                        "content": _text_of(message, index),
-                    }
-                )
-                continue
-            if role not in _ROLES:
-                msg = (
-                    f"messages[{index}] has role {role.value!r}; the playground takes system,"
-                    " user, assistant and tool messages."
-                )
-                raise ValueError(msg)
-            entry: dict[str, Any] = {"role": _ROLES[role], "content": _text_of(message, index)}
-            calls = [block for block in message.blocks if isinstance(block, ToolCallBlock)]
-            if calls:
-                entry["tool_calls"] = [
-                    {"id": b.tool_call_id or "", "name": b.tool_name, "arguments": b.tool_kwargs}
-                    for b in calls
-                ]
-            converted.append(entry)
-        return converted
+        return to_playground_messages(messages, self.system_prompt)
 
     def _chat_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -366,86 +332,3 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
             msg = f"the model called no tool{f': {problem}' if problem else ''}."
             raise ValueError(msg)
         return calls
-
-
-def _text_of(message: ChatMessage, index: int) -> str:
-    texts = []
-    for part, block in enumerate(message.blocks):
-        if isinstance(block, TextBlock):
-            texts.append(block.text)
-        elif isinstance(block, (ThinkingBlock, ToolCallBlock)):
-            # Earlier reasoning is not part of the conversation; calls travel as tool_calls.
-            continue
-        else:
-            msg = (
-                f"messages[{index}].blocks[{part}] is a {type(block).__name__}; the Cloudflare AI"
-                " Playground takes text only."
-            )
-            raise ValueError(msg)  # noqa: TRY004 (a value the playground cannot carry)
-    return "".join(texts)
-
-
-class _ResponseBuilder:
-    """Turns client events into chat responses: the one mapping every stream uses."""
-
-    def __init__(self) -> None:
-        # Each response carries the whole text so far; a running string costs one copy per
-        # delta, where joining a list of every delta each time costs a pass over all of them.
-        self._text = ""
-        self._reasoning = ""
-        self._calls: list[ToolCall] = []
-
-    def feed(self, event: ChatEvent) -> ChatResponse | None:
-        if isinstance(event, TextDelta):
-            self._text += event.text
-            return self._response(delta=event.text)
-        if isinstance(event, ReasoningDelta):
-            self._reasoning += event.text
-            return None  # reasoning is kept apart; it shows in the final message
-        if isinstance(event, ToolCall):
-            self._calls.append(event)
-            return None  # calls show whole, in the final message
-        return self._finish(event)
-
-    def _finish(self, event: Finish) -> ChatResponse:
-        extra: dict[str, Any] = {"finish_reason": event.reason, "model": event.model}
-        if event.tool_call_problem is not None:
-            extra["tool_call_problem"] = event.tool_call_problem
-        if event.usage is not None:
-            extra.update(
-                prompt_tokens=event.usage.input_tokens,
-                completion_tokens=event.usage.output_tokens,
-                total_tokens=event.usage.total_tokens,
-            )
-        return self._response(delta="", additional_kwargs=extra)
-
-    def _response(
-        self, *, delta: str, additional_kwargs: dict[str, Any] | None = None
-    ) -> ChatResponse:
-        blocks: list[Any] = []
-        if self._reasoning:
-            blocks.append(ThinkingBlock(content=self._reasoning))
-        blocks.append(TextBlock(text=self._text))
-        blocks.extend(
-            ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=dict(c.arguments))
-            for c in self._calls
-        )
-        message = ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
-        return ChatResponse(message=message, delta=delta, additional_kwargs=additional_kwargs or {})
-
-
-def _last(responses: ChatResponseGen) -> ChatResponse:
-    last: ChatResponse | None = None
-    for last in responses:  # noqa: B007 (the last one is the whole reply)
-        pass
-    assert last is not None  # noqa: S101 (every stream ends with a response)
-    return last
-
-
-def _as_completion(response: ChatResponse) -> CompletionResponse:
-    return CompletionResponse(
-        text=response.message.content or "",
-        delta=response.delta,
-        raw=response.raw,
-        additional_kwargs=response.additional_kwargs,
-    )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from langchain_cloudflare_playground.client.sessions import SessionCache, SessionSource
     from langchain_cloudflare_playground.client.tools import Tool, ToolChoice
@@ -144,6 +145,15 @@ class ClientOptions:
         if self.max_retries < 0:
             msg = f"max_retries must be 0 or more, not {self.max_retries!r}"
             raise ValueError(msg)
+
+    def __hash__(self) -> int:
+        """Equal options hash alike, headers and cookies included, so adapters share clients."""
+        return hash(
+            tuple(
+                tuple(sorted(value.items())) if isinstance(value, Mapping) else value
+                for value in (getattr(self, f.name) for f in dataclasses.fields(self))
+            )
+        )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

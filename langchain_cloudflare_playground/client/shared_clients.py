@@ -148,7 +148,7 @@ def shared_client(base_url: str | None, options: ClientOptions) -> PlaygroundCli
     key = (base_url, options)
     try:
         hash(key)
-    except TypeError:  # options such as headers or cookies (a dict): a client of its own
+    except TypeError:  # an unhashable option (a transport object, say): a client of its own
         return PlaygroundClient(base_url, **options.changed())
     with _LOCK:
         client = _CLIENTS.get(key)

@@ -145,6 +145,35 @@ def test_serialises_its_settings_and_nothing_secret(server):
     assert llm.proxy == "http://user:pw@127.0.0.1:1"  # while the LLM still uses it
 
 
+def test_every_client_option_and_wrong_ones_fail_when_the_llm_is_built(server):
+    llm = CloudflarePlayground(
+        base_url=server.url,
+        wire_format="http",
+        total_timeout=60,
+        client_options={"transport": "direct", "cookies": {"session": "secret-cookie"}},
+    )
+    options = llm.client.options
+    assert (options.transport, options.total_timeout, options.wire_format) == ("direct", 60, "http")
+    assert "secret-cookie" not in json.dumps(llm.to_dict()) + repr(llm)
+    assert llm.complete("hello").text.startswith("Echo: hello")
+    assert server.inference_requests[-1].cookies["session"] == "secret-cookie"  # it was sent
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'tranport'.*transport"):
+        CloudflarePlayground(tranport="direct")
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        CloudflarePlayground(timeout=0)
+    with pytest.warns(DeprecationWarning, match="`dialect` is now `wire_format`"):
+        assert CloudflarePlayground(dialect="websocket").wire_format == "agents"
+
+
+def test_the_errors_and_events_are_importable_from_the_package():
+    import llama_index_cloudflare_playground as package
+    from langchain_cloudflare_playground import client
+
+    for name in ("PlaygroundError", "RateLimitError", "PlaygroundStreamError", "TextDelta"):
+        assert getattr(package, name) is getattr(client, name)
+    assert package.PlaygroundClient is client.PlaygroundClient
+
+
 def test_a_query_engine_over_documents_without_embeddings(server):
     documents = [
         Document(text="The playground lets anyone chat with Workers AI models for free."),

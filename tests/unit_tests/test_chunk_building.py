@@ -13,16 +13,16 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_cloudflare_playground.chat_models import _ChunkBuilder, _to_playground
 from langchain_cloudflare_playground.client import Finish, ReasoningDelta, TextDelta, Usage
 from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
+from langchain_cloudflare_playground.conversion import ChunkBuilder, to_playground_messages
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 
 
 def test_messages_map_onto_the_playgrounds_roles():
-    assert _to_playground(
+    assert to_playground_messages(
         [
             SystemMessage("s1"),
             HumanMessage("h"),
@@ -43,7 +43,7 @@ def test_messages_map_onto_the_playgrounds_roles():
 
 def test_earlier_reasoning_is_not_sent_back():
     earlier = AIMessage(content=[{"type": "reasoning", "reasoning": "hmm"}, "the answer"])
-    assert _to_playground([earlier]) == [{"role": "assistant", "content": ["the answer"]}]
+    assert to_playground_messages([earlier]) == [{"role": "assistant", "content": ["the answer"]}]
 
 
 def test_tool_calls_and_results_travel_as_text_the_model_can_read():
@@ -57,7 +57,7 @@ def test_tool_calls_and_results_travel_as_text_the_model_can_read():
         ToolMessage("Error: overflow", tool_call_id="c1", status="error"),
     ]
 
-    turns = normalize_messages(_to_playground(history)).turns
+    turns = normalize_messages(to_playground_messages(history)).turns
 
     assert [turn.role for turn in turns] == ["user", "assistant", "user"]
     assert turns[1].content == (
@@ -71,7 +71,7 @@ def test_tool_calls_and_results_travel_as_text_the_model_can_read():
 
 def test_a_tool_result_for_no_known_call_is_refused_with_advice():
     with pytest.raises(ValueError, match=r"messages\[0\] is a tool result for an unknown call 't'"):
-        normalize_messages(_to_playground([ToolMessage("1", tool_call_id="t")]))
+        normalize_messages(to_playground_messages([ToolMessage("1", tool_call_id="t")]))
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_a_tool_result_for_no_known_call_is_refused_with_advice():
 )
 def test_messages_the_playground_cannot_carry(message):
     with pytest.raises(ValueError, match=r"messages\[0\]"):
-        _to_playground([message])
+        to_playground_messages([message])
 
 
 def merged(chunks):
@@ -94,7 +94,7 @@ def merged(chunks):
 
 
 def test_events_become_chunks_and_the_last_carries_the_metadata():
-    builder = _ChunkBuilder(None)
+    builder = ChunkBuilder(None)
     chunks = [
         chunk
         for event in [
@@ -121,7 +121,7 @@ def test_events_become_chunks_and_the_last_carries_the_metadata():
 
 
 def test_a_stop_sequence_ends_the_text():
-    builder = _ChunkBuilder(["STOP"])
+    builder = ChunkBuilder(["STOP"])
     texts = []
     for piece in ["ab", "cS", "TO", "P and more"]:
         texts += [c.text for c in builder.feed(TextDelta(piece))]
@@ -133,7 +133,7 @@ def test_a_stop_sequence_ends_the_text():
 
 
 def test_held_back_text_is_released_when_it_was_not_a_stop_sequence():
-    builder = _ChunkBuilder(["STOP"])
+    builder = ChunkBuilder(["STOP"])
     chunks = builder.feed(TextDelta("abcST")) + builder.feed(Finish("length", None, MODEL))
     assert merged(chunks).text == "abcST"
     assert chunks[-1].message.response_metadata["finish_reason"] == "length"
