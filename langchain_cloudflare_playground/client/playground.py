@@ -88,23 +88,23 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
             default_session_source,
         )
 
-        options_ = self.options
-        cache = None if options_.session_cache is False else options_.session_cache
+        settings = self.options
+        cache = settings.session_cache
         self.sessions = SessionStore(
             self.base_url,
-            source=options_.session_source or default_session_source(browser=options_.browser),
-            cache=None if options_.session_cache is False else (cache or SessionCache()),
-            user_agent=options_.user_agent,
-            headers=options_.headers,
-            cookies=options_.cookies,
+            source=settings.session_source or default_session_source(browser=settings.browser),
+            cache=None if cache is False else (cache or SessionCache()),
+            user_agent=settings.user_agent,
+            headers=settings.headers,
+            cookies=settings.cookies,
         )
-        self._router = Router(self.base_url, options_, self.sessions)
+        self._router = Router(self.base_url, settings, self.sessions)
         self._retrier = Retrier(
-            RetryPolicy(max_retries=options_.max_retries), self.sessions, self._router
+            RetryPolicy(max_retries=settings.max_retries), self.sessions, self._router
         )
         self.models = ModelDirectory(
             lambda: self._retrier.call(self._router.list_models),
-            ttl=options_.models_ttl,
+            ttl=settings.models_ttl,
             where=self.base_url,
         )
         self._background = BackgroundLoop()
