@@ -30,22 +30,26 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_REPLY = 20_000
-DIALECTS = ("sse", "data-stream", "websocket")
+WIRE_FORMATS = ("sse", "data-stream", "websocket")
 
 
-def _url(servers: LocalServers, dialect: str) -> str:
-    return {"sse": servers.sse, "data-stream": servers.data_stream}.get(dialect, servers.websocket)
+def _url(servers: LocalServers, wire_format: str) -> str:
+    return {"sse": servers.sse, "data-stream": servers.data_stream}.get(
+        wire_format, servers.websocket
+    )
 
 
-def _client(servers: LocalServers, dialect: str) -> PlaygroundClient:
-    kind = "agents" if dialect == "websocket" else "http"
-    return PlaygroundClient(_url(servers, dialect), wire_format=kind)
+def _client(servers: LocalServers, wire_format: str) -> PlaygroundClient:
+    kind = "agents" if wire_format == "websocket" else "http"
+    return PlaygroundClient(_url(servers, wire_format), wire_format=kind)
 
 
-def _bare(session: aiohttp.ClientSession, servers: LocalServers, dialect: str, prompt: str):
-    if dialect == "websocket":
+def _bare(session: aiohttp.ClientSession, servers: LocalServers, wire_format: str, prompt: str):
+    if wire_format == "websocket":
         return read_bare_websocket(session, servers.websocket, prompt)
-    return read_bare_http(session, _url(servers, dialect), 1 if dialect == "sse" else 2, prompt)
+    return read_bare_http(
+        session, _url(servers, wire_format), 1 if wire_format == "sse" else 2, prompt
+    )
 
 
 async def _alternate(
@@ -71,19 +75,19 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
     rows = []
     prompt = f"[long:{LONG_REPLY}]"
     async with aiohttp.ClientSession() as session:
-        for dialect in DIALECTS:
-            client = _client(servers, dialect)
-            reps = max(2, repetitions // 2) if dialect == "websocket" else repetitions
+        for wire_format in WIRE_FORMATS:
+            client = _client(servers, wire_format)
+            reps = max(2, repetitions // 2) if wire_format == "websocket" else repetitions
             mine, theirs = await _alternate(
                 reps,
                 lambda c=client: read_with_client(c, prompt),
-                lambda d=dialect: _bare(session, servers, d, prompt),
+                lambda d=wire_format: _bare(session, servers, d, prompt),
             )
             await client.aclose()
-            _check_chunks(dialect, mine, LONG_REPLY)
+            _check_chunks(wire_format, mine, LONG_REPLY)
             rows.append(
                 Comparison(
-                    f"throughput, {dialect}",
+                    f"throughput, {wire_format}",
                     "chunks/s",
                     [_rate(r) for r, _ in mine],
                     [_rate(r) for r, _ in theirs],
@@ -93,7 +97,7 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
             )
             rows.append(
                 Comparison(
-                    f"CPU per chunk, {dialect}",
+                    f"CPU per chunk, {wire_format}",
                     "us",
                     [cpu / r.chunks * 1e6 for r, cpu in mine],
                     [cpu / max(r.chunks, 1) * 1e6 for r, cpu in theirs],
@@ -106,12 +110,12 @@ async def time_to_first_token(servers: LocalServers, repetitions: int) -> list[C
     """Scenario 2: a short reply on a warm connection; the first text chunk, against bare."""
     rows = []
     async with aiohttp.ClientSession() as session:
-        for dialect in DIALECTS:
-            client = _client(servers, dialect)
+        for wire_format in WIRE_FORMATS:
+            client = _client(servers, wire_format)
             mine, theirs = await _alternate(
                 repetitions,
                 lambda c=client: read_with_client(c, "hi"),
-                lambda d=dialect: _bare(session, servers, d, "hi"),
+                lambda d=wire_format: _bare(session, servers, d, "hi"),
             )
             await client.aclose()
             ours_ms = [r.first_seconds * 1000 for r, _ in mine]
@@ -119,7 +123,7 @@ async def time_to_first_token(servers: LocalServers, repetitions: int) -> list[C
             overhead = statistics.median(ours_ms) - statistics.median(bare_ms)
             rows.append(
                 Comparison(
-                    f"time to first token, {dialect}",
+                    f"time to first token, {wire_format}",
                     "ms",
                     ours_ms,
                     bare_ms,
@@ -137,8 +141,8 @@ def concurrency(servers: LocalServers, repetitions: int) -> list[Comparison]:
     rows = []
     cases = [("sse", "1", 500, "[long:200]"), ("data-stream", "2", 500, "[long:200]")]
     cases.append(("websocket", "ws", 200, "[long:20]"))
-    for dialect, code, streams, prompt in cases:
-        url = _url(servers, dialect)
+    for wire_format, code, streams, prompt in cases:
+        url = _url(servers, wire_format)
         mine, theirs = [], []
         for _ in range(repetitions):
             for kind, into in (("ours", mine), ("bare", theirs)):
@@ -147,7 +151,7 @@ def concurrency(servers: LocalServers, repetitions: int) -> list[Comparison]:
         first = next((r["first_errors"] for r in mine + theirs if r["errors"]), [])
         rows.append(
             Comparison(
-                f"{streams} at once, {dialect}: wall time",
+                f"{streams} at once, {wire_format}: wall time",
                 "s",
                 [r["wall_seconds"] for r in mine],
                 [r["wall_seconds"] for r in theirs],
@@ -159,7 +163,7 @@ def concurrency(servers: LocalServers, repetitions: int) -> list[Comparison]:
         )
         rows.append(
             Comparison(
-                f"{streams} at once, {dialect}: peak RSS",
+                f"{streams} at once, {wire_format}: peak RSS",
                 "MiB",
                 [r["peak_rss_kib"] / 1024 for r in mine],
                 [r["peak_rss_kib"] / 1024 for r in theirs],
@@ -175,8 +179,8 @@ def memory(servers: LocalServers) -> list[Comparison]:
     the text once (a failed stream reports what arrived), so the target is one byte per character.
     """
     rows = []
-    for dialect, code in (("sse", "1"), ("data-stream", "2")):
-        url = _url(servers, dialect)
+    for wire_format, code in (("sse", "1"), ("data-stream", "2")):
+        url = _url(servers, wire_format)
         small = _worker("memory", "ours", code, url, "150000", "trace")
         large = _worker("memory", "ours", code, url, "300000", "trace")
         small_rss = _worker("memory", "ours", code, url, "150000", "rss")
@@ -184,7 +188,7 @@ def memory(servers: LocalServers) -> list[Comparison]:
         grown_chars = large["characters"] - small["characters"]
         rows.append(
             Comparison(
-                f"memory per extra reply character, {dialect}",
+                f"memory per extra reply character, {wire_format}",
                 "bytes/char",
                 [(large["traced_peak_bytes"] - small["traced_peak_bytes"]) / grown_chars],
                 [1.0],
@@ -294,10 +298,10 @@ def _rate(reading: Reading) -> float:
     return (reading.chunks - 1) / (reading.total_seconds - reading.first_seconds)
 
 
-def _check_chunks(dialect: str, readings: list[tuple[Reading, float]], expected: int) -> None:
+def _check_chunks(wire_format: str, readings: list[tuple[Reading, float]], expected: int) -> None:
     counts = {reading.chunks for reading, _ in readings}
     if counts != {expected}:
-        msg = f"{dialect}: the client read {counts} chunks, not {expected}"
+        msg = f"{wire_format}: the client read {counts} chunks, not {expected}"
         raise RuntimeError(msg)
 
 
@@ -425,7 +429,7 @@ def _llama_index_floor(tokens: int) -> Any:
 
 
 def against_g4f(servers: LocalServers, repetitions: int) -> list[Comparison]:
-    """Scenario 5: the gpt4free ``Cloudflare`` provider of the dialect-2 era (g4f 6.6.0), in a
+    """Scenario 5: the gpt4free ``Cloudflare`` provider of the wire_format-2 era (g4f 6.6.0), in a
     virtual environment of its own, streaming the same reply from the same server."""
     from benchmarks.g4f_env import ensure_g4f_venv  # noqa: PLC0415
 

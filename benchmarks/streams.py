@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["MODEL", "Reading", "read_bare_http", "read_bare_websocket", "read_with_client"]
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
-# The text-carrying lines of each HTTP dialect, as the bare reader recognises them.
+# The text-carrying lines of each HTTP wire_format, as the bare reader recognises them.
 _TEXT_LINE = {1: b"data: {", 2: b"0:"}
 
 
@@ -42,7 +42,7 @@ class Reading:
 
 
 def http_body(prompt: str) -> dict[str, object]:
-    """The request both HTTP dialects accept (the reference server reads either shape)."""
+    """The request both HTTP wire formats accept (the reference server reads either shape)."""
     return {
         "model": MODEL,
         "messages": [{"role": "user", "content": prompt}],
@@ -52,10 +52,10 @@ def http_body(prompt: str) -> dict[str, object]:
 
 
 async def read_bare_http(
-    session: aiohttp.ClientSession, url: str, dialect: int, prompt: str
+    session: aiohttp.ClientSession, url: str, wire_format: int, prompt: str
 ) -> Reading:
     """POST, split the body into lines, count the lines that carry text."""
-    marker = _TEXT_LINE[dialect]
+    marker = _TEXT_LINE[wire_format]
     chunks = 0
     first = 0.0
     start = time.perf_counter()

@@ -22,7 +22,7 @@ from benchmarks.streams import read_bare_http, read_bare_websocket, read_with_cl
 from langchain_cloudflare_playground.client import PlaygroundClient
 
 
-async def concurrency(kind: str, dialect: str, url: str, streams: int, prompt: str) -> dict:
+async def concurrency(kind: str, wire_format: str, url: str, streams: int, prompt: str) -> dict:
     """``streams`` replies at once from one client (or one bare aiohttp session)."""
     errors: list[str] = []
 
@@ -35,10 +35,10 @@ async def concurrency(kind: str, dialect: str, url: str, streams: int, prompt: s
 
     if kind == "bare":
         session = aiohttp.ClientSession()
-        if dialect == "ws":
+        if wire_format == "ws":
             reader = lambda: read_bare_websocket(session, url, prompt)  # noqa: E731
         else:
-            reader = lambda: read_bare_http(session, url, int(dialect), prompt)  # noqa: E731
+            reader = lambda: read_bare_http(session, url, int(wire_format), prompt)  # noqa: E731
         await one(reader)  # warm: a pooled connection, the server's code paths
         before = rss_kib()
         start = time.perf_counter()
@@ -46,7 +46,7 @@ async def concurrency(kind: str, dialect: str, url: str, streams: int, prompt: s
         wall = time.perf_counter() - start
         await session.close()
     else:
-        client = PlaygroundClient(url, wire_format="agents" if dialect == "ws" else "http")
+        client = PlaygroundClient(url, wire_format="agents" if wire_format == "ws" else "http")
         reader = lambda: read_with_client(client, prompt)  # noqa: E731
         await one(reader)
         before = rss_kib()
@@ -64,13 +64,13 @@ async def concurrency(kind: str, dialect: str, url: str, streams: int, prompt: s
     }
 
 
-async def memory(kind: str, dialect: str, url: str, chunks: int, *, trace: bool) -> dict:
+async def memory(kind: str, wire_format: str, url: str, chunks: int, *, trace: bool) -> dict:
     """Stream one reply of ``chunks`` chunks, dropping the text; how much memory did it take?
 
     ``trace`` counts Python's allocations exactly (tracemalloc), at the cost of inflating the
     resident set; without it only the resident set is measured.
     """
-    client = PlaygroundClient(url, wire_format="agents" if dialect == "ws" else "http")
+    client = PlaygroundClient(url, wire_format="agents" if wire_format == "ws" else "http")
     await read_with_client(client, "warm up")
     before = rss_kib()
     if trace:
@@ -114,11 +114,11 @@ def main() -> None:
     """Run the measurement named on the command line and print its JSON."""
     mode, *args = sys.argv[1:]
     if mode == "concurrency":
-        kind, dialect, url, streams, prompt = args
-        result = asyncio.run(concurrency(kind, dialect, url, int(streams), prompt))
+        kind, wire_format, url, streams, prompt = args
+        result = asyncio.run(concurrency(kind, wire_format, url, int(streams), prompt))
     elif mode == "memory":
-        kind, dialect, url, chunks, trace = args
-        result = asyncio.run(memory(kind, dialect, url, int(chunks), trace=trace == "trace"))
+        kind, wire_format, url, chunks, trace = args
+        result = asyncio.run(memory(kind, wire_format, url, int(chunks), trace=trace == "trace"))
     elif mode == "stream":
         url, prompt, repeat = args
         result = asyncio.run(stream(url, prompt, int(repeat)))
