@@ -20,7 +20,8 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
-from tests.reference_server import Fault, echo_reply
+from tests.reference_server import Fault
+from tests.scripted_model import echo_reply
 
 CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
 # Where the committed cassettes were recorded (the reference server, by tests.record_cassettes).

@@ -30,7 +30,8 @@ from langchain_cloudflare_playground.client import (
     ServerError,
     TextDelta,
 )
-from tests.reference_server import CATALOG, Fault, ReferenceServer, echo_reply, free_port
+from tests.reference_server import CATALOG, Fault, ReferenceServer, free_port
+from tests.scripted_model import echo_reply
 
 DEFAULT = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 

@@ -202,7 +202,7 @@ function objectForSchema(instructions: string, userText: string): Record<string,
 }
 
 // ---------------------------------------------------------------------------
-// The tool format (same model as tests/reference_server.py `tool_reply`; change both together)
+// The tool format (same model as tests/scripted_model.py `tool_reply`; change both together)
 //
 // A model that follows the client's prompt-based tool format: it picks tools by their names and
 // fills the arguments their JSON schemas ask for with values from the request. Generic: no answer
