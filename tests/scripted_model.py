@@ -1,28 +1,43 @@
-"""The scripted model that the reference server replies with.
+"""The scripted model that both local playground servers reply with.
 
 It stands in for Workers AI. The reference server (``tests/reference_server.py``, the HTTP
-dialects) calls ``echo_reply``:
+dialects) calls ``echo_reply`` in process; the real Agents SDK server (``tests/agents_server``,
+run in ``wrangler dev`` by ``tests/agents_worker.py``) asks ``agents_script`` over loopback,
+through the small HTTP endpoint at the end of this module, and streams the script it gets back
+through the SDK. So every scripted behaviour is written once, here:
 
 - the echo: the model says what it was given (system prompt, history, model), so a test can see
   what reached the server;
-- ``[long:N]``: a reply of N chunks;
+- the bracketed triggers of the last user message (``[reasoning]``, ``[rate-limit]``,
+  ``[error:TEXT]``, ``[slow:MS]``, ``[long:N]``, ... see ``tests/agents_server/README.md``);
 - three kinds of instructions a client may put in the system prompt: a JSON schema to answer in
-  ("Answer with one JSON object"), the ReAct format and the tool format (a tool section written
-  by the package's ``tools_prompt``, see ``tool_reply``). In the tool format it stands in for a
-  model that follows the format: it picks tools by their names and fills the arguments their
-  schemas ask for with values from the request (quoted strings, capitalized phrases, numbers).
-  It is generic, with no answer keyed to a particular prompt, and the Agents test server
-  (``tests/agents_server``) gives the same requests the same answers.
+  ("Answer with one JSON object"), the ReAct format (HTTP only) and the tool format (a tool
+  section written by the package's ``tools_prompt``, see ``tool_reply``). In the tool format it
+  stands in for a model that follows the format: it picks tools by their names and fills the
+  arguments their schemas ask for with values from the request (quoted strings, capitalized
+  phrases, numbers). It is generic, with no answer keyed to a particular prompt.
+
+Each wire keeps the shape its replies had when the two servers had a model each (the committed
+cassettes hold them): the HTTP echo is one line cut into words, JSON and tool replies are cut
+every 7 characters and written with ``json.dumps``; the Agents echo is one line per field, replies
+are cut every two words and JSON is written as ``JSON.stringify`` writes it.
 
 The strings of the tool format are read from the package (``tools_prompt`` and friends), not
-copied: a change to the prompt is made there.
+copied: a change to the prompt is made there, once.
+
+Run the endpoint by hand (``tests/agents_worker.py`` does it for the tests) with::
+
+    python -m tests.scripted_model --port 8790
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from langchain_cloudflare_playground.client.tools import Tool, ToolResult
@@ -184,6 +199,135 @@ def _chunked(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+# -- the Agents SDK server ------------------------------------------------------------------
+
+AGENTS_REASONING_MARKERS = re.compile("qwq|deepseek-r1")
+RATE_LIMIT_BODY = json.dumps(
+    {
+        "message": "The model is currently rate limited. Please try again later or choose a"
+        " different model.",
+        "details": "3021: rate limiting: too many requests for this model, please retry later",
+    },
+    separators=(",", ":"),
+)
+# JavaScript's \s, so that replies are cut where the Worker used to cut them.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_PIECE = re.compile(f"[^{_JS_SPACE}]+[{_JS_SPACE}]*|[{_JS_SPACE}]+")
+# The Agents server's triggers take ASCII digits (JavaScript's \d).
+_AGENTS_LONG = re.compile(r"\[long:([0-9]+)\]")
+_AGENTS_SLOW = re.compile(r"\[slow(?::([0-9]+))?\]")
+_AGENTS_ERROR = re.compile(r"\[error:([^\]]*)\]")
+
+
+def agents_script(request: dict[str, Any]) -> dict[str, Any]:
+    """What the Agents server's model does for one chat request.
+
+    ``request`` is what the Worker sends (``tests/agents_server/src/index.ts``): the room's state
+    as the echo prints it (``model``, ``temperature``, ``system``; strings), ``chatModel`` (is the
+    model a chat model of the Worker's catalog?) and ``messages``, the room's history as
+    ``{"role", "text"}`` objects. The answer tells ``onChatMessage`` what to do (``respond``:
+    ``"stream"``, ``"no-response"`` or ``"throw"``) and the scripted model what to stream:
+    ``reasoning`` and ``text`` deltas, ``delayMs`` before each delta, ``finishReason``, or an
+    error (``errorBefore``: thrown before any part; ``errorAfter``: a stream error after the
+    text), with ``exposed`` saying whether the client sees its message or the AI SDK's
+    ``An error occurred.``.
+    """
+    model, temperature = str(request.get("model", "")), str(request.get("temperature", ""))
+    system = str(request.get("system", ""))
+    messages = [
+        (str(m.get("role", "")), str(m.get("text", ""))) for m in request.get("messages") or []
+    ]
+    user_text = next((text for role, text in reversed(messages) if role == "user"), "")
+    script: dict[str, Any] = {
+        "respond": "stream",
+        "reasoning": [],
+        "text": [],
+        "delayMs": 0,
+        "finishReason": "stop",
+        "errorBefore": None,
+        "errorAfter": None,
+    }
+    if "[no-response]" in user_text:
+        return {**script, "respond": "no-response"}
+    if "[throw]" in user_text:
+        return {**script, "respond": "throw"}
+
+    system_messages = [text for role, text in messages if role == "system"]
+    shown = " | ".join(map(without_tool_section, system_messages)) if system_messages else "(none)"
+    echo = (
+        "Echo from the mock model.\n"
+        f"model: {model}\n"
+        f"temperature: {temperature}\n"
+        f"system (state): {without_tool_section(system)}\n"
+        f"system (messages): {shown}\n"
+        f"messages: {len(messages)}\n"
+        f"roles: {','.join(role for role, _ in messages)}\n"
+        f"last user: {user_text}"
+    )
+    script["text"] = _word_pairs(echo)
+    # A model that follows the tool format: a tool call or an answer from tool results; None
+    # when it would answer in words, as below.
+    instructions = "\n".join([system, *system_messages])
+    users = [text for role, text in messages if role == "user"]
+    tool_text = tool_reply(instructions, users)
+    if tool_text is not None:
+        script["text"] = _word_pairs(tool_text)
+    elif JSON_INSTRUCTION in instructions:
+        script["text"] = _word_pairs(_js_json(object_for(instructions, user_text)))
+
+    if not request.get("chatModel"):
+        script["errorBefore"] = {"message": "5007: No such model", "exposed": True}
+        return script
+    if AGENTS_REASONING_MARKERS.search(model) or "[reasoning]" in user_text:
+        script["reasoning"] = _word_pairs(
+            f"Let me think about this. The user wrote {_js_json(user_text)}."
+            " I should answer with an echo."
+        )
+    _apply_triggers(script, user_text, tool_mode=tool_text is not None)
+    return script
+
+
+def _apply_triggers(script: dict[str, Any], user_text: str, *, tool_mode: bool) -> None:
+    error = _AGENTS_ERROR.search(user_text)
+    long = _AGENTS_LONG.search(user_text)
+    if "[error-before-text]" in user_text:
+        script["errorBefore"] = {"message": "scripted failure before any text", "exposed": False}
+    elif "[rate-limit]" in user_text:
+        script["errorBefore"] = {"message": RATE_LIMIT_BODY, "exposed": True}
+    elif error:
+        script["errorBefore"] = {"message": error.group(1), "exposed": True}
+    elif "[error-after-text]" in user_text:
+        script["text"] = ["Partial ", "answer ", "before ", "the ", "failure"]
+        script["errorAfter"] = {"message": "scripted failure after some text", "exposed": False}
+    elif "[empty]" in user_text:
+        script["reasoning"] = []
+        script["text"] = []
+    elif long:
+        script["text"] = [f"t{i} " for i in range(min(int(long.group(1)), _MAX_LONG))]
+    elif "[length]" in user_text:
+        script["finishReason"] = "length"
+    slow = _AGENTS_SLOW.search(user_text)
+    if slow:
+        script["delayMs"] = int(slow.group(1)) if slow.group(1) is not None else 3000
+        # In the tool format the reply is slowed down, not replaced: a slow tool call.
+        if not tool_mode:
+            script["text"] = ["Slow ", "reply, ", "done."]
+    if "[repeat-newline]" in user_text:
+        # Identical consecutive deltas must all be kept by a client.
+        script["text"] = ["a", "\n", "\n", "b"]
+
+
+def _word_pairs(text: str) -> list[str]:
+    """``text`` in deltas of two words each, every word with the space after it."""
+    pieces = _JS_PIECE.findall(text)
+    return ["".join(pieces[i : i + 2]) for i in range(0, len(pieces), 2)]
+
+
+def _js_json(value: object) -> str:
+    """JSON as JavaScript's ``JSON.stringify`` writes it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 # -- JSON instructions ----------------------------------------------------------------------
 
 _SAMPLE_VALUES: dict[str, Any] = {
@@ -217,8 +361,6 @@ def object_for(instructions: str, request: str) -> dict[str, Any]:
 
 
 # -- the tool format ------------------------------------------------------------------------
-#
-# tests/agents_server/src/index.ts has the same model in TypeScript; change both together.
 
 # Boundaries are ASCII: "v2" holds no number, yet Chinese text puts numbers and names right
 # next to other characters.
@@ -530,7 +672,7 @@ def _number(text: str, kind: str) -> int | float:
     if kind == "integer" or not point:
         return int(whole)
     value = float(text)
-    # JSON.stringify writes 2.0 as 2; so does this, for the two servers to agree.
+    # JSON.stringify writes 2.0 as 2; so does this, as the model did when it was also in JS.
     return int(value) if value.is_integer() else value
 
 
@@ -591,3 +733,49 @@ def _pointer(root: dict[str, Any], ref: str) -> dict[str, Any] | None:
             return None
         node = node[key]
     return node if isinstance(node, dict) else None
+
+
+# -- the endpoint the Agents Worker asks --------------------------------------------------
+
+
+class _ScriptHandler(BaseHTTPRequestHandler):
+    """``POST /`` with the Worker's request, answered with ``agents_script``'s JSON."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: the Worker may reuse the connection
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            payload = json.dumps(agents_script(json.loads(self.rfile.read(length)))).encode()
+            status = 200
+        except Exception as exc:  # the Worker logs it and fails the chat request
+            payload, status = f"the scripted model failed: {exc!r}".encode(), 500
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json" if status == 200 else "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
+        """Quiet: one line per chat request would drown the test output."""
+
+
+def main() -> None:
+    """Serve ``agents_script`` on loopback until stopped; print the URL first."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="0 (the default): a free port")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _ScriptHandler)
+    server.daemon_threads = True
+    sys.stdout.write(f"scripted model on http://127.0.0.1:{server.server_address[1]}\n")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
