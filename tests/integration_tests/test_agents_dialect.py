@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -25,6 +24,7 @@ from langchain_cloudflare_playground.client import (
     ReasoningDelta,
     TextDelta,
 )
+from tests.helpers import echo_fields, request_outcome
 from tests.reference_server import Fault
 
 HISTORY = [
@@ -39,21 +39,6 @@ HISTORY = [
 async def ws_client(agents_server):
     async with PlaygroundClient(agents_server.url, dialect="websocket", timeout=10) as client:
         yield client
-
-
-async def request_outcome(observer: aiohttp.ClientWebSocketResponse) -> str | None:
-    """How the room's chat request ended, as an observer in the same room sees it."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        frame = json.loads((await observer.receive(timeout=10)).data)
-        if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
-            return frame.get("outcome")
-    return None
-
-
-def echo_fields(text: str) -> dict[str, str]:
-    """The scripted model's echo, as a dict of its ``key: value`` lines."""
-    return dict(line.split(": ", 1) for line in text.splitlines()[1:])
 
 
 async def test_chat_history_system_prompt_and_settings_reach_the_model(ws_client):

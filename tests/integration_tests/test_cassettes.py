@@ -20,6 +20,7 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
+from tests.helpers import echo_fields
 from tests.reference_server import Fault
 from tests.scripted_model import echo_reply
 
@@ -301,7 +302,7 @@ async def test_breaking_out_early_while_recording(agents_server, tmp_path):
 async def test_committed_websocket_cassette_replays():
     text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[3])
     assert pieces > 5
-    lines = dict(line.split(": ", 1) for line in text.splitlines()[1:])
+    lines = echo_fields(text)
     assert lines["system (state)"] == "You are terse."
     assert lines["messages"] == "3"
     assert lines["last user"] == "Another one?"
