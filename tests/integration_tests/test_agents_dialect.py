@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 import traceback
@@ -129,14 +128,6 @@ async def test_rate_limit_is_typed_and_carries_the_details(agents_server):
     async with PlaygroundClient(agents_server.url, dialect="websocket", max_retries=0) as client:
         with pytest.raises(RateLimitError, match="3021: rate limiting"):
             await client.achat("[rate-limit]")
-
-
-async def test_rate_limit_is_retried_before_text(agents_server, caplog):
-    async with PlaygroundClient(agents_server.url, dialect="websocket") as client:
-        client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
-        with caplog.at_level(logging.INFO), pytest.raises(RateLimitError):
-            await client.achat("[rate-limit]")
-    assert "retry 1 of 1" in caplog.text
 
 
 async def test_idle_timeout_on_a_stalled_stream(agents_server):
@@ -314,20 +305,6 @@ async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(da
     assert "Chrome/" in upgrade.headers["User-Agent"]
     assert upgrade.headers["Origin"] == data_stream_server.url
     assert upgrade.cookies == {"cf_clearance": "secret-c1"}
-
-
-async def test_refused_upgrade_is_retried_like_a_challenge_page(data_stream_server, agents_server):
-    data_stream_server.push(
-        Fault(challenge=True, retry_after="0"),
-        Fault(challenge=True, retry_after="0"),
-        route="agents",
-    )
-    async with PlaygroundClient(
-        data_stream_server.url, dialect="websocket", max_retries=1
-    ) as client:
-        with pytest.raises(ChallengeError):
-            await client.achat("x")
-    assert len([r for r in data_stream_server.requests if r.path.startswith("/agents/")]) == 2
 
 
 async def test_a_peer_that_never_answers_the_close_costs_the_caller_nothing(data_stream_server):
