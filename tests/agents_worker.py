@@ -1,8 +1,10 @@
 """The real Cloudflare Agents SDK server (``tests/agents_server/``) in local ``wrangler dev``.
 
 The Worker runs the SDK's ``AIChatAgent`` with a scripted model in place of Workers AI; the last
-user message picks the script (see ``tests/agents_server/README.md``). Needs Node 20 and
-``npm ci`` in ``tests/agents_server`` (``make test`` and ``.ci/run`` do it).
+user message picks the script (see ``tests/agents_server/README.md``). The script comes from
+``tests/scripted_model.py``, served on loopback by a Python process of its own that starts and
+stops with the Worker, so the reference server and this one share one scripted model. Needs
+Node 20 and ``npm ci`` in ``tests/agents_server`` (``make test`` and ``.ci/run`` do it).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 SERVER_DIR = Path(__file__).parent / "agents_server"
 WRANGLER = SERVER_DIR / "node_modules" / ".bin" / "wrangler"
 _READY = re.compile(r"Ready on http://127\.0\.0\.1:(\d+)")
+_MODEL_READY = re.compile(r"scripted model on (http://127\.0\.0\.1:\d+)")
 # Keep wrangler off the network: no metrics, no Request.cf fetch, no update check.
 _OFFLINE_ENV = {
     "WRANGLER_SEND_METRICS": "false",
@@ -51,6 +56,7 @@ class AgentsServer:
         self.port: int | None = None
         self.output: list[str] = []
         self._process: subprocess.Popen[str] | None = None
+        self._model: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._state = tempfile.TemporaryDirectory(prefix="agents-state-")
 
@@ -60,7 +66,8 @@ class AgentsServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, deadline: float = 60.0) -> AgentsServer:
-        """Start and wait for wrangler's ready line."""
+        """Start the scripted model, then wrangler, and wait for wrangler's ready line."""
+        model_url = self._start_model(deadline)
         state = Path(self._state.name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
         env.update(
@@ -81,6 +88,8 @@ class AgentsServer:
                 "--persist-to",
                 str(state / "do"),
                 "--show-interactive-dev-session=false",
+                "--var",
+                f"SCRIPTED_MODEL_URL:{model_url}",
                 *(["--var", f"GATE:{self._gate}"] if self._gate else []),
             ],
             cwd=SERVER_DIR,
@@ -100,6 +109,33 @@ class AgentsServer:
             msg = f"wrangler dev did not become ready within {deadline:g} s:\n{tail}"
             raise RuntimeError(msg)
         return self
+
+    def _start_model(self, deadline: float) -> str:
+        """Start ``tests/scripted_model.py``'s endpoint on a free port; return its URL."""
+        self._model = subprocess.Popen(
+            [sys.executable, "-m", "tests.scripted_model", "--port", "0"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        found: list[str] = []
+
+        def read_url() -> None:
+            assert self._model is not None
+            assert self._model.stdout is not None
+            match = _MODEL_READY.search(self._model.stdout.readline())
+            if match:
+                found.append(match.group(1))
+
+        reader = threading.Thread(target=read_url, daemon=True)
+        reader.start()
+        reader.join(deadline)
+        if not found:
+            self.stop()
+            msg = f"the scripted model did not start within {deadline:g} s"
+            raise RuntimeError(msg)
+        return found[0]
 
     def _read_output(self, ready: threading.Event) -> None:
         assert self._process is not None
@@ -130,6 +166,17 @@ class AgentsServer:
                 self._reader.join(10)
             if process.stdout is not None:
                 process.stdout.close()
+        model = self._model
+        if model is not None:
+            if model.poll() is None:
+                model.terminate()
+                try:
+                    model.wait(10)
+                except subprocess.TimeoutExpired:
+                    model.kill()
+                    model.wait(10)
+            if model.stdout is not None:
+                model.stdout.close()
         self._state.cleanup()
 
     def __enter__(self) -> AgentsServer:  # noqa: PYI034 (Self needs Python 3.11)
@@ -142,6 +189,7 @@ class AgentsServer:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill stops all three cleanly
     with AgentsServer() as server:
         print(f"Agents server on {server.url} (Ctrl-C stops it)", flush=True)
         try:

@@ -1,13 +1,41 @@
-"""Fixtures shared by every test: an isolated session cache, and CI's rule on missing tools."""
+"""What every test shares: a run of its own, and an isolated session cache.
+
+Helpers (such as CI's rule on missing tools) are in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.helpers import RUN_MARK
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the run a temporary folder of its own, and mark every process it starts.
+
+    Tests judge only what they made: the browser tests look for Chromium profiles in this
+    folder and for Chromium processes that carry this mark, so another run or another program
+    on the machine (or what an interrupted run left behind) cannot fail them.
+    """
+    run_folder = tempfile.mkdtemp(prefix="cf-playground-test-run-")
+    os.environ["TMPDIR"] = run_folder
+    os.environ[RUN_MARK] = run_folder
+    tempfile.tempdir = None  # read TMPDIR again
+    config.stash[_RUN_FOLDER] = run_folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the run's folder (the tests' own temporary files are in it too)."""
+    run_folder = config.stash.get(_RUN_FOLDER, None)
+    if run_folder is not None:
+        shutil.rmtree(run_folder, ignore_errors=True)
+
+
+_RUN_FOLDER = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)
@@ -19,27 +47,3 @@ def isolated_session_cache(tmp_path, monkeypatch):
     # No test starts a browser unless it asks for one (the browser tests pass their own source).
     monkeypatch.setenv("CF_PLAYGROUND_BROWSER", "0")
     return folder
-
-
-def require_agents_server() -> None:
-    """The Agents server can run here; in CI its absence fails the test, elsewhere skips."""
-    from tests.agents_worker import missing_prerequisite
-
-    problem = missing_prerequisite()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-
-
-def require_tool(name: str) -> str:
-    """The path of a program the test needs: in CI its absence fails the test, elsewhere skips."""
-    path = shutil.which(name) or (
-        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
-    )
-    if path is None:
-        message = f"{name} is not installed (.ci/run installs it with apt-get)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path

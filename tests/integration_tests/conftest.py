@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.agents_worker import AgentsServer
-from tests.conftest import require_agents_server
+from tests.helpers import require_agents_server
 from tests.reference_server import ReferenceServer
 
 
@@ -77,18 +73,3 @@ async def client(server):
     """A client for ``server`` with a short timeout; closed after the test."""
     async with PlaygroundClient(server.url, timeout=5) as playground:
         yield playground
-
-
-def run_example(name: str, base_url: str, *, python_options: tuple[str, ...] = ()) -> str:
-    """Run ``examples/<name>`` against the playground at ``base_url``; return what it printed."""
-    example = Path(__file__).parents[2] / "examples" / name
-    result = subprocess.run(
-        [sys.executable, *python_options, str(example)],
-        env={**os.environ, "CF_PLAYGROUND_URL": base_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout

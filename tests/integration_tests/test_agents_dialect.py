@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import os
 import time
 import traceback
@@ -25,6 +23,7 @@ from langchain_cloudflare_playground.client import (
     ReasoningDelta,
     TextDelta,
 )
+from tests.helpers import echo_fields, request_outcome
 from tests.reference_server import Fault
 
 HISTORY = [
@@ -39,21 +38,6 @@ HISTORY = [
 async def ws_client(agents_server):
     async with PlaygroundClient(agents_server.url, wire_format="agents", timeout=10) as client:
         yield client
-
-
-async def request_outcome(observer: aiohttp.ClientWebSocketResponse) -> str | None:
-    """How the room's chat request ended, as an observer in the same room sees it."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        frame = json.loads((await observer.receive(timeout=10)).data)
-        if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
-            return frame.get("outcome")
-    return None
-
-
-def echo_fields(text: str) -> dict[str, str]:
-    """The scripted model's echo, as a dict of its ``key: value`` lines."""
-    return dict(line.split(": ", 1) for line in text.splitlines()[1:])
 
 
 async def test_chat_history_system_prompt_and_settings_reach_the_model(ws_client):
@@ -144,14 +128,6 @@ async def test_rate_limit_is_typed_and_carries_the_details(agents_server):
     async with PlaygroundClient(agents_server.url, wire_format="agents", max_retries=0) as client:
         with pytest.raises(RateLimitError, match="3021: rate limiting"):
             await client.achat("[rate-limit]")
-
-
-async def test_rate_limit_is_retried_before_text(agents_server, caplog):
-    async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
-        client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
-        with caplog.at_level(logging.INFO), pytest.raises(RateLimitError):
-            await client.achat("[rate-limit]")
-    assert "retry 1 of 1" in caplog.text
 
 
 async def test_idle_timeout_on_a_stalled_stream(agents_server):
@@ -329,20 +305,6 @@ async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(da
     assert "Chrome/" in upgrade.headers["User-Agent"]
     assert upgrade.headers["Origin"] == data_stream_server.url
     assert upgrade.cookies == {"cf_clearance": "secret-c1"}
-
-
-async def test_refused_upgrade_is_retried_like_a_challenge_page(data_stream_server, agents_server):
-    data_stream_server.push(
-        Fault(challenge=True, retry_after="0"),
-        Fault(challenge=True, retry_after="0"),
-        route="agents",
-    )
-    async with PlaygroundClient(
-        data_stream_server.url, wire_format="agents", max_retries=1
-    ) as client:
-        with pytest.raises(ChallengeError):
-            await client.achat("x")
-    assert len([r for r in data_stream_server.requests if r.path.startswith("/agents/")]) == 2
 
 
 async def test_a_peer_that_never_answers_the_close_costs_the_caller_nothing(data_stream_server):

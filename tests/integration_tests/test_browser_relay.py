@@ -22,9 +22,14 @@ from langchain_cloudflare_playground.client import (
 )
 from langchain_cloudflare_playground.client.browser import BrowserSessionSource
 from tests.agents_worker import AgentsServer
-from tests.conftest import require_agents_server, require_tool
-from tests.integration_tests.test_agents_dialect import request_outcome
-from tests.integration_tests.test_browser_sessions import chromium_processes, our_profiles
+from tests.helpers import (
+    chromium_processes,
+    echo_fields,
+    our_profiles,
+    request_outcome,
+    require_agents_server,
+    require_tool,
+)
 
 HISTORY = [
     {"role": "system", "content": "Be brief."},
@@ -73,7 +78,7 @@ async def test_the_relay_carries_a_full_chat_and_the_model_list(browser_gated_ag
         relay_browsers = len(our_profiles())
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
-    fields = dict(line.split(": ", 1) for line in text.splitlines()[1:])
+    fields = echo_fields(text)
     assert fields["model"] == "@cf/qwen/qwq-32b"
     assert fields["temperature"] == "0.5"
     assert fields["system (state)"] == "Be brief."

@@ -13,9 +13,7 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -31,30 +29,14 @@ from langchain_cloudflare_playground.client.browser import (
     BrowserWithFallbackSource,
 )
 from tests.agents_worker import AgentsServer
-from tests.conftest import require_agents_server, require_tool
+from tests.helpers import (
+    chromium_processes,
+    our_profiles,
+    require_agents_server,
+    require_tool,
+    run_cli,
+)
 from tests.reference_server import ReferenceServer
-
-PROFILE_PREFIX = "cf-playground-chromium-"
-
-
-def chromium_processes() -> set[int]:
-    """Every Chromium process on the machine (ours carry our profile prefix)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if b"chromium" in cmdline.split(b"\0")[0] and state != "Z":
-            found.add(int(entry))
-    return found
-
-
-def our_profiles() -> list[str]:
-    return [p for p in os.listdir(tempfile.gettempdir()) if p.startswith(PROFILE_PREFIX)]
 
 
 @pytest.fixture(scope="module")
@@ -232,12 +214,10 @@ async def test_without_a_browser_the_client_keeps_working_with_default_headers(s
 
 
 def test_cli_session_refresh_show_and_clear(gated_http, isolated_session_cache):
-    from tests.integration_tests.test_cli import run
-
-    refreshed = run("session", "refresh", "--base-url", gated_http.url)
+    refreshed = run_cli("session", "refresh", "--base-url", gated_http.url)
     assert refreshed.returncode == 0, refreshed.stderr
     assert "fresh browser session saved" in refreshed.stdout
-    shown = run("session", "show")
+    shown = run_cli("session", "show")
     assert shown.returncode == 0, shown.stderr
     assert str(isolated_session_cache / "session.json") in shown.stdout
     assert "cf_clearance" in shown.stdout
@@ -246,11 +226,11 @@ def test_cli_session_refresh_show_and_clear(gated_http, isolated_session_cache):
     assert "cleared-by-browser" not in shown.stdout + refreshed.stdout  # names, never values
     assert "set-by-script" not in shown.stdout + refreshed.stdout
     # The refreshed session is what the next chat uses: no browser, straight through the gate.
-    chat = run("chat", "through", "--base-url", gated_http.url, "--wire-format", "http")
+    chat = run_cli("chat", "through", "--base-url", gated_http.url, "--wire-format", "http")
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.startswith("Echo: through")
-    assert run("session", "clear").returncode == 0
-    assert "no cached session" in run("session", "show").stdout
+    assert run_cli("session", "clear").returncode == 0
+    assert "no cached session" in run_cli("session", "show").stdout
 
 
 def _chat_with_the_default_source(url: str) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,9 @@ from langchain_cloudflare_playground.client import (
 )
 from langchain_cloudflare_playground.testing import cassette_patches
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
-from tests.reference_server import Fault, echo_reply
+from tests.helpers import echo_fields
+from tests.reference_server import Fault
+from tests.scripted_model import echo_reply
 
 CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
 # Where the committed cassettes were recorded (the reference server, by tests.record_cassettes).
@@ -318,7 +320,7 @@ async def test_breaking_out_early_while_recording(agents_server, tmp_path):
 async def test_committed_websocket_cassette_replays():
     text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[3])
     assert pieces > 5
-    lines = dict(line.split(": ", 1) for line in text.splitlines()[1:])
+    lines = echo_fields(text)
     assert lines["system (state)"] == "You are terse."
     assert lines["messages"] == "3"
     assert lines["last user"] == "Another one?"

@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
+from tests.helpers import CLI, run_cli
 from tests.reference_server import Fault, free_port
-
-CLI = str(Path(sys.executable).parent / "cf-playground")
-
-
-def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [CLI, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_chat_streams_the_reply_to_stdout(server):
     server.push(Fault(reply=["Hello", ", ", "world"], chunk_delay=0.05))
-    result = run("chat", "hi", "--base-url", server.url)
+    result = run_cli("chat", "hi", "--base-url", server.url)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Hello, world\n"
     assert result.stderr == ""
 
 
 def test_chat_options_reach_the_server(server):
-    result = run(
+    result = run_cli(
         "chat",
         "hi there",
         "--base-url",
@@ -53,20 +38,20 @@ def test_chat_options_reach_the_server(server):
 
 
 def test_reasoning_goes_to_stderr_and_the_reply_to_stdout(data_stream_server):
-    result = run("chat", "hi", "--base-url", data_stream_server.url, "-m", "qwq-32b")
+    result = run_cli("chat", "hi", "--base-url", data_stream_server.url, "-m", "qwq-32b")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Echo: hi")
     assert "[reasoning] Let me think." in result.stderr
 
 
 def test_base_url_from_the_environment(server):
-    result = run("chat", "env", env={"CF_PLAYGROUND_URL": server.url})
+    result = run_cli("chat", "env", env={"CF_PLAYGROUND_URL": server.url})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Echo: env")
 
 
 def test_interactive_chat_keeps_history(server):
-    result = run("chat", "--base-url", server.url, "-s", "Sys", stdin="first\nsecond\n/exit\n")
+    result = run_cli("chat", "--base-url", server.url, "-s", "Sys", stdin="first\nsecond\n/exit\n")
     assert result.returncode == 0, result.stderr
     assert "Echo: first | " in result.stdout
     assert "Echo: second | " in result.stdout
@@ -79,7 +64,7 @@ def test_interactive_chat_keeps_history(server):
 
 def test_interactive_chat_ends_on_end_of_input_and_survives_an_error(server):
     server.push(Fault(status=400))
-    result = run("chat", "--base-url", server.url, stdin="fails\nworks\n")
+    result = run_cli("chat", "--base-url", server.url, stdin="fails\nworks\n")
     assert result.returncode == 0
     assert "error: HTTP 400" in result.stderr
     assert "Echo: works" in result.stdout
@@ -89,21 +74,23 @@ def test_interactive_chat_ends_on_end_of_input_and_survives_an_error(server):
 
 def test_errors_are_one_line_and_a_non_zero_exit(server):
     server.push(Fault(status=404))
-    result = run("chat", "hi", "--base-url", server.url)
+    result = run_cli("chat", "hi", "--base-url", server.url)
     assert result.returncode == 1
     assert result.stderr.strip() == 'error: HTTP 404: {"error": "reference server says 404"}'
     assert "Traceback" not in result.stderr
 
 
 def test_unreachable_server_is_one_line(tmp_path):
-    result = run("chat", "hi", "--base-url", f"http://127.0.0.1:{free_port()}", "--timeout", "2")
+    result = run_cli(
+        "chat", "hi", "--base-url", f"http://127.0.0.1:{free_port()}", "--timeout", "2"
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach the playground")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unknown_model_suggests_names(server):
-    result = run("chat", "hi", "--base-url", server.url, "-m", "llama-3.3-7b")
+    result = run_cli("chat", "hi", "--base-url", server.url, "-m", "llama-3.3-7b")
     assert result.returncode == 1
     assert "Did you mean" in result.stderr
     assert "llama-3.3-70b" in result.stderr
@@ -112,19 +99,19 @@ def test_unknown_model_suggests_names(server):
 
 def test_a_broken_stream_keeps_what_arrived(server):
     server.push(Fault(reply=["part", "ial", "!"], cut_after=2))
-    result = run("chat", "hi", "--base-url", server.url)
+    result = run_cli("chat", "hi", "--base-url", server.url)
     assert result.returncode == 1
     assert result.stdout.startswith("partial")
     assert "7 characters" in result.stderr
 
 
 def test_models_table_and_json(server):
-    table = run("models", "--base-url", server.url)
+    table = run_cli("models", "--base-url", server.url)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["ALIAS", "MODEL", "ID"]
     assert any(line.split() == ["qwq-32b", "@cf/qwen/qwq-32b"] for line in lines)
-    as_json = run("models", "--json", "--base-url", server.url)
+    as_json = run_cli("models", "--json", "--base-url", server.url)
     models = json.loads(as_json.stdout)
     sparrow = next(m for m in models if m["alias"] == "sparrow-9b")
     assert sparrow["properties"]["context_window"] == "8192"
@@ -133,37 +120,37 @@ def test_models_table_and_json(server):
 
 def test_session_show_and_clear_never_print_cookie_values(server, isolated_session_cache):
     server.push(Fault(set_cookies={"__cf_bm": "secret-cookie-value"}))
-    run("chat", "hi", "--base-url", server.url)
-    shown = run("session", "show")
+    run_cli("chat", "hi", "--base-url", server.url)
+    shown = run_cli("session", "show")
     assert server.url in shown.stdout
     assert "__cf_bm" in shown.stdout
     assert "secret-cookie-value" not in shown.stdout
-    assert run("session", "path").stdout.strip() == str(isolated_session_cache / "session.json")
-    assert run("session", "clear").returncode == 0
-    assert "no cached session" in run("session", "show").stdout
+    assert run_cli("session", "path").stdout.strip() == str(isolated_session_cache / "session.json")
+    assert run_cli("session", "clear").returncode == 0
+    assert "no cached session" in run_cli("session", "show").stdout
 
 
 def test_usage_errors_exit_2():
-    result = run("chat", "hi", "--max-tokens", "many")
+    result = run_cli("chat", "hi", "--max-tokens", "many")
     assert result.returncode == 2
     assert "invalid int value" in result.stderr
 
 
 def test_chat_and_models_over_the_websocket(agents_server):
-    chat = run(
+    chat = run_cli(
         "chat", "hi", "--base-url", agents_server.url, "--wire-format", "agents", "-s", "Sys"
     )
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.startswith("Echo from the mock model.")
     assert "system (state): Sys" in chat.stdout
     assert "last user: hi" in chat.stdout
-    models = run("models", "--json", "--base-url", agents_server.url)  # auto: the WebSocket
+    models = run_cli("models", "--json", "--base-url", agents_server.url)  # auto: the WebSocket
     assert models.returncode == 0, models.stderr
     assert len(json.loads(models.stdout)) == 29
 
 
 def test_websocket_errors_are_one_line(agents_server):
-    result = run("chat", "[error:5007: No such model]", "--base-url", agents_server.url)
+    result = run_cli("chat", "[error:5007: No such model]", "--base-url", agents_server.url)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: 5007: No such model"
 

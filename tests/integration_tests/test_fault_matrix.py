@@ -3,7 +3,11 @@
 Each case names a fault, injected by a real server on loopback (the reference server for the HTTP
 dialects and for WebSocket faults the SDK cannot make, the real Agents SDK server in workerd for
 the rest), and the outcome: the reply (after how many requests), or the typed error with the words
-it must say and the partial text it must carry. The browser path's faults are in
+it must say and the partial text it must carry. It is the one place for what is retried, how many
+times, after how long a wait (``Retry-After`` in seconds and as a date, capped) and what the
+error carries when retries run out, end to end; ``tests/unit_tests/test_retry_and_errors.py``
+checks ``RetryPolicy`` and ``parse_retry_after`` on their own, with no server and no waiting. The
+browser path's faults are in
 ``test_browser_sessions.py`` (missing executable, a browser that exits, a challenge that never
 clears, cancellation during acquisition), with Chromium processes counted after each.
 """
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +29,7 @@ from langchain_cloudflare_playground.client import (
     BadRequestError,
     ChallengeError,
     NotFoundError,
+    PermissionDeniedError,
     PlaygroundAPIError,
     PlaygroundClient,
     PlaygroundConnectionError,
@@ -31,6 +38,7 @@ from langchain_cloudflare_playground.client import (
     PlaygroundStreamError,
     PlaygroundTimeoutError,
     RateLimitError,
+    ServerError,
     TextDelta,
 )
 from tests.reference_server import Fault, ReferenceServer, free_port
@@ -43,7 +51,9 @@ class Outcome:
     """What the caller must see.
 
     ``error`` None means the reply arrives whole; ``says`` is a fragment of the error's message;
-    ``partial`` the text a stream error carries; ``requests`` how many reached the server.
+    ``partial`` the text a stream error carries; ``requests`` how many reached the server;
+    ``status`` and ``retry_after`` the error's attributes; ``waited`` the bounds, in seconds, of
+    how long the whole call took; ``retries`` how many retries the client logged.
     """
 
     error: type[PlaygroundError] | None = None
@@ -51,6 +61,10 @@ class Outcome:
     partial: str | None = None
     requests: int | None = None
     text: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    waited: tuple[float, float] | None = None
+    retries: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,11 @@ class Case:
     faults: list[Fault]
     outcome: Outcome
     options: dict[str, object] = field(default_factory=dict)
+    policy: dict[str, float] = field(default_factory=dict)  # over the matrix's quick retries
+
+
+# The matrix retries at once (no backoff to speak of) and waits at most 0.2 s for a Retry-After.
+QUICK_RETRIES = {"initial_delay": 0.01, "max_retry_after": 0.2}
 
 
 def _http_date(seconds_from_now: float) -> str:
@@ -73,29 +92,75 @@ HTTP_CASES: dict[str, Case] = {
     "429, Retry-After as an HTTP date, then the reply": Case(
         [Fault(status=429, retry_after=_http_date(0))], Outcome(requests=2)
     ),
+    "429, Retry-After of 0.3 s is waited for, then the reply": Case(
+        [Fault(status=429, retry_after="0.3")],
+        Outcome(requests=2, waited=(0.3, 2.5)),
+        policy={"max_retry_after": 60},
+    ),
+    "429, Retry-After as an HTTP date a day ahead is waited for up to the cap": Case(
+        [Fault(status=429, retry_after=_http_date(86_400))],
+        Outcome(requests=2, waited=(0.3, 2.5)),
+        policy={"max_retry_after": 0.3},
+    ),
+    "429, absurd Retry-After: the wait is capped, then the reply": Case(
+        [Fault(status=429, retry_after="999999")], Outcome(requests=2, waited=(0.2, 2.0))
+    ),
     "429, absurd Retry-After, no retries left": Case(
         [Fault(status=429, retry_after="999999")],
         Outcome(RateLimitError, "429", requests=1),
         {"max_retries": 0},
     ),
+    "429, no retries left: the error carries Retry-After": Case(
+        [Fault(status=429, retry_after="12")],
+        Outcome(RateLimitError, "429", requests=1, status=429, retry_after=12),
+        {"max_retries": 0},
+    ),
     **{
         f"{status}, retried, then the reply": Case([Fault(status=status)], Outcome(requests=2))
-        for status in (500, 502, 503, 504)
+        for status in (408, 409, 500, 502, 503, 504)
+    },
+    **{
+        f"{status} twice, retried twice, then the reply": Case(
+            [Fault(status=status)] * 2, Outcome(requests=3, retries=2)
+        )
+        for status in (408, 409, 500, 502, 503, 504)
     },
     "503 three times: retries run out": Case(
         [Fault(status=503)] * 3, Outcome(PlaygroundAPIError, "503", requests=3)
     ),
-    "400, not retried": Case([Fault(status=400)], Outcome(BadRequestError, "400", requests=1)),
-    "401, not retried": Case([Fault(status=401)], Outcome(AuthenticationError, "401", requests=1)),
-    "404, not retried": Case([Fault(status=404)], Outcome(NotFoundError, "404", requests=1)),
+    "502 twice with max_retries=1: retries run out": Case(
+        [Fault(status=502)] * 2,
+        Outcome(ServerError, "502", requests=2, status=502, retries=1),
+        {"max_retries": 1},
+    ),
+    "400, not retried": Case(
+        [Fault(status=400)], Outcome(BadRequestError, "400", requests=1, status=400, retries=0)
+    ),
+    "401, not retried": Case(
+        [Fault(status=401)],
+        Outcome(AuthenticationError, "401", requests=1, status=401, retries=0),
+    ),
+    "404, not retried": Case(
+        [Fault(status=404)], Outcome(NotFoundError, "404", requests=1, status=404, retries=0)
+    ),
+    "403 without a challenge page: one fresh session, refused again": Case(
+        [Fault(status=403)] * 2, Outcome(PermissionDeniedError, "403", requests=2, status=403)
+    ),
     "challenge page, a fresh session, then the reply": Case(
         [Fault(challenge=True)], Outcome(requests=2)
     ),
     "challenge page twice": Case(
         [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2)
     ),
+    "challenge page with status 503 twice: a second refusal is final": Case(
+        [Fault(challenge=True, status=503)] * 2,
+        Outcome(ChallengeError, "browser", requests=2, status=503),
+    ),
     "reset before the status, retried": Case(
         [Fault(reset_before_status=True)], Outcome(requests=2)
+    ),
+    "reset after the headers, before any text, retried": Case(
+        [Fault(cut_after=0)], Outcome(requests=2)
     ),
     "reset after 2 chunks": Case(
         [Fault(reply=REPLY, cut_after=2)],
@@ -137,9 +202,17 @@ HTTP_CASES: dict[str, Case] = {
         [Fault(error_after=(0, "5007: No such model"))],
         Outcome(PlaygroundAPIError, "5007: No such model", requests=1),
     ),
+    "in-stream rate limit before any text, retried": Case(
+        [Fault(error_after=(0, "3021: rate limiting, try later"))], Outcome(requests=2, retries=1)
+    ),
     "in-stream error after text": Case(
         [Fault(reply=REPLY, error_after=(2, "model crashed"))],
-        Outcome(PlaygroundStreamError, "model crashed", partial="one two ", requests=1),
+        Outcome(
+            PlaygroundStreamError,
+            "model crashed (the stream broke after 8 characters",
+            partial="one two ",
+            requests=1,
+        ),
     ),
 }
 # Per dialect: what a broken frame and invalid UTF-8 look like on each wire.
@@ -170,7 +243,27 @@ async def _outcome(client: PlaygroundClient, prompt: str = "x") -> tuple[str, Ex
     return "".join(received), None
 
 
-def _check(outcome: Outcome, text: str, error: Exception | None, requests: int) -> None:
+async def _timed_outcome(
+    client: PlaygroundClient, prompt: str = "x"
+) -> tuple[str, Exception | None, float]:
+    started = time.monotonic()
+    text, error = await _outcome(client, prompt)
+    return text, error, time.monotonic() - started
+
+
+def _retries_logged(log: str) -> int:
+    return len(re.findall(r"retry \d+ of \d+", log))
+
+
+def _check(
+    outcome: Outcome,
+    text: str,
+    error: Exception | None,
+    requests: int,
+    *,
+    waited: float | None = None,
+    log: str | None = None,
+) -> None:
     if outcome.error is None:
         assert error is None, f"expected a reply, got {error!r}"
         if outcome.text is not None:
@@ -188,27 +281,80 @@ def _check(outcome: Outcome, text: str, error: Exception | None, requests: int) 
             assert text == ""  # nothing reached the caller
     if outcome.requests is not None:
         assert requests == outcome.requests
+    if outcome.status is not None:
+        assert getattr(error, "status", None) == outcome.status
+    if outcome.retry_after is not None:
+        assert getattr(error, "retry_after", None) == outcome.retry_after
+    if outcome.waited is not None:
+        assert waited is not None
+        low, high = outcome.waited
+        assert low <= waited < high, waited
+    if outcome.retries is not None:
+        assert log is not None
+        assert _retries_logged(log) == outcome.retries, log
 
 
 @pytest.mark.parametrize("name", list(HTTP_CASES))
-async def test_http_fault(server, name):
+async def test_http_fault(server, name, caplog):
     case = HTTP_CASES[name]
     server.push(*_for_dialect(case.faults, server.dialect))
     options = {"wire_format": "http", "max_retries": 2, **case.options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
-            max_retries=int(options["max_retries"]), initial_delay=0.01, max_retry_after=0.2
+            max_retries=int(options["max_retries"]), **{**QUICK_RETRIES, **case.policy}
         )
-        text, error = await _outcome(client)
-    _check(case.outcome, text, error, len(server.inference_requests))
+        with caplog.at_level(logging.INFO):
+            text, error, waited = await _timed_outcome(client)
+    _check(
+        case.outcome, text, error, len(server.inference_requests), waited=waited, log=caplog.text
+    )
     assert server.pending_faults() == 0  # every injected fault was met
 
 
-async def test_connection_refused():
+async def test_connection_refused(caplog):
     async with PlaygroundClient(f"http://127.0.0.1:{free_port()}", wire_format="http") as client:
         client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
-        text, error = await _outcome(client)
-    _check(Outcome(PlaygroundConnectionError, "cannot reach the playground"), text, error, 0)
+        with caplog.at_level(logging.INFO):
+            text, error = await _outcome(client)
+    _check(
+        Outcome(PlaygroundConnectionError, "cannot reach the playground", retries=1),
+        text,
+        error,
+        0,
+        log=caplog.text,
+    )
+    assert "retry 1 of 1" in caplog.text
+
+
+async def test_connection_refused_then_a_server_appears():
+    port = free_port()
+    server = ReferenceServer(2, port=port)
+    async with PlaygroundClient(f"http://127.0.0.1:{port}") as client:
+        client.retry_policy = type(client.retry_policy)(max_retries=3, initial_delay=0.3)
+
+        async def start_later() -> None:
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(server.start)
+
+        starter = asyncio.create_task(start_later())
+        try:
+            reply = await client.achat("x")
+        finally:
+            await starter
+            server.stop()
+    assert reply.text.startswith("Echo: x")
+
+
+async def test_challenge_page_gets_one_try_with_a_fresh_session(client, server):
+    # Per call: a client that refreshed its session once gets one fresh try on a later call too.
+    server.push(Fault(challenge=True))
+    assert (await client.achat("x")).text.startswith("Echo")
+    assert len(server.inference_requests) == 2
+    server.push(*[Fault(challenge=True, status=503)] * 3)
+    with pytest.raises(ChallengeError, match="browser") as info:
+        await client.achat("x")
+    assert info.value.status == 503
+    assert len(server.inference_requests) == 4  # a second refusal is final, with advice
 
 
 # -- the WebSocket dialect ---------------------------------------------------------------------
@@ -224,6 +370,11 @@ AGENTS_CASES: dict[str, tuple[str, Outcome, dict[str, object]]] = {
         "[rate-limit]",
         Outcome(RateLimitError, "rate"),
         {"max_retries": 0},
+    ),
+    "rate limit before any text: retried once, then still limited": (
+        "[rate-limit]",
+        Outcome(RateLimitError, "3021: rate limiting", retries=1),
+        {"max_retries": 1},
     ),
     "error after text": (
         "[error-after-text]",
@@ -250,10 +401,16 @@ AGENTS_CASES: dict[str, tuple[str, Outcome, dict[str, object]]] = {
 
 
 @pytest.mark.parametrize("name", list(AGENTS_CASES))
-async def test_agents_server_fault(agents_server, name):
+async def test_agents_server_fault(agents_server, name, caplog):
     prompt, outcome, options = AGENTS_CASES[name]
     async with PlaygroundClient(agents_server.url, wire_format="agents", **options) as client:
-        text, error = await _outcome(client, prompt)
+        client.retry_policy = type(client.retry_policy)(
+            max_retries=client.retry_policy.max_retries, initial_delay=0.01
+        )
+        with caplog.at_level(logging.INFO):
+            text, error = await _outcome(client, prompt)
+    if outcome.retries is not None:
+        assert _retries_logged(caplog.text) == outcome.retries, caplog.text
     if outcome.error is None:
         assert error is None
         assert text == outcome.text
@@ -310,7 +467,7 @@ async def test_websocket_fault(data_stream_server, name):
     options = {"wire_format": "agents", "max_retries": 2, **case.options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
-            max_retries=int(options["max_retries"]), initial_delay=0.01, max_retry_after=0.2
+            max_retries=int(options["max_retries"]), **{**QUICK_RETRIES, **case.policy}
         )
         text, error = await _outcome(client)
     upgrades = [r for r in server.requests if r.path.startswith("/agents/")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import os
 import threading
 import time
@@ -12,25 +11,18 @@ import time
 import pytest
 
 from langchain_cloudflare_playground.client import (
-    AuthenticationError,
-    BadRequestError,
-    ChallengeError,
     Finish,
     ModelNotFoundError,
-    NotFoundError,
-    PermissionDeniedError,
-    PlaygroundAPIError,
     PlaygroundClient,
     PlaygroundConnectionError,
     PlaygroundProtocolError,
     PlaygroundStreamError,
     PlaygroundTimeoutError,
-    RateLimitError,
     ReasoningDelta,
-    ServerError,
     TextDelta,
 )
-from tests.reference_server import CATALOG, Fault, ReferenceServer, echo_reply, free_port
+from tests.reference_server import CATALOG, Fault
+from tests.scripted_model import echo_reply
 
 DEFAULT = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 
@@ -155,162 +147,10 @@ async def test_line_longer_than_aiohttps_read_buffer(client, server):
     assert (await client.achat("x")).text == "a" + long_chunk + "b"
 
 
-# -- status errors ------------------------------------------------------------------------
+# -- connection faults ----------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    ("status", "cls"),
-    [
-        (400, BadRequestError),
-        (401, AuthenticationError),
-        (404, NotFoundError),
-    ],
-)
-async def test_client_errors_are_typed_and_not_retried(client, server, status, cls):
-    server.push(Fault(status=status))
-    with pytest.raises(cls) as info:
-        await client.achat("x")
-    assert info.value.status == status
-    assert len(server.inference_requests) == 1
-
-
-async def test_a_403_gets_one_try_with_a_fresh_session(client, server):
-    server.push(Fault(status=403), Fault(status=403))
-    with pytest.raises(PermissionDeniedError) as info:
-        await client.achat("x")
-    assert info.value.status == 403
-    assert len(server.inference_requests) == 2
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 409])
-async def test_server_errors_are_retried_then_succeed(client, server, status):
-    server.push(Fault(status=status, retry_after="0"), Fault(status=status, retry_after="0"))
-    reply = await client.achat("x")
-    assert reply.text.startswith("Echo: x")
-    assert len(server.inference_requests) == 3
-
-
-async def test_retries_give_up_after_max_retries(server):
-    async with PlaygroundClient(server.url, max_retries=1) as c:
-        server.push(*[Fault(status=502, retry_after="0")] * 3)
-        with pytest.raises(ServerError) as info:
-            await c.achat("x")
-    assert info.value.status == 502
-    assert len(server.inference_requests) == 2
-
-
-async def test_rate_limit_honours_retry_after_seconds(client, server):
-    server.push(Fault(status=429, retry_after="1"))
-    started = time.monotonic()
-    reply = await client.achat("x")
-    waited = time.monotonic() - started
-    assert reply.text.startswith("Echo: x")
-    assert 0.95 <= waited < 3
-
-
-async def test_rate_limit_honours_retry_after_as_an_http_date(client, server):
-    import email.utils
-
-    server.push(Fault(status=429, retry_after=email.utils.formatdate(time.time() + 2, usegmt=True)))
-    started = time.monotonic()
-    await client.achat("x")
-    # An HTTP date has whole seconds: the wait is between one and two seconds.
-    assert 0.9 <= time.monotonic() - started < 3.5
-
-
-async def test_rate_limit_with_no_retries_left_raises_with_retry_after(server):
-    async with PlaygroundClient(server.url, max_retries=0) as c:
-        server.push(Fault(status=429, retry_after="12"))
-        with pytest.raises(RateLimitError) as info:
-            await c.achat("x")
-    assert info.value.retry_after == 12
-
-
-async def test_absurd_retry_after_is_capped(server):
-    async with PlaygroundClient(server.url) as c:
-        c.retry_policy = type(c.retry_policy)(max_retries=1, max_retry_after=0.2)
-        server.push(Fault(status=429, retry_after="999999"))
-        started = time.monotonic()
-        await c.achat("x")
-    assert time.monotonic() - started < 2
-
-
-async def test_challenge_page_gets_one_try_with_a_fresh_session(client, server):
-    server.push(Fault(challenge=True))
-    assert (await client.achat("x")).text.startswith("Echo")
-    assert len(server.inference_requests) == 2
-    server.push(*[Fault(challenge=True, status=503)] * 3)
-    with pytest.raises(ChallengeError, match="browser") as info:
-        await client.achat("x")
-    assert info.value.status == 503
-    assert len(server.inference_requests) == 4  # a second refusal is final, with advice
-
-
-async def test_in_stream_error_before_text_raises_the_server_message(client, server):
-    server.push(Fault(error_after=(0, "5007: No such model")))
-    with pytest.raises(PlaygroundAPIError, match="5007: No such model") as info:
-        await client.achat("x")
-    assert not isinstance(info.value, PlaygroundStreamError)
-    assert len(server.inference_requests) == 1  # not a retryable error
-
-
-async def test_in_stream_rate_limit_before_text_is_retried(client, server):
-    server.push(Fault(error_after=(0, "3021: rate limiting, try later")))
-    assert (await client.achat("x")).text.startswith("Echo")
-    assert len(server.inference_requests) == 2
-
-
-async def test_in_stream_error_after_text_keeps_the_partial_text(client, server):
-    server.push(Fault(reply=["Hello", " wor", "ld"], error_after=(2, "model crashed")))
-    received: list[str] = []
-    with pytest.raises(PlaygroundStreamError, match="model crashed") as info:
-        async for event in client.astream_chat("x"):
-            if isinstance(event, TextDelta):
-                received.append(event.text)
-    assert info.value.partial_text == "Hello wor" == "".join(received)
-    assert "9 characters" in str(info.value)
-    assert len(server.inference_requests) == 1  # never retried once text reached the caller
-
-
-# -- connection faults --------------------------------------------------------------------
-
-
-async def test_connection_refused_is_retried_then_typed(caplog):
-    port = free_port()
-    async with PlaygroundClient(f"http://127.0.0.1:{port}", wire_format="http") as c:
-        c.retry_policy = type(c.retry_policy)(max_retries=1, initial_delay=0.01)
-        with (
-            caplog.at_level(logging.INFO),
-            pytest.raises(PlaygroundConnectionError, match="cannot reach"),
-        ):
-            await c.achat("x")
-    assert "retry 1 of 1" in caplog.text
-    assert "retry 2" not in caplog.text
-
-
-async def test_connection_refused_then_a_server_appears():
-    port = free_port()
-    server = ReferenceServer(2, port=port)
-    async with PlaygroundClient(f"http://127.0.0.1:{port}") as c:
-        c.retry_policy = type(c.retry_policy)(max_retries=3, initial_delay=0.3)
-
-        async def start_later() -> None:
-            await asyncio.sleep(0.1)
-            await asyncio.to_thread(server.start)
-
-        starter = asyncio.create_task(start_later())
-        try:
-            reply = await c.achat("x")
-        finally:
-            await starter
-            server.stop()
-    assert reply.text.startswith("Echo: x")
-
-
-async def test_reset_before_any_text_is_retried(client, server):
-    server.push(Fault(cut_after=0))
-    assert (await client.achat("x")).text.startswith("Echo")
-    assert len(server.inference_requests) == 2
+# What each status error, refusal and connection fault becomes, and which are retried (with
+# how many requests and how long a wait), is test_fault_matrix.py's: one place for retries.
 
 
 async def test_reset_after_text_raises_a_stream_error_with_the_text(client, server):

@@ -13,7 +13,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import RateLimitError
-from tests.integration_tests.conftest import run_example
+from tests.helpers import run_example
 from tests.reference_server import Fault
 
 HISTORY = [

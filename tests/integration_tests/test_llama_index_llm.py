@@ -13,7 +13,7 @@ from llama_index.core.llms import LLM
 from pydantic import Field
 
 from llama_index_cloudflare_playground import CloudflarePlayground
-from tests.integration_tests.conftest import run_example
+from tests.helpers import run_example
 
 HISTORY = [
     ChatMessage(role=MessageRole.SYSTEM, content="Be brief."),

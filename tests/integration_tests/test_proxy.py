@@ -8,7 +8,7 @@ import time
 import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient, PlaygroundConnectionError
-from tests.conftest import require_tool
+from tests.helpers import require_tool
 from tests.reference_server import free_port
 
 

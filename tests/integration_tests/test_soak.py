@@ -24,7 +24,7 @@ from langchain_cloudflare_playground.client import (
     PlaygroundError,
     TextDelta,
 )
-from tests.integration_tests.test_browser_sessions import chromium_processes
+from tests.helpers import chromium_processes
 from tests.reference_server import Fault
 
 FULL = os.environ.get("CF_PLAYGROUND_SOAK") == "full"

@@ -18,7 +18,7 @@ import { MockLanguageModelV3, simulateReadableStream } from "ai/test";
 // Types
 
 // Minimal structural types so the file needs no @cloudflare/workers-types.
-type Env = { Playground: unknown; GATE?: string };
+type Env = { Playground: unknown; GATE?: string; SCRIPTED_MODEL_URL?: string };
 
 /** Same shape as the public playground's PlaygroundState (site/ai-playground/src/server.ts). */
 export interface PlaygroundState {
@@ -132,17 +132,17 @@ const CHAT_MODEL_IDS = new Set(
 
 // ---------------------------------------------------------------------------
 // Scripted model
+//
+// What the model says is decided by the scripted model of tests/scripted_model.py (the same one
+// the reference server of the HTTP dialects replies with), asked over loopback at
+// env.SCRIPTED_MODEL_URL (tests/agents_worker.py starts it and passes the URL with --var). This
+// file only plays the script it gets back through the AI SDK, so every scripted behaviour is
+// written once, in Python.
 
 /** An error whose message is forwarded to the client verbatim (others become "An error occurred."). */
 class ExposedError extends Error {
   exposed = true;
 }
-
-const RATE_LIMIT_BODY = JSON.stringify({
-  message:
-    "The model is currently rate limited. Please try again later or choose a different model.",
-  details: "3021: rate limiting: too many requests for this model, please retry later"
-});
 
 const NO_USAGE = {
   inputTokens: { total: undefined, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
@@ -151,13 +151,22 @@ const NO_USAGE = {
 
 type StreamPart = Record<string, unknown> & { type: string };
 
-/** Split text into deltas of about `size` characters, keeping whitespace with the word before it. */
-function chunkText(text: string): string[] {
-  const pieces = text.match(/\S+\s*|\s+/g) ?? [];
-  const out: string[] = [];
-  for (let i = 0; i < pieces.length; i += 2) out.push(pieces.slice(i, i + 2).join(""));
-  return out;
-}
+type ScriptedError = { message: string; exposed: boolean };
+
+/** The answer of tests/scripted_model.py `agents_script`. */
+type Script = {
+  /** "stream": stream the parts below; "no-response": onChatMessage returns nothing; "throw": it throws */
+  respond: "stream" | "no-response" | "throw";
+  reasoning: string[];
+  text: string[];
+  /** thrown from doStream, before any stream part */
+  errorBefore: ScriptedError | null;
+  /** emitted as a stream `error` part after the text deltas */
+  errorAfter: ScriptedError | null;
+  /** waited before each text/reasoning delta */
+  delayMs: number;
+  finishReason: "stop" | "length";
+};
 
 function textOfUIMessage(m: UIMessage): string {
   return m.parts
@@ -165,514 +174,31 @@ function textOfUIMessage(m: UIMessage): string {
     .join("");
 }
 
-type Script = {
-  reasoning: string[];
-  text: string[];
-  /** thrown from doStream, before any stream part */
-  throwBefore?: Error;
-  /** emitted as a stream `error` part after the text deltas */
-  errorAfter?: Error;
-  delayMs: number;
-  finishReason?: "stop" | "length";
-};
-
-const SAMPLE_VALUES: Record<string, unknown> = {
-  integer: 3,
-  number: 1.5,
-  boolean: true,
-  array: [],
-  object: {}
-};
-
-function objectForSchema(instructions: string, userText: string): Record<string, unknown> {
-  const quoted = instructions.split("JSON schema:\n")[1];
-  let properties: Record<string, { type?: string }> = { echo: { type: "string" } };
-  try {
-    const schema = quoted ? JSON.parse(quoted.split("\n")[0]) : {};
-    if (schema.properties) properties = schema.properties;
-  } catch {
-    // not a schema we can read: answer with the echo object
+/** Ask the scripted model what to do with the room's history. */
+async function fetchScript(env: Env, state: PlaygroundState, messages: UIMessage[]): Promise<Script> {
+  if (!env.SCRIPTED_MODEL_URL) {
+    throw new Error("SCRIPTED_MODEL_URL is not set: start this Worker with tests/agents_worker.py");
   }
-  const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(properties)) {
-    const type = spec.type ?? "string";
-    out[name] = type === "string" ? userText : SAMPLE_VALUES[type] ?? null;
+  const response = await fetch(env.SCRIPTED_MODEL_URL, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      // The state as the echo prints it (a template literal's ToString).
+      model: `${state.model}`,
+      temperature: `${state.temperature}`,
+      system: `${state.system ?? ""}`,
+      chatModel: CHAT_MODEL_IDS.has(state.model),
+      messages: messages.map((m) => ({ role: m.role, text: textOfUIMessage(m) }))
+    })
+  });
+  if (!response.ok) {
+    throw new Error(`the scripted model answered ${response.status}: ${await response.text()}`);
   }
-  return out;
+  return (await response.json()) as Script;
 }
 
-// ---------------------------------------------------------------------------
-// The tool format (same model as tests/reference_server.py `tool_reply`; change both together)
-//
-// A model that follows the client's prompt-based tool format: it picks tools by their names and
-// fills the arguments their JSON schemas ask for with values from the request. Generic: no answer
-// is keyed to a particular prompt.
-
-const TOOLS_HEADING = "# How to call tools";
-const SCHEMA_PREFIX = "Arguments JSON schema: ";
-const CORRECTION = "Your last reply could not be used:";
-const RESULT_STARTS = ["Tool result for ", "Tool error for "];
-const RESULT_HEADER = /^Tool (?:result|error) for [^\n]*?\):[ \t]?([^\n]*)$/;
-const NAMED_CHOICE = /You must call the tool "([^"\n]+)" now\./;
-const REQUIRED_CHOICE = "You must call at least one tool now.";
-// Test knobs in the request; the reference server strips the same ones, so that both servers
-// take the same values from the rest of the text.
-const TRIGGER =
-  /\[(?:fenced|prose|bad-tool|bad-args|always-bad|reasoning|rate-limit|error-before-text|error-after-text|error:[^\]]*|empty|length|long:\d+|slow(?::\d+)?|repeat-newline|no-response|throw)\]/g;
-// Boundaries are ASCII: "v2" holds no number, yet Chinese text puts numbers and names right
-// next to other characters.
-const NUMBER = /(?<![A-Za-z0-9_.])-?[0-9]+(?:\.[0-9]+)?/gu;
-const WHOLE_NUMBER = /^-?[0-9]+(?:\.[0-9]+)?$/;
-// An apostrophe inside a word ("What's") neither opens nor closes a quote.
-const QUOTED = /(?<![A-Za-z0-9])'([^\n]+?)'(?![A-Za-z0-9])|"([^"\n]+?)"|“([^”\n]+?)”/gu;
-const WORD = /[\p{L}\p{N}]+(?:['\u2019\-][\p{L}\p{N}]+)*/gu; // with O'Neill, Jean-Luc
-const MAX_DEPTH = 8;
-const BAD_TOOL = "no_such_tool";
-
-type Schema = Record<string, unknown>;
-type ToolSpec = { name: string; schema: Schema };
-/** A value found in the request; each is used at most once per reply. */
-type Found = { text: string; start: number; used: boolean };
-
-function isSchema(value: unknown): value is Schema {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function has(schema: Schema, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(schema, key);
-}
-
-/** JSON as Python's json.dumps writes it (", " and ": "), so both servers send the same text. */
-function pythonJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (isSchema(value)) {
-    const entries = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`);
-    return `{${entries.join(", ")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/**
- * The scripted model's answer in the tool format, or null to answer as usual.
- *
- * `users` are the texts of the user messages, oldest first. Tool results get a plain answer
- * quoting them; a request gets a {"tool_calls": [...]} object for the tools it names (by their
- * full name, else by the words of one name), or for the first tool when a call is required.
- * After a correction ("Your last reply could not be used: ...") the request is the one before it.
- */
-function toolReply(system: string, users: string[]): string | null {
-  const lines = system.split("\n").map((line) => line.replace(/\r$/, ""));
-  if (!lines.includes(TOOLS_HEADING)) return null;
-  const last = users.length ? users[users.length - 1] : "";
-  const results = toolResults(last);
-  if (results !== null) return `The tool answered: ${results.join("; ")}.`;
-  const correcting = last.startsWith(CORRECTION);
-  let request = last;
-  if (correcting) {
-    request =
-      [...users]
-        .reverse()
-        .find((text) => !text.startsWith(CORRECTION) && toolResults(text) === null) ?? "";
-  }
-  if (request.includes("[prose]")) return "I would rather answer in words.";
-  const text = request.replace(TRIGGER, "").trim();
-  const { tools, named, required } = toolSection(lines);
-  let chosen = chooseTools(tools, text, named, required);
-  const badTool =
-    request.includes("[always-bad]") || (request.includes("[bad-tool]") && !correcting);
-  if (!chosen.length && badTool && tools.length) chosen = tools.slice(0, 1);
-  if (!chosen.length) return null;
-  const values = new RequestValues(text, tools);
-  const badArgs = request.includes("[bad-args]") && !correcting;
-  let calls = chosen.map((tool) => ({
-    name: tool.name,
-    arguments: toolArguments(tool.schema, values, badArgs)
-  }));
-  if (badTool) calls = [{ name: BAD_TOOL, arguments: calls[0].arguments }];
-  const payload = pythonJson({ tool_calls: calls });
-  if (request.includes("[fenced]")) return `I will use a tool.\n\`\`\`json\n${payload}\n\`\`\`\n`;
-  return payload;
-}
-
-/**
- * `system` with its tool section folded to "[tools: a, b]", for the echo. A model answering in
- * words does not repeat the call format, whose template a client would take for a broken call.
- */
-function withoutToolSection(system: string): string {
-  const lines = system.split("\n");
-  const bare = lines.map((line) => line.replace(/\r$/, ""));
-  const heading = bare.indexOf(TOOLS_HEADING);
-  if (heading < 0) return system;
-  const start = bare.slice(0, heading).lastIndexOf("# Tools");
-  let end = bare.findIndex((line, i) => i > heading && line.startsWith("# "));
-  if (end < 0) end = bare.length;
-  const names = toolSection(bare).tools.map((tool) => tool.name).join(", ");
-  return [...lines.slice(0, start < 0 ? heading : start), `[tools: ${names}]`, ...lines.slice(end)].join("\n");
-}
-
-/** The result texts of a tool-results message, or null for any other message. */
-function toolResults(text: string): string[] | null {
-  if (!RESULT_STARTS.some((start) => text.startsWith(start))) return null;
-  const blocks: string[][] = [];
-  for (const line of text.split("\n")) {
-    const header = line.replace(/\r$/, "").match(RESULT_HEADER);
-    if (header || !blocks.length) blocks.push(header && header[1] ? [header[1]] : []);
-    else blocks[blocks.length - 1].push(line);
-  }
-  return blocks.map((block) => block.join("\n").trim());
-}
-
-/** The tools listed before the heading, the tool named by the choice, whether one is due. */
-function toolSection(lines: string[]): { tools: ToolSpec[]; named: string | null; required: boolean } {
-  const heading = lines.indexOf(TOOLS_HEADING);
-  const tools: ToolSpec[] = [];
-  let name: string | null = null;
-  for (const line of lines.slice(0, heading)) {
-    if (line.startsWith("## ")) {
-      name = line.slice(3).trim();
-    } else if (line.startsWith("#")) {
-      name = null;
-    } else if (name && line.startsWith(SCHEMA_PREFIX)) {
-      let schema: unknown = {};
-      try {
-        schema = JSON.parse(line.slice(SCHEMA_PREFIX.length));
-      } catch {
-        schema = {};
-      }
-      tools.push({ name, schema: isSchema(schema) ? schema : {} });
-      name = null;
-    }
-  }
-  const rules = lines.slice(heading + 1).join("\n");
-  const named = rules.match(NAMED_CHOICE);
-  return { tools, named: named ? named[1] : null, required: rules.includes(REQUIRED_CHOICE) };
-}
-
-/** `text` as a whole word, in any case. */
-function namePattern(text: string, flags = "iu"): RegExp {
-  const escaped = text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  return new RegExp(`(?<![A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`, flags);
-}
-
-/** The words of a tool name of four letters or more: getWeatherNow -> weather. */
-function nameWords(name: string): string[] {
-  const spaced = name
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2");
-  const words = spaced
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((word) => [...word].length >= 4)
-    .map((word) => word.toLowerCase());
-  return [...new Set(words)];
-}
-
-function chooseTools(
-  tools: ToolSpec[],
-  text: string,
-  named: string | null,
-  required: boolean
-): ToolSpec[] {
-  if (named !== null) {
-    const tool = tools.find((t) => t.name === named);
-    if (tool) return [tool];
-  }
-  const mentioned: [number, ToolSpec][] = [];
-  for (const tool of tools) {
-    const found = namePattern(tool.name).exec(text);
-    if (found) mentioned.push([found.index, tool]);
-  }
-  if (mentioned.length) return mentioned.sort((a, b) => a[0] - b[0]).map(([, tool]) => tool);
-  const lowered = text.toLowerCase();
-  let best: ToolSpec | null = null;
-  let bestScore = 0;
-  for (const tool of tools) {
-    const score = nameWords(tool.name).filter((word) => lowered.includes(word)).length;
-    if (score > bestScore) {
-      best = tool;
-      bestScore = score;
-    }
-  }
-  if (best) return [best];
-  return required ? tools.slice(0, 1) : [];
-}
-
-/** The values a request offers, in order of appearance: quoted, capitalized, numbers. */
-class RequestValues {
-  quoted: Found[] = [];
-  numbers: Found[];
-  phrases: Found[];
-
-  constructor(
-    readonly text: string,
-    tools: ToolSpec[]
-  ) {
-    const numbers: Found[] = [];
-    // Quoted text and tool names are not also read as phrases or numbers.
-    const masked = text.split("");
-    const mask = (start: number, end: number) => {
-      for (let i = start; i < end; i++) masked[i] = "\0";
-    };
-    const names = new Set(tools.map((tool) => tool.name.toLowerCase()));
-    for (const match of text.matchAll(QUOTED)) {
-      mask(match.index, match.index + match[0].length);
-      const content = match[1] ?? match[2] ?? match[3];
-      if (names.has(content.toLowerCase())) continue;
-      const found: Found = { text: content, start: match.index, used: false };
-      this.quoted.push(found);
-      if (WHOLE_NUMBER.test(content)) numbers.push(found);
-    }
-    for (const tool of tools) {
-      for (const match of text.matchAll(namePattern(tool.name, "giu"))) {
-        mask(match.index, match.index + match[0].length);
-      }
-    }
-    const plain = masked.join("");
-    for (const match of plain.matchAll(NUMBER)) {
-      numbers.push({ text: match[0], start: match.index, used: false });
-    }
-    this.numbers = numbers.sort((a, b) => a.start - b.start);
-    this.phrases = capitalizedPhrases(plain);
-  }
-
-  take(pool: Found[]): string | null {
-    const found = pool.find((f) => !f.used);
-    if (!found) return null;
-    found.used = true;
-    return found.text;
-  }
-
-  mentions(value: string): boolean {
-    return namePattern(value).test(this.text);
-  }
-}
-
-/**
- * Runs of capitalized words joined by spaces or ", ": "San Francisco, CA". A sentence's first
- * word and "I" are capitalized by grammar, not as names: they do not count.
- */
-function capitalizedPhrases(text: string): Found[] {
-  const phrases: Found[] = [];
-  let start: number | null = null;
-  let end = 0;
-  for (const match of text.matchAll(WORD)) {
-    const word = match[0];
-    const counts = /^\p{Uppercase}/u.test(word) && word !== "I" && !startsSentence(text, match.index);
-    const gap = text.slice(end, match.index);
-    if (counts && start !== null && (gap === " " || gap === ", ")) {
-      end = match.index + word.length;
-      continue;
-    }
-    if (start !== null) phrases.push({ text: text.slice(start, end), start, used: false });
-    if (counts) {
-      start = match.index;
-      end = match.index + word.length;
-    } else {
-      start = null;
-      end = 0;
-    }
-  }
-  if (start !== null) phrases.push({ text: text.slice(start, end), start, used: false });
-  return phrases;
-}
-
-function startsSentence(text: string, index: number): boolean {
-  const before = text.slice(0, index);
-  const trimmed = before.trimEnd();
-  return !trimmed || (".!?".includes(trimmed[trimmed.length - 1]) && trimmed.length < before.length);
-}
-
-function toolArguments(schema: Schema, values: RequestValues, badArgs: boolean): Schema {
-  const built = valueFor(schema, schema, values, true, badArgs, 0);
-  return built && isSchema(built[0]) ? built[0] : {};
-}
-
-/** [value, taken from the request] for `schema`, or null to leave it out. */
-function valueFor(
-  original: Schema,
-  root: Schema,
-  values: RequestValues,
-  required: boolean,
-  badArgs: boolean,
-  depth: number
-): [unknown, boolean] | null {
-  const schema = resolveSchema(original, root, 0);
-  const kind = schemaType(schema);
-  const numeric = kind === "integer" || kind === "number";
-  if (has(schema, "const")) return required ? [schema.const, false] : null;
-  const options = schema.enum;
-  if (Array.isArray(options) && options.length) {
-    for (const option of options) {
-      if (values.mentions(typeof option === "string" ? option : JSON.stringify(option))) {
-        return [badArgs && numeric ? "not a number" : option, true];
-      }
-    }
-    if (!required) return null;
-    return [badArgs && numeric ? "not a number" : options[0], false];
-  }
-  if (numeric) {
-    const number = values.take(values.numbers);
-    if (number === null && !required) return null;
-    const value = number !== null ? toNumber(number, kind) : 0;
-    return [badArgs ? "not a number" : value, number !== null];
-  }
-  if (kind === "boolean") return required ? [true, false] : null;
-  if (kind === "array") return required ? [[], false] : null;
-  if (kind === "null") return required ? [null, false] : null;
-  if (kind === "object") {
-    if (depth >= MAX_DEPTH) return required ? [{}, false] : null;
-    const properties = isSchema(schema.properties) ? schema.properties : {};
-    const needed = Array.isArray(schema.required) ? schema.required : [];
-    const out: Schema = {};
-    let taken = false;
-    for (const [name, spec] of Object.entries(properties)) {
-      const built = valueFor(
-        isSchema(spec) ? spec : {},
-        root,
-        values,
-        needed.includes(name),
-        badArgs,
-        depth + 1
-      );
-      if (built) {
-        out[name] = built[0];
-        taken = taken || built[1];
-      }
-    }
-    return required || taken ? [out, taken] : null;
-  }
-  const text = values.take(values.quoted) ?? values.take(values.phrases);
-  if (text !== null) return [text, true];
-  return required ? [values.text, false] : null;
-}
-
-function toNumber(text: string, kind: string): number {
-  if (kind === "integer" || !text.includes(".")) return Number(text.split(".")[0]);
-  return Number(text);
-}
-
-function schemaType(schema: Schema): string {
-  let kind = schema.type;
-  if (Array.isArray(kind)) kind = kind.find((k) => k !== "null") ?? "null";
-  if (typeof kind === "string") return kind;
-  if (has(schema, "properties")) return "object";
-  if (has(schema, "items")) return "array";
-  return "string";
-}
-
-/** `schema` with local $ref followed and the first non-null branch of a union taken. */
-function resolveSchema(original: Schema, root: Schema, depth: number): Schema {
-  let schema = original;
-  for (let i = 0; i < MAX_DEPTH; i++) {
-    if (depth > MAX_DEPTH) break; // a schema that refers to itself
-    const ref = schema.$ref;
-    if (typeof ref === "string") {
-      const { $ref: _, ...rest } = schema;
-      schema = { ...(pointer(root, ref) ?? {}), ...rest };
-      continue;
-    }
-    const union = [schema.anyOf, schema.oneOf, schema.allOf].find(
-      (u) => Array.isArray(u) && u.length
-    ) as unknown[] | undefined;
-    if (union) {
-      const branches = union.filter(isSchema);
-      const pick =
-        branches.find((b) => schemaType(resolveSchema(b, root, depth + 1)) !== "null") ??
-        branches[0] ??
-        {};
-      const { anyOf: _a, oneOf: _o, allOf: _l, ...rest } = schema;
-      schema = { ...rest, ...pick };
-      continue;
-    }
-    break;
-  }
-  return schema;
-}
-
-/** The schema at a local reference such as #/$defs/Unit. */
-function pointer(root: Schema, ref: string): Schema | null {
-  if (!ref.startsWith("#")) return null;
-  let node: unknown = root;
-  for (const part of ref.slice(1).split("/").slice(1)) {
-    const key = part.replace(/~1/g, "/").replace(/~0/g, "~");
-    if (!isSchema(node) || !has(node, key)) return null;
-    node = node[key];
-  }
-  return isSchema(node) ? node : null;
-}
-
-function buildScript(state: PlaygroundState, messages: UIMessage[]): Script {
-  const lastUser = [...messages].reverse().find((m) => m.role === "user");
-  const userText = lastUser ? textOfUIMessage(lastUser) : "";
-  const systemMsgs = messages
-    .filter((m) => m.role === "system")
-    .map(textOfUIMessage);
-  const script: Script = { reasoning: [], text: [], delayMs: 0 };
-
-  const echo =
-    `Echo from the mock model.\n` +
-    `model: ${state.model}\n` +
-    `temperature: ${state.temperature}\n` +
-    `system (state): ${withoutToolSection(state.system ?? "")}\n` +
-    `system (messages): ${systemMsgs.length ? systemMsgs.map(withoutToolSection).join(" | ") : "(none)"}\n` +
-    `messages: ${messages.length}\n` +
-    `roles: ${messages.map((m) => m.role).join(",")}\n` +
-    `last user: ${userText}`;
-  script.text = chunkText(echo);
-
-  // A model that follows the tool format (the client's prompt-based tool calling): a tool call
-  // or an answer from tool results; null when it would answer in words, as below.
-  const instructions = [state.system ?? "", ...systemMsgs].join("\n");
-  const users = messages.filter((m) => m.role === "user").map(textOfUIMessage);
-  const toolText = toolReply(instructions, users);
-  if (toolText !== null) {
-    script.text = chunkText(toolText);
-  } else if (instructions.includes("Answer with one JSON object")) {
-    // A model that follows JSON instructions (as the client's structured output asks for them):
-    // one object, shaped by the JSON schema quoted in the system prompt when there is one.
-    script.text = chunkText(JSON.stringify(objectForSchema(instructions, userText)));
-  }
-
-  if (!CHAT_MODEL_IDS.has(state.model)) {
-    script.throwBefore = new ExposedError("5007: No such model");
-    return script;
-  }
-
-  const isReasoningModel = /qwq|deepseek-r1/.test(state.model);
-  if (isReasoningModel || userText.includes("[reasoning]")) {
-    script.reasoning = chunkText(
-      `Let me think about this. The user wrote ${JSON.stringify(userText)}. I should answer with an echo.`
-    );
-  }
-
-  let m: RegExpMatchArray | null;
-  if (userText.includes("[error-before-text]")) {
-    script.throwBefore = new Error("scripted failure before any text");
-  } else if (userText.includes("[rate-limit]")) {
-    script.throwBefore = new ExposedError(RATE_LIMIT_BODY);
-  } else if ((m = userText.match(/\[error:([^\]]*)\]/))) {
-    script.throwBefore = new ExposedError(m[1]);
-  } else if (userText.includes("[error-after-text]")) {
-    script.text = ["Partial ", "answer ", "before ", "the ", "failure"];
-    script.errorAfter = new Error("scripted failure after some text");
-  } else if (userText.includes("[empty]")) {
-    script.reasoning = [];
-    script.text = [];
-  } else if ((m = userText.match(/\[long:(\d+)\]/))) {
-    const n = Math.min(Number(m[1]), 1_000_000);
-    script.text = Array.from({ length: n }, (_, i) => `t${i} `);
-  } else if (userText.includes("[length]")) {
-    script.finishReason = "length";
-  }
-  if ((m = userText.match(/\[slow(?::(\d+))?\]/))) {
-    script.delayMs = m[1] !== undefined ? Number(m[1]) : 3000;
-    // In the tool format the reply is slowed down, not replaced: a slow tool call.
-    if (toolText === null) script.text = ["Slow ", "reply, ", "done."];
-  }
-  if (userText.includes("[repeat-newline]")) {
-    // Identical consecutive deltas must all be kept by a client.
-    script.text = ["a", "\n", "\n", "b"];
-  }
-  return script;
+function scriptedError(error: ScriptedError): Error {
+  return error.exposed ? new ExposedError(error.message) : new Error(error.message);
 }
 
 /** Like simulateReadableStream, but waits `delayMs` only before each text/reasoning delta. */
@@ -693,7 +219,7 @@ function scriptedModel(script: Script, modelId: string) {
     provider: "workers-ai.mock",
     modelId,
     doStream: async () => {
-      if (script.throwBefore) throw script.throwBefore;
+      if (script.errorBefore) throw scriptedError(script.errorBefore);
       const parts: StreamPart[] = [
         { type: "stream-start", warnings: [] },
         { type: "response-metadata", id: crypto.randomUUID(), modelId, timestamp: new Date() }
@@ -709,9 +235,9 @@ function scriptedModel(script: Script, modelId: string) {
         if (!script.errorAfter) parts.push({ type: "text-end", id: "t0" });
       }
       if (script.errorAfter) {
-        parts.push({ type: "error", error: script.errorAfter });
+        parts.push({ type: "error", error: scriptedError(script.errorAfter) });
       } else {
-        const unified = script.finishReason ?? "stop";
+        const unified = script.finishReason;
         parts.push({ type: "finish", finishReason: { unified, raw: unified }, usage: NO_USAGE });
       }
       // biome-ignore lint: the mock's stream part type is structural
@@ -776,13 +302,10 @@ export class Playground extends AIChatAgent<Env, PlaygroundState> {
   ): Promise<Response | undefined> {
     const state = this.state;
     const messages = this.messages as UIMessage[];
-    const lastUser = [...messages].reverse().find((m) => m.role === "user");
-    const userText = lastUser ? textOfUIMessage(lastUser) : "";
+    const script = await fetchScript(this.env, state, messages);
+    if (script.respond === "no-response") return undefined;
+    if (script.respond === "throw") throw new Error("scripted exception in onChatMessage");
 
-    if (userText.includes("[no-response]")) return undefined;
-    if (userText.includes("[throw]")) throw new Error("scripted exception in onChatMessage");
-
-    const script = buildScript(state, messages);
     const result = streamText({
       model: scriptedModel(script, state.model),
       system: state.system,

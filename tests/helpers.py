@@ -1,0 +1,134 @@
+"""Helpers that more than one test module uses, so no test module imports from another.
+
+Fixtures stay in the ``conftest.py`` files; plain functions live here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CLI = str(Path(sys.executable).parent / "cf-playground")
+PROFILE_PREFIX = "cf-playground-chromium-"  # the package's temporary Chromium profiles
+# Set by tests/conftest.py to this run's own temporary folder, in every process the run starts.
+RUN_MARK = "CF_PLAYGROUND_TEST_RUN"
+
+
+# -- what the machine must have -----------------------------------------------------------
+
+
+def require_agents_server() -> None:
+    """The Agents server can run here; in CI its absence fails the test, elsewhere skips."""
+    from tests.agents_worker import missing_prerequisite
+
+    problem = missing_prerequisite()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+def require_tool(name: str) -> str:
+    """The path of a program the test needs: in CI its absence fails the test, elsewhere skips."""
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it with apt-get)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+# -- running the project's programs -------------------------------------------------------
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
+    """Run the ``cf-playground`` command as a user runs it."""
+    return subprocess.run(
+        [CLI, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def run_example(name: str, base_url: str, *, python_options: tuple[str, ...] = ()) -> str:
+    """Run ``examples/<name>`` against the playground at ``base_url``; return what it printed."""
+    example = ROOT / "examples" / name
+    result = subprocess.run(
+        [sys.executable, *python_options, str(example)],
+        env={**os.environ, "CF_PLAYGROUND_URL": base_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# -- the Agents server --------------------------------------------------------------------
+
+
+def echo_fields(text: str) -> dict[str, str]:
+    """The Agents server's echo (a first line, then ``key: value`` lines) as a dict."""
+    return dict(line.split(": ", 1) for line in text.splitlines()[1:])
+
+
+async def request_outcome(observer: aiohttp.ClientWebSocketResponse) -> str | None:
+    """How the room's chat request ended, as an observer in the same room sees it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        frame = json.loads((await observer.receive(timeout=10)).data)
+        if frame.get("type") == "cf_agent_use_chat_response" and frame.get("done"):
+            return frame.get("outcome")
+    return None
+
+
+# -- Chromium -----------------------------------------------------------------------------
+
+
+def chromium_processes() -> set[int]:
+    """The live Chromium processes this test run started, and no other program's.
+
+    Every process the run starts inherits its mark (``RUN_MARK`` in the environment, set in
+    ``tests/conftest.py``), Chromium's helpers included, so one look at each process's
+    environment tells ours from those of another run or another program on the machine.
+    """
+    mark = f"{RUN_MARK}={os.environ.get(RUN_MARK, '')}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"chromium" in cmdline.split(b"\0")[0] and state != "Z" and mark in environ:
+            found.add(int(entry))
+    return found
+
+
+def our_profiles() -> list[str]:
+    """The package's Chromium profiles left in this run's own temporary folder."""
+    return [p for p in os.listdir(tempfile.gettempdir()) if p.startswith(PROFILE_PREFIX)]

@@ -1,0 +1,537 @@
+"""Property tests for reading model text: the tool-call parser and what it is built on.
+
+The lenient JSON reader, the argument check and the prose splitter read whatever a model wrote.
+Two kinds of property throughout:
+
+* a valid call is found, however it is written and whatever is around it;
+* arbitrary text fails only with the package's own errors (``ValueError`` for the lenient JSON
+  reader), and the parser returns only the calls it can stand by.
+
+The wire decoders are ``test_fuzz_wire_decoders.py``'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from langchain_cloudflare_playground.client.tools.lenient_json import (
+    find_json_spans,
+    loads_lenient,
+)
+from langchain_cloudflare_playground.client.tools.parser import parse_reply
+from langchain_cloudflare_playground.client.tools.prose_splitter import ProseSplitter
+from langchain_cloudflare_playground.client.tools.schema_check import check_arguments
+from langchain_cloudflare_playground.client.tools.spec import Tool
+from tests.strategies import (
+    DEEP,
+    FUZZ,
+    SHORT,
+    Nesting,
+    deltas,
+    json_scalars,
+    nested,
+    nesting_depths,
+    tricky_text,
+)
+
+# JSON whose equality survives a round trip (NaN is never equal to itself).
+comparable_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | deltas,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(deltas, inner, max_size=4),
+    max_leaves=12,
+)
+model_text_nestings = st.builds(
+    Nesting, nesting_depths, st.sampled_from(["[", "{", '{"a":']), st.booleans()
+)
+
+
+@SHORT
+@given(model_text_nestings, st.sampled_from(["auto", "required", "get_weather"]))
+def test_deeply_nested_model_text_never_raises(nesting, choice):
+    deep = nesting.text
+    tools = [Tool("get_weather", parameters={"type": "object", "properties": {}})]
+    for text in (deep, f'{{"name": "get_weather", "arguments": {deep}}}', f"Sure: {deep}"):
+        reply = parse_reply(text, tools, choice)
+        assert all(call.name == "get_weather" for call in reply.calls)
+        with contextlib.suppress(ValueError):
+            loads_lenient(text)
+        splitter = ProseSplitter()
+        assert splitter.feed(text) + splitter.held() == text
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_model_text_nested_too_deeply_to_read_is_text(opener):
+    deep = nested(DEEP, opener)
+    tools = [Tool("get_weather", parameters={"type": "object", "properties": {}})]
+    call = f'{{"name": "get_weather", "arguments": {deep}}}'
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads_lenient(deep)
+    assert parse_reply(deep, tools, "auto") == parse_reply(deep, tools, "none")
+    reply = parse_reply(call, tools, "auto")
+    assert (reply.text, reply.calls) == (call, ())
+    assert reply.problem is not None
+    assert "nested too deeply" in reply.problem
+
+
+def test_long_comma_separated_model_text_is_read_in_linear_time():
+    # Not JSON (the x), so every comma goes through the repair pass, where quadratic work once
+    # took 13 s on this text. The bound is generous: linear work takes well under a second.
+    text = "[" + "1,   " * 200_000 + "x]"
+    tools = [Tool("get_weather")]
+    started = time.perf_counter()
+    assert parse_reply(text, tools, "auto").calls == ()
+    with pytest.raises(ValueError, match="Expecting value"):
+        loads_lenient(text)
+    assert time.perf_counter() - started < 5
+
+
+# --- Model text: the tool-call parser and what it is built on ----------------------------------
+
+tool_names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
+# Each simple argument schema with the values that fit it.
+ARGUMENT_KINDS: dict[str, tuple[dict[str, Any], st.SearchStrategy[Any]]] = {
+    "string": ({"type": "string"}, deltas),
+    "integer": ({"type": "integer"}, st.integers(-(10**12), 10**12)),
+    "number": (
+        {"type": "number"},
+        st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**6), 10**6),
+    ),
+    "boolean": ({"type": "boolean"}, st.booleans()),
+    "enum": (
+        {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        st.sampled_from(["celsius", "fahrenheit"]),
+    ),
+    "array": (
+        {"type": "array", "items": {"type": "integer"}},
+        st.lists(st.integers(-99, 99), max_size=4),
+    ),
+    "nullable": ({"type": ["string", "null"]}, st.none() | deltas),
+    "bounded": ({"type": "integer", "minimum": 1, "maximum": 10}, st.integers(1, 10)),
+    # Numbers written as text, which the check reads as numbers.
+    "integer-text": ({"type": "integer"}, st.integers(-(10**30), 10**30).map(str)),
+    "number-text": ({"type": "number"}, st.floats(allow_nan=False, allow_infinity=False).map(repr)),
+}
+
+
+@st.composite
+def tools_with_kinds(draw: st.DrawFn) -> list[tuple[Tool, dict[str, str]]]:
+    """Tools with simple schemas, each with the kind of each of its arguments."""
+    names = draw(st.lists(tool_names, min_size=1, max_size=4, unique=True))
+    tools = []
+    for name in names:
+        kinds = draw(
+            st.dictionaries(
+                st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True),
+                st.sampled_from(sorted(ARGUMENT_KINDS)),
+                max_size=4,
+            )
+        )
+        required = draw(st.lists(st.sampled_from(sorted(kinds)), unique=True)) if kinds else []
+        parameters: dict[str, Any] = {
+            "type": "object",
+            "properties": {arg: ARGUMENT_KINDS[kind][0] for arg, kind in kinds.items()},
+            "required": required,
+        }
+        if draw(st.booleans()):
+            parameters["additionalProperties"] = False
+        tools.append((Tool(name, f"The {name} tool.", parameters), kinds))
+    return tools
+
+
+@st.composite
+def arguments_for(draw: st.DrawFn, tool: Tool, kinds: dict[str, str]) -> dict[str, Any]:
+    required = set(tool.parameters["required"])
+    return {
+        arg: draw(ARGUMENT_KINDS[kind][1])
+        for arg, kind in kinds.items()
+        if arg in required or draw(st.booleans())
+    }
+
+
+def single_quoted(value: object) -> str:
+    """``value`` written the way Python prints it: single quotes, True/False/None."""
+    if isinstance(value, str):
+        escapes = {"\\": "\\\\", "'": "\\'"}
+        body = "".join(
+            escapes.get(char) or (json.dumps(char)[1:-1] if char < " " else char) for char in value
+        )
+        return f"'{body}'"
+    if isinstance(value, dict):
+        items = ", ".join(f"{single_quoted(k)}: {single_quoted(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(single_quoted(item) for item in value) + "]"
+    if value is None or isinstance(value, bool):
+        return str(value)
+    return json.dumps(value)
+
+
+@st.composite
+def written_calls(draw: st.DrawFn, calls: list[tuple[str, object]]) -> str:
+    """``calls`` written in one of the shapes models use, with prose, fences or tags around them."""
+    name_key = draw(st.sampled_from(["name", "tool", "tool_name"]))
+    argument_key = draw(st.sampled_from(["arguments", "parameters", "args", "input"]))
+
+    def one(name: str, arguments: object) -> object:
+        if draw(st.booleans()):
+            return {"function": {"name": name, "arguments": json.dumps(arguments)}}
+        return {name_key: name, argument_key: arguments}
+
+    objects = [one(name, arguments) for name, arguments in calls]
+    envelope = draw(st.sampled_from(["tool_calls", "list", "separate"]))
+    if envelope == "tool_calls":
+        values: list[object] = [{"tool_calls": objects}]
+    elif envelope == "list":
+        values = [objects]
+    else:
+        values = objects
+
+    def write(value: object) -> str:
+        style = draw(st.sampled_from(["json", "indented", "python", "trailing-comma"]))
+        if style == "python":
+            return single_quoted(value)
+        indent = 2 if style == "indented" else None
+        text = json.dumps(value, ensure_ascii=draw(st.booleans()), indent=indent)
+        return text[:-1] + ",\n" + text[-1] if style == "trailing-comma" else text
+
+    prose = st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="{["), max_size=30
+    )
+    out = [draw(prose)]
+    for value in values:
+        wrapper = draw(st.sampled_from(["bare", "fence", "tag"]))
+        written = write(value)
+        if wrapper == "fence":
+            written = f"```{draw(st.sampled_from(['', 'json', 'tool_code']))}\n{written}\n```"
+        elif wrapper == "tag":
+            written = f"<tool_call>\n{written}\n</tool_call>"
+        out += [written, draw(prose)]
+    return "".join(out)
+
+
+@FUZZ
+@given(data=st.data(), tools=tools_with_kinds())
+def test_a_valid_call_is_found_whatever_is_around_it(data, tools):
+    picked = data.draw(st.lists(st.sampled_from(tools), min_size=1, max_size=3))
+    calls = [(tool.name, data.draw(arguments_for(tool, kinds))) for tool, kinds in picked]
+    text = data.draw(written_calls(calls))
+    choice = data.draw(st.sampled_from(["auto", "required", *(name for name, _ in calls)]))
+
+    reply = parse_reply(text, [tool for tool, _ in tools], choice)
+
+    by_name = {tool.name: tool for tool, _ in tools}
+    expected = [
+        (name, check_arguments(by_name[name].parameters, arguments)) for name, arguments in calls
+    ]
+    assert all(not problems for _, (_, problems) in expected)
+    assert reply.problem is None, (text, reply.problem)
+    assert [(call.name, call.arguments) for call in reply.calls] == [
+        (name, arguments) for name, (arguments, _) in expected
+    ]
+    assert "{" not in reply.text
+    assert "[" not in reply.text
+
+
+# The tools offered while arbitrary text is read, between them every kind of schema keyword.
+OFFERED_TOOLS = [
+    Tool(
+        "get_weather",
+        parameters={
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "minLength": 1},
+                "unit": {"enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city"],
+        },
+    ),
+    Tool(
+        "search",
+        parameters={
+            "type": "object",
+            "properties": {
+                "query": {"type": "string"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+                "since": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+            },
+        },
+    ),
+    Tool(
+        "calc",
+        parameters={
+            "type": "object",
+            "properties": {
+                "x": {"type": "number"},
+                "n": {"type": ["integer", "null"]},
+                "exact": {"type": "boolean"},
+                "point": {"$ref": "#/$defs/point"},
+            },
+            "additionalProperties": False,
+            "$defs": {
+                "point": {
+                    "type": "object",
+                    "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                    "required": ["x", "y"],
+                }
+            },
+        },
+    ),
+]
+tool_sets = st.lists(st.sampled_from(OFFERED_TOOLS), min_size=1, unique_by=lambda tool: tool.name)
+
+# Text a model might write: prose, call-shaped JSON (right, wrong and broken), fences and tags.
+KEYS = ["name", "tool", "tool_name", "arguments", "parameters", "args", "input", "function"]
+KEYS += ["tool_calls", "id", "type"]
+ARGUMENT_NAMES = sorted(
+    {name for tool in OFFERED_TOOLS for name in tool.parameters["properties"]} | {"y", "other"}
+)
+# Values on the edge of a type: numbers as text, too long or too big to be numbers.
+EDGE_VALUES = ["3", " 7 ", "-0", "1.5", "1e400", "-1e999", "1" * 5000, "true", "False", "NaN"]
+EDGE_VALUES += ["Infinity", "0x10", "١٢", "", "celsius"]
+numbers_as_text = st.from_regex(
+    r"\s?-?\d{1,3}(\.\d{1,3})?([eE][-+]?\d{1,4})?\s?", fullmatch=True
+) | st.integers(4000, 5000).map(lambda digits: "9" * digits)
+numbers = (
+    st.integers()
+    | st.floats()
+    | st.integers(0, 500).map(lambda exponent: 10**exponent)  # past a float's range too
+    | numbers_as_text
+)
+edge_values = st.sampled_from(EDGE_VALUES) | numbers
+argument_values = st.recursive(
+    json_scalars | edge_values,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(ARGUMENT_NAMES), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+argument_objects = st.dictionaries(st.sampled_from(ARGUMENT_NAMES), argument_values, max_size=4)
+call_shaped = st.recursive(
+    json_scalars | edge_values | st.sampled_from([tool.name for tool in OFFERED_TOOLS]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KEYS) | deltas, inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+# Calls to the offered tools (or to none of them), with arguments that may or may not fit.
+calls_to_offered_tools = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from([tool.name for tool in OFFERED_TOOLS] + ["rm_rf"]),
+        "arguments": argument_objects | argument_values,
+    }
+)
+
+
+def mangled(text: str, cut: int) -> str:
+    return text[: cut % (len(text) + 1)]
+
+
+model_text = st.lists(
+    st.text(max_size=20)
+    | tricky_text
+    | st.sampled_from(["```json\n", "```", "<tool_call>", "</tool_call>", "True", ",}", ",]", "'"])
+    | call_shaped.map(json.dumps)
+    | call_shaped.map(single_quoted)
+    | calls_to_offered_tools.map(json.dumps)
+    | st.lists(calls_to_offered_tools, max_size=3).map(
+        lambda calls: json.dumps({"tool_calls": calls})
+    )
+    | st.tuples(call_shaped.map(json.dumps), st.integers(0, 200)).map(lambda pair: mangled(*pair)),
+    max_size=6,
+).map("".join)
+
+
+choices = st.sampled_from(["auto", "required", "none", *(tool.name for tool in OFFERED_TOOLS)])
+
+
+def assert_reply_is_sound(text: str, tools: list[Tool], choice: str) -> None:
+    """``parse_reply`` returns, and only calls it can stand by: offered tools, checked arguments."""
+    if choice not in ("auto", "required", "none") and choice not in {tool.name for tool in tools}:
+        choice = "auto"  # normalize_tool_choice refuses a name that is not offered
+    reply = parse_reply(text, tools, choice)
+
+    by_name = {tool.name: tool for tool in tools}
+    for call in reply.calls:
+        assert call.name in by_name
+        assert check_arguments(by_name[call.name].parameters, call.arguments) == (
+            call.arguments,
+            [],
+        )
+    if not reply.calls:
+        assert reply.text == text
+    else:
+        assert reply.problem is None
+        if choice not in ("auto", "required"):
+            assert any(call.name == choice for call in reply.calls)
+    if choice == "none":
+        assert (reply.text, reply.calls, reply.problem) == (text, (), None)
+    elif choice != "auto" and reply.problem is None:
+        assert reply.calls
+
+
+@FUZZ
+@given(model_text, tool_sets, choices)
+def test_parse_reply_on_arbitrary_text_returns_only_calls_it_can_stand_by(text, tools, choice):
+    assert_reply_is_sound(text, tools, choice)
+
+
+def plausible(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values a model might give for ``schema``: mostly fitting, often on the edge of its type."""
+    if "$ref" in schema:  # the point
+        return st.fixed_dictionaries({"x": plausible_number, "y": plausible_number})
+    if "enum" in schema:
+        return mostly(st.sampled_from(schema["enum"]), edge_values)
+    if "anyOf" in schema:
+        return st.one_of([plausible(option) for option in schema["anyOf"]])
+    kinds = {
+        "number": plausible_number,
+        "integer": mostly(st.integers(1, 49) | st.integers(1, 49).map(lambda n: f" {n}"), numbers),
+        "string": mostly(st.text(min_size=1, max_size=8), numbers_as_text),
+        "boolean": mostly(st.booleans(), st.sampled_from(["true", "False", " TRUE ", "yes"])),
+        "null": st.none(),
+        "array": st.lists(deltas, max_size=3),
+    }
+    types = schema["type"]
+    return st.one_of([kinds[kind] for kind in ([types] if isinstance(types, str) else types)])
+
+
+def mostly(fitting: st.SearchStrategy[Any], edgy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``fitting`` three times in four, else ``edgy``."""
+    return st.integers(0, 3).flatmap(lambda pick: edgy if pick == 0 else fitting)
+
+
+plausible_number = mostly(st.floats(allow_nan=False, allow_infinity=False), numbers)
+
+
+@st.composite
+def plausible_calls(draw: st.DrawFn, tools: list[Tool]) -> list[tuple[str, object]]:
+    """Calls to ``tools`` with arguments close to their schemas, now and then to another tool."""
+    calls: list[tuple[str, object]] = []
+    for tool in draw(st.lists(st.sampled_from(tools), min_size=1, max_size=3)):
+        required = set(tool.parameters.get("required", ()))
+        arguments = {
+            name: draw(plausible(schema))
+            for name, schema in tool.parameters["properties"].items()
+            if name in required or draw(st.booleans())
+        }
+        calls.append((tool.name, arguments))
+    if draw(st.integers(0, 9)) == 7:  # not 0: Hypothesis draws the bounds far more often
+        calls.append(("rm_rf", draw(argument_objects)))
+    return calls
+
+
+@settings(FUZZ, max_examples=200)
+@given(st.data(), tool_sets, choices)
+def test_parse_reply_on_calls_with_edgy_arguments_returns_only_sound_calls(data, tools, choice):
+    text = data.draw(written_calls(data.draw(plausible_calls(tools))))
+    assert_reply_is_sound(text, tools, choice)
+
+
+# One schema of each kind the checker reads, each tried with its own value in every example.
+CHECKED_SCHEMAS: list[dict[str, Any]] = [
+    {"type": "number"},
+    {"type": "integer"},
+    {"type": "integer", "minimum": 1, "exclusiveMaximum": 50},
+    {"type": ["integer", "null"]},
+    {"type": ["string", "number"]},
+    {"type": "boolean"},
+    {"type": "string", "minLength": 1, "pattern": "^[a-z]"},
+    {"enum": ["celsius", "fahrenheit", 3]},
+    {"const": 3},
+    {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+    {"oneOf": [{"type": "number", "maximum": 0}, {"type": "boolean"}]},
+    {"allOf": [{"type": "number"}, {"minimum": 0}]},
+    {"type": "array", "items": {"type": "number"}, "maxItems": 3},
+    {"$ref": "#/$defs/point"},
+    {"type": "object", "additionalProperties": {"type": "integer"}},
+]
+POINT = {
+    "type": "object",
+    "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+    "required": ["x", "y"],
+}
+
+
+@FUZZ
+@given(st.lists(edge_values | argument_values, min_size=15, max_size=15))
+def test_arguments_that_pass_the_check_pass_it_again_unchanged(values):
+    for schema, value in zip(CHECKED_SCHEMAS, values, strict=True):
+        parameters = {"type": "object", "properties": {"v": schema}, "$defs": {"point": POINT}}
+        checked, problems = check_arguments(parameters, {"v": value})
+        if not problems:
+            assert check_arguments(parameters, checked) == (checked, []), schema
+
+
+@FUZZ
+@given(st.text(max_size=40) | model_text)
+def test_json_spans_are_in_bounds_and_in_order(text):
+    position = 0
+    spans = find_json_spans(text)
+    for index, span in enumerate(spans):
+        assert position <= span.start < span.end <= len(text)
+        assert text[span.start] in "{["
+        if span.closed:
+            assert text[span.end - 1] in "}]"
+        else:
+            assert index == len(spans) - 1
+            assert span.end == len(text)
+        position = span.end
+
+
+@FUZZ
+@given(st.text(max_size=40) | model_text)
+def test_loads_lenient_raises_only_value_error(text):
+    # ValueError only, also for JSON nested too deeply (the parser reports it to the model).
+    with contextlib.suppress(ValueError):
+        loads_lenient(text)
+
+
+@FUZZ
+@given(comparable_json, st.sampled_from(["json", "ascii", "python", "trailing-comma"]))
+def test_loads_lenient_reads_json_and_its_unambiguous_repairs_exactly(value, style):
+    if style == "python":
+        text = single_quoted(value)
+    elif style == "trailing-comma":
+        text = "[" + json.dumps(value, ensure_ascii=True) + ",]"  # \ud83d\udc4b escapes
+        value = [value]
+    else:
+        text = json.dumps(value, ensure_ascii=style == "ascii")
+    # Compared as values, not as JSON text: json.dumps writes a lone surrogate pair and the
+    # character it stands for alike.
+    assert loads_lenient(text) == value
+
+
+@FUZZ
+@given(
+    st.lists(
+        tricky_text | st.text(max_size=6) | st.sampled_from(["`", "``", "<tool", "_ca", "[ ", "{"])
+    ),
+    st.booleans(),
+)
+def test_prose_splitter_shows_plus_holds_exactly_the_text_and_shows_no_call_opening(pieces, hold):
+    splitter = ProseSplitter(hold_everything=hold)
+    shown = "".join(splitter.feed(piece) for piece in pieces)
+    text = "".join(pieces)
+    assert shown + splitter.held() == text
+    assert re.search(r"```|<tool_call|\{|\[\s*\{", shown) is None
+    if hold:
+        assert shown == ""
+    else:
+        # However the text was cut into deltas, the same prose is shown.
+        whole = ProseSplitter()
+        assert whole.feed(text) == shown
