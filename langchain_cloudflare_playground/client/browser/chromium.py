@@ -15,6 +15,7 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INSTALL_ADVICE",
+    "PROFILE_PREFIX",
     "BrowserUnavailableError",
     "Chromium",
     "find_browser",
     "import_nodriver",
+    "sweep_stale_profiles",
 ]
 
 CHROME_PATH_ENV = "CHROME_PATH"
@@ -58,6 +61,10 @@ _QUIET_ARGS = (
     "--mute-audio",
 )
 _STOP_GRACE_SECONDS = 3.0
+PROFILE_PREFIX = "cf-playground-chromium-"
+# A profile with no lock is a browser still starting, or one whose lock went with a clean exit;
+# only one older than this is left over.
+_UNLOCKED_PROFILE_GRACE_SECONDS = 600.0
 INSTALL_ADVICE = (
     'pip install "cloudflare-playground[browser]" for nodriver, and install Chromium'
     " (apt-get install chromium) or Google Chrome, or set CHROME_PATH to its executable"
@@ -122,7 +129,10 @@ class Chromium:
     async def start(self) -> None:
         """Launch Chromium and attach nodriver to it."""
         nodriver = import_nodriver()
-        self._profile = tempfile.mkdtemp(prefix="cf-playground-chromium-")
+        # A process killed before it could stop its browser (SIGKILL, a SIGTERM nobody
+        # handled) left its profile behind: the first start after it clears that up.
+        sweep_stale_profiles()
+        self._profile = tempfile.mkdtemp(prefix=PROFILE_PREFIX)
         args = [
             self.executable,
             f"--user-data-dir={self._profile}",
@@ -262,6 +272,52 @@ class Chromium:
     ) -> None:
         """Stop, whatever happened."""
         await self.stop()
+
+
+def sweep_stale_profiles(folder: str | None = None) -> list[str]:
+    """Remove the profile folders of this package's browsers that no longer run.
+
+    Chromium keeps a ``SingletonLock`` link in its profile that names its host and process id:
+    a profile whose browser is gone is left over. Only this user's folders on this host are
+    judged, and any doubt keeps a folder. Returns the folders removed.
+    """
+    folder = folder or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(PROFILE_PREFIX):
+            continue
+        with contextlib.suppress(OSError):
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
+            if _profile_in_use(Path(entry.path)):
+                continue
+            shutil.rmtree(entry.path)
+            removed.append(entry.path)
+    return removed
+
+
+def _profile_in_use(profile: Path) -> bool:
+    try:
+        owner = str((profile / "SingletonLock").readlink())  # "<hostname>-<pid>"
+    except FileNotFoundError:
+        age = time.time() - profile.stat().st_mtime
+        return age < _UNLOCKED_PROFILE_GRACE_SECONDS
+    except OSError:
+        return True
+    host, _, pid = owner.rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's browser (a shared temporary folder): not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process holds that pid
+    return True
 
 
 def _kill_at_exit(pgid: int, profile: str) -> None:
