@@ -6,6 +6,11 @@ import json
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
+from langchain_cloudflare_playground.client.extras import require_extra
+
+# Before the framework's own imports: a missing framework then reads as the extra to install.
+require_extra("langchain_core", extra="langchain", needed_by="ChatCloudflarePlayground")
+
 from langchain_core.language_models.chat_models import (
     BaseChatModel,
     agenerate_from_stream,

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from langchain_cloudflare_playground.client.extras import require_extra
+
+# Before the framework's own imports: a missing framework then reads as the extra to install.
+require_extra("langchain_core", extra="langchain", needed_by="ChatCloudflarePlayground")
+
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from langchain_cloudflare_playground.client.extras import require_extra
+
+# Before the framework's own imports: a missing framework then reads as the extra to install.
+require_extra("llama_index.core", extra="llama-index", needed_by="CloudflarePlayground")
+
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,

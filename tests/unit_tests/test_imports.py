@@ -70,3 +70,48 @@ def test_the_network_layers_load_with_the_first_client_not_the_import(statement)
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "absent", "needed_by", "extra"),
+    [
+        (
+            "from langchain_cloudflare_playground import ChatCloudflarePlayground",
+            "langchain_core",
+            "ChatCloudflarePlayground",
+            "langchain",
+        ),
+        (
+            "import langchain_cloudflare_playground.chat_models",
+            "langchain_core",
+            "ChatCloudflarePlayground",
+            "langchain",
+        ),
+        (
+            "from llama_index_cloudflare_playground import CloudflarePlayground",
+            "llama_index",
+            "CloudflarePlayground",
+            "llama-index",
+        ),
+    ],
+)
+def test_a_missing_framework_names_the_extra_to_install(statement, absent, needed_by, extra):
+    # None in sys.modules is the import system's own "not installed": the import then fails as
+    # it would in an environment without the framework.
+    probe = f"import sys; sys.modules[{absent!r}] = None\n{statement}"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"ModuleNotFoundError: {needed_by} needs the {extra!r} extra, which is not installed:"
+        f' pip install "cloudflare-playground[{extra}]" (or, from a checkout of the source,'
+        f' pip install ".[{extra}]")'
+    )
+
+
+def test_the_client_needs_no_extra():
+    probe = (
+        "import sys; sys.modules['langchain_core'] = sys.modules['llama_index'] = None\n"
+        "from langchain_cloudflare_playground.client import PlaygroundClient; PlaygroundClient()"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
