@@ -2,11 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 AGENTS := tests/agents_server
 AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
-LOCAL_PORT ?= 8799
 
 .PHONY: help install test unit integration lint format type check demo demo-local cassettes bench soak clean
 
@@ -20,9 +20,15 @@ help:
 	@echo "make bench       the benchmarks: ratios against bare aiohttp, the frameworks and g4f"
 	@echo "make soak        the soak at full size (make test runs it reduced)"
 
-$(STAMP): pyproject.toml
+# The runtime: the package with every extra (what make demo needs).
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[all]"
+	@touch $@
+
+# The runtime plus the test and lint tools.
+$(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install --quiet -e ".[all]" --group test --group lint
 	@touch $@
 
@@ -56,17 +62,14 @@ type: $(STAMP)
 check: lint type test
 
 # The main job: a LangChain chain, a conversation and a tool call, then a LlamaIndex query engine.
-# Against the live site, or $CF_PLAYGROUND_URL when it points at another playground.
-demo: $(STAMP)
-	$(PY) examples/langchain_chain.py
-	$(PY) examples/llama_index_query.py
+# Against the live site, or $CF_PLAYGROUND_URL when it points at another playground; when the
+# live site cannot be reached, it says so and runs against the local playground instead.
+demo: $(RUNTIME_STAMP)
+	@$(PY) examples/demo.py
 
-demo-local: $(STAMP)
-	@$(PY) -m tests.reference_server --dialect 2 --port $(LOCAL_PORT) & server=$$!; \
-	trap 'kill $$server' EXIT; \
-	for i in $$(seq 50); do $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(LOCAL_PORT)), 0.2)" 2>/dev/null && break; sleep 0.1; done; \
-	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/langchain_chain.py; \
-	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/llama_index_query.py
+# The same demo against the local playground (a free port of its own), with no internet.
+demo-local: $(RUNTIME_STAMP)
+	@$(PY) examples/demo.py --local
 
 # Every comparison in one run against local servers; prints a table, writes benchmarks/results.json.
 # (The g4f comparison installs g4f 6.6.0 into a venv of its own, benchmarks/.g4f-venv.)

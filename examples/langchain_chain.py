@@ -6,12 +6,14 @@ CF_PLAYGROUND_URL=http://127.0.0.1:8799 python examples/langchain_chain.py   # a
 
 from __future__ import annotations
 
+import sys
+
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
-from langchain_cloudflare_playground import ChatCloudflarePlayground
+from langchain_cloudflare_playground import ChatCloudflarePlayground, PlaygroundError
 
 
 def main() -> None:
@@ -64,4 +66,7 @@ def multiply(a: int, b: int) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PlaygroundError as exc:  # one line, never a traceback
+        sys.exit(f"The demo stopped: {exc}")

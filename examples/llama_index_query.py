@@ -8,11 +8,12 @@ A SummaryIndex needs no embedding model: the LLM reads the documents itself.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from llama_index.core import Settings, SimpleDirectoryReader, SummaryIndex
 
-from llama_index_cloudflare_playground import CloudflarePlayground
+from llama_index_cloudflare_playground import CloudflarePlayground, PlaygroundError
 
 
 def main() -> None:
@@ -25,4 +26,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PlaygroundError as exc:  # one line, never a traceback
+        sys.exit(f"The demo stopped: {exc}")
