@@ -12,8 +12,10 @@ from tests.reference_server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, playground: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "CF_PLAYGROUND_URL"}
+    if playground is not None:
+        env["CF_PLAYGROUND_URL"] = playground
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
@@ -49,16 +51,7 @@ def test_the_local_demo_needs_no_network_and_picks_its_own_port():
 def test_a_failure_mid_demo_is_one_line_not_a_traceback():
     dead = f"http://127.0.0.1:{free_port()}"
     for example in ("examples/langchain_chain.py", "examples/llama_index_query.py"):
-        env = {**os.environ, "CF_PLAYGROUND_URL": dead}
-        run = subprocess.run(
-            [sys.executable, example],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        run = _run(example, playground=dead)
         assert run.returncode == 1
         assert run.stderr.strip().startswith("The demo stopped: cannot reach the playground")
         assert len(run.stderr.strip().splitlines()) == 1
