@@ -62,7 +62,7 @@ demo: $(STAMP)
 	$(PY) examples/llama_index_query.py
 
 demo-local: $(STAMP)
-	@$(PY) -m tests.reference_server --dialect 2 --port $(LOCAL_PORT) & server=$$!; \
+	@$(PY) -m tests.reference_server --wire-format data-stream --port $(LOCAL_PORT) & server=$$!; \
 	trap 'kill $$server' EXIT; \
 	for i in $$(seq 50); do $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(LOCAL_PORT)), 0.2)" 2>/dev/null && break; sleep 0.1; done; \
 	CF_PLAYGROUND_URL=http://127.0.0.1:$(LOCAL_PORT) $(PY) examples/langchain_chain.py; \
