@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tests.agents_worker import AgentsServer
 from tests.reference_server import free_port
@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class LocalServers:
-    """Where each dialect is served."""
+    """Where each wire format is served."""
 
-    sse: str  # dialect 1
-    data_stream: str  # dialect 2
-    websocket: str  # the Agents SDK server in wrangler dev
+    sse: str  # server-sent events
+    data_stream: str  # the AI SDK data stream
+    websocket: str  # Agents frames: the Agents SDK server in wrangler dev
 
-    def http(self, dialect: int) -> str:
-        """The reference server of HTTP dialect 1 or 2."""
-        return self.sse if dialect == 1 else self.data_stream
+    def http(self, wire_format: Literal["sse", "data-stream"]) -> str:
+        """The reference server of one HTTP wire format."""
+        return self.sse if wire_format == "sse" else self.data_stream
 
 
 @contextlib.contextmanager
@@ -42,9 +42,9 @@ def local_servers() -> Iterator[LocalServers]:
     processes = []
     urls = []
     try:
-        for dialect in (1, 2):
+        for wire_format in ("sse", "data-stream"):
             port = free_port()
-            command = [sys.executable, "-m", "tests.reference_server", "--dialect", str(dialect)]
+            command = [sys.executable, "-m", "tests.reference_server", "--wire-format", wire_format]
             processes.append(
                 subprocess.Popen(
                     [*command, "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL

@@ -57,7 +57,7 @@ def _run_locally() -> int:
     sys.path.insert(0, str(ROOT))  # the local playground lives with the tests
     from tests.reference_server import ReferenceServer  # noqa: PLC0415 (only when needed)
 
-    with ReferenceServer(2, port=0) as server:
+    with ReferenceServer("data-stream", port=0) as server:
         print(
             f"Running the demo against the local playground at {server.url}: the replies below"
             " come from its scripted model (it echoes what it is sent), not from a real model.",

@@ -1,14 +1,14 @@
 """Re-record the committed cassettes in ``tests/cassettes/``.
 
-Against the local servers (the default): starts the reference server for both HTTP dialects and
-the Agents SDK server for the WebSocket dialect on the ports the cassettes name, and re-runs the
+Against the local servers (the default): starts the reference server for both HTTP wire formats
+and the Agents SDK server for the Agents frames on the ports the cassettes name, and re-runs the
 cassette tests in ``rewrite`` mode::
 
     .venv/bin/python -m tests.record_cassettes
 
-Against a real playground (the live site speaks the WebSocket dialect; a self-hosted copy of the
-2024-2025 playground speaks the HTTP ones). The tests' expected text then needs updating, since
-only the local servers echo::
+Against a real playground (the live site speaks the Agents frames over a WebSocket; a self-hosted
+copy of the 2024-2025 playground speaks the HTTP wire formats). The tests' expected text then
+needs updating, since only the local servers echo::
 
     CF_PLAYGROUND_URL=https://playground.ai.cloudflare.com \\
         .venv/bin/python -m tests.record_cassettes --live -k websocket
@@ -42,9 +42,13 @@ def main() -> int:
     pytest_args = [TESTS, "-k", selection, "--record-mode=rewrite", "-p", "no:cacheprovider", "-q"]
     if args.live:
         return int(pytest.main(pytest_args))
-    with ReferenceServer(1, port=8786), ReferenceServer(2, port=8787), AgentsServer(port=8788):
+    with (
+        ReferenceServer("sse", port=8786),
+        ReferenceServer("data-stream", port=8787),
+        AgentsServer(port=8788),
+    ):
         status = int(pytest.main(pytest_args))
-        if args.k is None:  # LangChain's standard suite, over the HTTP dialect
+        if args.k is None:  # LangChain's standard suite, over the data stream
             # Its settings fix record_mode="once", which never rewrites a cassette: start empty.
             for old in STANDARD_CASSETTES.glob("*.yaml"):
                 old.unlink()

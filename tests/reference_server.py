@@ -1,10 +1,11 @@
-"""A reference playground server for the two HTTP dialects, with fault injection.
+"""A reference playground server for the two HTTP wire formats, with fault injection.
 
 It speaks ``POST /api/inference`` and ``GET /api/models`` byte for byte as described in
-``shared/PROTOCOL.md`` (dialect 1: server-sent events; dialect 2: the AI SDK v4 data stream), and
-replies with the scripted model of ``tests/scripted_model.py`` (``echo_reply``): it echoes what it
-received, so a test can see the system prompt, the history and the model reach the server, and
-follows JSON, ReAct and tool-format instructions as the Agents test server's model does.
+``docs/wire-formats.md`` (``"sse"``: server-sent events; ``"data-stream"``: the AI SDK v4 data
+stream), and replies with the scripted model of ``tests/scripted_model.py`` (``echo_reply``): it
+echoes what it received, so a test can see the system prompt, the history and the model reach the
+server, and follows JSON, ReAct and tool-format instructions as the Agents test server's model
+does.
 
 Faults are queued per route and consumed one per request, in order::
 
@@ -13,7 +14,7 @@ Faults are queued per route and consumed one per request, in order::
 The server runs its own event loop in a thread, so synchronous tests, asynchronous tests and
 subprocesses (the command line) can all talk to it. Run it by hand with::
 
-    python -m tests.reference_server --dialect 2 --port 8787
+    python -m tests.reference_server --wire-format data-stream --port 8787
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
-from tests.scripted_model import echo_reply, http_reasoning
+from tests.scripted_model import HttpWireFormatName, echo_reply, http_reasoning
 
+CONTENT_TYPES: dict[HttpWireFormatName, str] = {
+    "sse": "text/event-stream",
+    "data-stream": "text/plain; charset=utf-8",
+}
 CHALLENGE_PAGE = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
     '<meta http-equiv="refresh" content="390"></head><body><div class="main-wrapper">'
@@ -111,7 +116,7 @@ class Fault:
         challenge: Answer with Cloudflare's challenge page (status 403 unless ``status`` says).
         retry_after: A ``Retry-After`` header value.
         reply: The text chunks of the reply (default: the echo reply).
-        reasoning: Reasoning chunks sent before the text (dialect 2 only).
+        reasoning: Reasoning chunks sent before the text (the data stream only).
         usage: Send usage in the final event.
         cut_after: Send this many reply lines, then reset the connection.
         close_after: Send this many reply lines, then end the body cleanly without the end marker.
@@ -122,11 +127,11 @@ class Fault:
         newline: The line ending: ``"\\n"``, ``"\\r\\n"`` or ``"\\r"``.
         extra_lines: Raw lines sent before the reply (unknown prefixes, garbage).
         error_after: ``(n, message)``: after ``n`` text chunks, send an error line and stop.
-        eos_token: Dialect 1: send the ``</s>`` token old models emit before the stop.
+        eos_token: Server-sent events only: send the ``</s>`` token old models emit before the stop.
         set_cookies: Cookies to set on the response.
         trailing_garbage: Raw bytes appended after the end marker.
         websocket: On the agents route: accept the upgrade and answer chat requests with ``reply``
-            in the Agents dialect (a minimal stand-in for the SDK server, for WebSocket faults).
+            as Agents frames (a minimal stand-in for the SDK server, for WebSocket faults).
         ignore_close: With ``websocket``: never answer the client's close handshake.
         reset_before_status: Drop the connection with a reset before sending any response.
         close_code: With ``websocket`` and ``close_after``: close the WebSocket with this code
@@ -177,14 +182,16 @@ class RecordedRequest:
 class ReferenceServer:
     """The reference server on a free loopback port, in a thread of its own."""
 
-    def __init__(self, dialect: Literal[1, 2] = 2, *, port: int = 0, gate: bool = False) -> None:
-        """Prepare a server for ``dialect``; ``start()`` runs it.
+    def __init__(
+        self, wire_format: HttpWireFormatName = "data-stream", *, port: int = 0, gate: bool = False
+    ) -> None:
+        """Prepare a server of ``wire_format``; ``start()`` runs it.
 
         ``gate`` puts a stand-in for Cloudflare's edge in front: the site page is behind an
         interstitial that clears itself by script, and the API refuses requests without the
         cookies the page sets (one HttpOnly, by header; one by script, after a delay).
         """
-        self.dialect = dialect
+        self.wire_format = wire_format
         self.gate = gate
         self.challenge_forever = False  # the interstitial never clears (a deadline test)
         self.page_never_answers = False  # the site page hangs (a deadline test)
@@ -265,7 +272,7 @@ class ReferenceServer:
         app.router.add_get("/api/models", self._models)
         app.router.add_get("/", self._site_page)
         app.middlewares.append(self._edge_gate)
-        # An HTTP-dialect server has no Agents route: the upgrade gets a 404, or whatever fault
+        # An HTTP-only server has no Agents route: the upgrade gets a 404, or whatever fault
         # is queued (a challenge page, as Cloudflare's edge answers non-browser clients).
         app.router.add_get("/agents/playground/{room}", self._agents)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
@@ -343,7 +350,7 @@ class ReferenceServer:
         return refused or web.json_response({"error": "not found"}, status=404)
 
     async def _agents_conversation(self, request: web.Request, fault: Fault) -> web.StreamResponse:
-        """Just enough of the Agents dialect to answer one chat request."""
+        """Just enough of the Agents frames to answer one chat request."""
         ws = web.WebSocketResponse(autoclose=not fault.ignore_close)
         await ws.prepare(request)
         await ws.send_json({"type": "cf_agent_identity", "name": "r", "agent": "playground"})
@@ -424,10 +431,9 @@ class ReferenceServer:
         response = web.StreamResponse(
             status=fault.status,
             headers={
-                "Content-Type": fault.content_type
-                or ("text/event-stream" if self.dialect == 1 else "text/plain; charset=utf-8"),
+                "Content-Type": fault.content_type or CONTENT_TYPES[self.wire_format],
                 "Cache-Control": "no-cache",
-                **({"x-vercel-ai-data-stream": "v1"} if self.dialect == 2 else {}),
+                **({"x-vercel-ai-data-stream": "v1"} if self.wire_format == "data-stream" else {}),
                 **fault.headers,
             },
         )
@@ -440,11 +446,11 @@ class ReferenceServer:
     def _reply_lines(self, body: dict[str, Any], fault: Fault) -> list[tuple[bytes, bool]]:
         """The body as ``(line, counts)`` pairs; ``counts`` marks reply lines for cut/stall."""
         model = str(body.get("model", ""))
-        chunks = fault.reply if fault.reply is not None else echo_reply(body, self.dialect)
+        chunks = fault.reply if fault.reply is not None else echo_reply(body, self.wire_format)
         reasoning = fault.reasoning if fault.reasoning is not None else http_reasoning(model)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         completion_tokens = len(chunks)
-        sse = self.dialect == 1
+        sse = self.wire_format == "sse"
         out: list[tuple[bytes, bool]] = [(raw, False) for raw in fault.extra_lines]
         if not sse:
             out.append((b'f:{"messageId":"msg-ref-1"}', False))
@@ -486,7 +492,7 @@ class ReferenceServer:
         fault: Fault,
     ) -> None:
         newline = fault.newline.encode()
-        separator = newline * 2 if self.dialect == 1 else newline
+        separator = newline * 2 if self.wire_format == "sse" else newline
         if fault.trickle is not None:
             payload = b"".join(line + separator for line, _ in lines)
             for index in range(len(payload)):
@@ -586,11 +592,11 @@ def free_port() -> int:
 def main() -> None:
     """Serve until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dialect", type=int, choices=(1, 2), default=2)
+    parser.add_argument("--wire-format", choices=("sse", "data-stream"), default="data-stream")
     parser.add_argument("--port", type=int, default=8787)
     args = parser.parse_args()
-    server = ReferenceServer(args.dialect, port=args.port).start()
-    print(f"reference server (dialect {args.dialect}) on {server.url}", flush=True)
+    server = ReferenceServer(args.wire_format, port=args.port).start()
+    print(f"reference server ({args.wire_format}) on {server.url}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """The scripted model that both local playground servers reply with.
 
 It stands in for Workers AI. The reference server (``tests/reference_server.py``, the HTTP
-dialects) calls ``echo_reply`` in process; the real Agents SDK server (``tests/agents_server``,
+wire formats) calls ``echo_reply`` in process; the real Agents SDK server (``tests/agents_server``,
 run in ``wrangler dev`` by ``tests/agents_worker.py``) asks ``agents_script`` over loopback,
 through the small HTTP endpoint at the end of this module, and streams the script it gets back
 through the SDK. So every scripted behaviour is written once, here:
@@ -38,7 +38,7 @@ import re
 import sys
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 from langchain_cloudflare_playground.client.tools import Tool, ToolResult
 
@@ -121,16 +121,19 @@ _TRIGGER = re.compile(
 _LONG = re.compile(r"\[long:(\d+)\]")
 _MAX_LONG = 1_000_000
 
-# -- the HTTP dialects ----------------------------------------------------------------------
+# -- the HTTP wire formats ----------------------------------------------------------------------
+
+# The two wire formats of ``POST /api/inference`` (``HttpWireFormat``'s values).
+HttpWireFormatName = Literal["sse", "data-stream"]
 
 HTTP_REASONING_MARKERS = ("qwq", "deepseek-r1", "gpt-oss")
 
 
-def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
+def echo_reply(body: dict[str, Any], wire_format: HttpWireFormatName) -> list[str]:
     """The text chunks of the reply to an HTTP ``/api/inference`` request body."""
     messages = body.get("messages") or []
     system = body.get("system_message")
-    if dialect == 1 or system is None:
+    if wire_format == "sse" or system is None:
         system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
     turns = [m for m in messages if m.get("role") != "system"]
     last = next((m.get("content", "") for m in reversed(turns) if m.get("role") == "user"), "")
@@ -159,7 +162,7 @@ def echo_reply(body: dict[str, Any], dialect: int) -> list[str]:
 
 
 def http_reasoning(model: str) -> list[str] | None:
-    """The reasoning chunks a reasoning model sends before its reply (dialect 2 shows them)."""
+    """The reasoning chunks a reasoning model sends before its reply (the data stream has them)."""
     if any(marker in model for marker in HTTP_REASONING_MARKERS):
         return ["Let me think. ", "The user wants an echo."]
     return None

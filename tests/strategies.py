@@ -25,7 +25,7 @@ SHORT = settings(FUZZ, max_examples=40)
 
 # Characters that have broken stream decoders before: JSON escapes, every line break, multi-byte
 # and non-BMP characters, Unicode separators JSON carries unescaped, and text that looks like
-# markup of one dialect or the other.
+# markup of one wire format or the other.
 TRICKY = [
     '"',
     "\\",

@@ -15,7 +15,7 @@ from tests.reference_server import ReferenceServer
 
 @pytest.fixture(scope="session")
 def _servers():
-    servers = {dialect: ReferenceServer(dialect).start() for dialect in (1, 2)}
+    servers = {name: ReferenceServer(name).start() for name in ("sse", "data-stream")}
     yield servers
     for server in servers.values():
         server.stop()
@@ -36,7 +36,7 @@ def agents_server():
         yield server
 
 
-@pytest.fixture(params=[1, 2], ids=["sse", "data-stream"])
+@pytest.fixture(params=["sse", "data-stream"])
 def server(request, _servers) -> ReferenceServer:
     """The reference server, once per HTTP wire format, with no faults queued."""
     return _fresh(_servers[request.param])
@@ -55,17 +55,17 @@ def each_wire_format(request, _servers) -> WireFormatServer:
     """A server of each wire format the playground has spoken (HTTP ones with no faults queued)."""
     if request.param == "agents-websocket":
         return WireFormatServer(request.getfixturevalue("agents_server").url, "agents")
-    return WireFormatServer(_fresh(_servers[1 if request.param == "http-sse" else 2]).url, "http")
+    return WireFormatServer(_fresh(_servers[request.param.removeprefix("http-")]).url, "http")
 
 
 @pytest.fixture
 def sse_server(_servers) -> ReferenceServer:
-    return _fresh(_servers[1])
+    return _fresh(_servers["sse"])
 
 
 @pytest.fixture
 def data_stream_server(_servers) -> ReferenceServer:
-    return _fresh(_servers[2])
+    return _fresh(_servers["data-stream"])
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def no_chromium_outlives_a_test():
 
 @pytest.fixture(scope="module")
 def gated_http():
-    with ReferenceServer(2, gate=True) as server:
+    with ReferenceServer("data-stream", gate=True) as server:
         yield server
 
 
@@ -135,7 +135,7 @@ async def test_warm_cache_means_no_browser_and_cold_calls_share_one(gated_http):
         await warm.aclose()
 
 
-async def test_the_websocket_dialect_through_the_gate(gated_agents):
+async def test_the_agents_frames_through_the_gate(gated_agents):
     async with PlaygroundClient(
         gated_agents.url, wire_format="agents", session_source=browser()
     ) as client:

@@ -1,4 +1,4 @@
-"""VCR cassettes: the HTTP dialects record with vcrpy and replay with the network off.
+"""VCR cassettes: the HTTP wire formats record with vcrpy and replay with the network off.
 
 The committed cassettes in ``tests/cassettes/`` were recorded from the reference server; see the
 README there to re-record them (against the reference server, or the live site).
@@ -28,8 +28,12 @@ from tests.scripted_model import echo_reply
 CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
 # Where the committed cassettes were recorded (the reference server, by tests.record_cassettes).
 # On replay nothing listens there; host and port are not matched, so $CF_PLAYGROUND_URL may point
-# a re-recording at any server that speaks the dialect.
-RECORDED_URLS = {1: "http://127.0.0.1:8786", 2: "http://127.0.0.1:8787", 3: "http://127.0.0.1:8788"}
+# a re-recording at any server that speaks the wire format.
+RECORDED_URLS = {
+    "sse": "http://127.0.0.1:8786",
+    "data-stream": "http://127.0.0.1:8787",
+    "agents": "http://127.0.0.1:8788",
+}
 CONVERSATION = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Name a colour."},
@@ -109,29 +113,31 @@ async def test_replay_is_really_offline(server, tmp_path):
 
 @pytest.mark.vcr
 @pytest.mark.usefixtures("network_off_unless_recording")
-@pytest.mark.parametrize("dialect", [1, 2])
-async def test_committed_cassette_replays(dialect):
-    text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[dialect])
+@pytest.mark.parametrize("wire_format", ["sse", "data-stream"])
+async def test_committed_cassette_replays(wire_format):
+    text, pieces = await chat_text(
+        os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[wire_format]
+    )
     body = {
         "messages": [m for m in CONVERSATION if m["role"] != "system"],
         "model": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
         "max_tokens": 2048,
         "system_message": "You are terse.",
     }
-    assert text == "".join(echo_reply(body, 2))
-    assert pieces == len(echo_reply(body, 2))
+    assert text == "".join(echo_reply(body, "data-stream"))
+    assert pieces == len(echo_reply(body, "data-stream"))
 
 
 @pytest.mark.vcr
 @pytest.mark.usefixtures("network_off_unless_recording")
 async def test_committed_models_cassette_replays():
-    base_url = os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[2]
+    base_url = os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS["data-stream"]
     async with PlaygroundClient(base_url, session_cache=False) as client:
         models = await client.alist_models()
     assert {m.alias for m in models} >= {"llama-3.3-70b", "qwq-32b", "sparrow-9b"}
 
 
-# -- the WebSocket dialect ---------------------------------------------------------------------
+# -- the Agents frames over the WebSocket ------------------------------------------------------
 
 
 async def test_websocket_conversation_records_then_replays_offline(agents_server, tmp_path):
@@ -318,7 +324,7 @@ async def test_breaking_out_early_while_recording(agents_server, tmp_path):
 @pytest.mark.vcr
 @pytest.mark.usefixtures("network_off_unless_recording")
 async def test_committed_websocket_cassette_replays():
-    text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[3])
+    text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS["agents"])
     assert pieces > 5
     lines = echo_fields(text)
     assert lines["system (state)"] == "You are terse."

@@ -1,7 +1,7 @@
-"""The fault matrix: what each failure of a server becomes, exactly, in every dialect.
+"""The fault matrix: what each failure of a server becomes, exactly, in every wire format.
 
 Each case names a fault, injected by a real server on loopback (the reference server for the HTTP
-dialects and for WebSocket faults the SDK cannot make, the real Agents SDK server in workerd for
+wire formats and for WebSocket faults the SDK cannot make, the real Agents SDK server in workerd for
 the rest), and the outcome: the reply (after how many requests), or the typed error with the words
 it must say and the partial text it must carry. It is the one place for what is retried, how many
 times, after how long a wait (``Retry-After`` in seconds and as a date, capped) and what the
@@ -21,6 +21,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -42,6 +43,9 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from tests.reference_server import Fault, ReferenceServer, free_port
+
+if TYPE_CHECKING:
+    from tests.scripted_model import HttpWireFormatName
 
 REPLY = ["one ", "two ", "three ", "four"]
 
@@ -83,7 +87,7 @@ def _http_date(seconds_from_now: float) -> str:
     return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
 
 
-# -- the HTTP dialects: every case runs against dialect 1 (SSE) and dialect 2 (data stream) ------
+# -- the HTTP wire formats: every case runs against server-sent events and the data stream ---------
 
 HTTP_CASES: dict[str, Case] = {
     "429, Retry-After in seconds, then the reply": Case(
@@ -215,18 +219,18 @@ HTTP_CASES: dict[str, Case] = {
         ),
     ),
 }
-# Per dialect: what a broken frame and invalid UTF-8 look like on each wire.
-_BROKEN = {1: b'data: {"response": "x', 2: b'0:"unterminated'}
-_INVALID_UTF8 = {1: b'data: "\xff\xfe"\n', 2: b'0:"\xff\xfe"\n'}
+# Per wire format: what a broken frame and invalid UTF-8 look like on each.
+_BROKEN = {"sse": b'data: {"response": "x', "data-stream": b'0:"unterminated'}
+_INVALID_UTF8 = {"sse": b'data: "\xff\xfe"\n', "data-stream": b'0:"\xff\xfe"\n'}
 
 
-def _for_dialect(faults: list[Fault], dialect: int) -> list[Fault]:
+def _for_wire_format(faults: list[Fault], wire_format: HttpWireFormatName) -> list[Fault]:
     out = []
     for fault in faults:
         if fault.extra_lines == [b"BROKEN"]:
-            out.append(Fault(reply=fault.reply, extra_lines=[_BROKEN[dialect]]))
+            out.append(Fault(reply=fault.reply, extra_lines=[_BROKEN[wire_format]]))
         elif fault.body == b"INVALID_UTF8":
-            out.append(Fault(body=_INVALID_UTF8[dialect], content_type=fault.content_type))
+            out.append(Fault(body=_INVALID_UTF8[wire_format], content_type=fault.content_type))
         else:
             out.append(fault)
     return out
@@ -297,7 +301,7 @@ def _check(
 @pytest.mark.parametrize("name", list(HTTP_CASES))
 async def test_http_fault(server, name, caplog):
     case = HTTP_CASES[name]
-    server.push(*_for_dialect(case.faults, server.dialect))
+    server.push(*_for_wire_format(case.faults, server.wire_format))
     options = {"wire_format": "http", "max_retries": 2, **case.options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
@@ -328,7 +332,7 @@ async def test_connection_refused(caplog):
 
 async def test_connection_refused_then_a_server_appears():
     port = free_port()
-    server = ReferenceServer(2, port=port)
+    server = ReferenceServer("data-stream", port=port)
     async with PlaygroundClient(f"http://127.0.0.1:{port}") as client:
         client.retry_policy = type(client.retry_policy)(max_retries=3, initial_delay=0.3)
 
@@ -357,7 +361,7 @@ async def test_challenge_page_gets_one_try_with_a_fresh_session(client, server):
     assert len(server.inference_requests) == 4  # a second refusal is final, with advice
 
 
-# -- the WebSocket dialect ---------------------------------------------------------------------
+# -- the Agents frames over the WebSocket ----------------------------------------------------------
 
 # Faults the real Agents SDK server produces, asked for by a trigger in the prompt.
 AGENTS_CASES: dict[str, tuple[str, Outcome, dict[str, object]]] = {

@@ -1,4 +1,4 @@
-"""The real client against the reference server over real sockets, for both HTTP dialects."""
+"""The real client against the reference server over real sockets, for both HTTP wire formats."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ async def test_system_prompt_and_history_reach_the_server(client, server):
     assert "turns=3" in reply.text
     assert "max_tokens=77" in reply.text
     body = server.inference_requests[-1].json
-    if server.dialect == 1:
+    if server.wire_format == "sse":
         assert body["messages"][0] == {"role": "system", "content": "Be brief.\n\nBe kind."}
         assert "system_message" not in body
     else:
@@ -65,15 +65,15 @@ async def test_system_prompt_and_history_reach_the_server(client, server):
         assert body["messages"][0]["parts"] == [{"type": "text", "text": "one"}]
 
 
-async def test_first_request_learns_the_dialect_and_keeps_the_system_prompt(server):
+async def test_first_request_learns_the_wire_format_and_keeps_the_system_prompt(server):
     async with PlaygroundClient(server.url) as fresh:
         reply = await fresh.achat(
             [{"role": "system", "content": "S"}, {"role": "user", "content": "u"}]
         )
         assert "system=S |" in reply.text
         await fresh.achat([{"role": "system", "content": "S"}, {"role": "user", "content": "u"}])
-    # Dialect 2 is guessed first; a dialect-1 server costs one extra request, once.
-    assert len(server.inference_requests) == (3 if server.dialect == 1 else 2)
+    # The data stream is guessed first; an SSE server costs one extra request, once.
+    assert len(server.inference_requests) == (3 if server.wire_format == "sse" else 2)
 
 
 async def test_model_override_and_aliases(client, server):
@@ -98,7 +98,7 @@ async def test_unknown_model_fails_before_reaching_the_server(client, server):
 
 
 async def test_reasoning_is_kept_apart(data_stream_server):
-    # Dialect 1 has no reasoning channel; dialect 2 sends it on ``g:`` lines.
+    # Server-sent events have no reasoning channel; the data stream sends it on ``g:`` lines.
     async with PlaygroundClient(data_stream_server.url) as client:
         reply = await client.achat("hi", model="qwq-32b")
         events = [e async for e in client.astream_chat("hi", model="qwq-32b")]
@@ -214,7 +214,7 @@ async def test_empty_200(client, server):
 
 
 async def test_broken_json_in_a_frame(client, server):
-    bad = b'data: {"response": "x' if server.dialect == 1 else b'0:"unterminated'
+    bad = b'data: {"response": "x' if server.wire_format == "sse" else b'0:"unterminated'
     server.push(Fault(reply=["ok"], extra_lines=[bad]))
     with pytest.raises(PlaygroundProtocolError, match="malformed"):
         await client.achat("x")
@@ -229,7 +229,7 @@ async def test_unknown_frames_are_skipped(data_stream_server):
 
 
 async def test_invalid_utf8(client, server):
-    prefix = b"data: " if server.dialect == 1 else b"0:"
+    prefix = b"data: " if server.wire_format == "sse" else b"0:"
     server.push(Fault(body=prefix + b'"\xff\xfe"\n', content_type="text/plain"))
     with pytest.raises(PlaygroundProtocolError, match="UTF-8"):
         await client.achat("x")
@@ -306,7 +306,7 @@ async def test_caller_headers_cookies_and_user_agent(server):
 async def test_connections_are_reused(client, server):
     for prompt in ("x", "y", "z"):
         await client.achat(prompt)
-    # (On a dialect-1 server the very first request is re-sent on a new connection.)
+    # (On an SSE server the very first request is re-sent on a new connection.)
     peers = {r.peer for r in server.inference_requests[-3:]}
     assert len(peers) == 1  # one keep-alive connection carried all three
 
@@ -371,7 +371,7 @@ async def test_sync_twins_inside_a_running_loop_like_jupyter(server):
 def test_the_reply_text_is_the_echo_of_the_scripted_model(server):
     with PlaygroundClient(server.url) as c:
         reply = c.chat("check")
-    assert reply.text == "".join(echo_reply(server.inference_requests[-1].json, server.dialect))
+    assert reply.text == "".join(echo_reply(server.inference_requests[-1].json, server.wire_format))
 
 
 async def test_bad_arguments_are_clear():

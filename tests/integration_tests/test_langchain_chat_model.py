@@ -163,12 +163,12 @@ def test_the_former_places_of_options_still_work(server):
     assert llm.client.options.transport == "direct"
 
 
-def test_over_the_websocket_dialect(agents_server):
+def test_over_the_websocket(agents_server):
     llm = model_for(agents_server.url, temperature=0.25)
     message = llm.invoke(HISTORY)
     assert "system (state): Be brief." in message.content
     assert "temperature: 0.25" in message.content
-    assert message.usage_metadata is None  # the WebSocket dialect reports no usage
+    assert message.usage_metadata is None  # the Agents frames carry no usage
     chunks = list(llm.stream("streamed"))
     assert chunks[-1].chunk_position == "last"
     assert "last user: streamed" in "".join(c.text for c in chunks)

@@ -113,7 +113,7 @@ def test_roles_and_blocks_the_playground_cannot_carry(server):
     assert server.inference_requests == []
 
 
-def test_over_the_websocket_dialect(agents_server):
+def test_over_the_websocket(agents_server):
     llm = CloudflarePlayground(base_url=agents_server.url, temperature=0.25)
     reply = llm.chat(HISTORY)
     assert "system (state): Be brief." in reply.message.content

@@ -217,7 +217,7 @@ def assert_private_cache_file(way: str) -> None:
         assert sent_secrets(way)[0] in text
 
 
-# -- the HTTP dialects -------------------------------------------------------------------------
+# -- the HTTP wire formats ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -283,7 +283,7 @@ async def test_an_unreadable_response_keeps_the_session_secret(sse_server, way, 
     assert_logs_keep_secrets(debug_logs)
 
 
-# -- the WebSocket dialect ---------------------------------------------------------------------
+# -- the Agents frames over the WebSocket ------------------------------------------------------
 
 
 async def prime_cache_with_set_cookie(server: ReferenceServer) -> None:

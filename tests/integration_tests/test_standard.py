@@ -1,5 +1,6 @@
 """LangChain's own contract, live: the standard integration suite against the real Agents SDK
-server (the WebSocket dialect of the live site) in local workerd, with its scripted model."""
+server (Agents frames over a WebSocket, as on the live site) in local workerd, with its scripted
+model."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pytest_socket import disable_socket, enable_socket
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
 
-# Where tests.record_cassettes runs the reference server (dialect 2) for these cassettes.
+# Where tests.record_cassettes runs the reference server (the data stream) for these cassettes.
 RECORDED_URL = "http://127.0.0.1:8787"
 
 
@@ -58,7 +59,7 @@ class TestChatCloudflarePlaygroundLive(_PlaygroundContract):
 
     @property
     def returns_usage_metadata(self) -> bool:
-        return False  # the WebSocket dialect reports no token counts (PROTOCOL.md)
+        return False  # the Agents frames carry no token counts (docs/wire-formats.md)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def vcr_config() -> dict:
 
 @pytest.mark.vcr
 class TestChatCloudflarePlaygroundCassettes(_PlaygroundContract):
-    """The same suite offline, from cassettes of the HTTP dialect recorded from the reference
+    """The same suite offline, from cassettes of the AI SDK data stream recorded from the reference
     server (``python -m tests.record_cassettes``); the network is off unless re-recording."""
 
     @pytest.fixture(autouse=True)
@@ -94,7 +95,7 @@ class TestChatCloudflarePlaygroundCassettes(_PlaygroundContract):
 
     @property
     def returns_usage_metadata(self) -> bool:
-        return True  # the HTTP dialects report token counts
+        return True  # the HTTP wire formats report token counts
 
     @property
     def enable_vcr_tests(self) -> bool:

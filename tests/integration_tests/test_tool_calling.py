@@ -1,4 +1,4 @@
-"""Tool calling through the shared client, in every dialect, against the real local servers.
+"""Tool calling through the shared client, in every wire format, against the real local servers.
 
 The servers' scripted models follow the tool format the client writes into the prompt (see
 ``tests/agents_server/README.md``): they call the tool the request names, with the numbers and
@@ -39,7 +39,7 @@ WEATHER = Tool(
 
 def _corrections(server) -> int:
     # (A first request with a system prompt may be asked twice while the client learns whether
-    # the server speaks dialect 1 or 2; corrections are counted apart from that.)
+    # the server speaks server-sent events or the data stream; corrections are counted apart.)
     prompts = [r.json["messages"][-1]["content"] for r in server.inference_requests]
     return sum(p.startswith("Your last reply could not be used:") for p in prompts)
 
@@ -125,7 +125,7 @@ async def test_a_call_still_wrong_after_the_correction_returns_text_and_the_reas
     assert last.startswith("Your last reply could not be used:")
 
 
-async def test_correction_in_the_websocket_dialect(agents_server):
+async def test_correction_in_the_agents_frames(agents_server):
     async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
         fixed = await client.achat("[bad-args] What is 4 + 5? Use add.", tools=[ADD])
         stuck = await client.achat("[always-bad] What is 4 + 5? Use add.", tools=[ADD])

@@ -80,7 +80,7 @@ def decode(pieces: list[bytes]) -> list[object]:
 @pytest.mark.parametrize(
     ("stream", "expected"),
     [(SSE_STREAM, SSE_EVENTS), (DATA_STREAM, DATA_STREAM_EVENTS)],
-    ids=["dialect1", "dialect2"],
+    ids=["sse", "data-stream"],
 )
 def test_every_two_way_split_decodes_the_same(stream, expected):
     # Covers a CRLF split between reads and every multi-byte character split between reads.
@@ -91,7 +91,7 @@ def test_every_two_way_split_decodes_the_same(stream, expected):
 @pytest.mark.parametrize(
     ("stream", "expected"),
     [(SSE_STREAM, SSE_EVENTS), (DATA_STREAM, DATA_STREAM_EVENTS)],
-    ids=["dialect1", "dialect2"],
+    ids=["sse", "data-stream"],
 )
 def test_byte_by_byte_decodes_the_same(stream, expected):
     assert decode([stream[i : i + 1] for i in range(len(stream))]) == expected
@@ -212,7 +212,7 @@ def test_sse_without_blank_lines_still_streams_each_line():
 
 
 @pytest.mark.parametrize(
-    ("line", "dialect"),
+    ("line", "wire_format"),
     [
         ('data: {"response":"x"}', HttpWireFormat.SSE),
         (": keep-alive", HttpWireFormat.SSE),
@@ -221,8 +221,8 @@ def test_sse_without_blank_lines_still_streams_each_line():
         ('0:"x"', HttpWireFormat.DATA_STREAM),
     ],
 )
-def test_dialect_detection(line, dialect):
-    assert detect_http_wire_format(line) is dialect
+def test_wire_format_detection(line, wire_format):
+    assert detect_http_wire_format(line) is wire_format
 
 
 def test_html_where_a_stream_was_expected_is_named():

@@ -88,7 +88,7 @@ def cut_into_pieces(draw: st.DrawFn, payload: bytes) -> list[bytes]:
     return [payload[start:end] for start, end in itertools.pairwise(bounds)]
 
 
-# --- The HTTP path: bytes -> iter_lines (LineDecoder) -> dialect detection -> line decoder -----
+# --- The HTTP path: bytes -> iter_lines (LineDecoder) -> wire format detection -> line decoder -
 
 
 async def _body(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -97,7 +97,7 @@ async def _body(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
 
 
 def decode_http(pieces: Iterable[bytes]) -> tuple[list[ChatEvent], bool]:
-    """Decode a reply the way the HTTP dialects do: the events, and whether it completed."""
+    """Decode a reply the way the HTTP driver does: the events, and whether it completed."""
 
     async def run() -> tuple[list[ChatEvent], bool]:
         events: list[ChatEvent] = []
@@ -122,7 +122,7 @@ def text_of(events: Iterable[ChatEvent], kind: type[TextDelta | ReasoningDelta])
 
 @st.composite
 def sse_streams(draw: st.DrawFn) -> tuple[bytes, list[ChatEvent]]:
-    """A dialect-1 reply encoded as a server does, and the events it must decode to."""
+    """A reply of server-sent events encoded as a server does, and the events it must decode to."""
     newline = draw(newlines)
     ascii_only = draw(st.booleans())
     chunks = draw(st.lists(deltas.filter(lambda text: text != "</s>"), max_size=12))
@@ -151,7 +151,7 @@ def sse_streams(draw: st.DrawFn) -> tuple[bytes, list[ChatEvent]]:
 
 @st.composite
 def data_streams(draw: st.DrawFn) -> tuple[bytes, list[ChatEvent]]:
-    """A dialect-2 reply encoded as a server does, and the events it must decode to."""
+    """An AI SDK data stream reply encoded as a server does, and the events it must decode to."""
     newline = draw(newlines)
     ascii_only = draw(st.booleans())
     parts = draw(st.lists(st.tuples(st.sampled_from("0g"), deltas), max_size=12))
@@ -254,7 +254,7 @@ def test_line_decoder_raises_only_protocol_errors_on_arbitrary_bytes(pieces):
         decoder.finish()
 
 
-# Lines shaped like each dialect's, with arbitrary payloads, and plain arbitrary text.
+# Lines shaped like each wire format's, with arbitrary payloads, and plain arbitrary text.
 sse_lines = (
     st.text(max_size=40)
     | tricky_text
@@ -296,7 +296,7 @@ data_stream_lines = (
 @pytest.mark.parametrize(
     ("decoder_class", "lines"),
     [(SseDecoder, sse_lines), (DataStreamDecoder, data_stream_lines)],
-    ids=["dialect1", "dialect2"],
+    ids=["sse", "data-stream"],
 )
 def test_arbitrary_lines_raise_only_playground_errors(decoder_class, lines):
     @FUZZ
@@ -384,7 +384,7 @@ def test_a_huge_line_and_a_huge_reply_decode():
     )
 
 
-# --- Dialect 3: Agents SDK WebSocket frames ----------------------------------------------------
+# --- Agents frames over the WebSocket ----------------------------------------------------------
 
 
 def chunk_frame(chunk: dict[str, Any], request_id: str = CHAT_REQUEST_ID, **fields: object) -> str:

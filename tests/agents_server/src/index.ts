@@ -134,7 +134,7 @@ const CHAT_MODEL_IDS = new Set(
 // Scripted model
 //
 // What the model says is decided by the scripted model of tests/scripted_model.py (the same one
-// the reference server of the HTTP dialects replies with), asked over loopback at
+// the reference server of the HTTP wire formats replies with), asked over loopback at
 // env.SCRIPTED_MODEL_URL (tests/agents_worker.py starts it and passes the URL with --var). This
 // file only plays the script it gets back through the AI SDK, so every scripted behaviour is
 // written once, in Python.

@@ -1,4 +1,4 @@
-"""Dialect 3 against the real Cloudflare Agents SDK server in local workerd (wrangler dev)."""
+"""Agents frames against the real Cloudflare Agents SDK server in local workerd (wrangler dev)."""
 
 from __future__ import annotations
 
@@ -255,7 +255,7 @@ def test_sync_twins_over_the_websocket(agents_server):
         assert len(client.list_models()) == 29
 
 
-# -- choosing the dialect ------------------------------------------------------------------
+# -- choosing the wire format --------------------------------------------------------------
 
 
 async def test_auto_uses_the_websocket_on_an_agents_server(agents_server):

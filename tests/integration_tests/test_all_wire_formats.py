@@ -1,4 +1,4 @@
-"""The same chat, the same expectations, for all three dialects the playground has spoken."""
+"""The same chat, the same expectations, for all three wire formats the playground has spoken."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ HISTORY = [
 ]
 
 
-async def test_the_same_chat_in_every_dialect(each_wire_format):
-    async with PlaygroundClient(each_wire_format.url) as client:  # "auto" finds the dialect
+async def test_the_same_chat_in_every_wire_format(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:  # "auto" finds the wire format
         events = [e async for e in client.astream_chat(HISTORY, model="llama-3.1-8b")]
     texts = [e.text for e in events if isinstance(e, TextDelta)]
     text = "".join(texts)
