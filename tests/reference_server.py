@@ -207,6 +207,7 @@ class ReferenceServer:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Event | None = None
+        self._startup_error: OSError | None = None
 
     @property
     def url(self) -> str:
@@ -229,15 +230,23 @@ class ReferenceServer:
         return [r for r in self.requests if r.path == "/api/inference"]
 
     def start(self) -> ReferenceServer:
-        """Start serving; returns once the port accepts connections."""
-        if self.port == 0:
-            self.port = free_port()
+        """Start serving; returns once the port accepts connections.
+
+        Port 0 takes a free port (``url`` then names it). A port something else listens on is
+        an error at once, never a server that answers for another.
+
+        Raises:
+            OSError: the port cannot be listened on.
+        """
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
         self._thread.start()
         if not started.wait(10):
             msg = "the reference server did not start within 10 s"
             raise RuntimeError(msg)
+        if self._startup_error is not None:
+            self._thread.join(10)
+            raise self._startup_error
         return self
 
     def stop(self) -> None:
@@ -277,8 +286,21 @@ class ReferenceServer:
         app.router.add_get("/agents/playground/{room}", self._agents)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
+        # A port another server listens on fails here (address reuse allows only lingering
+        # connections of an earlier run, never a second listener).
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            self._startup_error = OSError(
+                exc.errno,
+                f"the reference server cannot listen on 127.0.0.1:{self.port} ({exc.strerror});"
+                " pick another port, or 0 for a free one",
+            )
+            await self._runner.cleanup()
+            started.set()
+            return
+        self.port = int(self._runner.addresses[0][1])  # the one taken, when asked for 0
         started.set()
         await self._stopping.wait()
         await self._runner.cleanup()
@@ -593,9 +615,12 @@ def main() -> None:
     """Serve until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wire-format", choices=("sse", "data-stream"), default="data-stream")
-    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--port", type=int, default=8787, help="0 takes a free port")
     args = parser.parse_args()
-    server = ReferenceServer(args.wire_format, port=args.port).start()
+    try:
+        server = ReferenceServer(args.wire_format, port=args.port).start()
+    except OSError as exc:
+        parser.exit(2, f"error: {exc.strerror}\n")
     print(f"reference server ({args.wire_format}) on {server.url}", flush=True)
     try:
         threading.Event().wait()

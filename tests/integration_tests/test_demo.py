@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.reference_server import free_port
@@ -56,3 +58,16 @@ def test_a_failure_mid_demo_is_one_line_not_a_traceback():
         assert run.stderr.strip().startswith("The demo stopped: cannot reach the playground")
         assert len(run.stderr.strip().splitlines()) == 1
         assert "Traceback" not in run.stderr
+
+
+def test_the_local_playground_run_by_hand_refuses_a_busy_port_at_once():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        run = _run("-m", "tests.reference_server", "--port", str(port))
+    assert time.monotonic() - started < 10
+    assert run.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "pick another port, or 0 for a free one" in run.stderr
