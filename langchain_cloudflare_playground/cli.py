@@ -122,7 +122,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--base-url", help=f"the playground (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})"
     )
     session.add_argument(
-        "--headful", action="store_true", help="refresh with a visible browser window"
+        "--headful",
+        action="store_true",
+        help="refresh with a visible browser window (needs a display; see xvfb-run)",
     )
     session.set_defaults(run=_run_session)
     return parser
@@ -235,6 +237,17 @@ def _run_session(args: argparse.Namespace) -> int:
             return _EXIT_ERROR
         print(f"cleared {cache.path}" + (f" for {base_url}" if args.base_url else ""))
     elif args.action == "refresh":
+        if args.headful and not _has_display():
+            # Checked here: the browser itself only says it "exited at start-up".
+            again = "xvfb-run cf-playground session refresh --headful" + (
+                f" --base-url {args.base_url}" if args.base_url else ""
+            )
+            print(
+                "error: --headful needs a display, and neither $DISPLAY nor $WAYLAND_DISPLAY is"
+                f" set; run it on a virtual one: {again} (or refresh without --headful)",
+                file=sys.stderr,
+            )
+            return _EXIT_ERROR
         source = BrowserSessionSource(headless=not args.headful)
         session = asyncio.run(source.acquire(base_url))
         if not cache.save(base_url, session):
@@ -251,6 +264,13 @@ def _run_session(args: argparse.Namespace) -> int:
             print(f"{url}:")
             _print_session(session)
     return 0
+
+
+def _has_display() -> bool:
+    """Whether a browser window can open: always on macOS and Windows, else per X11/Wayland."""
+    if sys.platform in {"darwin", "win32"}:
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _print_session(session: SiteSession) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 
-from tests.helpers import CLI, run_cli
+from tests.helpers import CLI, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
 
 
@@ -166,3 +168,25 @@ def test_broken_pipe_is_quiet(server):
     )
     assert result.stdout.strip() == "0"
     assert result.stderr == ""
+
+
+def test_headful_refresh_without_a_display_says_how_to_get_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [CLI, "session", "refresh", "--headful"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: --headful needs a display, and neither $DISPLAY nor $WAYLAND_DISPLAY is set"
+    )
+    assert "xvfb-run cf-playground session refresh --headful" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "exited at start-up" not in result.stderr  # checked before any browser started
+    assert time.monotonic() - started < 10
+    assert our_profiles() == []
