@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -30,11 +31,14 @@ from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAUL
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from langchain_cloudflare_playground.client.models import ModelInfo
+
 __all__ = ["main"]
 
 _EXIT_ERROR = 1
 _EXIT_INTERRUPTED = 130
 _QUIT_COMMANDS = ("/exit", "/quit")
+_LOGGER = "langchain_cloudflare_playground"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,9 +108,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     chat.set_defaults(run=_run_chat)
 
-    models = commands.add_parser("models", parents=[connection], help="list the chat models")
+    models = commands.add_parser(
+        "models",
+        parents=[connection],
+        help="list the chat models",
+        description=(
+            "List the playground's chat models. When the list cannot be fetched, the built-in"
+            " table is printed instead and the exit code is 1, unless --allow-builtin is given."
+        ),
+    )
     models.add_argument("--json", action="store_true", help="print JSON for scripts")
     models.add_argument("--refresh", action="store_true", help="ignore the in-memory list")
+    models.add_argument(
+        "--allow-builtin",
+        action="store_true",
+        help="exit 0 with the built-in table when the playground's list cannot be fetched",
+    )
     models.set_defaults(run=_run_models)
 
     session = commands.add_parser(
@@ -203,10 +220,43 @@ def _stream_reply(
     return "".join(text)
 
 
+class _Collect(logging.Handler):
+    """Keeps the client's warnings, to print them after the table, in the command's words."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _run_models(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        models = client.list_models(refresh=args.refresh)
-    if args.json:
+    warnings = _Collect()
+    logger = logging.getLogger(_LOGGER)
+    logger.addHandler(warnings)
+    try:
+        with _client(args) as client:
+            models = client.list_models(refresh=args.refresh)
+            live = client.cached_models() is not None  # None: the built-in table came back
+    finally:
+        logger.removeHandler(warnings)
+    _print_models(models, as_json=args.json)
+    if live:
+        for message in warnings.messages:
+            print(f"warning: {message}", file=sys.stderr)
+        return 0
+    why = "; ".join(warnings.messages) or f"could not fetch the list from {client.base_url}"
+    builtin = f"the list above is the built-in table, not the playground's own ({why})"
+    if args.allow_builtin:
+        print(f"note: {builtin}", file=sys.stderr)
+        return 0
+    print(f"error: {builtin}; --allow-builtin accepts it", file=sys.stderr)
+    return _EXIT_ERROR
+
+
+def _print_models(models: list[ModelInfo], *, as_json: bool) -> None:
+    if as_json:
         payload = [
             {
                 "id": m.id,
@@ -218,12 +268,12 @@ def _run_models(args: argparse.Namespace) -> int:
             for m in models
         ]
         print(json.dumps(payload, indent=2))
-        return 0
+        return
     width = max((len(m.alias) for m in models), default=5)
     print(f"{'ALIAS':<{width}}  MODEL ID")
     for model in sorted(models, key=lambda m: m.alias):
         print(f"{model.alias:<{width}}  {model.id}")
-    return 0
+    sys.stdout.flush()  # the table before any note on stderr, on a terminal
 
 
 def _run_session(args: argparse.Namespace) -> int:

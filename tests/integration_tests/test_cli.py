@@ -110,6 +110,7 @@ def test_a_broken_stream_keeps_what_arrived(server):
 def test_models_table_and_json(server):
     table = run_cli("models", "--base-url", server.url)
     assert table.returncode == 0, table.stderr
+    assert table.stderr == ""  # the live list: no note about the built-in table
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["ALIAS", "MODEL", "ID"]
     assert any(line.split() == ["qwq-32b", "@cf/qwen/qwq-32b"] for line in lines)
@@ -168,6 +169,27 @@ def test_broken_pipe_is_quiet(server):
     )
     assert result.stdout.strip() == "0"
     assert result.stderr == ""
+
+
+def test_models_says_when_it_prints_the_built_in_table(tmp_path):
+    offline = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("models", "--base-url", offline, "--timeout", "2")
+    assert result.returncode == 1
+    assert "qwq-32b" in result.stdout  # the table is there, for a person to read
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the list above is the built-in table, not the playground's own")
+    assert offline in last
+    assert last.endswith("--allow-builtin accepts it")
+    assert "Traceback" not in result.stderr
+
+
+def test_models_allow_builtin_exits_0_and_still_says_so(tmp_path):
+    offline = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("models", "--json", "--allow-builtin", "--base-url", offline, "--timeout", "2")
+    assert result.returncode == 0, result.stderr
+    assert any(m["alias"] == "qwq-32b" for m in json.loads(result.stdout))
+    assert result.stderr.startswith("note: the list above is the built-in table")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_headful_refresh_without_a_display_says_how_to_get_one(tmp_path):
