@@ -1,6 +1,9 @@
 """``cf-playground``: chat with the Cloudflare AI Playground, list its models, manage the session.
 
 It uses only the shared client, so it starts without loading LangChain or LlamaIndex.
+
+Exit codes: 0 success; 1 an error (one line on stderr); 2 a usage error (one line on stderr);
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
@@ -36,9 +40,27 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 _EXIT_ERROR = 1
+_EXIT_USAGE = 2
 _EXIT_INTERRUPTED = 130
+_MAX_TEMPERATURE = 2.0
 _QUIT_COMMANDS = ("/exit", "/quit")
 _LOGGER = "langchain_cloudflare_playground"
+
+
+class _UsageError(Exception):
+    """A usage error found after parsing (an empty prompt): exit 2, as argparse's own are."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line (and the help a command away)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` on one line and exit 2."""
+        self.exit(_EXIT_USAGE, _usage_line(self.prog, message) + "\n")
+
+
+def _usage_line(prog: str, message: str) -> str:
+    return f"{prog}: error: {message} (see {prog} --help)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except _UsageError as exc:
+        print(_usage_line(args.prog, str(exc)), file=sys.stderr)
+        return _EXIT_USAGE
     except PlaygroundStreamError as exc:
         sys.stdout.flush()
         print(f"\nerror: {exc}", file=sys.stderr)
@@ -64,14 +89,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_INTERRUPTED
 
 
+# -- argument types: a bad value is a usage error (exit 2), caught before anything connects --
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"not a number: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not math.isfinite(value):
+        msg = f"not a finite number: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        msg = f"must be a positive number of seconds, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _token_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"invalid int value: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value <= 0:
+        msg = f"must be a whole number of tokens above 0, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _temperature(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= _MAX_TEMPERATURE:
+        msg = f"must be from 0 to {_MAX_TEMPERATURE:g}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        msg = f"must start with http:// or https://, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cf-playground",
         description="Chat with the models of the Cloudflare AI Playground, without an API key.",
+        epilog="Exit codes: 0 done, 1 an error, 2 a usage error, 130 interrupted (Ctrl-C).",
     )
-    connection = argparse.ArgumentParser(add_help=False)
+    connection = _Parser(add_help=False)
     connection.add_argument(
         "--base-url",
+        type=_http_url,
         help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
     )
     connection.add_argument(
@@ -88,7 +165,9 @@ def _build_parser() -> argparse.ArgumentParser:
         type=lambda value: "agents" if value == "websocket" else value,
         help=argparse.SUPPRESS,
     )
-    connection.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
+    connection.add_argument(
+        "--timeout", type=_seconds, default=300.0, help="seconds, above 0 (default 300)"
+    )
     connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -101,12 +180,18 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("prompt", nargs="?", help="what to say (omit for an interactive chat)")
     chat.add_argument("-m", "--model", help=f"an alias or full id (default {DEFAULT_MODEL})")
     chat.add_argument("-s", "--system", help="a system prompt")
-    chat.add_argument("--max-tokens", type=int, default=2048)
-    chat.add_argument("--temperature", type=float)
+    chat.add_argument(
+        "--max-tokens", type=_token_count, default=2048, help="above 0 (default 2048)"
+    )
+    chat.add_argument(
+        "--temperature",
+        type=_temperature,
+        help=f"0 to {_MAX_TEMPERATURE:g} (default: the playground's)",
+    )
     chat.add_argument(
         "--hide-reasoning", action="store_true", help="do not print the model's reasoning"
     )
-    chat.set_defaults(run=_run_chat)
+    chat.set_defaults(run=_run_chat, prog=chat.prog)
 
     models = commands.add_parser(
         "models",
@@ -124,7 +209,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 with the built-in table when the playground's list cannot be fetched",
     )
-    models.set_defaults(run=_run_models)
+    models.set_defaults(run=_run_models, prog=models.prog)
 
     session = commands.add_parser(
         "session",
@@ -136,14 +221,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     session.add_argument("action", choices=("show", "refresh", "clear", "path"))
     session.add_argument(
-        "--base-url", help=f"the playground (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})"
+        "--base-url",
+        type=_http_url,
+        help=f"the playground (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
     )
     session.add_argument(
         "--headful",
         action="store_true",
         help="refresh with a visible browser window (needs a display; see xvfb-run)",
     )
-    session.set_defaults(run=_run_session)
+    session.set_defaults(run=_run_session, prog=session.prog)
     return parser
 
 
@@ -158,6 +245,9 @@ def _client(args: argparse.Namespace) -> PlaygroundClient:
 
 
 def _run_chat(args: argparse.Namespace) -> int:
+    if args.prompt is not None and not args.prompt.strip():
+        msg = "the prompt is empty"
+        raise _UsageError(msg)
     history: list[Message] = []
     if args.system:
         history.append(Message("system", args.system))

@@ -7,6 +7,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from tests.helpers import CLI, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
 
@@ -133,10 +135,61 @@ def test_session_show_and_clear_never_print_cookie_values(server, isolated_sessi
     assert "no cached session" in run_cli("session", "show").stdout
 
 
-def test_usage_errors_exit_2():
-    result = run_cli("chat", "hi", "--max-tokens", "many")
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--max-tokens", "many"], "argument --max-tokens: invalid int value: 'many'"),
+        (["--max-tokens", "-5"], "argument --max-tokens: must be a whole number of tokens above 0"),
+        (["--max-tokens", "0"], "argument --max-tokens: must be a whole number of tokens above 0"),
+        (["--timeout", "0"], "argument --timeout: must be a positive number of seconds, not '0'"),
+        (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
+        (["--timeout", "soon"], "argument --timeout: not a number: 'soon'"),
+        (["--timeout", "nan"], "argument --timeout: not a finite number: 'nan'"),
+        (["--temperature", "9"], "argument --temperature: must be from 0 to 2, not '9'"),
+        (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 2, not '-0.1'"),
+        (["--wire-format", "smoke"], "argument --wire-format: invalid choice: 'smoke'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(sse_server, arguments, message):
+    result = run_cli("chat", "hi", "--base-url", sse_server.url, *arguments)
     assert result.returncode == 2
-    assert "invalid int value" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"cf-playground chat: error: {message}")
+    assert result.stderr.endswith("(see cf-playground chat --help)\n")
+    assert result.stdout == ""
+    assert sse_server.requests == []  # refused before anything was sent
+
+
+def test_a_bad_base_url_is_a_usage_error():
+    result = run_cli("models", "--base-url", "ftp://example.com")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "cf-playground models: error: argument --base-url: must start with http:// or https://"
+    )
+
+
+def test_temperature_bounds_are_accepted_and_sent(data_stream_server):
+    for value in ("0", "2"):
+        result = run_cli("chat", "hi", "--base-url", data_stream_server.url, "--temperature", value)
+        assert result.returncode == 0, result.stderr
+        assert data_stream_server.inference_requests[-1].json["temperature"] == float(value)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "stdin", "message"),
+    [
+        ("", None, "the prompt is empty"),
+        (" \n\t", None, "the prompt is empty"),
+    ],
+)
+def test_an_empty_prompt_is_refused(sse_server, prompt, stdin, message):
+    arguments = ["chat", "--base-url", sse_server.url] + ([] if prompt is None else [prompt])
+    result = run_cli(*arguments, stdin=stdin)
+    assert result.returncode == 2
+    assert (
+        result.stderr == f"cf-playground chat: error: {message} (see cf-playground chat --help)\n"
+    )
+    assert sse_server.requests == []
 
 
 def test_chat_and_models_over_the_websocket(agents_server):
