@@ -175,9 +175,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "chat",
         parents=[connection],
         help="stream a reply; with no prompt, open an interactive chat",
-        description="Stream a reply to PROMPT; with no PROMPT, open an interactive chat.",
+        description=(
+            "Stream a reply to PROMPT. With no PROMPT: read it from standard input when that is"
+            " not a terminal (a pipe or a file), else open an interactive chat (/help lists its"
+            " commands)."
+        ),
     )
-    chat.add_argument("prompt", nargs="?", help="what to say (omit for an interactive chat)")
+    chat.add_argument(
+        "prompt",
+        nargs="?",
+        help="what to say; - reads it from standard input (omit for an interactive chat)",
+    )
     chat.add_argument("-m", "--model", help=f"an alias or full id (default {DEFAULT_MODEL})")
     chat.add_argument("-s", "--system", help="a system prompt")
     chat.add_argument(
@@ -190,6 +198,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument(
         "--hide-reasoning", action="store_true", help="do not print the model's reasoning"
+    )
+    chat.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="chat even when standard input is not a terminal: one message per line",
     )
     chat.set_defaults(run=_run_chat, prog=chat.prog)
 
@@ -245,17 +259,42 @@ def _client(args: argparse.Namespace) -> PlaygroundClient:
 
 
 def _run_chat(args: argparse.Namespace) -> int:
-    if args.prompt is not None and not args.prompt.strip():
-        msg = "the prompt is empty"
-        raise _UsageError(msg)
+    prompt = _one_prompt(args)
     history: list[Message] = []
     if args.system:
         history.append(Message("system", args.system))
     with _client(args) as client:
-        if args.prompt is not None:
-            _stream_reply(client, [*history, Message("user", args.prompt)], args, sys.stdout)
+        if prompt is not None:
+            _stream_reply(client, [*history, Message("user", prompt)], args, sys.stdout)
             return 0
         return _interactive(client, history, args)
+
+
+def _one_prompt(args: argparse.Namespace) -> str | None:
+    """The prompt to send once, or ``None`` for an interactive chat.
+
+    As ``llm`` and ``curl -d @-`` do, a prompt too big for the command line (the shell's
+    argument limit) comes on standard input: when it is not a terminal and there is no PROMPT,
+    or when PROMPT is ``-``.
+    """
+    prompt: str | None = args.prompt
+    if args.interactive:
+        if prompt is not None:
+            msg = "--interactive takes no PROMPT"
+            raise _UsageError(msg)
+        return None
+    if prompt == "-" or (prompt is None and not sys.stdin.isatty()):
+        if sys.stdin.isatty():
+            print("(reading the prompt from the terminal; end it with Ctrl-D)", file=sys.stderr)
+        prompt = sys.stdin.read()
+        if not prompt.strip():
+            msg = "the prompt read from standard input is empty"
+            raise _UsageError(msg)
+        return prompt
+    if prompt is not None and not prompt.strip():
+        msg = "the prompt is empty"
+        raise _UsageError(msg)
+    return prompt
 
 
 def _interactive(client: PlaygroundClient, history: list[Message], args: argparse.Namespace) -> int:

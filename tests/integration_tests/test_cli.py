@@ -9,8 +9,14 @@ import time
 
 import pytest
 
-from tests.helpers import CLI, our_profiles, run_cli
+from tests.helpers import CLI, echo_fields, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
+
+
+def user_contents(server) -> list[str]:
+    """The user messages of the last chat request the server received."""
+    messages = server.inference_requests[-1].json["messages"]
+    return [m["content"] for m in messages if m["role"] == "user"]
 
 
 def test_chat_streams_the_reply_to_stdout(server):
@@ -55,7 +61,10 @@ def test_base_url_from_the_environment(server):
 
 
 def test_interactive_chat_keeps_history(server):
-    result = run_cli("chat", "--base-url", server.url, "-s", "Sys", stdin="first\nsecond\n/exit\n")
+    # -i: a chat, one message per line, though standard input is not a terminal.
+    result = run_cli(
+        "chat", "-i", "--base-url", server.url, "-s", "Sys", stdin="first\nsecond\n/exit\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "Echo: first | " in result.stdout
     assert "Echo: second | " in result.stdout
@@ -68,7 +77,7 @@ def test_interactive_chat_keeps_history(server):
 
 def test_interactive_chat_ends_on_end_of_input_and_survives_an_error(server):
     server.push(Fault(status=400))
-    result = run_cli("chat", "--base-url", server.url, stdin="fails\nworks\n")
+    result = run_cli("chat", "-i", "--base-url", server.url, stdin="fails\nworks\n")
     assert result.returncode == 0
     assert "error: HTTP 400" in result.stderr
     assert "Echo: works" in result.stdout
@@ -148,6 +157,7 @@ def test_session_show_and_clear_never_print_cookie_values(server, isolated_sessi
         (["--temperature", "9"], "argument --temperature: must be from 0 to 2, not '9'"),
         (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 2, not '-0.1'"),
         (["--wire-format", "smoke"], "argument --wire-format: invalid choice: 'smoke'"),
+        (["-i"], "--interactive takes no PROMPT"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(sse_server, arguments, message):
@@ -180,6 +190,9 @@ def test_temperature_bounds_are_accepted_and_sent(data_stream_server):
     [
         ("", None, "the prompt is empty"),
         (" \n\t", None, "the prompt is empty"),
+        (None, "", "the prompt read from standard input is empty"),
+        (None, "\n \n", "the prompt read from standard input is empty"),
+        ("-", "", "the prompt read from standard input is empty"),
     ],
 )
 def test_an_empty_prompt_is_refused(sse_server, prompt, stdin, message):
@@ -190,6 +203,46 @@ def test_an_empty_prompt_is_refused(sse_server, prompt, stdin, message):
         result.stderr == f"cf-playground chat: error: {message} (see cf-playground chat --help)\n"
     )
     assert sse_server.requests == []
+
+
+def test_the_prompt_comes_from_a_pipe_without_an_argument(server):
+    result = subprocess.run(
+        ["bash", "-c", f"printf 'from the pipe' | '{CLI}' chat --base-url {server.url}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Echo: from the pipe | ")
+    assert user_contents(server) == ["from the pipe"]
+
+
+def test_dash_reads_the_prompt_from_stdin(server):
+    result = run_cli("chat", "-", "--base-url", server.url, stdin="line one\nline two\n")
+    assert result.returncode == 0, result.stderr
+    assert user_contents(server) == ["line one\nline two\n"]
+
+
+def test_a_one_megabyte_prompt_through_a_pipe(agents_server, tmp_path):
+    # Too big for an argument (Linux takes at most 128 KiB in one), so it comes on stdin. Over
+    # the Agents WebSocket: the HTTP body carries the prompt twice, over the reference server's
+    # 1 MiB limit. No whitespace, so the scripted model echoes it back in one delta, not in
+    # 100,000 words.
+    prompt = "All-work-and-no-play-makes-a-prompt-too-long-for-the-command-line." * 15_200
+    assert len(prompt) >= 1_000_000
+    source = tmp_path / "prompt.txt"
+    source.write_text(prompt)
+    result = subprocess.run(
+        ["bash", "-c", f"cat '{source}' | '{CLI}' chat --base-url {agents_server.url}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.startswith("Echo from the mock model.")
+    assert echo_fields(result.stdout)["last user"] == prompt
 
 
 def test_chat_and_models_over_the_websocket(agents_server):
