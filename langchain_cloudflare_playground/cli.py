@@ -3,7 +3,7 @@
 It uses only the shared client, so it starts without loading LangChain or LlamaIndex.
 
 Exit codes: 0 success; 1 an error (one line on stderr); 2 a usage error (one line on stderr);
-130 interrupted (Ctrl-C).
+130 interrupted (Ctrl-C, also at the interactive chat's prompt).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -43,7 +44,14 @@ _EXIT_ERROR = 1
 _EXIT_USAGE = 2
 _EXIT_INTERRUPTED = 130
 _MAX_TEMPERATURE = 2.0
-_QUIT_COMMANDS = ("/exit", "/quit")
+_HELP = """\
+/help   this list
+/reset  forget the conversation so far (the system prompt stays)
+/exit   leave (also /quit, or Ctrl-D)
+Ctrl-C stops a reply and returns to the prompt; at the prompt it leaves (exit code 130).
+A line that starts with // is sent as a message, with one slash less."""
+_COMMANDS = ("/help", "/reset", "/exit", "/quit")
+_COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
 _LOGGER = "langchain_cloudflare_playground"
 
 
@@ -258,16 +266,25 @@ def _client(args: argparse.Namespace) -> PlaygroundClient:
     )
 
 
+# -- chat -----------------------------------------------------------------------------------
+
+
 def _run_chat(args: argparse.Namespace) -> int:
     prompt = _one_prompt(args)
     history: list[Message] = []
     if args.system:
         history.append(Message("system", args.system))
     with _client(args) as client:
-        if prompt is not None:
-            _stream_reply(client, [*history, Message("user", prompt)], args, sys.stdout)
-            return 0
-        return _interactive(client, history, args)
+        if prompt is None:
+            return _interactive(client, history, args)
+        reply = _Reply(args)
+        try:
+            reply.stream(client, [*history, Message("user", prompt)])
+        except KeyboardInterrupt:
+            reply.end_line()
+            print("interrupted", file=sys.stderr)
+            return _EXIT_INTERRUPTED
+        return 0
 
 
 def _one_prompt(args: argparse.Namespace) -> str | None:
@@ -298,55 +315,146 @@ def _one_prompt(args: argparse.Namespace) -> str | None:
 
 
 def _interactive(client: PlaygroundClient, history: list[Message], args: argparse.Namespace) -> int:
-    print("Chatting with the Cloudflare AI Playground. /reset forgets, /exit leaves.")
+    recall = sys.stdin.isatty() and _enable_line_editing()
+    print("Chatting with the Cloudflare AI Playground. /help lists the commands, /exit leaves.")
     start = len(history)  # the system prompt survives /reset
     while True:
         try:
-            prompt = input("you> ")
-        except EOFError:
+            line = input("you> ")
+        except EOFError:  # Ctrl-D, or the end of piped input
             print()
             return 0
-        if prompt.strip() in _QUIT_COMMANDS:
-            return 0
-        if prompt.strip() == "/reset":
-            del history[start:]
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: leave, as a shell's `read` does
+            print()
+            return _EXIT_INTERRUPTED
+        command, _, rest = line.strip().partition(" ")
+        if _COMMAND_WORD.fullmatch(command):
+            if _run_command(command, rest, history, start):
+                return 0
             continue
-        if not prompt.strip():
-            continue
-        history.append(Message("user", prompt))
-        try:
-            reply = _stream_reply(client, history, args, sys.stdout)
-        except PlaygroundError as exc:
-            history.pop()  # the turn failed; the user can try again
-            print(f"\nerror: {exc}", file=sys.stderr)
-            continue
-        history.append(Message("assistant", reply))
+        if line.startswith("//"):
+            line = line[1:]
+        if line.strip():
+            _take_turn(client, history, line, args, recall=recall)
 
 
-def _stream_reply(
-    client: PlaygroundClient, messages: list[Message], args: argparse.Namespace, out: TextIO
-) -> str:
-    text: list[str] = []
-    in_reasoning = False
-    for event in client.stream_chat(
-        messages, max_tokens=args.max_tokens, temperature=args.temperature
-    ):
-        if isinstance(event, ReasoningDelta) and not args.hide_reasoning:
-            # Reasoning goes to stderr so stdout holds the reply alone.
-            if not in_reasoning:
-                sys.stderr.write("[reasoning] ")
-                in_reasoning = True
-            sys.stderr.write(event.text)
+def _run_command(command: str, rest: str, history: list[Message], start: int) -> bool:
+    """Run a /command of the interactive chat; True to leave."""
+    if command not in _COMMANDS:
+        print(
+            f"error: no command {command}; the commands are {', '.join(_COMMANDS)}"
+            " (start a message with // to send it with a leading /)",
+            file=sys.stderr,
+        )
+    elif rest.strip():
+        print(f"error: {command} takes nothing after it", file=sys.stderr)
+    elif command in {"/exit", "/quit"}:
+        return True
+    elif command == "/help":
+        print(_HELP)
+    else:  # /reset
+        forgotten = len(history) - start
+        del history[start:]
+        kept = " (the system prompt is kept)" if start else ""
+        print(f"history cleared: {forgotten} message(s) forgotten{kept}")
+    return False
+
+
+def _take_turn(
+    client: PlaygroundClient,
+    history: list[Message],
+    line: str,
+    args: argparse.Namespace,
+    *,
+    recall: bool,
+) -> None:
+    """Send ``line``, stream the reply, and keep both in ``history`` if the reply completes."""
+    history.append(Message("user", line))
+    reply = _Reply(args)
+    try:
+        text = reply.stream(client, history)
+    except KeyboardInterrupt:
+        # As `llm` does: a reply joins the conversation only once it is complete (llm's
+        # Response adds itself to the conversation after its last chunk), so a stopped turn,
+        # the message and the partial reply, is dropped from the history, as a failed one is
+        # below. The partial text stays on screen; a half reply kept in the history would be
+        # taken by the model as all it had to say.
+        del history[-1]
+        reply.end_line()
+        hint = "; the up arrow recalls your message" if recall else ""
+        print(f"[reply stopped; this exchange is dropped from the history{hint}]", file=sys.stderr)
+        return
+    except PlaygroundError as exc:
+        del history[-1]  # the turn failed; the user can try again
+        reply.end_line()
+        print(f"error: {exc}", file=sys.stderr)
+        return
+    history.append(Message("assistant", text))
+
+
+def _enable_line_editing() -> bool:
+    """Line editing and an up-arrow history for ``input()``, for this session only.
+
+    Nothing is read from or written to a history file. False when there is no ``readline``.
+    """
+    try:
+        import readline  # noqa: F401, PLC0415 (importing it is what makes input() use it)
+    except ImportError:  # a Python built without it (Windows has its own line editing)
+        return False
+    return True
+
+
+class _Reply:
+    """One streamed reply: the text to stdout, the reasoning to stderr."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO | None = None) -> None:
+        self._args = args
+        self._out = out or sys.stdout
+        self._text: list[str] = []
+        self._in_reasoning = False
+        self._line_open = False  # something was written with no newline after it
+
+    def stream(self, client: PlaygroundClient, messages: list[Message]) -> str:
+        """Stream the reply to ``messages``; return its text."""
+        for event in client.stream_chat(
+            messages, max_tokens=self._args.max_tokens, temperature=self._args.temperature
+        ):
+            if isinstance(event, ReasoningDelta) and not self._args.hide_reasoning:
+                # Reasoning goes to stderr so stdout holds the reply alone.
+                # Each flag is set before its write: a Ctrl-C right after the write (the
+                # user saw the text and pressed it) must find the line open.
+                if not self._in_reasoning:
+                    self._in_reasoning = True
+                    sys.stderr.write("[reasoning] ")
+                sys.stderr.write(event.text)
+                sys.stderr.flush()
+            elif isinstance(event, TextDelta):
+                self._end_reasoning()
+                self._text.append(event.text)
+                self._line_open = True
+                self._out.write(event.text)
+                self._out.flush()
+        self._end_reasoning()
+        self._out.write("\n")
+        self._line_open = False
+        return "".join(self._text)
+
+    def end_line(self) -> None:
+        """End a line the reply left open, so that a note that follows starts on its own."""
+        self._end_reasoning()
+        if self._line_open:
+            self._out.write("\n")
+            self._out.flush()
+            self._line_open = False
+
+    def _end_reasoning(self) -> None:
+        if self._in_reasoning:
+            sys.stderr.write("\n")
             sys.stderr.flush()
-        elif isinstance(event, TextDelta):
-            if in_reasoning:
-                sys.stderr.write("\n")
-                in_reasoning = False
-            text.append(event.text)
-            out.write(event.text)
-            out.flush()
-    out.write("\n")
-    return "".join(text)
+            self._in_reasoning = False
+
+
+# -- models ---------------------------------------------------------------------------------
 
 
 class _Collect(logging.Handler):
@@ -403,6 +511,9 @@ def _print_models(models: list[ModelInfo], *, as_json: bool) -> None:
     for model in sorted(models, key=lambda m: m.alias):
         print(f"{model.alias:<{width}}  {model.id}")
     sys.stdout.flush()  # the table before any note on stderr, on a terminal
+
+
+# -- session --------------------------------------------------------------------------------
 
 
 def _run_session(args: argparse.Namespace) -> int:
