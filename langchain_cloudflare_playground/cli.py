@@ -1,6 +1,9 @@
 """``cf-playground``: chat with the Cloudflare AI Playground, list its models, manage the session.
 
 It uses only the shared client, so it starts without loading LangChain or LlamaIndex.
+
+Exit codes: 0 success; 1 an error (one line on stderr); 2 a usage error (one line on stderr);
+130 interrupted (Ctrl-C, also at the interactive chat's prompt).
 """
 
 from __future__ import annotations
@@ -8,10 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import math
 import os
+import re
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
@@ -30,11 +36,39 @@ from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAUL
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from langchain_cloudflare_playground.client.models import ModelInfo
+
 __all__ = ["main"]
 
 _EXIT_ERROR = 1
+_EXIT_USAGE = 2
 _EXIT_INTERRUPTED = 130
-_QUIT_COMMANDS = ("/exit", "/quit")
+_MAX_TEMPERATURE = 2.0
+_HELP = """\
+/help   this list
+/reset  forget the conversation so far (the system prompt stays)
+/exit   leave (also /quit, or Ctrl-D)
+Ctrl-C stops a reply and returns to the prompt; at the prompt it leaves (exit code 130).
+A line that starts with // is sent as a message, with one slash less."""
+_COMMANDS = ("/help", "/reset", "/exit", "/quit")
+_COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
+_LOGGER = "langchain_cloudflare_playground"
+
+
+class _UsageError(Exception):
+    """A usage error found after parsing (an empty prompt): exit 2, as argparse's own are."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line (and the help a command away)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` on one line and exit 2."""
+        self.exit(_EXIT_USAGE, _usage_line(self.prog, message) + "\n")
+
+
+def _usage_line(prog: str, message: str) -> str:
+    return f"{prog}: error: {message} (see {prog} --help)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except _UsageError as exc:
+        print(_usage_line(args.prog, str(exc)), file=sys.stderr)
+        return _EXIT_USAGE
     except PlaygroundStreamError as exc:
         sys.stdout.flush()
         print(f"\nerror: {exc}", file=sys.stderr)
@@ -60,14 +97,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_INTERRUPTED
 
 
+# -- argument types: a bad value is a usage error (exit 2), caught before anything connects --
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"not a number: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not math.isfinite(value):
+        msg = f"not a finite number: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        msg = f"must be a positive number of seconds, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _token_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"invalid int value: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value <= 0:
+        msg = f"must be a whole number of tokens above 0, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _temperature(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= _MAX_TEMPERATURE:
+        msg = f"must be from 0 to {_MAX_TEMPERATURE:g}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        msg = f"must start with http:// or https://, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cf-playground",
         description="Chat with the models of the Cloudflare AI Playground, without an API key.",
+        epilog="Exit codes: 0 done, 1 an error, 2 a usage error, 130 interrupted (Ctrl-C).",
     )
-    connection = argparse.ArgumentParser(add_help=False)
+    connection = _Parser(add_help=False)
     connection.add_argument(
         "--base-url",
+        type=_http_url,
         help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
     )
     connection.add_argument(
@@ -84,7 +173,9 @@ def _build_parser() -> argparse.ArgumentParser:
         type=lambda value: "agents" if value == "websocket" else value,
         help=argparse.SUPPRESS,
     )
-    connection.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
+    connection.add_argument(
+        "--timeout", type=_seconds, default=300.0, help="seconds, above 0 (default 300)"
+    )
     connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -92,22 +183,55 @@ def _build_parser() -> argparse.ArgumentParser:
         "chat",
         parents=[connection],
         help="stream a reply; with no prompt, open an interactive chat",
-        description="Stream a reply to PROMPT; with no PROMPT, open an interactive chat.",
+        description=(
+            "Stream a reply to PROMPT. With no PROMPT: read it from standard input when that is"
+            " not a terminal (a pipe or a file), else open an interactive chat (/help lists its"
+            " commands)."
+        ),
     )
-    chat.add_argument("prompt", nargs="?", help="what to say (omit for an interactive chat)")
+    chat.add_argument(
+        "prompt",
+        nargs="?",
+        help="what to say; - reads it from standard input (omit for an interactive chat)",
+    )
     chat.add_argument("-m", "--model", help=f"an alias or full id (default {DEFAULT_MODEL})")
     chat.add_argument("-s", "--system", help="a system prompt")
-    chat.add_argument("--max-tokens", type=int, default=2048)
-    chat.add_argument("--temperature", type=float)
+    chat.add_argument(
+        "--max-tokens", type=_token_count, default=2048, help="above 0 (default 2048)"
+    )
+    chat.add_argument(
+        "--temperature",
+        type=_temperature,
+        help=f"0 to {_MAX_TEMPERATURE:g} (default: the playground's)",
+    )
     chat.add_argument(
         "--hide-reasoning", action="store_true", help="do not print the model's reasoning"
     )
-    chat.set_defaults(run=_run_chat)
+    chat.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="chat even when standard input is not a terminal: one message per line",
+    )
+    chat.set_defaults(run=_run_chat, prog=chat.prog)
 
-    models = commands.add_parser("models", parents=[connection], help="list the chat models")
+    models = commands.add_parser(
+        "models",
+        parents=[connection],
+        help="list the chat models",
+        description=(
+            "List the playground's chat models. When the list cannot be fetched, the built-in"
+            " table is printed instead and the exit code is 1, unless --allow-builtin is given."
+        ),
+    )
     models.add_argument("--json", action="store_true", help="print JSON for scripts")
     models.add_argument("--refresh", action="store_true", help="ignore the in-memory list")
-    models.set_defaults(run=_run_models)
+    models.add_argument(
+        "--allow-builtin",
+        action="store_true",
+        help="exit 0 with the built-in table when the playground's list cannot be fetched",
+    )
+    models.set_defaults(run=_run_models, prog=models.prog)
 
     session = commands.add_parser(
         "session",
@@ -119,12 +243,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     session.add_argument("action", choices=("show", "refresh", "clear", "path"))
     session.add_argument(
-        "--base-url", help=f"the playground (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})"
+        "--base-url",
+        type=_http_url,
+        help=f"the playground (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
     )
     session.add_argument(
-        "--headful", action="store_true", help="refresh with a visible browser window"
+        "--headful",
+        action="store_true",
+        help="refresh with a visible browser window (needs a display; see xvfb-run)",
     )
-    session.set_defaults(run=_run_session)
+    session.set_defaults(run=_run_session, prog=session.prog)
     return parser
 
 
@@ -138,73 +266,234 @@ def _client(args: argparse.Namespace) -> PlaygroundClient:
     )
 
 
+# -- chat -----------------------------------------------------------------------------------
+
+
 def _run_chat(args: argparse.Namespace) -> int:
+    prompt = _one_prompt(args)
     history: list[Message] = []
     if args.system:
         history.append(Message("system", args.system))
     with _client(args) as client:
-        if args.prompt is not None:
-            _stream_reply(client, [*history, Message("user", args.prompt)], args, sys.stdout)
-            return 0
-        return _interactive(client, history, args)
+        if prompt is None:
+            return _interactive(client, history, args)
+        reply = _Reply(args)
+        try:
+            reply.stream(client, [*history, Message("user", prompt)])
+        except KeyboardInterrupt:
+            reply.end_line()
+            print("interrupted", file=sys.stderr)
+            return _EXIT_INTERRUPTED
+        return 0
+
+
+def _one_prompt(args: argparse.Namespace) -> str | None:
+    """The prompt to send once, or ``None`` for an interactive chat.
+
+    As ``llm`` and ``curl -d @-`` do, a prompt too big for the command line (the shell's
+    argument limit) comes on standard input: when it is not a terminal and there is no PROMPT,
+    or when PROMPT is ``-``.
+    """
+    prompt: str | None = args.prompt
+    if args.interactive:
+        if prompt is not None:
+            msg = "--interactive takes no PROMPT"
+            raise _UsageError(msg)
+        return None
+    if prompt == "-" or (prompt is None and not sys.stdin.isatty()):
+        if sys.stdin.isatty():
+            print("(reading the prompt from the terminal; end it with Ctrl-D)", file=sys.stderr)
+        prompt = sys.stdin.read()
+        if not prompt.strip():
+            msg = "the prompt read from standard input is empty"
+            raise _UsageError(msg)
+        return prompt
+    if prompt is not None and not prompt.strip():
+        msg = "the prompt is empty"
+        raise _UsageError(msg)
+    return prompt
 
 
 def _interactive(client: PlaygroundClient, history: list[Message], args: argparse.Namespace) -> int:
-    print("Chatting with the Cloudflare AI Playground. /reset forgets, /exit leaves.")
+    recall = sys.stdin.isatty() and _enable_line_editing()
+    print("Chatting with the Cloudflare AI Playground. /help lists the commands, /exit leaves.")
     start = len(history)  # the system prompt survives /reset
     while True:
         try:
-            prompt = input("you> ")
-        except EOFError:
+            line = input("you> ")
+        except EOFError:  # Ctrl-D, or the end of piped input
             print()
             return 0
-        if prompt.strip() in _QUIT_COMMANDS:
-            return 0
-        if prompt.strip() == "/reset":
-            del history[start:]
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: leave, as a shell's `read` does
+            print()
+            return _EXIT_INTERRUPTED
+        command, _, rest = line.strip().partition(" ")
+        if _COMMAND_WORD.fullmatch(command):
+            if _run_command(command, rest, history, start):
+                return 0
             continue
-        if not prompt.strip():
-            continue
-        history.append(Message("user", prompt))
-        try:
-            reply = _stream_reply(client, history, args, sys.stdout)
-        except PlaygroundError as exc:
-            history.pop()  # the turn failed; the user can try again
-            print(f"\nerror: {exc}", file=sys.stderr)
-            continue
-        history.append(Message("assistant", reply))
+        if line.startswith("//"):
+            line = line[1:]
+        if line.strip():
+            _take_turn(client, history, line, args, recall=recall)
 
 
-def _stream_reply(
-    client: PlaygroundClient, messages: list[Message], args: argparse.Namespace, out: TextIO
-) -> str:
-    text: list[str] = []
-    in_reasoning = False
-    for event in client.stream_chat(
-        messages, max_tokens=args.max_tokens, temperature=args.temperature
-    ):
-        if isinstance(event, ReasoningDelta) and not args.hide_reasoning:
-            # Reasoning goes to stderr so stdout holds the reply alone.
-            if not in_reasoning:
-                sys.stderr.write("[reasoning] ")
-                in_reasoning = True
-            sys.stderr.write(event.text)
+def _run_command(command: str, rest: str, history: list[Message], start: int) -> bool:
+    """Run a /command of the interactive chat; True to leave."""
+    if command not in _COMMANDS:
+        print(
+            f"error: no command {command}; the commands are {', '.join(_COMMANDS)}"
+            " (start a message with // to send it with a leading /)",
+            file=sys.stderr,
+        )
+    elif rest.strip():
+        print(f"error: {command} takes nothing after it", file=sys.stderr)
+    elif command in {"/exit", "/quit"}:
+        return True
+    elif command == "/help":
+        print(_HELP)
+    else:  # /reset
+        forgotten = len(history) - start
+        del history[start:]
+        kept = " (the system prompt is kept)" if start else ""
+        print(f"history cleared: {forgotten} message(s) forgotten{kept}")
+    return False
+
+
+def _take_turn(
+    client: PlaygroundClient,
+    history: list[Message],
+    line: str,
+    args: argparse.Namespace,
+    *,
+    recall: bool,
+) -> None:
+    """Send ``line``, stream the reply, and keep both in ``history`` if the reply completes."""
+    history.append(Message("user", line))
+    reply = _Reply(args)
+    try:
+        text = reply.stream(client, history)
+    except KeyboardInterrupt:
+        # As `llm` does: a reply joins the conversation only once it is complete (llm's
+        # Response adds itself to the conversation after its last chunk), so a stopped turn,
+        # the message and the partial reply, is dropped from the history, as a failed one is
+        # below. The partial text stays on screen; a half reply kept in the history would be
+        # taken by the model as all it had to say.
+        del history[-1]
+        reply.end_line()
+        hint = "; the up arrow recalls your message" if recall else ""
+        print(f"[reply stopped; this exchange is dropped from the history{hint}]", file=sys.stderr)
+        return
+    except PlaygroundError as exc:
+        del history[-1]  # the turn failed; the user can try again
+        reply.end_line()
+        print(f"error: {exc}", file=sys.stderr)
+        return
+    history.append(Message("assistant", text))
+
+
+def _enable_line_editing() -> bool:
+    """Line editing and an up-arrow history for ``input()``, for this session only.
+
+    Nothing is read from or written to a history file. False when there is no ``readline``.
+    """
+    try:
+        import readline  # noqa: F401, PLC0415 (importing it is what makes input() use it)
+    except ImportError:  # a Python built without it (Windows has its own line editing)
+        return False
+    return True
+
+
+class _Reply:
+    """One streamed reply: the text to stdout, the reasoning to stderr."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO | None = None) -> None:
+        self._args = args
+        self._out = out or sys.stdout
+        self._text: list[str] = []
+        self._in_reasoning = False
+        self._line_open = False  # something was written with no newline after it
+
+    def stream(self, client: PlaygroundClient, messages: list[Message]) -> str:
+        """Stream the reply to ``messages``; return its text."""
+        for event in client.stream_chat(
+            messages, max_tokens=self._args.max_tokens, temperature=self._args.temperature
+        ):
+            if isinstance(event, ReasoningDelta) and not self._args.hide_reasoning:
+                # Reasoning goes to stderr so stdout holds the reply alone.
+                # Each flag is set before its write: a Ctrl-C right after the write (the
+                # user saw the text and pressed it) must find the line open.
+                if not self._in_reasoning:
+                    self._in_reasoning = True
+                    sys.stderr.write("[reasoning] ")
+                sys.stderr.write(event.text)
+                sys.stderr.flush()
+            elif isinstance(event, TextDelta):
+                self._end_reasoning()
+                self._text.append(event.text)
+                self._line_open = True
+                self._out.write(event.text)
+                self._out.flush()
+        self._end_reasoning()
+        self._out.write("\n")
+        self._line_open = False
+        return "".join(self._text)
+
+    def end_line(self) -> None:
+        """End a line the reply left open, so that a note that follows starts on its own."""
+        self._end_reasoning()
+        if self._line_open:
+            self._out.write("\n")
+            self._out.flush()
+            self._line_open = False
+
+    def _end_reasoning(self) -> None:
+        if self._in_reasoning:
+            sys.stderr.write("\n")
             sys.stderr.flush()
-        elif isinstance(event, TextDelta):
-            if in_reasoning:
-                sys.stderr.write("\n")
-                in_reasoning = False
-            text.append(event.text)
-            out.write(event.text)
-            out.flush()
-    out.write("\n")
-    return "".join(text)
+            self._in_reasoning = False
+
+
+# -- models ---------------------------------------------------------------------------------
+
+
+class _Collect(logging.Handler):
+    """Keeps the client's warnings, to print them after the table, in the command's words."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _run_models(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        models = client.list_models(refresh=args.refresh)
-    if args.json:
+    warnings = _Collect()
+    logger = logging.getLogger(_LOGGER)
+    logger.addHandler(warnings)
+    try:
+        with _client(args) as client:
+            models = client.list_models(refresh=args.refresh)
+            live = client.cached_models() is not None  # None: the built-in table came back
+    finally:
+        logger.removeHandler(warnings)
+    _print_models(models, as_json=args.json)
+    if live:
+        for message in warnings.messages:
+            print(f"warning: {message}", file=sys.stderr)
+        return 0
+    why = "; ".join(warnings.messages) or f"could not fetch the list from {client.base_url}"
+    builtin = f"the list above is the built-in table, not the playground's own ({why})"
+    if args.allow_builtin:
+        print(f"note: {builtin}", file=sys.stderr)
+        return 0
+    print(f"error: {builtin}; --allow-builtin accepts it", file=sys.stderr)
+    return _EXIT_ERROR
+
+
+def _print_models(models: list[ModelInfo], *, as_json: bool) -> None:
+    if as_json:
         payload = [
             {
                 "id": m.id,
@@ -216,12 +505,15 @@ def _run_models(args: argparse.Namespace) -> int:
             for m in models
         ]
         print(json.dumps(payload, indent=2))
-        return 0
+        return
     width = max((len(m.alias) for m in models), default=5)
     print(f"{'ALIAS':<{width}}  MODEL ID")
     for model in sorted(models, key=lambda m: m.alias):
         print(f"{model.alias:<{width}}  {model.id}")
-    return 0
+    sys.stdout.flush()  # the table before any note on stderr, on a terminal
+
+
+# -- session --------------------------------------------------------------------------------
 
 
 def _run_session(args: argparse.Namespace) -> int:
@@ -235,6 +527,17 @@ def _run_session(args: argparse.Namespace) -> int:
             return _EXIT_ERROR
         print(f"cleared {cache.path}" + (f" for {base_url}" if args.base_url else ""))
     elif args.action == "refresh":
+        if args.headful and not _has_display():
+            # Checked here: the browser itself only says it "exited at start-up".
+            again = "xvfb-run cf-playground session refresh --headful" + (
+                f" --base-url {args.base_url}" if args.base_url else ""
+            )
+            print(
+                "error: --headful needs a display, and neither $DISPLAY nor $WAYLAND_DISPLAY is"
+                f" set; run it on a virtual one: {again} (or refresh without --headful)",
+                file=sys.stderr,
+            )
+            return _EXIT_ERROR
         source = BrowserSessionSource(headless=not args.headful)
         session = asyncio.run(source.acquire(base_url))
         if not cache.save(base_url, session):
@@ -251,6 +554,13 @@ def _run_session(args: argparse.Namespace) -> int:
             print(f"{url}:")
             _print_session(session)
     return 0
+
+
+def _has_display() -> bool:
+    """Whether a browser window can open: always on macOS and Windows, else per X11/Wayland."""
+    if sys.platform in {"darwin", "win32"}:
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _print_session(session: SiteSession) -> None:

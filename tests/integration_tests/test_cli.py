@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 
-from tests.helpers import CLI, run_cli
+import pytest
+
+from tests.helpers import CLI, echo_fields, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
+
+
+def user_contents(server) -> list[str]:
+    """The user messages of the last chat request the server received."""
+    messages = server.inference_requests[-1].json["messages"]
+    return [m["content"] for m in messages if m["role"] == "user"]
 
 
 def test_chat_streams_the_reply_to_stdout(server):
@@ -51,7 +61,10 @@ def test_base_url_from_the_environment(server):
 
 
 def test_interactive_chat_keeps_history(server):
-    result = run_cli("chat", "--base-url", server.url, "-s", "Sys", stdin="first\nsecond\n/exit\n")
+    # -i: a chat, one message per line, though standard input is not a terminal.
+    result = run_cli(
+        "chat", "-i", "--base-url", server.url, "-s", "Sys", stdin="first\nsecond\n/exit\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "Echo: first | " in result.stdout
     assert "Echo: second | " in result.stdout
@@ -64,7 +77,7 @@ def test_interactive_chat_keeps_history(server):
 
 def test_interactive_chat_ends_on_end_of_input_and_survives_an_error(server):
     server.push(Fault(status=400))
-    result = run_cli("chat", "--base-url", server.url, stdin="fails\nworks\n")
+    result = run_cli("chat", "-i", "--base-url", server.url, stdin="fails\nworks\n")
     assert result.returncode == 0
     assert "error: HTTP 400" in result.stderr
     assert "Echo: works" in result.stdout
@@ -108,6 +121,7 @@ def test_a_broken_stream_keeps_what_arrived(server):
 def test_models_table_and_json(server):
     table = run_cli("models", "--base-url", server.url)
     assert table.returncode == 0, table.stderr
+    assert table.stderr == ""  # the live list: no note about the built-in table
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["ALIAS", "MODEL", "ID"]
     assert any(line.split() == ["qwq-32b", "@cf/qwen/qwq-32b"] for line in lines)
@@ -130,10 +144,105 @@ def test_session_show_and_clear_never_print_cookie_values(server, isolated_sessi
     assert "no cached session" in run_cli("session", "show").stdout
 
 
-def test_usage_errors_exit_2():
-    result = run_cli("chat", "hi", "--max-tokens", "many")
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--max-tokens", "many"], "argument --max-tokens: invalid int value: 'many'"),
+        (["--max-tokens", "-5"], "argument --max-tokens: must be a whole number of tokens above 0"),
+        (["--max-tokens", "0"], "argument --max-tokens: must be a whole number of tokens above 0"),
+        (["--timeout", "0"], "argument --timeout: must be a positive number of seconds, not '0'"),
+        (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
+        (["--timeout", "soon"], "argument --timeout: not a number: 'soon'"),
+        (["--timeout", "nan"], "argument --timeout: not a finite number: 'nan'"),
+        (["--temperature", "9"], "argument --temperature: must be from 0 to 2, not '9'"),
+        (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 2, not '-0.1'"),
+        (["--wire-format", "smoke"], "argument --wire-format: invalid choice: 'smoke'"),
+        (["-i"], "--interactive takes no PROMPT"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(sse_server, arguments, message):
+    result = run_cli("chat", "hi", "--base-url", sse_server.url, *arguments)
     assert result.returncode == 2
-    assert "invalid int value" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"cf-playground chat: error: {message}")
+    assert result.stderr.endswith("(see cf-playground chat --help)\n")
+    assert result.stdout == ""
+    assert sse_server.requests == []  # refused before anything was sent
+
+
+def test_a_bad_base_url_is_a_usage_error():
+    result = run_cli("models", "--base-url", "ftp://example.com")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "cf-playground models: error: argument --base-url: must start with http:// or https://"
+    )
+
+
+def test_temperature_bounds_are_accepted_and_sent(data_stream_server):
+    for value in ("0", "2"):
+        result = run_cli("chat", "hi", "--base-url", data_stream_server.url, "--temperature", value)
+        assert result.returncode == 0, result.stderr
+        assert data_stream_server.inference_requests[-1].json["temperature"] == float(value)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "stdin", "message"),
+    [
+        ("", None, "the prompt is empty"),
+        (" \n\t", None, "the prompt is empty"),
+        (None, "", "the prompt read from standard input is empty"),
+        (None, "\n \n", "the prompt read from standard input is empty"),
+        ("-", "", "the prompt read from standard input is empty"),
+    ],
+)
+def test_an_empty_prompt_is_refused(sse_server, prompt, stdin, message):
+    arguments = ["chat", "--base-url", sse_server.url] + ([] if prompt is None else [prompt])
+    result = run_cli(*arguments, stdin=stdin)
+    assert result.returncode == 2
+    assert (
+        result.stderr == f"cf-playground chat: error: {message} (see cf-playground chat --help)\n"
+    )
+    assert sse_server.requests == []
+
+
+def test_the_prompt_comes_from_a_pipe_without_an_argument(server):
+    result = subprocess.run(
+        ["bash", "-c", f"printf 'from the pipe' | '{CLI}' chat --base-url {server.url}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Echo: from the pipe | ")
+    assert user_contents(server) == ["from the pipe"]
+
+
+def test_dash_reads_the_prompt_from_stdin(server):
+    result = run_cli("chat", "-", "--base-url", server.url, stdin="line one\nline two\n")
+    assert result.returncode == 0, result.stderr
+    assert user_contents(server) == ["line one\nline two\n"]
+
+
+def test_a_one_megabyte_prompt_through_a_pipe(agents_server, tmp_path):
+    # Too big for an argument (Linux takes at most 128 KiB in one), so it comes on stdin. Over
+    # the Agents WebSocket: the HTTP body carries the prompt twice, over the reference server's
+    # 1 MiB limit. No whitespace, so the scripted model echoes it back in one delta, not in
+    # 100,000 words.
+    prompt = "All-work-and-no-play-makes-a-prompt-too-long-for-the-command-line." * 15_200
+    assert len(prompt) >= 1_000_000
+    source = tmp_path / "prompt.txt"
+    source.write_text(prompt)
+    result = subprocess.run(
+        ["bash", "-c", f"cat '{source}' | '{CLI}' chat --base-url {agents_server.url}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.startswith("Echo from the mock model.")
+    assert echo_fields(result.stdout)["last user"] == prompt
 
 
 def test_chat_and_models_over_the_websocket(agents_server):
@@ -166,3 +275,46 @@ def test_broken_pipe_is_quiet(server):
     )
     assert result.stdout.strip() == "0"
     assert result.stderr == ""
+
+
+def test_models_says_when_it_prints_the_built_in_table(tmp_path):
+    offline = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("models", "--base-url", offline, "--timeout", "2")
+    assert result.returncode == 1
+    assert "qwq-32b" in result.stdout  # the table is there, for a person to read
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the list above is the built-in table, not the playground's own")
+    assert offline in last
+    assert last.endswith("--allow-builtin accepts it")
+    assert "Traceback" not in result.stderr
+
+
+def test_models_allow_builtin_exits_0_and_still_says_so(tmp_path):
+    offline = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("models", "--json", "--allow-builtin", "--base-url", offline, "--timeout", "2")
+    assert result.returncode == 0, result.stderr
+    assert any(m["alias"] == "qwq-32b" for m in json.loads(result.stdout))
+    assert result.stderr.startswith("note: the list above is the built-in table")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_headful_refresh_without_a_display_says_how_to_get_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [CLI, "session", "refresh", "--headful"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: --headful needs a display, and neither $DISPLAY nor $WAYLAND_DISPLAY is set"
+    )
+    assert "xvfb-run cf-playground session refresh --headful" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "exited at start-up" not in result.stderr  # checked before any browser started
+    assert time.monotonic() - started < 10
+    assert our_profiles() == []
