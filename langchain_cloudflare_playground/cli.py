@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import time
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -43,6 +44,20 @@ __all__ = ["main"]
 _EXIT_ERROR = 1
 _EXIT_USAGE = 2
 _EXIT_INTERRUPTED = 130
+_EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that everything it opened closes on the way out.
+
+    A BaseException, like KeyboardInterrupt: no ``except Exception`` on the way swallows it.
+    """
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 _MAX_TEMPERATURE = 2.0
 _HELP = """\
 /help   this list
@@ -71,12 +86,18 @@ def _usage_line(prog: str, message: str) -> str:
     return f"{prog}: error: {message} (see {prog} --help)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 (one exit code per way a run ends)
     """Run the command line; returns the exit code."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    # Python's default for SIGTERM ends the process at once: a browser it started would keep
+    # running and its profile folder would stay. Unwinding closes the client and stops it.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.run(args))
+    except _Terminated:
+        print("terminated", file=sys.stderr)
+        return _EXIT_TERMINATED
     except _UsageError as exc:
         print(_usage_line(args.prog, str(exc)), file=sys.stderr)
         return _EXIT_USAGE
@@ -95,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return _EXIT_INTERRUPTED
+    finally:
+        if previous is not None:  # None: a handler not installed from Python, left as it was
+            signal.signal(signal.SIGTERM, previous)
 
 
 # -- argument types: a bad value is a usage error (exit 2), caught before anything connects --

@@ -24,7 +24,8 @@ from langchain_cloudflare_playground.client.browser.chromium import (
     Chromium,
     sweep_stale_profiles,
 )
-from tests.helpers import require_tool
+from tests.helpers import CLI, chromium_processes, our_profiles, require_tool
+from tests.reference_server import ReferenceServer
 
 # Starts the package's Chromium, says where its profile is, and waits to be killed.
 _LAUNCHER = textwrap.dedent(
@@ -117,3 +118,34 @@ def test_the_sweep_leaves_what_it_cannot_judge(tmp_path):
     assert other_host.is_dir()
     assert garbled.is_dir()
     assert not_ours.is_dir()
+
+
+def test_sigterm_to_the_command_line_stops_its_browser_and_removes_its_profile(chromium):
+    # A session refresh against a page that never clears: the browser waits out its deadline.
+    with ReferenceServer("data-stream", gate=True) as site:
+        site.challenge_forever = True
+        cli = subprocess.Popen(
+            [CLI, "session", "refresh", "--base-url", site.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CHROME_PATH": chromium},
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not our_profiles() or not chromium_processes():
+                assert time.monotonic() < deadline, "the browser never started"
+                assert cli.poll() is None, cli.communicate()
+                time.sleep(0.05)
+            browsers = chromium_processes()
+            cli.send_signal(signal.SIGTERM)
+            _out, err = cli.communicate(timeout=30)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+                cli.communicate()
+    assert cli.returncode == 128 + signal.SIGTERM
+    assert err.strip().endswith("terminated")
+    assert "Traceback" not in err
+    assert chromium_processes() & browsers == set()
+    assert our_profiles() == []
