@@ -499,16 +499,18 @@ def _run_models(args: argparse.Namespace) -> int:
     try:
         with _client(args) as client:
             models = client.list_models(refresh=args.refresh)
-            live = client.cached_models() is not None  # None: the built-in table came back
+            failure = client.models.fetch_error  # set: the built-in table came back
     finally:
         logger.removeHandler(warnings)
     _print_models(models, as_json=args.json)
-    if live:
+    if failure is None:
         for message in warnings.messages:
             print(f"warning: {message}", file=sys.stderr)
         return 0
-    why = "; ".join(warnings.messages) or f"could not fetch the list from {client.base_url}"
-    builtin = f"the list above is the built-in table, not the playground's own ({why})"
+    builtin = (
+        "the list above is the built-in table, not the playground's own (could not fetch the"
+        f" list from {client.base_url}: {failure})"
+    )
     if args.allow_builtin:
         print(f"note: {builtin}", file=sys.stderr)
         return 0

@@ -38,6 +38,9 @@ class ModelDirectory:
         self._lock = threading.Lock()
         self._catalog = ModelCatalog()
         self._live: tuple[float, list[ModelInfo]] | None = None
+        self.fetch_error: PlaygroundError | None = None
+        """Why the last fetch failed (the built-in table came back instead); ``None`` after one
+        that worked."""
 
     def cached(self) -> list[ModelInfo] | None:
         """The last live list fetched, however old, or ``None``; never touches the network."""
@@ -55,6 +58,7 @@ class ModelDirectory:
         try:
             models = await self._fetch()
         except PlaygroundError as exc:
+            self.fetch_error = exc
             logger.warning(
                 "Could not fetch the model list from %s (%s); using the built-in alias table",
                 self._where,
@@ -64,6 +68,7 @@ class ModelDirectory:
         with self._lock:
             self._live = (time.monotonic(), models)
             self._catalog.add(models)
+        self.fetch_error = None
         return list(models)
 
     async def aresolve(self, name: str | None) -> str:
