@@ -190,9 +190,10 @@ class Router:
             return
         self._warned_about_vcr = True
         logger.warning(
-            "A VCR cassette seems to be in use, but WebSocket conversations are recorded only"
-            " with langchain_cloudflare_playground.testing.vcr_config() (or its custom_patches)"
-            " in the VCR's settings; this conversation goes to the network unrecorded"
+            "A VCR cassette seems to be in use, but WebSocket conversations are recorded only with"
+            " the custom patches of langchain_cloudflare_playground.testing: use its vcr_config(),"
+            " or add custom_patches=cassette_patches() to your settings; this conversation goes"
+            " to the network unrecorded"
         )
 
     async def aclose(self) -> None:

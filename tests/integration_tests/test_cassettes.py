@@ -7,6 +7,7 @@ README there to re-record them (against the reference server, or the live site).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import pytest
@@ -348,3 +349,18 @@ async def test_no_cookie_value_reaches_a_cassette(server, tmp_path):
     saved = await asyncio.to_thread(cassette.read_text)
     assert "server-secret" not in saved
     assert "caller-secret" not in saved
+
+
+async def test_vcr_settings_without_the_cassette_patches_say_so_and_go_live(
+    agents_server, tmp_path, caplog
+):
+    cassette = tmp_path / "ws.yaml"
+    with (
+        caplog.at_level(logging.WARNING, logger="langchain_cloudflare_playground"),
+        vcr.use_cassette(str(cassette), record_mode="once") as recorded,
+    ):
+        text, _ = await chat_text(agents_server.url, wire_format="agents")
+    assert text.startswith("Echo from the mock model.")  # it went to the server
+    assert len(recorded) == 0  # and nothing was recorded
+    assert "cassette_patches" in caplog.text
+    assert "goes to the network unrecorded" in caplog.text
