@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -21,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
     folder and for Chromium processes that carry this mark, so another run or another program
     on the machine (or what an interrupted run left behind) cannot fail them.
     """
+    # A run stopped with SIGTERM winds down as after Ctrl-C: fixtures stop the servers and
+    # browsers they started, instead of leaving wrangler and workerd running without a parent.
+    signal.signal(signal.SIGTERM, _interrupt)
     run_folder = tempfile.mkdtemp(prefix="cf-playground-test-run-")
     os.environ["TMPDIR"] = run_folder
     os.environ[RUN_MARK] = run_folder
@@ -36,6 +40,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _RUN_FOLDER = pytest.StashKey[str]()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @pytest.fixture(autouse=True)
