@@ -277,14 +277,23 @@ def _import_seconds(statement: str) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
+# No worker needs more than a minute on this machine: one stuck for longer has hung.
+_WORKER_SECONDS = 300
+
+
 def _worker(*args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.worker", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks.worker", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_WORKER_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        msg = f"benchmarks.worker {' '.join(args)} took more than {_WORKER_SECONDS} s"
+        raise RuntimeError(msg) from None
     if result.returncode:
         msg = f"benchmarks.worker {' '.join(args)} failed:\n{result.stderr[-2000:]}"
         raise RuntimeError(msg)
