@@ -258,6 +258,12 @@ def test_chat_and_models_over_the_websocket(agents_server):
     assert len(json.loads(models.stdout)) == 29
 
 
+def test_the_former_dialect_flag_still_works(agents_server):
+    chat = run_cli("chat", "hi", "--base-url", agents_server.url, "--dialect", "websocket")
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.startswith("Echo from the mock model.")
+
+
 def test_websocket_errors_are_one_line(agents_server):
     result = run_cli("chat", "[error:5007: No such model]", "--base-url", agents_server.url)
     assert result.returncode == 1
