@@ -32,6 +32,7 @@ __all__ = [
     "base_url_from_env",
     "check_chat_options",
     "resolve_base_url",
+    "wire_format_from_dialect",
 ]
 
 WireFormatChoice = Literal["auto", "agents", "http"]
@@ -172,7 +173,7 @@ class ClientOptions:
         """
         options = dict(options)
         if "dialect" in options:
-            options["wire_format"] = _from_former_dialect(options.pop("dialect"), owner)
+            options["wire_format"] = wire_format_from_dialect(options.pop("dialect"), owner)
         unknown = sorted(set(options) - set(cls.names()))
         if unknown:
             msg = (
@@ -192,7 +193,8 @@ class ClientOptions:
         }
 
 
-def _from_former_dialect(value: object, owner: str) -> object:
+def wire_format_from_dialect(value: object, owner: str) -> object:
+    """The ``wire_format`` for a value of the option's former name ``dialect``, with a warning."""
     warnings.warn(
         f"{owner}: the option `dialect` is now `wire_format`, and its value 'websocket' is now"
         " 'agents'",

@@ -17,7 +17,11 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Protocol
 
-from langchain_cloudflare_playground.client.options import CHAT_OPTION_NAMES, ClientOptions
+from langchain_cloudflare_playground.client.options import (
+    CHAT_OPTION_NAMES,
+    ClientOptions,
+    wire_format_from_dialect,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,7 +32,6 @@ __all__ = ["AdapterFields", "adapter_client_options", "adapter_keywords", "share
 
 _CLIENTS: dict[tuple[str | None, ClientOptions], PlaygroundClient] = {}
 _LOCK = threading.Lock()
-_FORMER_WIRE_FORMAT_NAMES = {"websocket": "agents"}
 
 
 class AdapterFields(Protocol):
@@ -70,13 +73,8 @@ def adapter_keywords(values: Any, model_fields: Mapping[str, Any], *, owner: str
     values = dict(values)
     client_options = dict(values.get("client_options") or {})
     if "dialect" in values:
-        former = values.pop("dialect")
-        warnings.warn(
-            f"{owner}: `dialect` is now `wire_format`, and its value 'websocket' is now 'agents'",
-            DeprecationWarning,
-            stacklevel=4,
-        )
-        values.setdefault("wire_format", _FORMER_WIRE_FORMAT_NAMES.get(former, former))
+        former = wire_format_from_dialect(values.pop("dialect"), owner)
+        values.setdefault("wire_format", former)
     model_kwargs = values.get("model_kwargs")
     if isinstance(model_kwargs, dict) and set(model_kwargs) & set(ClientOptions.names()):
         moved = {k: v for k, v in model_kwargs.items() if k in ClientOptions.names()}
