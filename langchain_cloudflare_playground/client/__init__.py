@@ -23,6 +23,7 @@ from langchain_cloudflare_playground.client.defaults import DEFAULT_BASE_URL, DE
 from langchain_cloudflare_playground.client.errors import (
     AuthenticationError,
     BadRequestError,
+    CertificateError,
     ChallengeError,
     ModelNotFoundError,
     NotFoundError,
@@ -90,6 +91,7 @@ __all__ = [
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ChallengeError",
     "ChatEvent",
     "ChatOptions",

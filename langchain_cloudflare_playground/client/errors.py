@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ChallengeError",
     "ModelNotFoundError",
     "NotFoundError",
@@ -38,6 +39,7 @@ __all__ = [
     "make_upgrade_error",
     "parse_retry_after",
     "raise_detached",
+    "untrusted_certificate",
 ]
 
 # Titles of the pages Cloudflare's bot protection serves instead of the real response.
@@ -56,6 +58,22 @@ class PlaygroundConnectionError(PlaygroundError):
 
 class PlaygroundTimeoutError(PlaygroundConnectionError):
     """No byte arrived within ``timeout`` seconds (connect, first byte, or a gap in the stream)."""
+
+
+class CertificateError(PlaygroundConnectionError):
+    """The server's TLS certificate is not trusted; trying again will not change that.
+
+    Behind a proxy that re-signs TLS, trust its CA: ``verify="/path/to/ca.pem"`` or
+    ``$SSL_CERT_FILE``.
+    """
+
+
+def untrusted_certificate(detail: object) -> CertificateError:
+    """The error for a certificate the client does not trust, saying how to trust it."""
+    return CertificateError(
+        f"the playground's TLS certificate is not trusted ({detail}); if a proxy re-signs TLS,"
+        " pass verify='/path/to/ca.pem' (its CA, as PEM) or set SSL_CERT_FILE"
+    )
 
 
 class PlaygroundProtocolError(PlaygroundError):

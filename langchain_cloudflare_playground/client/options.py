@@ -12,6 +12,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
@@ -30,6 +31,8 @@ __all__ = [
     "TransportChoice",
     "WireFormatChoice",
     "base_url_from_env",
+    "ca_bundle_from_env",
+    "check_ca_bundle",
     "check_chat_options",
     "resolve_base_url",
     "wire_format_from_dialect",
@@ -81,6 +84,11 @@ class ClientOptions:
             (403, a challenge page, a refused WebSocket upgrade) is instead replaced by a fresh
             one and the call tried again once.
         proxy: An HTTP proxy URL used for every request.
+        verify: How server certificates are checked. ``True`` (the default): against the
+            system's trust store, or the bundle named by ``$SSL_CERT_FILE`` when it is set (as
+            OpenSSL, curl and httpx read it), by every transport. A path: against the CA
+            certificates in that PEM file only, as behind a corporate proxy that re-signs TLS
+            (a browser page is told to accept those CAs too). ``False``: not checked at all.
         session_cache: Where sessions are cached: a ``SessionCache``, ``None`` for the default
             location, or ``False`` for no cache.
         session_source: What acquires fresh sessions. By default browser-like headers, and a
@@ -106,6 +114,7 @@ class ClientOptions:
     total_timeout: float | None = 1800.0
     max_retries: int = 2
     proxy: str | None = field(default=None, repr=False)
+    verify: bool | str = True
     session_cache: SessionCache | Literal[False] | None = None
     session_source: SessionSource | None = None
     browser: bool | None = None
@@ -143,6 +152,9 @@ class ClientOptions:
                 f" not {self.total_timeout!r}"
             )
             raise ValueError(msg)
+        if not isinstance(self.verify, bool):
+            check_ca_bundle(self.verify)
+            object.__setattr__(self, "verify", os.fspath(self.verify))  # a Path is welcome
         if self.max_retries < 0:
             msg = f"max_retries must be 0 or more, not {self.max_retries!r}"
             raise ValueError(msg)
@@ -191,6 +203,29 @@ class ClientOptions:
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != getattr(defaults, f.name)
         }
+
+
+def check_ca_bundle(path: object) -> None:
+    """Raise a clear error unless ``path`` names a readable PEM file of CA certificates."""
+    if not isinstance(path, (str, os.PathLike)):
+        msg = f"verify must be True, False or the path of a PEM CA bundle, not {path!r}"
+        raise TypeError(msg)
+    try:
+        text = Path(path).read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        msg = f"verify={str(path)!r}: cannot read the CA bundle ({exc.strerror or exc})"
+        raise ValueError(msg) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        msg = (
+            f"verify={str(path)!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----);"
+            " export your CA as PEM"
+        )
+        raise ValueError(msg)
+
+
+def ca_bundle_from_env() -> str | None:
+    """``$SSL_CERT_FILE``, the bundle that ``verify=True`` means when it is set."""
+    return os.environ.get("SSL_CERT_FILE") or None
 
 
 def wire_format_from_dialect(value: object, owner: str) -> object:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from langchain_cloudflare_playground.client.errors import (
+    CertificateError,
     ChallengeError,
     PermissionDeniedError,
     PlaygroundAPIError,
@@ -62,7 +63,7 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, retries_done: int) -> bool:
         """Whether ``error`` is worth another try, given how many were made."""
-        if retries_done >= self.max_retries:
+        if retries_done >= self.max_retries or isinstance(error, CertificateError):
             return False
         if isinstance(error, (PlaygroundConnectionError, RateLimitError)):
             return True

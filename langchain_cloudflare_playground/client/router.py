@@ -65,6 +65,7 @@ class Router:
                 total_timeout=options.total_timeout,
                 proxy=options.proxy,
                 max_connections=options.max_connections,
+                verify=options.verify,
             )
         else:  # the caller's own: used for everything
             self._ladder = "direct"

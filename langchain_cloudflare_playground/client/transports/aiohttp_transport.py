@@ -24,8 +24,10 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundTimeoutError,
     make_upgrade_error,
     raise_detached,
+    untrusted_certificate,
 )
 from langchain_cloudflare_playground.client.transports.base import HttpResponse
+from langchain_cloudflare_playground.client.transports.trust import ssl_context
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -65,6 +67,8 @@ class AiohttpTransport:
             limit.
         proxy: An HTTP proxy URL for every request.
         max_connections: The size of the connection pool per event loop.
+        verify: Which server certificates to trust (see :mod:`.trust`): ``True`` for the
+            system's store or ``$SSL_CERT_FILE``, a PEM file's path, or ``False`` for none.
     """
 
     def __init__(
@@ -74,8 +78,10 @@ class AiohttpTransport:
         total_timeout: float | None = 1800.0,
         proxy: str | None = None,
         max_connections: int = 100,
+        verify: bool | str = True,
     ) -> None:
         """Configure; nothing connects until the first request."""
+        self.verify = verify
         self.timeout = timeout
         self.total_timeout = total_timeout
         self.proxy = proxy
@@ -164,7 +170,9 @@ class AiohttpTransport:
         if entry is not None and not entry.session.closed:
             return entry.session
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.max_connections),
+            connector=aiohttp.TCPConnector(
+                limit=self.max_connections, ssl=ssl_context(verify=self.verify)
+            ),
             timeout=aiohttp.ClientTimeout(
                 # Waiting for a free pooled connection is not the server's silence: the TCP
                 # connect and the gaps between bytes are bounded, and the whole request by the
@@ -206,6 +214,8 @@ class AiohttpTransport:
                     " (raise `timeout` to wait longer)"
                 )
             raise PlaygroundTimeoutError(msg) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise untrusted_certificate(exc.certificate_error) from exc
         except aiohttp.ClientProxyConnectionError as exc:
             msg = f"cannot connect to the proxy: {exc}"
             raise PlaygroundConnectionError(msg) from exc
