@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -11,6 +11,10 @@ from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.agents_worker import AgentsServer
 from tests.helpers import require_agents_server
 from tests.reference_server import ReferenceServer
+from tests.tls_edge import TestCertificates, TlsEdge
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +77,26 @@ async def client(server):
     """A client for ``server`` with a short timeout; closed after the test."""
     async with PlaygroundClient(server.url, timeout=5) as playground:
         yield playground
+
+
+# -- behind the TLS test edge, which lets only a browser's handshake through ------------------
+
+
+@pytest.fixture(scope="session")
+def tls_certificates(tmp_path_factory) -> TestCertificates:
+    """A CA and a server certificate for loopback, made for this run (``.ca_path`` to trust)."""
+    return TestCertificates.create(tmp_path_factory.mktemp("tls-certificates"))
+
+
+@pytest.fixture
+def gated_agents_server(agents_server, tls_certificates) -> Iterator[TlsEdge]:
+    """The real Agents server behind a TLS edge of this test's own (``.url``, ``.seen``)."""
+    with TlsEdge(agents_server.port, tls_certificates) as edge:
+        yield edge
+
+
+@pytest.fixture
+def gated_server(server, tls_certificates) -> Iterator[TlsEdge]:
+    """The reference server (once per HTTP wire format) behind a TLS edge of this test's own."""
+    with TlsEdge(server.port, tls_certificates) as edge:
+        yield edge
