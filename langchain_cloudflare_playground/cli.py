@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from langchain_cloudflare_playground.client.models import ModelInfo
+    from langchain_cloudflare_playground.client.sessions.cache import RememberedTransport
 
 __all__ = ["main"]
 
@@ -201,6 +202,20 @@ def _build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_seconds, default=300.0, help="seconds, above 0 (default 300)"
     )
     connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
+    connection.add_argument(
+        "--transport",
+        choices=("auto", "direct", "impersonate", "browser"),
+        default="auto",
+        help=(
+            "how bytes travel: direct (aiohttp), impersonate (Chrome's TLS handshake, curl_cffi),"
+            " browser (a Chromium page); auto climbs from direct when refused (default)"
+        ),
+    )
+    connection.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="trust the CA certificates in this PEM file (a proxy that re-signs TLS)",
+    )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     chat = commands.add_parser(
@@ -287,6 +302,8 @@ def _client(args: argparse.Namespace) -> PlaygroundClient:
         wire_format=args.wire_format,
         timeout=args.timeout,
         proxy=args.proxy,
+        transport=args.transport,
+        verify=args.ca_bundle or True,
     )
 
 
@@ -572,14 +589,21 @@ def _run_session(args: argparse.Namespace) -> int:
         print(f"{base_url}: fresh browser session saved to {cache.path}")
         _print_session(session)
     else:
-        entries = cache.entries()
-        print(f"cache: {cache.path}")
-        if not entries:
-            print("no cached session")
-        for url, session in entries.items():
-            print(f"{url}:")
-            _print_session(session)
+        _show_cache(cache)
     return 0
+
+
+def _show_cache(cache: SessionCache) -> None:
+    entries, rungs = cache.entries(), cache.transports()
+    print(f"cache: {cache.path}")
+    if not entries and not rungs:
+        print("no cached session")
+    for url in sorted(entries.keys() | rungs.keys()):
+        print(f"{url}:")
+        if url in entries:
+            _print_session(entries[url])
+        if url in rungs:
+            _print_transport(rungs[url])
 
 
 def _has_display() -> bool:
@@ -587,6 +611,12 @@ def _has_display() -> bool:
     if sys.platform in {"darwin", "win32"}:
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _print_transport(remembered: RememberedTransport) -> None:
+    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(remembered.until))
+    state = "expired" if remembered.is_expired() else "the next run starts there"
+    print(f"  transport:  {remembered.rung} (worked last; remembered until {until}, {state})")
 
 
 def _print_session(session: SiteSession) -> None:

@@ -39,9 +39,9 @@ __all__ = [
 ]
 
 WireFormatChoice = Literal["auto", "agents", "http"]
-TransportChoice = Literal["auto", "direct", "browser"]
+TransportChoice = Literal["auto", "direct", "impersonate", "browser"]
 _WIRE_FORMATS = ("auto", "agents", "http")
-_TRANSPORTS = ("auto", "direct", "browser")
+_TRANSPORTS = ("auto", "direct", "impersonate", "browser")
 # The option's former name and values, still accepted with a DeprecationWarning.
 _FORMER_WIRE_FORMAT_NAMES = {"websocket": "agents", "auto": "auto", "http": "http"}
 
@@ -96,11 +96,13 @@ class ClientOptions:
             them.
         browser: ``False`` never starts a browser (as ``$CF_PLAYGROUND_BROWSER=0`` does),
             ``True`` requires one; ``None`` uses one when it is there.
-        transport: How bytes travel. ``"direct"`` (aiohttp), ``"browser"`` (WebSockets opened
-            inside a browser page and relayed, the in-page relay), ``"auto"``: direct, and the
-            relay once the site refuses a direct upgrade even with a fresh browser session. Or a
-            transport object of your own (see ``transports.base.Transport``), used for every
-            request.
+        transport: How bytes travel. ``"direct"``: aiohttp. ``"impersonate"``: curl_cffi, with a
+            TLS handshake like Chrome's (the ``impersonate`` extra). ``"browser"``: WebSockets
+            opened inside a Chromium page and relayed (the ``browser`` extra and Chromium).
+            ``"auto"``: the transport ladder, direct first, climbing one rung each time the site
+            refuses (a rung whose extra or browser is missing is skipped), and starting on the
+            rung remembered for the site in the session cache. Or a transport object of your
+            own (see ``transports.base.Transport``), used for every request.
         user_agent: A user agent that overrides the session's.
         headers: Extra headers sent with every request.
         cookies: Cookies sent with every request, on top of the session's.

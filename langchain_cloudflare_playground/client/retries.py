@@ -1,8 +1,10 @@
 """Retries: the policy that decides what follows a failure (pure), and the loop that applies it.
 
-The policy owns the rules: a refused session is replaced once, a refused WebSocket upgrade then
-climbs to the next transport, other retryable failures wait with backoff. The loop only carries
-out what the policy says, and only while nothing has reached the caller.
+The policy owns the rules. A refusal (403, a challenge page, a refused WebSocket upgrade or TLS
+handshake) climbs the transport ladder to a rung that needs no browser at once; a refused session
+is replaced once (which may start a browser to get one); then the browser relay's rung is taken.
+Other retryable failures wait with backoff. The loop only carries out what the policy says, and
+only while nothing has reached the caller.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundError,
     PlaygroundStreamError,
     RateLimitError,
-    UpgradeRefusedError,
 )
 from langchain_cloudflare_playground.client.events import ReasoningDelta, TextDelta
 from langchain_cloudflare_playground.client.received import ReceivedText
@@ -71,12 +72,21 @@ class RetryPolicy:
             return error.status in _RETRYABLE_STATUSES or error.status >= 500  # noqa: PLR2004
         return False
 
-    def next_step(self, error: PlaygroundError, attempts: Attempts) -> Step:
-        """What to do after ``error``, given what the call has tried so far."""
+    def next_step(
+        self, error: PlaygroundError, attempts: Attempts, next_rung: str | None = None
+    ) -> Step:
+        """What to do after ``error``, given what the call has tried so far.
+
+        ``next_rung`` is the transport rung a climb would reach (``None`` when there is none
+        that could help): one that needs no browser is tried before a fresh session, which may
+        take a browser to get; the browser's own rung comes after the fresh session.
+        """
         if isinstance(error, (ChallengeError, PermissionDeniedError)):
+            if next_rung is not None and next_rung != "browser":
+                return Step.NEXT_TRANSPORT
             if not attempts.refreshed:
                 return Step.REFRESH_SESSION
-            if isinstance(error, UpgradeRefusedError):
+            if next_rung is not None:
                 return Step.NEXT_TRANSPORT
             return Step.GIVE_UP
         if self.should_retry(error, attempts.retries):
@@ -98,7 +108,7 @@ class Step(enum.Enum):
 
     GIVE_UP = "give up"  # raise the error
     REFRESH_SESSION = "refresh the session"  # drop the refused session, try again at once
-    NEXT_TRANSPORT = "next transport"  # the upgrade is refused even so: the next rung, if any
+    NEXT_TRANSPORT = "next transport"  # climb the transport ladder one rung
     WAIT = "wait"  # back off, then try again
 
 
@@ -126,9 +136,12 @@ class Retrier:
         while True:
             attempts.generation = await self._session_generation()
             try:
-                return await call()
+                result = await call()
             except PlaygroundError as exc:
                 await self._prepare_next_try(exc, attempts)
+            else:
+                self._router.worked()
+                return result
 
     async def stream(
         self, open_stream: Callable[[], AsyncGenerator[ChatEvent, None]]
@@ -142,9 +155,13 @@ class Retrier:
             attempts.generation = await self._session_generation()
             text = ReceivedText()
             reasoning = ReceivedText()
+            answered = False
             try:
                 async with contextlib.aclosing(open_stream()) as events:
                     async for event in events:
+                        if not answered:
+                            answered = True
+                            self._router.worked()
                         if isinstance(event, TextDelta):
                             text.add(event.text)
                         elif isinstance(event, ReasoningDelta):
@@ -169,14 +186,14 @@ class Retrier:
 
     async def _prepare_next_try(self, error: PlaygroundError, attempts: Attempts) -> None:
         """Get ready for the next try, or re-raise ``error`` when no try is left for it."""
-        step = self.policy.next_step(error, attempts)
+        router = self._router
+        step = self.policy.next_step(error, attempts, router.rung_for(error))
         if step is Step.REFRESH_SESSION:
             attempts.refreshed = True
             logger.info("The playground refused the session (%s); getting a fresh one", error)
             self._sessions.invalidate(generation=attempts.generation)
         elif step is Step.NEXT_TRANSPORT:
-            if not self._router.next_transport():
-                raise error
+            router.climb(error)
         elif step is Step.WAIT:
             delay = self.policy.delay(attempts.retries, getattr(error, "retry_after", None))
             attempts.retries += 1
@@ -188,5 +205,7 @@ class Retrier:
                 delay,
             )
             await asyncio.sleep(delay)
+        elif isinstance(error, (ChallengeError, PermissionDeniedError)):
+            raise router.all_refused(error) from error
         else:
             raise error

@@ -1,11 +1,13 @@
 """The router: which driver answers, and which transport carries each try. Decided here only.
 
 Drivers: the Agents frames first (the live site), the HTTP wire formats when the server has no
-Agents route (remembered for good), unless the caller fixed the wire format. Transports, for the
-WebSocket: the direct one, then — when the site refuses a direct upgrade even with a fresh
-session — the in-page browser relay (the transport ladder). A transport of the caller's own is
-used for everything, with no ladder. While a VCR cassette is in use, whatever transport is
-chosen is wrapped in the cassette transport, which records and replays WebSocket conversations.
+Agents route (remembered for good), unless the caller fixed the wire format. Transports: the
+current rung of the transport ladder (:mod:`.transport_ladder`): direct aiohttp, then the
+Chrome-impersonating transport, then the in-page browser relay, climbed one rung per refusal;
+the rung that worked is remembered for the site in the session cache. A transport of the
+caller's own is used for everything, with no ladder. While a VCR cassette is in use, whatever
+transport is chosen is wrapped in the cassette transport, which records and replays WebSocket
+conversations.
 """
 
 from __future__ import annotations
@@ -13,21 +15,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_cloudflare_playground.client.cleanup import Cleanup
 from langchain_cloudflare_playground.client.drivers import AgentsDriver, HttpDriver, Route
-from langchain_cloudflare_playground.client.errors import NotFoundError, NotRecordedError
+from langchain_cloudflare_playground.client.errors import (
+    NotFoundError,
+    NotRecordedError,
+    UpgradeRefusedError,
+)
+from langchain_cloudflare_playground.client.transport_ladder import (
+    TransportLadder,
+    impersonation_available,
+)
 from langchain_cloudflare_playground.client.transports.aiohttp_transport import AiohttpTransport
 from langchain_cloudflare_playground.testing.cassette_slot import active_cassette
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
+    from langchain_cloudflare_playground.client.errors import PlaygroundError
     from langchain_cloudflare_playground.client.events import ChatEvent
     from langchain_cloudflare_playground.client.models import ModelInfo
     from langchain_cloudflare_playground.client.options import ClientOptions
     from langchain_cloudflare_playground.client.sessions import SessionStore
+    from langchain_cloudflare_playground.client.transport_ladder import Rung
     from langchain_cloudflare_playground.client.transports.base import Transport
     from langchain_cloudflare_playground.client.transports.browser_relay import (
         BrowserRelayTransport,
@@ -55,30 +67,18 @@ class Router:
         self.wire_format = options.wire_format
         self.sessions = sessions
         self.cleanup = Cleanup()
-        self._browser = options.browser
-        self._timeout = options.timeout
+        self._options = options
         self._http_only = options.wire_format == "http"  # "auto" learns it from a missing route
-        if isinstance(options.transport, str):
-            self._ladder = options.transport
-            self.direct: Transport = AiohttpTransport(
-                timeout=options.timeout,
-                total_timeout=options.total_timeout,
-                proxy=options.proxy,
-                max_connections=options.max_connections,
-                verify=options.verify,
-            )
-        else:  # the caller's own: used for everything
-            self._ladder = "direct"
-            self.direct = options.transport
-        self._relaying = self._ladder == "browser"
-        self._relay: BrowserRelayTransport | None = None
+        self._own = None if isinstance(options.transport, str) else options.transport
+        self._ladder: TransportLadder | None = None  # built at first use: it reads the cache
+        self._transports: dict[Rung, Transport] = {}
         self.http = HttpDriver()
         self.agents = AgentsDriver(self.cleanup)
         self._warned_about_vcr = False
 
     def __repr__(self) -> str:
         """What it routes through."""
-        return f"Router({self.base_url!r}, direct={self.direct!r})"
+        return f"Router({self.base_url!r}, transport={self._options.transport!r})"
 
     # -- one try -------------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ class Router:
     @property
     def sends_session(self) -> bool:
         """Whether the next try sends the client's session (a browser page sends its own)."""
-        return self._http_only or not self._relaying
+        return self._http_only or self.ladder.current != "browser"
 
     # -- refusals ------------------------------------------------------------------------------
 
@@ -132,28 +132,63 @@ class Router:
         logger.info("%s has no Agents WebSocket route; using the HTTP wire formats", self.base_url)
         self._http_only = True
 
-    def next_transport(self) -> bool:
-        """Climb to the in-page relay after a refused upgrade; ``False`` when there is no rung."""
-        from langchain_cloudflare_playground.client.browser import (  # noqa: PLC0415
-            browser_available,
-        )
+    def rung_for(self, refusal: PlaygroundError) -> Rung | None:
+        """The rung a climb after ``refusal`` would reach, if one is there and could help.
 
-        if self._ladder != "auto" or self._relaying:
-            return False
-        if not browser_available(browser=self._browser):
-            return False
-        logger.info(
-            "%s refuses direct WebSocket upgrades; relaying through a browser page", self.base_url
-        )
-        self._relaying = True
-        return True
+        The browser relay carries WebSockets only, so it cannot help with a refused HTTP request.
+        """
+        following = self.ladder.next_rung()
+        if following == "browser" and (
+            self._http_only or not isinstance(refusal, UpgradeRefusedError)
+        ):
+            return None
+        return following
+
+    def climb(self, refusal: PlaygroundError) -> None:
+        """Take the next rung after ``refusal`` of the current one."""
+        refused = self.ladder.current
+        following = self.ladder.climb(refusal)
+        logger.info("%s refused the %s transport; trying %s", self.base_url, refused, following)
+
+    def worked(self) -> None:
+        """A try got an answer: remember its rung for the site, if it was climbed to."""
+        ladder = self.ladder
+        if ladder.climbs and ladder.current != ladder.start:
+            ladder.start = ladder.current
+            self.sessions.remember_transport(ladder.current)
+
+    def all_refused(self, refusal: PlaygroundError) -> PlaygroundError:
+        """The error for a refusal no rung is left for: what was tried and what to do next."""
+        return self.ladder.all_refused(refusal) if self.ladder.climbs else refusal
+
+    @property
+    def ladder(self) -> TransportLadder:
+        """The transport ladder, starting on the rung remembered for the site."""
+        if self._ladder is None:
+            choice = self._options.transport
+            if not isinstance(choice, str):
+                self._ladder = TransportLadder(rungs=("direct",))
+            elif choice != "auto":
+                self._ladder = TransportLadder.for_choice(choice, browser_allowed=True)
+            else:
+                from langchain_cloudflare_playground.client.browser import (  # noqa: PLC0415
+                    browser_available,
+                )
+
+                self._ladder = TransportLadder.for_choice(
+                    "auto",
+                    browser_allowed=browser_available(browser=self._options.browser),
+                    remembered=self.sessions.remembered_transport(),
+                )
+        return self._ladder
 
     # -- transports ----------------------------------------------------------------------------
 
     def _route(self, *, websocket: bool) -> Route:
         """The route of one try: the one place a transport is chosen."""
-        relayed = websocket and self._relaying
-        transport = self._relay_transport() if relayed else self.direct
+        rung = self.ladder.current
+        relayed = websocket and rung == "browser"
+        transport = self.transport(rung if relayed or rung != "browser" else _http_rung())
         cassette = active_cassette()
         if cassette is not None:
             from langchain_cloudflare_playground.testing.cassette_transport import (  # noqa: PLC0415
@@ -165,21 +200,53 @@ class Router:
             self._warn_if_vcr_cannot_see_websockets()
         return Route(self.base_url, transport, None if relayed else self.sessions)
 
-    def _relay_transport(self) -> BrowserRelayTransport:
-        if self._relay is None:
-            from langchain_cloudflare_playground.client.transports.browser_relay import (  # noqa: PLC0415
-                BrowserRelayTransport,
+    def transport(self, rung: Rung) -> Transport:
+        """The transport of ``rung`` (the caller's own, if given), made on first use."""
+        if self._own is not None:
+            return self._own
+        made = self._transports.get(rung)
+        if made is None:
+            made = self._transports[rung] = self._make_transport(rung)
+        return made
+
+    def _make_transport(self, rung: Rung) -> Transport:
+        options = self._options
+        settings: dict[str, Any] = {  # what every transport built here shares
+            "timeout": options.timeout,
+            "total_timeout": options.total_timeout,
+            "proxy": options.proxy,
+            "max_connections": options.max_connections,
+            "verify": options.verify,
+        }
+        if rung == "direct":
+            return AiohttpTransport(**settings)
+        if rung == "impersonate":
+            from langchain_cloudflare_playground.client.transports.impersonating_transport import (  # noqa: PLC0415
+                ImpersonatingTransport,
             )
 
-            self._relay = BrowserRelayTransport(
-                self.base_url, http=self.direct, cleanup=self.cleanup, timeout=self._timeout
-            )
-        return self._relay
+            return ImpersonatingTransport(**settings)
+        from langchain_cloudflare_playground.client.transports.browser_relay import (  # noqa: PLC0415
+            BrowserRelayTransport,
+        )
+
+        # The page opens WebSockets; HTTP requests of the relay go by the best rung below it.
+        return BrowserRelayTransport(
+            self.base_url,
+            http=self.transport(_http_rung()),
+            cleanup=self.cleanup,
+            timeout=options.timeout,
+        )
+
+    @property
+    def direct(self) -> Transport:
+        """The direct transport (the caller's own, if given)."""
+        return self.transport("direct")
 
     @property
     def relay(self) -> BrowserRelayTransport | None:
         """The in-page relay, once the ladder has reached it."""
-        return self._relay
+        return self._transports.get("browser")  # type: ignore[return-value]
 
     def _warn_if_vcr_cannot_see_websockets(self) -> None:
         """Say so when vcrpy records this process but was not told how to record WebSockets."""
@@ -200,6 +267,15 @@ class Router:
     async def aclose(self) -> None:
         """Close the running loop's background work, relay browser and connections."""
         await self.cleanup.aclose()
-        if self._relay is not None:
-            await self._relay.aclose()
-        await self.direct.aclose()
+        # The relay first: its HTTP requests go through a transport below it.
+        for rung in ("browser", "impersonate", "direct"):
+            made = self._transports.get(rung)
+            if made is not None:
+                await made.aclose()
+        if self._own is not None:
+            await self._own.aclose()
+
+
+def _http_rung() -> Rung:
+    """The rung that carries HTTP when the browser relay carries the WebSockets."""
+    return "impersonate" if impersonation_available() else "direct"

@@ -18,11 +18,18 @@ import logging
 import os
 import stat
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from langchain_cloudflare_playground.client.sessions.site_session import SiteSession
+from langchain_cloudflare_playground.client.transport_ladder import (
+    REMEMBER_SECONDS,
+    RUNGS,
+    Rung,
+)
 
 try:
     import fcntl
@@ -32,7 +39,7 @@ except ImportError:  # Windows: the atomic rename still keeps the file whole
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["SessionCache", "default_cache_path"]
+__all__ = ["RememberedTransport", "SessionCache", "default_cache_path"]
 
 logger = logging.getLogger("langchain_cloudflare_playground")
 
@@ -80,9 +87,35 @@ class SessionCache:
     def save(self, base_url: str, args: SiteSession) -> bool:
         """Store ``args`` for ``base_url``; ``False`` (and a log line) if it cannot be written."""
         with self._exclusive():
-            sessions = self._read_all()
-            sessions[base_url] = _args_to_json(args)
-            return self._write_all(sessions)
+            document = self._read_document()
+            document["sessions"][base_url] = _args_to_json(args)
+            return self._write_document(document)
+
+    def load_transport(self, base_url: str) -> RememberedTransport | None:
+        """The transport rung remembered for ``base_url``, or ``None`` if absent or expired."""
+        remembered = self.transports().get(base_url)
+        return None if remembered is None or remembered.is_expired() else remembered
+
+    def save_transport(
+        self, base_url: str, rung: Rung, *, seconds: float = REMEMBER_SECONDS
+    ) -> bool:
+        """Remember for ``seconds`` that ``rung`` of the transport ladder works for ``base_url``."""
+        with self._exclusive():
+            document = self._read_document()
+            document["transports"][base_url] = {"rung": rung, "until": time.time() + seconds}
+            return self._write_document(document)
+
+    def transports(self) -> dict[str, RememberedTransport]:
+        """Every readable remembered transport rung, expired ones included, by base URL."""
+        found: dict[str, RememberedTransport] = {}
+        for base_url, entry in self._read_document()["transports"].items():
+            if (
+                isinstance(entry, dict)
+                and entry.get("rung") in RUNGS
+                and isinstance(entry.get("until"), (int, float))
+            ):
+                found[base_url] = RememberedTransport(entry["rung"], float(entry["until"]))
+        return found
 
     def clear(self, base_url: str | None = None) -> bool:
         """Forget one base URL's session, or every session when ``base_url`` is ``None``."""
@@ -96,10 +129,11 @@ class SessionCache:
                 return False
             return True
         with self._exclusive():
-            sessions = self._read_all()
-            if sessions.pop(base_url, None) is None:
+            document = self._read_document()
+            found = [part.pop(base_url, None) is not None for part in document.values()]
+            if not any(found):
                 return True
-            return self._write_all(sessions)
+            return self._write_document(document)
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -231,29 +265,38 @@ class SessionCache:
         return True
 
     def _read_all(self) -> dict[str, Any]:
+        return self._read_document()["sessions"]
+
+    def _read_document(self) -> dict[str, dict[str, Any]]:
+        """The file's sessions and remembered transport rungs, each a dict by base URL."""
+        empty: dict[str, dict[str, Any]] = {"sessions": {}, "transports": {}}
         content = self._read_bytes()
         if content is None:
-            return {}
+            return empty
         try:
             raw = content.decode("utf-8")
         except UnicodeDecodeError as exc:
             logger.warning("Cannot read the session cache %s (%s); starting afresh", self.path, exc)
-            return {}
+            return empty
         try:
             data = json.loads(raw)
         except ValueError:
             logger.warning("The session cache %s is corrupt; it will be replaced", self.path)
-            return {}
+            return empty
         sessions = data.get("sessions") if isinstance(data, dict) else None
         if not isinstance(sessions, dict):
             logger.warning(
                 "The session cache %s has an unknown layout; it will be replaced", self.path
             )
-            return {}
-        return sessions
+            return empty
+        transports = data.get("transports", {})  # absent from files of earlier versions
+        return {
+            "sessions": sessions,
+            "transports": transports if isinstance(transports, dict) else {},
+        }
 
-    def _write_all(self, sessions: dict[str, Any]) -> bool:
-        payload = json.dumps({"version": _FORMAT_VERSION, "sessions": sessions}, indent=1)
+    def _write_document(self, document: dict[str, dict[str, Any]]) -> bool:
+        payload = json.dumps({"version": _FORMAT_VERSION, **document}, indent=1)
         temp_path: str | None = None
         try:
             self._make_folder()
@@ -276,6 +319,18 @@ class SessionCache:
                 with contextlib.suppress(OSError):
                     os.unlink(temp_path)  # noqa: PTH108
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedTransport:
+    """The transport rung that last worked for a site, and until when it is trusted."""
+
+    rung: Rung
+    until: float
+
+    def is_expired(self, now: float | None = None) -> bool:
+        """Whether the memory is too old to start on."""
+        return (time.time() if now is None else now) >= self.until
 
 
 def _args_to_json(args: SiteSession) -> dict[str, Any]:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from http.cookies import SimpleCookie
 
     from langchain_cloudflare_playground.client.sessions.cache import SessionCache
+    from langchain_cloudflare_playground.client.transport_ladder import Rung
 
 __all__ = ["DefaultHeadersSource", "SessionSource", "SessionStore"]
 
@@ -152,6 +153,18 @@ class SessionStore:
         self.generation += 1
         if self._cache is not None:
             self._cache.clear(self._base_url)
+
+    def remembered_transport(self) -> Rung | None:
+        """The transport rung that last worked for the site, while the cache remembers it."""
+        if self._cache is None:
+            return None
+        remembered = self._cache.load_transport(self._base_url)
+        return None if remembered is None else remembered.rung
+
+    def remember_transport(self, rung: Rung) -> None:
+        """Remember ``rung`` for the site, so the next process starts on it."""
+        if self._cache is not None:
+            self._cache.save_transport(self._base_url, rung)
 
     def _save(self, args: SiteSession) -> None:
         if self._cache is not None:
