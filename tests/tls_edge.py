@@ -71,6 +71,8 @@ MAX_REFUSED_BODY = 1024 * 1024
 _READ = 65536
 
 _HANDSHAKE_RECORD = 22
+# A TLS alert record: type 21, version 3.3, length 2, fatal (2) handshake_failure (40).
+HANDSHAKE_FAILURE_ALERT = bytes([21, 3, 3, 0, 2, 2, 40])
 _CLIENT_HELLO = 1
 _MAX_RECORD = 2**14 + 256  # a plaintext record's limit, with room for what clients pad
 
@@ -457,9 +459,21 @@ class Seen:
 class TlsEdge:
     """A TLS front on a free loopback port that judges ClientHellos, before ``backend_port``."""
 
-    def __init__(self, backend_port: int, certificates: TestCertificates) -> None:
-        """Prepare an edge for the HTTP server on ``127.0.0.1:backend_port``."""
+    def __init__(
+        self,
+        backend_port: int,
+        certificates: TestCertificates,
+        *,
+        refusal: Literal["http", "handshake"] = "http",
+    ) -> None:
+        """Prepare an edge for the HTTP server on ``127.0.0.1:backend_port``.
+
+        ``refusal`` is how a handshake that is not a browser's is refused: ``"http"`` completes
+        TLS and answers the first request with a 403 (an upgrade) or the challenge page;
+        ``"handshake"`` ends the handshake with a fatal ``handshake_failure`` alert instead.
+        """
         self.backend_port = backend_port
+        self.refusal = refusal
         self.certificates = certificates
         self.port: int | None = None
         self.seen: list[Seen] = []
@@ -581,6 +595,10 @@ class TlsEdge:
             return
         seen.raw, seen.hello = hello_reader.raw, hello
         seen.verdict = judge(hello)
+        if seen.verdict != "browser" and self.refusal == "handshake":
+            writer.write(HANDSHAKE_FAILURE_ALERT)
+            await writer.drain()
+            return
         tls = _TlsStream(reader, writer, self._context, hello_reader.raw)
         await asyncio.wait_for(tls.handshake(), HANDSHAKE_DEADLINE)
         if seen.verdict == "browser":

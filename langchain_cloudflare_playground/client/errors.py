@@ -19,6 +19,7 @@ __all__ = [
     "BadRequestError",
     "CertificateError",
     "ChallengeError",
+    "HandshakeRefusedError",
     "ModelNotFoundError",
     "NotFoundError",
     "NotRecordedError",
@@ -39,6 +40,7 @@ __all__ = [
     "make_upgrade_error",
     "parse_retry_after",
     "raise_detached",
+    "refused_handshake",
     "untrusted_certificate",
 ]
 
@@ -176,6 +178,18 @@ class ChallengeError(PlaygroundStatusError):
 
 class UpgradeRefusedError(ChallengeError):
     """The site refused the WebSocket upgrade itself, as it does to clients unlike a browser."""
+
+
+class HandshakeRefusedError(ChallengeError):
+    """The site ended the TLS handshake with an alert, as an edge does to non-browser clients."""
+
+
+def refused_handshake(detail: object) -> HandshakeRefusedError:
+    """The error for a TLS handshake the site refused (a rung of the transport ladder)."""
+    return HandshakeRefusedError(
+        f"the playground refused the TLS handshake ({detail}), as Cloudflare does to clients"
+        " whose handshake is not a browser's"
+    )
 
 
 class PlaygroundStreamError(PlaygroundError):

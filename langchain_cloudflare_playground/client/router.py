@@ -19,11 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_cloudflare_playground.client.cleanup import Cleanup
 from langchain_cloudflare_playground.client.drivers import AgentsDriver, HttpDriver, Route
-from langchain_cloudflare_playground.client.errors import (
-    NotFoundError,
-    NotRecordedError,
-    UpgradeRefusedError,
-)
+from langchain_cloudflare_playground.client.errors import NotFoundError, NotRecordedError
 from langchain_cloudflare_playground.client.transport_ladder import (
     TransportLadder,
     impersonation_available,
@@ -135,14 +131,11 @@ class Router:
     def rung_for(self, refusal: PlaygroundError) -> Rung | None:
         """The rung a climb after ``refusal`` would reach, if one is there and could help.
 
-        The browser relay carries WebSockets only, so it cannot help with a refused HTTP request.
+        The browser relay carries WebSockets only, so it cannot help the HTTP wire formats.
         """
+        del refusal  # every kind of refusal climbs alike; the argument says what is answered
         following = self.ladder.next_rung()
-        if following == "browser" and (
-            self._http_only or not isinstance(refusal, UpgradeRefusedError)
-        ):
-            return None
-        return following
+        return None if following == "browser" and self._http_only else following
 
     def climb(self, refusal: PlaygroundError) -> None:
         """Take the next rung after ``refusal`` of the current one."""

@@ -24,6 +24,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundTimeoutError,
     make_upgrade_error,
     raise_detached,
+    refused_handshake,
     untrusted_certificate,
 )
 from langchain_cloudflare_playground.client.transports.base import HttpResponse
@@ -214,8 +215,8 @@ class AiohttpTransport:
                     " (raise `timeout` to wait longer)"
                 )
             raise PlaygroundTimeoutError(msg) from exc
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise untrusted_certificate(exc.certificate_error) from exc
+        except aiohttp.ClientSSLError as exc:
+            raise _tls_error(exc) from exc
         except aiohttp.ClientProxyConnectionError as exc:
             msg = f"cannot connect to the proxy: {exc}"
             raise PlaygroundConnectionError(msg) from exc
@@ -301,6 +302,16 @@ def redact_url(url: str | None) -> str | None:
         return url
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+def _tls_error(error: aiohttp.ClientSSLError) -> PlaygroundError:
+    """What a failed TLS handshake means: an untrusted certificate, a refusal, or a failure."""
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return untrusted_certificate(error.certificate_error)
+    cause = getattr(error, "os_error", error)
+    if "ALERT" in str(getattr(cause, "reason", "")):  # the server ended the handshake: a "no"
+        return refused_handshake(cause)
+    return PlaygroundConnectionError(f"the TLS connection to the playground failed: {cause}")
 
 
 async def _drain_for_reuse(response: aiohttp.ClientResponse) -> None:
