@@ -5,6 +5,7 @@ model."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from langchain_tests.conftest import base_vcr_config
@@ -13,6 +14,9 @@ from pytest_socket import disable_socket, enable_socket
 
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # Where tests.record_cassettes runs the reference server (the data stream) for these cassettes.
 RECORDED_URL = "http://127.0.0.1:8787"
@@ -56,6 +60,36 @@ class TestChatCloudflarePlaygroundLive(_PlaygroundContract):
     @property
     def chat_model_params(self) -> dict:
         return {"model": "llama-3.3-70b", "base_url": self.base_url, "wire_format": "agents"}
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return False  # the Agents frames carry no token counts (docs/wire-formats.md)
+
+
+class TestChatCloudflarePlaygroundImpersonatingBehindTheTlsGate(_PlaygroundContract):
+    """The same suite through the Chrome-impersonating transport, over the WebSocket, behind the
+    TLS test edge that refuses any handshake that is not Chrome's (aiohttp's included)."""
+
+    base_url: str = ""
+    ca_path: str = ""
+
+    @pytest.fixture(autouse=True)
+    def _gated_agents_server(self, gated_agents_server, tls_certificates) -> Iterator[None]:
+        type(self).base_url = gated_agents_server.url
+        type(self).ca_path = str(tls_certificates.ca_path)
+        yield
+        refused = [seen for seen in gated_agents_server.seen if seen.verdict != "browser"]
+        assert gated_agents_server.seen, "nothing went through the edge"
+        assert refused == [], "a handshake that is not Chrome's reached the edge"
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {
+            "model": "llama-3.3-70b",
+            "base_url": self.base_url,
+            "wire_format": "agents",
+            "client_options": {"transport": "impersonate", "verify": self.ca_path},
+        }
 
     @property
     def returns_usage_metadata(self) -> bool:
