@@ -68,6 +68,7 @@ class AgentsDriver:
         # Once a server refused client state, rooms get setConfig only, and the system prompt
         # travels in the history: the state would only be refused again.
         self._state_refused = False
+        self._setconfig_refusals = 0
 
     async def stream(self, route: Route, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """One try: configure a fresh room, send the history, stream the reply.
@@ -88,17 +89,8 @@ class AgentsDriver:
             await socket.send(set_config_frame(request))
             await socket.send(chat_frame(request.conversation, system_in_messages=not by_state))
             held: list[ChatEvent] = []
-            rpc_error_logged = False
             while not decoder.done or configuration.model_unconfirmed:
                 events = decoder.feed(await socket.receive())
-                if configuration.rpc_error and not rpc_error_logged:
-                    rpc_error_logged = True
-                    logger.warning(
-                        "%s refused setConfig for %s (%s); the room state carries the settings",
-                        route.base_url,
-                        request.model,
-                        configuration.rpc_error,
-                    )
                 if configuration.model_unconfirmed:
                     held.extend(events)
                     continue
@@ -110,6 +102,8 @@ class AgentsDriver:
                 for event in (*held, *events):
                     yield event
                 held.clear()
+            if configuration.rpc_error is not None:
+                self._setconfig_refused(route, request.model, configuration.rpc_error)
         finally:
             socket.conversation_ended()
             self._close_in_background(socket, cancel=not decoder.done)
@@ -118,6 +112,18 @@ class AgentsDriver:
             async with contextlib.aclosing(self.stream(route, request)) as retried:
                 async for event in retried:
                     yield event
+
+    def _setconfig_refused(self, route: Route, model: str, error: str) -> None:
+        """Log a ``setConfig`` refusal the room state made up for: loudly once, then quietly."""
+        self._setconfig_refusals += 1
+        level = logging.WARNING if self._setconfig_refusals == 1 else logging.DEBUG
+        logger.log(
+            level,
+            "%s refused setConfig for %s (%s); the room state carried the settings",
+            route.base_url,
+            model,
+            error,
+        )
 
     async def list_models(self, route: Route) -> list[ModelInfo]:
         """The catalog from the ``getModels`` call, chat models only."""
