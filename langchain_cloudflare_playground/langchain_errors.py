@@ -53,6 +53,12 @@ class PlaygroundModelNotFoundError(client.ModelNotFoundError, lc.ModelNotFoundEr
     """An unknown model name."""
 
 
+class PlaygroundModelSettingsRefusedError(
+    client.ModelSettingsRefusedError, lc.ModelInvalidRequestError
+):
+    """The playground refused every way of choosing the model."""
+
+
 _MAPPING: tuple[tuple[type[client.PlaygroundError], type[client.PlaygroundError]], ...] = (
     (client.RateLimitError, PlaygroundRateLimitError),
     (client.ChallengeError, PlaygroundChallengeError),
@@ -64,6 +70,7 @@ _MAPPING: tuple[tuple[type[client.PlaygroundError], type[client.PlaygroundError]
     (client.PlaygroundTimeoutError, PlaygroundTimeoutError),
     (client.PlaygroundConnectionError, PlaygroundConnectionError),
     (client.ModelNotFoundError, PlaygroundModelNotFoundError),
+    (client.ModelSettingsRefusedError, PlaygroundModelSettingsRefusedError),
 )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "ChallengeError",
     "HandshakeRefusedError",
     "ModelNotFoundError",
+    "ModelSettingsRefusedError",
     "NotFoundError",
     "NotRecordedError",
     "PermissionDeniedError",
@@ -124,6 +125,36 @@ class PlaygroundAPIError(PlaygroundError):
         self.status = status
         self.body = body[:_BODY_EXCERPT] if body else body
         self.retry_after = retry_after
+
+
+class ModelSettingsRefusedError(PlaygroundAPIError):
+    """The server refused every way the client has of choosing the model for a room.
+
+    Over the Agents frames a room is configured twice at once, by its state and by a
+    ``setConfig`` call; this is raised only when both failed, as a reply would otherwise come
+    from a model the caller did not ask for.
+
+    Attributes:
+        model: The model that could not be chosen.
+        state_error: Why the room state was refused (``None``: refused in an earlier room, so not
+            sent again).
+        rpc_error: Why ``setConfig`` failed, in the server's words.
+    """
+
+    def __init__(self, model: str, state_error: str | None, rpc_error: str) -> None:
+        """Build the error; the message names the model and both refusals."""
+        state = (
+            f"the room state ({state_error})"
+            if state_error
+            else "the room state (in an earlier room)"
+        )
+        super().__init__(
+            f"the playground would not use model {model!r}: it refused {state} and the"
+            f" setConfig call ({rpc_error})"
+        )
+        self.model = model
+        self.state_error = state_error
+        self.rpc_error = rpc_error
 
 
 class PlaygroundStatusError(PlaygroundAPIError):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from langchain_cloudflare_playground.client.errors import (
+    ModelSettingsRefusedError,
     PlaygroundAPIError,
     PlaygroundProtocolError,
     RateLimitError,
@@ -15,14 +16,18 @@ from langchain_cloudflare_playground.client.events import Finish, ReasoningDelta
 from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     CHAT_REQUEST_ID,
+    SET_CONFIG_ID,
     AgentChatDecoder,
-    StateRejectedError,
+    RoomConfiguration,
+    RpcReply,
     agent_url,
     cancel_frame,
     chat_frame,
     decode_rpc_reply,
     new_room,
+    parse_rpc_reply,
     rpc_frame,
+    set_config_frame,
     state_frame,
 )
 from langchain_cloudflare_playground.client.wire_formats.base import ChatRequest
@@ -120,11 +125,98 @@ def test_older_raw_error_chunk():
         AgentChatDecoder(MODEL).feed(chunk(type="error", errorText="model exploded"))
 
 
-def test_state_rejection():
-    with pytest.raises(StateRejectedError, match="State update rejected"):
-        AgentChatDecoder(MODEL).feed(
-            '{"type":"cf_agent_state_error","error":"State update rejected"}'
-        )
+# Frames as the Agents SDK 0.32 server sends them (captured from tests/agents_server).
+STATE_REFUSED = '{"type":"cf_agent_state_error","error":"State update rejected"}'
+CONFIG_OK = '{"done":true,"id":"config-1","success":true,"type":"rpc"}'
+CONFIG_MISSING = (
+    '{"error":"Method setConfig does not exist","id":"config-1","success":false,"type":"rpc"}'
+)
+CONFIG_NOT_CALLABLE = (
+    '{"error":"Method setConfig is not callable","id":"config-1","success":false,"type":"rpc"}'
+)
+CONFIG_REFUSED = (
+    '{"error":"setConfig refused model @cf/qwen/qwq-32b: switched off here","id":"config-1",'
+    '"success":false,"type":"rpc"}'
+)
+
+
+def decode(frames: list[str], *, state_sent: bool = True) -> tuple[AgentChatDecoder, list]:
+    decoder = AgentChatDecoder(MODEL, RoomConfiguration(MODEL, state_sent=state_sent))
+    return decoder, [event for frame in frames for event in decoder.feed(frame)]
+
+
+REPLY_TEXT = [chunk(type="text-delta", id="t0", delta="Hi"), response("", done=True)]
+
+
+@pytest.mark.parametrize(
+    "config_reply", [CONFIG_OK, CONFIG_MISSING, CONFIG_NOT_CALLABLE, CONFIG_REFUSED, None]
+)
+@pytest.mark.parametrize("config_first", [True, False])
+def test_an_accepted_state_is_enough_whatever_setconfig_says(config_reply, config_first):
+    replies = [config_reply] if config_reply else []
+    frames = [*replies, *REPLY_TEXT] if config_first else [*REPLY_TEXT, *replies]
+    decoder, events = decode(frames)
+    assert events == [TextDelta("Hi"), Finish(None, None, MODEL)]
+    configuration = decoder.configuration
+    assert not configuration.state_refused
+    assert not configuration.model_unconfirmed
+    assert configuration.rpc_error == (
+        "setConfig refused model @cf/qwen/qwq-32b: switched off here"
+        if config_reply == CONFIG_REFUSED
+        else None
+    )
+
+
+def test_a_refused_state_leaves_the_model_unconfirmed_until_setconfig_answers():
+    decoder, events = decode([STATE_REFUSED, *REPLY_TEXT])
+    assert decoder.configuration.state_refused
+    assert decoder.configuration.state_error == "State update rejected"
+    assert decoder.configuration.model_unconfirmed  # the reply may be the default model's
+    assert events == [TextDelta("Hi"), Finish(None, None, MODEL)]
+    assert decoder.feed(CONFIG_OK) == []
+    assert not decoder.configuration.model_unconfirmed
+
+
+@pytest.mark.parametrize(
+    ("config_reply", "reason"),
+    [
+        (CONFIG_REFUSED, "switched off here"),
+        (CONFIG_MISSING, "Method setConfig does not exist"),
+        (CONFIG_NOT_CALLABLE, "Method setConfig is not callable"),
+    ],
+)
+@pytest.mark.parametrize("state_first", [True, False])
+def test_both_ways_refused_is_an_error_naming_the_model(config_reply, reason, state_first):
+    frames = [STATE_REFUSED, config_reply] if state_first else [config_reply, STATE_REFUSED]
+    with pytest.raises(ModelSettingsRefusedError, match=reason) as info:
+        decode(frames)
+    assert MODEL in str(info.value)
+    assert "State update rejected" in str(info.value)
+    assert info.value.model == MODEL
+    assert info.value.state_error == "State update rejected"
+
+
+def test_without_the_state_setconfig_alone_decides():
+    decoder, _ = decode([], state_sent=False)
+    assert decoder.configuration.model_unconfirmed
+    decoder.feed(CONFIG_OK)
+    assert not decoder.configuration.model_unconfirmed
+    with pytest.raises(ModelSettingsRefusedError, match=r"room state \(in an earlier room\)"):
+        decode([CONFIG_REFUSED], state_sent=False)
+
+
+def test_replies_to_other_calls_and_repeated_frames_do_not_count():
+    decoder, _ = decode(
+        [
+            '{"type":"rpc","id":"rpc-getModels","success":false,"error":"nope"}',
+            '{"type":"rpc","id":"config-1","success":true,"done":false,"result":1}',
+            CONFIG_REFUSED,  # a second answer to the same id: the first one stands
+            '{"type":"cf_agent_state_error"}',
+        ]
+    )
+    assert decoder.configuration.rpc == RpcReply(SET_CONFIG_ID, success=True, result=1)
+    assert decoder.configuration.state_error == "no reason given"
+    assert not decoder.configuration.model_unconfirmed
 
 
 def test_broken_json_frame():
@@ -198,6 +290,36 @@ def test_cancel_and_rpc_frames():
         "method": "getModels",
         "args": [],
     }
+
+
+def test_set_config_frame_has_the_captured_shape():
+    assert json.loads(set_config_frame(request())) == {
+        "type": "rpc",
+        "id": SET_CONFIG_ID,
+        "method": "setConfig",
+        "args": [{"model": "@cf/qwen/qwq-32b", "temperature": 0.2, "stream": True}],
+    }
+    no_temperature = json.loads(set_config_frame(request(temperature=None)))
+    assert no_temperature["args"] == [{"model": "@cf/qwen/qwq-32b", "stream": True}]
+
+
+def test_parse_rpc_reply():
+    assert parse_rpc_reply(json.loads(CONFIG_OK)) == RpcReply("config-1", success=True)
+    missing = parse_rpc_reply(json.loads(CONFIG_MISSING))
+    assert missing == RpcReply("config-1", success=False, error="Method setConfig does not exist")
+    assert missing.method_missing
+    assert parse_rpc_reply(json.loads(CONFIG_NOT_CALLABLE)).method_missing
+    refused = parse_rpc_reply(json.loads(CONFIG_REFUSED))
+    assert not refused.success
+    assert not refused.method_missing
+    # A thrown error whose text merely mentions the phrase is a refusal, not a missing method.
+    assert not RpcReply(
+        "c", success=False, error="Method x does not exist, says the DB"
+    ).method_missing
+    assert parse_rpc_reply({"type": "rpc", "id": "c", "success": False}).error == "no reason given"
+    assert parse_rpc_reply({"type": "rpc", "id": 7, "success": True}) is None
+    assert parse_rpc_reply(json.loads(STATE_REFUSED)) is None
+    assert parse_rpc_reply([1]) is None
 
 
 def test_rpc_replies_are_matched_by_id_and_type():

@@ -2,6 +2,19 @@
 
 One fresh room per conversation. The driver configures the room, sends the whole history, and
 feeds the frames to the pure decoder in ``wire_formats.agents_frames``.
+
+Configuring a room: third-party captures of the live site disagree on how it takes the model
+(client state in some, a ``setConfig`` call the public server code never had in later ones), so
+every room gets both, pipelined: the state frame, the ``setConfig`` call and the chat request go
+out one after the other with no wait between, and the call's reply is read whenever it arrives
+among the chat frames. It costs no round trip: the server handles the frames in order, so the
+model is chosen before the chat request is read. The reply is only waited for when it matters,
+once the state was refused (a ``cf_agent_state_error``, which the server sends before any chat
+frame): then the reply to the chat request is held back until ``setConfig`` says whether the
+model was taken. ``setConfig`` failing alone (the state carried the settings) is logged; a
+server without ``setConfig`` ("Method setConfig does not exist") is fine; both failing is a
+:class:`~langchain_cloudflare_playground.client.errors.ModelSettingsRefusedError` naming the
+model (see ``RoomConfiguration``).
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from langchain_cloudflare_playground.client.models import parse_model_list
 from langchain_cloudflare_playground.client.transports.base import WebSocketRequest
 from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     AgentChatDecoder,
-    StateRejectedError,
+    RoomConfiguration,
     agent_url,
     cancel_frame,
     chat_frame,
@@ -26,6 +39,7 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     is_initial_state,
     new_room,
     rpc_frame,
+    set_config_frame,
     state_frame,
 )
 from langchain_cloudflare_playground.client.wire_formats.base import parse_json_frame
@@ -51,43 +65,65 @@ class AgentsDriver:
     def __init__(self, cleanup: Cleanup) -> None:
         """Close finished conversations through ``cleanup``, off the caller's time."""
         self._cleanup = cleanup
-        # A server that refused client state is configured through setConfig from then on.
-        self._configure_by_rpc = False
+        # Once a server refused client state, rooms get setConfig only, and the system prompt
+        # travels in the history: the state would only be refused again.
+        self._state_refused = False
+        self._setconfig_refusals = 0
 
     async def stream(self, route: Route, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """One try: configure a fresh room, send the history, stream the reply.
 
         Raises:
             NotFoundError: the server has no Agents route (checked before anything is yielded).
+            ModelSettingsRefusedError: the server refused both the room state and ``setConfig``.
         """
         socket = await _open(route, _conversation_key(request))
-        decoder = AgentChatDecoder(request.model)
+        by_state = not self._state_refused
+        configuration = RoomConfiguration(request.model, state_sent=by_state)
+        decoder = AgentChatDecoder(request.model, configuration)
+        system_lost = False
         try:
             server_state = await _initial_state(socket)
-            by_rpc = self._configure_by_rpc
-            if by_rpc:
-                await _call(socket, "setConfig", [_config_args(request)])
-            else:
+            if by_state:
                 await socket.send(state_frame(server_state, request))
-            await socket.send(chat_frame(request.conversation, system_in_messages=by_rpc))
-            while not decoder.done:
-                try:
-                    events = decoder.feed(await socket.receive())
-                except StateRejectedError:
-                    if by_rpc:
-                        raise
-                    break
-                for event in events:
+            await socket.send(set_config_frame(request))
+            await socket.send(chat_frame(request.conversation, system_in_messages=not by_state))
+            held: list[ChatEvent] = []
+            while not decoder.done or configuration.model_unconfirmed:
+                events = decoder.feed(await socket.receive())
+                if configuration.model_unconfirmed:
+                    held.extend(events)
+                    continue
+                if by_state and configuration.state_refused:
+                    self._state_refused = True
+                    if request.conversation.system is not None:
+                        system_lost = True  # it was in the refused state only
+                        break
+                for event in (*held, *events):
                     yield event
+                held.clear()
+            if configuration.rpc_error is not None:
+                self._setconfig_refused(route, request.model, configuration.rpc_error)
         finally:
             socket.conversation_ended()
             self._close_in_background(socket, cancel=not decoder.done)
-        if not decoder.done:  # the state was refused before anything reached the caller
-            self._configure_by_rpc = True
+        if system_lost:  # nothing reached the caller yet: again, with the prompt in the history
             logger.info("%s refuses client state; configuring rooms with setConfig", route.base_url)
             async with contextlib.aclosing(self.stream(route, request)) as retried:
                 async for event in retried:
                     yield event
+
+    def _setconfig_refused(self, route: Route, model: str, error: str) -> None:
+        """Log a ``setConfig`` refusal the room state made up for: loudly once, then quietly."""
+        self._setconfig_refusals += 1
+        level = logging.WARNING if self._setconfig_refusals == 1 else logging.DEBUG
+        logger.log(
+            level,
+            "%s refused setConfig for %s (%s); the room state carried the settings",
+            route.base_url,
+            model,
+            error,
+        )
 
     async def list_models(self, route: Route) -> list[ModelInfo]:
         """The catalog from the ``getModels`` call, chat models only."""
@@ -143,14 +179,6 @@ async def _call(socket: WebSocket, method: str, args: list[Any]) -> Any:  # noqa
         answered, result = decode_rpc_reply(await socket.receive(), rpc_id)
         if answered:
             return result
-
-
-def _config_args(request: ChatRequest) -> dict[str, Any]:
-    """``setConfig``'s argument; the system prompt then travels in the history instead."""
-    config: dict[str, Any] = {"model": request.model, "stream": True}
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    return config
 
 
 def _conversation_key(request: ChatRequest) -> dict[str, object]:

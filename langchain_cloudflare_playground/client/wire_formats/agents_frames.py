@@ -1,21 +1,25 @@
 """The Agents frames (live since 2025-10-28): the Agents SDK chat protocol over a WebSocket.
 
-A conversation is one connection to a fresh room ``/agents/playground/{room}``. The client merges
-its model, temperature and system prompt into the room's state, sends the whole history as UI
-messages in one ``cf_agent_use_chat_request``, and reads ``cf_agent_use_chat_response`` frames
-whose ``body`` holds AI SDK UI-message-stream chunks. Everything here is pure: frames in and out
-as strings, no network.
+A conversation is one connection to a fresh room ``/agents/playground/{room}``. The client
+chooses the room's model two ways at once, by merging its model, temperature and system prompt
+into the room's state and by calling ``setConfig``, sends the whole history as UI messages in one
+``cf_agent_use_chat_request``, and reads ``cf_agent_use_chat_response`` frames whose ``body``
+holds AI SDK UI-message-stream chunks. Everything here is pure: frames in and out as strings, no
+network.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from langchain_cloudflare_playground.client.errors import (
+    ModelSettingsRefusedError,
     PlaygroundAPIError,
     PlaygroundProtocolError,
     make_stream_error,
@@ -29,15 +33,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT_PATH",
+    "SET_CONFIG_ID",
     "AgentChatDecoder",
-    "StateRejectedError",
+    "RoomConfiguration",
+    "RpcReply",
     "agent_url",
     "cancel_frame",
     "chat_frame",
+    "config_args",
     "decode_rpc_reply",
     "is_initial_state",
     "new_room",
+    "parse_rpc_reply",
     "rpc_frame",
+    "set_config_frame",
     "state_frame",
 ]
 
@@ -45,13 +54,13 @@ AGENT_PATH = "/agents/playground"
 # Ids only need to be unique within one connection, and each conversation has its own. Fixed
 # ids keep recorded conversations (cassettes) identical from one run to the next.
 CHAT_REQUEST_ID = "chat-1"
+SET_CONFIG_ID = "config-1"
 _STATE = "cf_agent_state"
 _STATE_ERROR = "cf_agent_state_error"
 _CHAT_RESPONSE = "cf_agent_use_chat_response"
-
-
-class StateRejectedError(PlaygroundAPIError):
-    """The server refused the client's room state; it must be configured another way."""
+# What the Agents SDK answers a call of a method the agent lacks, or has without @callable
+# (agents/src/index.ts, the "rpc" branch of onMessage).
+_MISSING_METHOD = re.compile(r"^Method \S+ (?:does not exist|is not callable)$")
 
 
 def new_room() -> str:
@@ -122,32 +131,151 @@ def rpc_frame(rpc_id: str, method: str, args: list[Any]) -> str:
     return json.dumps({"type": "rpc", "id": rpc_id, "method": method, "args": args})
 
 
+def config_args(request: ChatRequest) -> dict[str, Any]:
+    """``setConfig``'s argument, in the shape captured from the live site's own client.
+
+    No system prompt: whether ``setConfig`` takes one is unknown, and a field it does not expect
+    could make it refuse the model too. The system prompt travels in the room state, or in the
+    history when the server refuses state.
+    """
+    config: dict[str, Any] = {"model": request.model, "stream": True}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    return config
+
+
+def set_config_frame(request: ChatRequest) -> str:
+    """The ``setConfig`` call choosing the request's model and temperature."""
+    return rpc_frame(SET_CONFIG_ID, "setConfig", [config_args(request)])
+
+
+@dataclass(frozen=True, slots=True)
+class RpcReply:
+    """The server's answer to one RPC call.
+
+    The Agents SDK answers ``{"type":"rpc","id","success":true,"result"?,"done":true}`` (no
+    ``result`` key when the method returned nothing; ``done:false`` frames before it for a
+    streaming method) or ``{"type":"rpc","id","success":false,"error":"<message>"}``.
+    """
+
+    id: str
+    success: bool
+    result: Any = None
+    error: str = ""
+
+    @property
+    def method_missing(self) -> bool:
+        """Whether the call failed only because the agent has no such callable method."""
+        return not self.success and _MISSING_METHOD.match(self.error) is not None
+
+
+def parse_rpc_reply(frame: object) -> RpcReply | None:
+    """The RPC reply ``frame`` (a parsed frame) holds, or ``None`` for any other frame."""
+    if not isinstance(frame, dict) or frame.get("type") != "rpc":
+        return None
+    rpc_id = frame.get("id")
+    if not isinstance(rpc_id, str):
+        return None
+    if frame.get("success") is False:
+        error = frame.get("error")
+        return RpcReply(rpc_id, success=False, error=str(error) if error else "no reason given")
+    return RpcReply(rpc_id, success=True, result=frame.get("result"))
+
+
 def decode_rpc_reply(raw: str, rpc_id: str) -> tuple[bool, Any]:
     """``(True, result)`` when ``raw`` answers ``rpc_id``, ``(False, None)`` for other frames.
 
     Raises:
         PlaygroundAPIError: the call failed on the server.
     """
-    frame = parse_json_frame(raw, "agent")
-    if not isinstance(frame, dict) or frame.get("type") != "rpc" or frame.get("id") != rpc_id:
+    reply = parse_rpc_reply(parse_json_frame(raw, "agent"))
+    if reply is None or reply.id != rpc_id:
         return False, None
-    if frame.get("success") is False:
-        msg = f"the playground refused the call: {frame.get('error') or 'no reason given'}"
+    if not reply.success:
+        msg = f"the playground refused the call: {reply.error}"
         raise PlaygroundAPIError(msg)
-    return True, frame.get("result")
+    return True, reply.result
+
+
+class RoomConfiguration:
+    """What the frames of one room tell about the two ways its model was chosen.
+
+    The client sends the room state and the ``setConfig`` call together, before the chat request,
+    and learns how each went from the frames that come back. What counts as refused, from the
+    Agents SDK (``agents/src/websockets/websockets.ts`` ``applyStateFrame``, ``agents/src/index.ts``
+    ``onMessage``):
+
+    - The state: a ``cf_agent_state_error`` frame (``"State update rejected"``, ``"Connection is
+      readonly"``). The server handles the state frame before it reads the chat request and
+      answers a refusal at once, while an accepted state is not echoed to the sender; so if a chat
+      frame comes first, the state was taken. A server that takes the state and ignores it cannot
+      be told from the frames.
+    - ``setConfig``: a reply with ``success:false``. ``Method setConfig does not exist`` (or ``is
+      not callable``) only means the server predates it, as the public code did; any other error
+      is a refusal.
+
+    Either way succeeding is enough. Both failing (a missing ``setConfig`` counts, since then
+    nothing chose the model) raises :class:`ModelSettingsRefusedError`.
+    """
+
+    def __init__(self, model: str, *, state_sent: bool = True) -> None:
+        """Track the room configured for ``model``; ``state_sent=False``: by ``setConfig`` only."""
+        self.model = model
+        self.state_sent = state_sent
+        self.state_error: str | None = None
+        self.rpc: RpcReply | None = None
+
+    @property
+    def state_refused(self) -> bool:
+        """Whether the room state cannot have chosen the model."""
+        return not self.state_sent or self.state_error is not None
+
+    @property
+    def rpc_error(self) -> str | None:
+        """``setConfig``'s error, unless it only said the method does not exist."""
+        if self.rpc is None or self.rpc.success or self.rpc.method_missing:
+            return None
+        return self.rpc.error
+
+    @property
+    def model_unconfirmed(self) -> bool:
+        """Whether the reply may not come from the model asked for, until ``setConfig`` answers.
+
+        True only once the state is refused and while the call is unanswered: the caller should
+        hold the reply back until then.
+        """
+        return self.state_refused and self.rpc is None
+
+    def observe(self, frame: dict[str, Any]) -> None:
+        """Take note of ``frame`` (a parsed frame) if it tells how the room was configured.
+
+        Raises:
+            ModelSettingsRefusedError: both ways of choosing the model failed.
+        """
+        kind = frame.get("type")
+        if kind == _STATE_ERROR and self.state_sent and self.state_error is None:
+            error = frame.get("error")
+            self.state_error = str(error) if error else "no reason given"
+        elif kind == "rpc" and self.rpc is None:
+            reply = parse_rpc_reply(frame)
+            if reply is not None and reply.id == SET_CONFIG_ID:
+                self.rpc = reply
+        if self.state_refused and self.rpc is not None and not self.rpc.success:
+            raise ModelSettingsRefusedError(self.model, self.state_error, self.rpc.error)
 
 
 class AgentChatDecoder:
     """Decodes the frames of one conversation into events.
 
     Frames for other requests (the server broadcasts every response to the room), state, identity
-    and RPC frames are skipped. Chunk types this client does not show are skipped too, so a newer
-    AI SDK does not break it.
+    and RPC frames are skipped, once :attr:`configuration` has seen them. Chunk types this client
+    does not show are skipped too, so a newer AI SDK does not break it.
     """
 
-    def __init__(self, model: str) -> None:
-        """Decode a reply from ``model``."""
+    def __init__(self, model: str, configuration: RoomConfiguration | None = None) -> None:
+        """Decode a reply from ``model`` in a room configured as ``configuration`` tracks."""
         self._model = model
+        self.configuration = configuration or RoomConfiguration(model)
         self._finish_reason: str | None = None
         self._done = False
 
@@ -157,15 +285,17 @@ class AgentChatDecoder:
         return self._done
 
     def feed(self, raw: str) -> list[ChatEvent]:
-        """Decode one WebSocket text frame."""
+        """Decode one WebSocket text frame.
+
+        Raises:
+            ModelSettingsRefusedError: the room refused both ways of choosing the model.
+            PlaygroundAPIError: the server reported an error for the request.
+        """
         frame = parse_json_frame(raw, "agent")
-        if not isinstance(frame, dict) or self._done:
+        if not isinstance(frame, dict):
             return []
-        kind = frame.get("type")
-        if kind == _STATE_ERROR:
-            msg = f"the playground rejected the model settings: {frame.get('error')}"
-            raise StateRejectedError(msg)
-        if kind != _CHAT_RESPONSE or frame.get("id") != CHAT_REQUEST_ID:
+        self.configuration.observe(frame)
+        if self._done or frame.get("type") != _CHAT_RESPONSE or frame.get("id") != CHAT_REQUEST_ID:
             return []
         body = frame.get("body")
         if frame.get("error"):

@@ -255,7 +255,11 @@ function scriptedModel(script: Script, modelId: string) {
 // ---------------------------------------------------------------------------
 // Agent
 
-export class Playground extends AIChatAgent<Env, PlaygroundState> {
+/**
+ * The public playground as it was published (before 2026-06): client state configures the room,
+ * and there is no `setConfig` (an RPC call of it gets "Method setConfig does not exist").
+ */
+export class PlaygroundWithoutSetConfig extends AIChatAgent<Env, PlaygroundState> {
   initialState: PlaygroundState = {
     model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
     temperature: 1,
@@ -282,18 +286,6 @@ export class Playground extends AIChatAgent<Env, PlaygroundState> {
   @callable()
   async getModels() {
     return MODELS;
-  }
-
-  @callable()
-  async setConfig(config: ConfigUpdate) {
-    const next: PlaygroundState = { ...this.state };
-    if (config && typeof config === "object") {
-      if (typeof config.model === "string") next.model = config.model;
-      if (typeof config.temperature === "number") next.temperature = config.temperature;
-      if (typeof config.stream === "boolean") next.stream = config.stream;
-      if (typeof config.system === "string") next.system = config.system;
-    }
-    this.setState(next);
   }
 
   async onChatMessage(
@@ -324,6 +316,81 @@ export class Playground extends AIChatAgent<Env, PlaygroundState> {
           : "An error occurred."
     });
   }
+}
+
+/** Lay a `setConfig` argument over the room state (the live site's RPC, captured 2026-08). */
+function configured(state: PlaygroundState, config: ConfigUpdate): PlaygroundState {
+  const next: PlaygroundState = { ...state };
+  if (config && typeof config === "object") {
+    if (typeof config.model === "string") next.model = config.model;
+    if (typeof config.temperature === "number") next.temperature = config.temperature;
+    if (typeof config.stream === "boolean") next.stream = config.stream;
+    if (typeof config.system === "string") next.system = config.system;
+  }
+  return next;
+}
+
+/** The live site as captured: client state and the `setConfig` RPC both configure the room. */
+export class Playground extends PlaygroundWithoutSetConfig {
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    this.setState(configured(this.state, config));
+  }
+}
+
+// Variants for the tests of configuring a room both ways (tests/integration_tests/
+// test_agents_room_config.py). The client reaches one at /variant/<kebab-name>/agents/playground/
+// <room>, which the fetch handler below routes to /agents/<kebab-name>/<room>.
+
+const SLOW_SET_CONFIG_MS = 2000;
+
+/** `setConfig` always refuses (throws); client state still works. */
+export class PlaygroundRefusingSetConfig extends PlaygroundWithoutSetConfig {
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    throw new Error(`setConfig refused model ${config?.model}: switched off here`);
+  }
+}
+
+/** Client state is always refused (cf_agent_state_error); `setConfig` works. */
+export class PlaygroundRefusingState extends Playground {
+  validateStateChange(nextState: PlaygroundState, source: unknown) {
+    if (source !== "server") throw new Error("client state is not accepted here");
+  }
+}
+
+/** Both ways refused: the client cannot choose the model at all. */
+export class PlaygroundRefusingBoth extends PlaygroundRefusingSetConfig {
+  validateStateChange(nextState: PlaygroundState, source: unknown) {
+    if (source !== "server") throw new Error("client state is not accepted here");
+  }
+}
+
+/** Both ways refused, `setConfig` only after SLOW_SET_CONFIG_MS: the reply comes before it. */
+export class PlaygroundRefusingBothSlowly extends PlaygroundRefusingBoth {
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    await new Promise((r) => setTimeout(r, SLOW_SET_CONFIG_MS));
+    return super.setConfig(config);
+  }
+}
+
+/** Applies `setConfig` at once but answers it only after SLOW_SET_CONFIG_MS. */
+export class PlaygroundSlowSetConfig extends PlaygroundWithoutSetConfig {
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    this.setState(configured(this.state, config));
+    await new Promise((r) => setTimeout(r, SLOW_SET_CONFIG_MS));
+  }
+}
+
+/** `/variant/<agent>/agents/playground/<room>` → `/agents/<agent>/<room>`; other paths unchanged. */
+function routedToVariant(request: Request): Request {
+  const url = new URL(request.url);
+  const match = /^\/variant\/([a-z-]+)\/agents\/playground\/(.*)$/.exec(url.pathname);
+  if (!match) return request;
+  url.pathname = `/agents/${match[1]}/${match[2]}`;
+  return new Request(url.toString(), request);
 }
 
 // --- A stand-in for Cloudflare's edge in front of the playground (wrangler dev --var GATE:...) ---
@@ -400,7 +467,7 @@ export default {
       if (refused) return refused;
     }
     return (
-      (await routeAgentRequest(request, env as never)) ||
+      (await routeAgentRequest(routedToVariant(request), env as never)) ||
       new Response("Not found", { status: 404 })
     );
   }
