@@ -57,6 +57,7 @@ class Router:
         self.cleanup = Cleanup()
         self._browser = options.browser
         self._timeout = options.timeout
+        self._verify = options.verify
         self._http_only = options.wire_format == "http"  # "auto" learns it from a missing route
         if isinstance(options.transport, str):
             self._ladder = options.transport
@@ -172,7 +173,11 @@ class Router:
             )
 
             self._relay = BrowserRelayTransport(
-                self.base_url, http=self.direct, cleanup=self.cleanup, timeout=self._timeout
+                self.base_url,
+                http=self.direct,
+                cleanup=self.cleanup,
+                timeout=self._timeout,
+                verify=self._verify,
             )
         return self._relay
 
