@@ -109,6 +109,9 @@ async def request_outcome(observer: aiohttp.ClientWebSocketResponse) -> str | No
 def chromium_processes() -> set[int]:
     """The live Chromium processes this test run started, and no other program's.
 
+    Chromium's programs are ``chromium`` (or ``chrome``) and its helpers such as
+    ``chrome_crashpad_handler``.
+
     Every process the run starts inherits its mark (``RUN_MARK`` in the environment, set in
     ``tests/conftest.py``), Chromium's helpers included, so one look at each process's
     environment tells ours from those of another run or another program on the machine.
@@ -119,12 +122,15 @@ def chromium_processes() -> set[int]:
         if not entry.isdigit():
             continue
         try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            # The program itself, not its command line: Chromium's helpers rewrite theirs into
+            # one string, and a path (a checkout in a folder named "...chromium...") would count
+            # the run's Agents server (workerd, esbuild, python) as Chromium.
+            program = os.path.basename(os.readlink(f"/proc/{entry}/exe"))
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
             environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"chromium" in cmdline.split(b"\0")[0] and state != "Z" and mark in environ:
+        if program.startswith("chrom") and state != "Z" and mark in environ:
             found.add(int(entry))
     return found
 

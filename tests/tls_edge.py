@@ -33,10 +33,13 @@ tests, asynchronous tests and subprocesses (Chromium) can all talk to it; ``stop
 leaving ``with``) closes the listener and every connection and joins the thread.
 
 Trust: ``TestCertificates`` makes a CA and a server certificate for ``127.0.0.1`` and
-``localhost`` (ECDSA P-256, valid for a day) in a folder the test owns. Python clients take
-``ca_path`` (``ssl.create_default_context(cafile=...)``; curl_cffi ``verify=...``); Chromium
-takes ``--ignore-certificate-errors-spki-list=<spki_sha256>`` (the base64 SHA-256 of the server
-certificate's public key), which it honours only together with ``--user-data-dir``.
+``localhost`` (ECDSA P-256, valid for a day) in a folder the test owns. The edge presents the
+chain, its certificate then the CA, as real servers do. Python clients take ``ca_path``
+(``ssl.create_default_context(cafile=...)``; curl_cffi ``verify=...``); Chromium takes
+``--ignore-certificate-errors-spki-list=<hashes>`` (base64 SHA-256 of public keys), which it
+honours only together with ``--user-data-dir``: the server certificate's (``spki_sha256``), or
+the CA's, which Chromium finds only because the edge presents it (the client passes the CA's:
+``client/browser/page_trust.py``, and ``test_browser_trust.py`` shows a leaf-only edge refused).
 """
 
 from __future__ import annotations

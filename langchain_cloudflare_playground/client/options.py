@@ -87,8 +87,11 @@ class ClientOptions:
         verify: How server certificates are checked. ``True`` (the default): against the
             system's trust store, or the bundle named by ``$SSL_CERT_FILE`` when it is set (as
             OpenSSL, curl and httpx read it), by every transport. A path: against the CA
-            certificates in that PEM file only, as behind a corporate proxy that re-signs TLS
-            (a browser page is told to accept those CAs too). ``False``: not checked at all.
+            certificates in that PEM file only, as behind a corporate proxy that re-signs TLS.
+            A browser page the client opens is told to accept chains that present one of those
+            CAs (Chromium looks for them only among the certificates the server sends, and
+            then checks nothing else); it trusts the system's store by itself. ``False``: not
+            checked at all.
         session_cache: Where sessions are cached: a ``SessionCache``, ``None`` for the default
             location, or ``False`` for no cache.
         session_source: What acquires fresh sessions. By default browser-like headers, and a

@@ -92,7 +92,8 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         cache = settings.session_cache
         self.sessions = SessionStore(
             self.base_url,
-            source=settings.session_source or default_session_source(browser=settings.browser),
+            source=settings.session_source
+            or default_session_source(browser=settings.browser, verify=settings.verify),
             cache=None if cache is False else (cache or SessionCache()),
             user_agent=settings.user_agent,
             headers=settings.headers,

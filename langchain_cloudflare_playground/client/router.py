@@ -229,6 +229,7 @@ class Router:
             http=self.transport(_http_rung()),
             cleanup=self.cleanup,
             timeout=options.timeout,
+            verify=options.verify,
         )
 
     @property

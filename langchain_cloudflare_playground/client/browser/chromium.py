@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langchain_cloudflare_playground.client.browser.page_trust import chromium_trust_args
 from langchain_cloudflare_playground.client.errors import PlaygroundError
 
 if TYPE_CHECKING:
@@ -103,11 +104,23 @@ class Chromium:
     Use as ``async with Chromium(path) as chromium:``; ``chromium.tab`` is its first tab.
     """
 
-    def __init__(self, executable: str, *, headless: bool = True, deadline: float = 30.0) -> None:
-        """Prepare to run ``executable``; ``deadline`` bounds the start-up."""
+    def __init__(
+        self,
+        executable: str,
+        *,
+        headless: bool = True,
+        deadline: float = 30.0,
+        verify: bool | str = True,
+    ) -> None:
+        """Prepare to run ``executable``; ``deadline`` bounds the start-up.
+
+        Its pages trust the server certificates that ``verify`` trusts (the client's option:
+        see ``page_trust`` for how Chromium is told, and what it then accepts).
+        """
         self.executable = executable
         self.headless = headless
         self.deadline = deadline
+        self.verify = verify
         self.browser: Any = None
         self.tab: Any = None
         self._process: asyncio.subprocess.Process | None = None
@@ -129,6 +142,7 @@ class Chromium:
     async def start(self) -> None:
         """Launch Chromium and attach nodriver to it."""
         nodriver = import_nodriver()
+        trust = chromium_trust_args(verify=self.verify)  # a bad bundle fails before a launch
         # A process killed before it could stop its browser (SIGKILL, a SIGTERM nobody
         # handled) left its profile behind: the first start after it clears that up.
         sweep_stale_profiles()
@@ -139,6 +153,7 @@ class Chromium:
             "--remote-debugging-host=127.0.0.1",
             "--remote-debugging-port=0",  # Chromium picks one and writes it to the profile
             *_QUIET_ARGS,
+            *trust,
             *(["--headless=new"] if self.headless else []),
             *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium refuses root otherwise
             "about:blank",

@@ -19,6 +19,7 @@ from langchain_cloudflare_playground.client.browser.chromium import (
     import_nodriver,
 )
 from langchain_cloudflare_playground.client.browser.session_source import (
+    open_page,
     present_as_regular_chrome,
     settled_cookies,
     wait_past_challenge,
@@ -36,12 +37,18 @@ class BrowserRelay:
     """
 
     def __init__(
-        self, base_url: str, *, executable: str | None = None, deadline: float = 60.0
+        self,
+        base_url: str,
+        *,
+        executable: str | None = None,
+        deadline: float = 60.0,
+        verify: bool | str = True,
     ) -> None:
-        """Relay for the playground at ``base_url``."""
+        """Relay for the playground at ``base_url``; its page trusts what ``verify`` trusts."""
         self._base_url = base_url.rstrip("/")
         self._executable = executable
         self._deadline = deadline
+        self._verify = verify
         self._chromium: Chromium | None = None
         self._starting = asyncio.Lock()
 
@@ -62,7 +69,7 @@ class BrowserRelay:
             if executable is None:
                 msg = f"the WebSocket needs a browser page, and none was found; {INSTALL_ADVICE}"
                 raise BrowserUnavailableError(msg)
-            chromium = Chromium(executable, deadline=self._deadline)
+            chromium = Chromium(executable, deadline=self._deadline, verify=self._verify)
             try:
                 await chromium.start()
                 await asyncio.wait_for(self._open_the_playground(chromium), self._deadline)
@@ -74,9 +81,8 @@ class BrowserRelay:
             return chromium
 
     async def _open_the_playground(self, chromium: Chromium) -> None:
-        cdp = import_nodriver().cdp
         await present_as_regular_chrome(chromium.tab)
-        await chromium.tab.send(cdp.page.navigate(url=f"{self._base_url}/"))
+        await open_page(chromium.tab, f"{self._base_url}/")
         await wait_past_challenge(chromium.tab, self._base_url, self._deadline)
         # The page's scripts may still be setting cookies the upgrade needs.
         await settled_cookies(chromium.tab, self._base_url, self._deadline)

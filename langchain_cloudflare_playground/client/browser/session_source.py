@@ -19,7 +19,11 @@ from langchain_cloudflare_playground.client.browser.chromium import (
     find_browser,
     import_nodriver,
 )
-from langchain_cloudflare_playground.client.errors import ChallengeError
+from langchain_cloudflare_playground.client.errors import (
+    ChallengeError,
+    PlaygroundConnectionError,
+    untrusted_certificate,
+)
 from langchain_cloudflare_playground.client.sessions.site_session import (
     SiteSession,
     browser_request_headers,
@@ -43,6 +47,8 @@ _OFF = ("0", "false", "no", "never", "off")
 
 logger = logging.getLogger("langchain_cloudflare_playground")
 
+# Chromium's net errors for a certificate it refuses (net/base/net_error_list.h, -200 to -299).
+_CERTIFICATE_ERRORS = ("net::ERR_CERT_", "net::ERR_SSL_PINNED_KEY", "net::ERR_CERTIFICATE_")
 _CHALLENGE_TITLES = ("Just a moment", "Attention Required")
 _POLL_SECONDS = 0.1
 # Pages set cookies by script after they load; the jar must stay unchanged this long.
@@ -62,11 +68,15 @@ class BrowserSessionSource:
         executable: The browser to run; ``$CHROME_PATH`` or the usual names on PATH if unset.
         headless: Run without a window.
         deadline: Seconds allowed to get past the challenge page, and for each start-up step.
+        verify: The server certificates the page trusts, as the client's ``verify`` option:
+            ``True`` the system's (and ``$SSL_CERT_FILE``'s CAs), a path that PEM file's CAs,
+            ``False`` any.
     """
 
     executable: str | None = None
     headless: bool = True
     deadline: float = 60.0
+    verify: bool | str = True
 
     async def acquire(self, base_url: str) -> SiteSession:
         """Open ``base_url`` in a fresh browser and take its session."""
@@ -75,7 +85,9 @@ class BrowserSessionSource:
             msg = f"no Chrome or Chromium found for a browser session; {INSTALL_ADVICE}"
             raise BrowserUnavailableError(msg)
         started = time.monotonic()
-        async with Chromium(executable, headless=self.headless, deadline=self.deadline) as chrome:
+        async with Chromium(
+            executable, headless=self.headless, deadline=self.deadline, verify=self.verify
+        ) as chrome:
             try:
                 # One deadline over every step: a page that never answers counts too.
                 user_agent, hints, cookies = await asyncio.wait_for(
@@ -111,8 +123,7 @@ async def _open_and_collect(
     deadline: float,
 ) -> tuple[str, dict[str, str], list[Any]]:
     user_agent, hints = await present_as_regular_chrome(tab)
-    cdp = import_nodriver().cdp
-    await tab.send(cdp.page.navigate(url=f"{base_url.rstrip('/')}/"))
+    await open_page(tab, f"{base_url.rstrip('/')}/")
     await wait_past_challenge(tab, base_url, deadline)
     cookies = await settled_cookies(tab, base_url, deadline)
     return user_agent, hints, cookies
@@ -173,6 +184,24 @@ async def present_as_regular_chrome(tab: Any) -> tuple[str, dict[str, str]]:  # 
         "sec-ch-ua-platform": '"Linux"',
     }
     return user_agent, hints
+
+
+async def open_page(tab: Any, url: str) -> None:  # noqa: ANN401
+    """Navigate ``tab`` to ``url``; a page the browser could not load is an error at once.
+
+    Raises:
+        CertificateError: the browser does not trust the server's certificate.
+        PlaygroundConnectionError: the page could not be loaded for another reason.
+    """
+    cdp = import_nodriver().cdp
+    _, _, error, *_ = await tab.send(cdp.page.navigate(url=url))
+    if not error:
+        return
+    if error.startswith(_CERTIFICATE_ERRORS):
+        detail = f"{error} in the browser page"
+        raise untrusted_certificate(detail)
+    msg = f"the browser could not open {url}: {error}"
+    raise PlaygroundConnectionError(msg)
 
 
 async def wait_past_challenge(tab: Any, base_url: str, deadline: float) -> None:  # noqa: ANN401
@@ -279,19 +308,22 @@ class BrowserWhenRefusedSource:
         return default_site_session(base_url)
 
 
-def default_session_source(*, browser: bool | None = None) -> SessionSource:
+def default_session_source(
+    *, browser: bool | None = None, verify: bool | str = True
+) -> SessionSource:
     """What a client uses when given no session source.
 
     With ``browser=None``: browser-like default headers, and a real browser once the site has
     refused them, when nodriver is installed, a Chrome or Chromium is found and
     ``$CF_PLAYGROUND_BROWSER`` is not ``0``. ``browser=True`` always uses the browser;
-    ``browser=False`` never starts one.
+    ``browser=False`` never starts one. The browser trusts what ``verify`` trusts.
     """
     if browser is None:
         if not browser_available(browser=None):
             return DefaultHeadersSource()
-        return BrowserWhenRefusedSource(BrowserWithFallbackSource(BrowserSessionSource()))
-    return BrowserSessionSource() if browser else DefaultHeadersSource()
+        source = BrowserSessionSource(verify=verify)
+        return BrowserWhenRefusedSource(BrowserWithFallbackSource(source))
+    return BrowserSessionSource(verify=verify) if browser else DefaultHeadersSource()
 
 
 def browser_available(*, browser: bool | None = None) -> bool:

@@ -63,14 +63,24 @@ class BrowserRelayTransport:
         http: The transport for HTTP requests.
         cleanup: Stops each loop's browser when that loop ends, if nothing stopped it before.
         timeout: Seconds allowed for each frame and each DevTools call.
+        verify: The server certificates the page trusts (the client's ``verify`` option).
     """
 
-    def __init__(self, base_url: str, *, http: Transport, cleanup: Cleanup, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http: Transport,
+        cleanup: Cleanup,
+        timeout: float,
+        verify: bool | str = True,
+    ) -> None:
         """Relay for ``base_url``; the browser starts with the first WebSocket."""
         self._base_url = base_url
         self._http = http
         self._cleanup = cleanup
         self._timeout = timeout
+        self._verify = verify
         self._browsers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BrowserRelay] = (
             weakref.WeakKeyDictionary()
         )
@@ -114,7 +124,7 @@ class BrowserRelayTransport:
         loop = asyncio.get_running_loop()
         browser = self._browsers.get(loop)
         if browser is None:
-            browser = self._browsers[loop] = BrowserRelay(self._base_url)
+            browser = self._browsers[loop] = BrowserRelay(self._base_url, verify=self._verify)
             await self._cleanup.with_loop(browser.aclose)
         return browser
 
