@@ -25,7 +25,6 @@ from langchain_cloudflare_playground.client import (
     SessionCache,
     UpgradeRefusedError,
 )
-from langchain_cloudflare_playground.client.browser import BrowserSessionSource
 from tests.agents_worker import AgentsServer
 from tests.helpers import chromium_processes, our_profiles, require_agents_server, require_tool
 from tests.tls_edge import TlsEdge
@@ -160,10 +159,7 @@ async def test_each_rung_refused_in_turn_leads_to_the_next(
     strict_edge, tls_certificates, tmp_path, browser_allowed
 ):
     cache_path = tmp_path / "session.json"
-    async with ladder_client(
-        strict_edge, tls_certificates, cache_path,
-        session_source=BrowserSessionSource(deadline=20, verify=str(tls_certificates.ca_path)),
-    ) as client:  # fmt: skip
+    async with ladder_client(strict_edge, tls_certificates, cache_path) as client:
         reply = await client.achat("Hi")
         rung = client._router.ladder.current
         refused = [name for name, _ in client._router.ladder.refusals]
