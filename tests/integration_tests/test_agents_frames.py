@@ -290,6 +290,7 @@ async def test_refused_upgrade_is_the_challenge_error_and_carries_the_session(da
     async with PlaygroundClient(
         data_stream_server.url,
         wire_format="agents",
+        transport="direct",  # aiohttp's handshake error is the one under test
         max_retries=0,
         cookies={"cf_clearance": "secret-c1"},
     ) as client:
