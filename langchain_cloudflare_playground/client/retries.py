@@ -206,6 +206,9 @@ class Retrier:
             )
             await asyncio.sleep(delay)
         elif isinstance(error, (ChallengeError, PermissionDeniedError)):
-            raise router.all_refused(error) from error
+            summary = router.all_refused(error)
+            if summary is error:
+                raise error
+            raise summary from error
         else:
             raise error

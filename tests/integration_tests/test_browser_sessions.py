@@ -104,8 +104,8 @@ async def test_a_refused_session_is_refreshed_by_the_browser_and_the_call_retrie
         gated_http.url, SiteSession(user_agent="old", cookies={"cf_clearance": "expired-value"})
     )
     async with PlaygroundClient(
-        gated_http.url, wire_format="http", session_source=browser()
-    ) as client:
+        gated_http.url, wire_format="http", session_source=browser(), transport="direct"
+    ) as client:  # the direct transport alone: the fresh session is what gets it in
         reply = await client.achat("through the gate")
         assert client.sessions.acquisitions == 1
     assert reply.text.startswith("Echo: through the gate")

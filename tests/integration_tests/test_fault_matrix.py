@@ -79,6 +79,8 @@ class Case:
     policy: dict[str, float] = field(default_factory=dict)  # over the matrix's quick retries
 
 
+DIRECT = {"transport": "direct"}  # the aiohttp transport alone, no ladder
+
 # The matrix retries at once (no backoff to speak of) and waits at most 0.2 s for a Retry-After.
 QUICK_RETRIES = {"initial_delay": 0.01, "max_retry_after": 0.2}
 
@@ -147,18 +149,37 @@ HTTP_CASES: dict[str, Case] = {
     "404, not retried": Case(
         [Fault(status=404)], Outcome(NotFoundError, "404", requests=1, status=404, retries=0)
     ),
-    "403 without a challenge page: one fresh session, refused again": Case(
-        [Fault(status=403)] * 2, Outcome(PermissionDeniedError, "403", requests=2, status=403)
+    # A refusal on the direct transport alone (pinned): the session is replaced once.
+    "403 without a challenge page, direct: one fresh session, refused again": Case(
+        [Fault(status=403)] * 2,
+        Outcome(PermissionDeniedError, "403", requests=2, status=403),
+        options=DIRECT,
     ),
-    "challenge page, a fresh session, then the reply": Case(
-        [Fault(challenge=True)], Outcome(requests=2)
+    "challenge page, direct: a fresh session, then the reply": Case(
+        [Fault(challenge=True)], Outcome(requests=2), options=DIRECT
     ),
-    "challenge page twice": Case(
-        [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2)
+    "challenge page twice, direct": Case(
+        [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2), options=DIRECT
     ),
-    "challenge page with status 503 twice: a second refusal is final": Case(
+    "challenge page with status 503 twice, direct: a second refusal is final": Case(
         [Fault(challenge=True, status=503)] * 2,
         Outcome(ChallengeError, "browser", requests=2, status=503),
+        options=DIRECT,
+    ),
+    # The transport ladder (the default): impersonation first, then a fresh session on it.
+    "challenge page, auto: the impersonating transport, then the reply": Case(
+        [Fault(challenge=True)], Outcome(requests=2)
+    ),
+    "challenge page twice, auto: impersonation refused too, a fresh session, then the reply": Case(
+        [Fault(challenge=True)] * 2, Outcome(requests=3)
+    ),
+    "challenge page three times, auto: every rung refused, one error saying what to do": Case(
+        [Fault(challenge=True)] * 3,
+        Outcome(ChallengeError, "refused every transport tried", requests=3),
+    ),
+    "403 three times, auto: the same single error": Case(
+        [Fault(status=403)] * 3,
+        Outcome(ChallengeError, "impersonating Chrome (curl_cffi): HTTP 403", requests=3),
     ),
     "reset before the status, retried": Case(
         [Fault(reset_before_status=True)], Outcome(requests=2)
@@ -430,8 +451,16 @@ async def test_agents_server_fault(agents_server, name, caplog):
 
 # WebSocket faults the SDK cannot be made to produce: the reference server's Agents route.
 SOCKET_CASES: dict[str, Case] = {
-    "challenge page on the upgrade, twice": Case(
-        [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2)
+    "challenge page on the upgrade, twice, direct": Case(
+        [Fault(challenge=True)] * 2, Outcome(ChallengeError, "browser", requests=2), options=DIRECT
+    ),
+    "challenge page on the upgrade three times, auto: every rung refused": Case(
+        [Fault(challenge=True)] * 3,
+        Outcome(ChallengeError, "refused every transport tried", requests=3),
+    ),
+    "challenge page on the upgrade, auto: the impersonating transport carries the reply": Case(
+        [Fault(challenge=True), Fault(websocket=True, reply=REPLY)],
+        Outcome(requests=2, text="one two three four"),
     ),
     "429 on the upgrade with Retry-After, then a conversation": Case(
         [Fault(status=429, retry_after="0"), Fault(websocket=True, reply=REPLY)],

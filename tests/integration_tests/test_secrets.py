@@ -25,7 +25,6 @@ from langchain_core.load import dumpd, dumps
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
     ChallengeError,
-    PermissionDeniedError,
     PlaygroundAPIError,
     PlaygroundClient,
     PlaygroundConnectionError,
@@ -246,11 +245,14 @@ async def test_http_calls_keep_the_session_secret(server: ReferenceServer, way, 
         assert_reached(server.inference_requests[-1], way)
         assert_objects_keep_secrets(client, await client.sessions.get(), way)
 
-        # A refused session is dropped and replaced (by default headers here), then refused again.
-        server.push(Fault(status=403), Fault(status=403))
-        await expect(PermissionDeniedError, errors, client.achat("forbidden"))
+        # Refused: the ladder climbs to the impersonating transport, the session is dropped and
+        # replaced (by default headers here), and every rung is refused: one summary error.
+        server.push(*[Fault(status=403)] * 3)
+        await expect(ChallengeError, errors, client.achat("forbidden"))
+        assert client._router.ladder.current == "impersonate"
         server.push(Fault(challenge=True), Fault(challenge=True))
         await expect(ChallengeError, errors, client.achat("challenged"))
+        assert server.pending_faults() == 0
         assert_no_secret("the client after a refusal", repr(client), repr(client.sessions))
     assert_errors_keep_secrets(errors)
     assert "retry 1 of 1" in debug_logs.text
