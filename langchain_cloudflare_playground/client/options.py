@@ -39,9 +39,9 @@ __all__ = [
 ]
 
 WireFormatChoice = Literal["auto", "agents", "http"]
-TransportChoice = Literal["auto", "direct", "browser"]
+TransportChoice = Literal["auto", "direct", "browser", "impersonate"]
 _WIRE_FORMATS = ("auto", "agents", "http")
-_TRANSPORTS = ("auto", "direct", "browser")
+_TRANSPORTS = ("auto", "direct", "browser", "impersonate")
 # The option's former name and values, still accepted with a DeprecationWarning.
 _FORMER_WIRE_FORMAT_NAMES = {"websocket": "agents", "auto": "auto", "http": "http"}
 
@@ -98,7 +98,9 @@ class ClientOptions:
             ``True`` requires one; ``None`` uses one when it is there.
         transport: How bytes travel. ``"direct"`` (aiohttp), ``"browser"`` (WebSockets opened
             inside a browser page and relayed, the in-page relay), ``"auto"``: direct, and the
-            relay once the site refuses a direct upgrade even with a fresh browser session. Or a
+            relay once the site refuses a direct upgrade even with a fresh browser session.
+            ``"impersonate"``: every request and WebSocket over curl_cffi with a pinned Chrome's
+            TLS handshake, user agent and client hints (the ``impersonate`` extra). Or a
             transport object of your own (see ``transports.base.Transport``), used for every
             request.
         user_agent: A user agent that overrides the session's.

@@ -22,7 +22,7 @@ from langchain_cloudflare_playground.client.transports.aiohttp_transport import 
 from langchain_cloudflare_playground.testing.cassette_slot import active_cassette
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable
 
     from langchain_cloudflare_playground.client.events import ChatEvent
     from langchain_cloudflare_playground.client.models import ModelInfo
@@ -60,7 +60,14 @@ class Router:
         self._http_only = options.wire_format == "http"  # "auto" learns it from a missing route
         if isinstance(options.transport, str):
             self._ladder = options.transport
-            self.direct: Transport = AiohttpTransport(
+            direct: Callable[..., Transport] = AiohttpTransport
+            if options.transport == "impersonate":
+                from langchain_cloudflare_playground.client.transports.impersonating_transport import (  # noqa: PLC0415, E501
+                    ImpersonatingTransport,  # curl_cffi, an optional extra: loaded only when chosen
+                )
+
+                direct = ImpersonatingTransport
+            self.direct: Transport = direct(
                 timeout=options.timeout,
                 total_timeout=options.total_timeout,
                 proxy=options.proxy,
