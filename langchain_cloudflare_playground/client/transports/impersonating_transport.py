@@ -259,14 +259,25 @@ class ImpersonatingTransport:
             await body.close(session)
 
     async def _wait(self, pending: Coroutine[Any, Any, _T], started: float) -> _T:
-        """Await ``pending`` for at most ``timeout``, and never past the total budget."""
+        """Await ``pending`` for at most ``timeout``, and never past the total budget.
+
+        Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation that comes
+        as ``pending`` finishes, and a cancelled call would then read on.
+        """
         wait = self.timeout
         if self.total_timeout is not None:
             wait = min(wait, self.total_timeout - (time.monotonic() - started))
         if wait <= 0:
             pending.close()
             raise PlaygroundTimeoutError(total_budget_spent(self.total_timeout or 0))
-        return await asyncio.wait_for(pending, wait)
+        task = asyncio.ensure_future(pending)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=wait)
+        finally:
+            task.cancel()  # cancelled or timed out: the caller stops what it started
+        if not done:
+            raise asyncio.TimeoutError
+        return task.result()
 
     # -- WebSockets ----------------------------------------------------------------------------
 
