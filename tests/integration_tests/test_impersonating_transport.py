@@ -637,14 +637,15 @@ async def test_http_cancellation_leaves_nothing_behind(
     await transport.aclose()
 
 
-@pytest.mark.parametrize("stage", ["handshake", "receive"])
-async def test_websocket_cancellation_leaves_nothing_behind(stage, sse_server, silent_listener):
-    transport = ImpersonatingTransport(timeout=1.0, total_timeout=None)
+async def test_websocket_cancellation_mid_receive_leaves_nothing_behind(
+    sse_server, data_stream_server
+):
+    transport = ImpersonatingTransport(timeout=5, total_timeout=None)
     async with transport.stream(HttpRequest("GET", f"{sse_server.url}/api/models")) as warm:
         await warm.aread()
     fds, tasks = open_fds(), other_tasks()
-    port = silent_listener if stage == "handshake" else sse_server.port
-    sse_server.push(Fault(websocket=True), route="agents")
+    port = data_stream_server.port
+    data_stream_server.push(Fault(websocket=True), route="agents")
     received = asyncio.Event()
 
     async def call() -> None:
@@ -660,17 +661,12 @@ async def test_websocket_cancellation_leaves_nothing_behind(stage, sse_server, s
             await websocket.close()
 
     task = asyncio.create_task(call())
-    if stage == "receive":
-        await asyncio.wait_for(received.wait(), 5)
-        await asyncio.sleep(0.2)
-    else:
-        await asyncio.sleep(0.3)
+    await asyncio.wait_for(received.wait(), 5)
+    await asyncio.sleep(0.2)
     assert client_sockets_to(port) == 1
     task.cancel()
     await asyncio.wait([task], timeout=5)
     assert task.done()
-    # curl_cffi makes the handshake in a worker thread that cannot be interrupted: its socket
-    # goes when the handshake times out (``timeout``), and no later.
     assert await settled(lambda: client_sockets_to(port) == 0, 3)
     assert await settled(lambda: other_tasks() == tasks, 3), other_tasks() - tasks
     assert await settled(lambda: open_fds() == fds, 3), open_fds() ^ fds
