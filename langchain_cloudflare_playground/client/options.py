@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
+from langchain_cloudflare_playground.client.extras import require_extra
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -142,6 +143,8 @@ class ClientOptions:
                     f" not {self.transport!r}"
                 )
                 raise ValueError(msg)
+            if self.transport == "impersonate":
+                require_extra("curl_cffi", extra="impersonate", needed_by='transport="impersonate"')
         elif not _is_transport(self.transport):
             msg = (
                 f"transport must be one of {_quoted(_TRANSPORTS)} or an object with the methods"

@@ -129,7 +129,12 @@ async def test_agents_websocket_chat_and_models_pass_the_gate(
 async def test_aiohttp_is_refused_by_the_same_gate(
     gated_server, gated_agents_server, tls_certificates
 ):
-    options = {"verify": tls_certificates.ca_path, "session_cache": False, "max_retries": 0}
+    options = {
+        "verify": tls_certificates.ca_path,
+        "session_cache": False,
+        "max_retries": 0,
+        "transport": "direct",  # aiohttp alone: the ladder would climb past the refusal
+    }
     async with PlaygroundClient(
         gated_server.url, wire_format="http", browser=False, **options
     ) as c:

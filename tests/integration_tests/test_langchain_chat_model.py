@@ -145,7 +145,9 @@ def test_wrong_options_fail_when_the_model_is_built():
         ChatCloudflarePlayground(tranport="direct")
     with pytest.raises(ValueError, match=r"unknown client option\(s\) 'tranport'.*transport"):
         ChatCloudflarePlayground(client_options={"tranport": "direct"})
-    with pytest.raises(ValueError, match="transport must be one of 'auto', 'direct', 'impersonate', 'browser'"):
+    with pytest.raises(
+        ValueError, match="transport must be one of 'auto', 'direct', 'impersonate', 'browser'"
+    ):
         ChatCloudflarePlayground(transport="through the wall")
     with pytest.raises(ValueError, match="model_kwargs holds chat options"):
         ChatCloudflarePlayground(model_kwargs={"frequency_penalty": 1})

@@ -413,9 +413,17 @@ class _Body:
             msg = "curl_cffi returned a response that does not stream"
             raise PlaygroundProtocolError(msg)
         transport = self._transport
+        deadline = (
+            None if transport.total_timeout is None else self._started + transport.total_timeout
+        )
         while True:
             with transport.translated_errors(self._started):
-                item = await transport._wait(queue.get(), self._started)  # noqa: SLF001
+                if queue.empty() or (deadline is not None and time.monotonic() >= deadline):
+                    item = await transport._wait(queue.get(), self._started)  # noqa: SLF001
+                else:
+                    # curl hands over each write of the server as an item of its own: what has
+                    # already arrived is taken without a task and a timer per item.
+                    item = queue.get_nowait()
                 if isinstance(item, BaseException):
                     self._ended = True
                     raise item
