@@ -26,6 +26,7 @@ from langchain_cloudflare_playground.client import (
 )
 from tests.helpers import chromium_processes
 from tests.reference_server import Fault
+from tests.tls_edge import TlsEdge
 
 FULL = os.environ.get("CF_PLAYGROUND_SOAK") == "full"
 SEQUENTIAL = 2000 if FULL else 200
@@ -130,14 +131,21 @@ async def _soak(client: PlaygroundClient, plan: list[str], faults: list[object],
     return tally
 
 
+# Each transport pinned: a challenge fault would otherwise move the ladder's client for good.
+TRANSPORTS = ["direct", "impersonate"]
+
+
 @pytest.mark.timeout(900 if FULL else 240)
-async def test_soak_over_http(server, soak_report):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_soak_over_http(server, soak_report, transport):
     def push(fault: Fault, prompt: str) -> str:
         server.push(fault)
         return prompt
 
     before = _counts()
-    async with PlaygroundClient(server.url, wire_format="http", timeout=0.5) as client:
+    async with PlaygroundClient(
+        server.url, wire_format="http", timeout=0.5, transport=transport
+    ) as client:
         client.retry_policy = type(client.retry_policy)(max_retries=2, initial_delay=0.01)
         tally = await _soak(client, soak_report, HTTP_FAULTS, push)
     # With the client closed, its pooled connections are closed too: back to where we began.
@@ -149,19 +157,35 @@ async def test_soak_over_http(server, soak_report):
 
 
 @pytest.mark.timeout(900 if FULL else 240)
-async def test_soak_over_the_websocket(agents_server, soak_report):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_soak_over_the_websocket(agents_server, soak_report, transport, tls_certificates):
     def push(trigger: str, prompt: str) -> str:
         return f"{trigger} {prompt}"
 
     before = _counts()
-    async with PlaygroundClient(agents_server.url, wire_format="agents", timeout=0.5) as client:
-        client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
-        tally = await _soak(client, soak_report, AGENTS_FAULTS, push)  # type: ignore[arg-type]
+    # The impersonating transport goes through the TLS edge, as it would to the live site.
+    edge = TlsEdge(agents_server.port, tls_certificates) if transport == "impersonate" else None
+    url = edge.start().url if edge is not None else agents_server.url
+    try:
+        async with PlaygroundClient(
+            url,
+            wire_format="agents",
+            timeout=0.5,
+            transport=transport,
+            verify=tls_certificates.ca_path,
+        ) as client:
+            client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
+            tally = await _soak(client, soak_report, AGENTS_FAULTS, push)  # type: ignore[arg-type]
+    finally:
+        if edge is not None:
+            edge.stop()
     after = await _settled(before)
     assert tally.calls == SEQUENTIAL + CONCURRENT
     assert tally.faults > 0
     assert sum(tally.outcomes.values()) == tally.calls
     assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
+    if edge is not None:
+        assert {seen.verdict for seen in edge.seen} == {"browser"}
 
 
 @pytest.fixture

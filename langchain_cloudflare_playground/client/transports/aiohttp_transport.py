@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import weakref
 from dataclasses import dataclass
@@ -57,6 +58,33 @@ class _LoopSession:
 
     session: aiohttp.ClientSession
     closer: AsyncGenerator[None, None]
+
+
+class _SocketsMade:
+    """The sockets a session made, so closing it can wait until TLS has let go of them.
+
+    aiohttp closes a TLS connection by starting the TLS shutdown and returning; a loop that ends
+    before the shutdown does leaves the socket open (a refused upgrade's ``Connection: close``
+    is such a connection). Closing waits, bounded, until each socket is really closed.
+    """
+
+    def __init__(self) -> None:
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def make(self, address: tuple[Any, ...]) -> socket.socket:
+        """Make a socket as aiohttp would (its ``socket_factory``), and remember it."""
+        family, kind, proto = address[:3]
+        made = socket.socket(family=family, type=kind, proto=proto)
+        self._sockets.add(made)
+        return made
+
+    async def closed(self, seconds: float) -> None:
+        """Wait until every socket made is closed, for at most ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while any(made.fileno() != -1 for made in self._sockets):
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.01)
 
 
 class AiohttpTransport:
@@ -170,9 +198,12 @@ class AiohttpTransport:
         entry = registry.get(loop)
         if entry is not None and not entry.session.closed:
             return entry.session
+        sockets = _SocketsMade()
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=self.max_connections, ssl=ssl_context(verify=self.verify)
+                limit=self.max_connections,
+                ssl=ssl_context(verify=self.verify),
+                socket_factory=sockets.make,
             ),
             timeout=aiohttp.ClientTimeout(
                 # Waiting for a free pooled connection is not the server's silence: the TCP
@@ -188,7 +219,7 @@ class AiohttpTransport:
         )
         if registry is self._websocket_by_loop:
             object.__setattr__(session, "_request", MethodType(_aiohttp_request(), session))
-        closer = _close_when_the_loop_ends(session, registry, weakref.ref(loop))
+        closer = _close_when_the_loop_ends(session, sockets, registry, weakref.ref(loop))
         entry = _LoopSession(session, closer)
         registry[loop] = entry
         await anext(entry.closer)
@@ -351,6 +382,7 @@ def _forget_closed_loops(
 
 async def _close_when_the_loop_ends(
     session: aiohttp.ClientSession,
+    sockets: _SocketsMade,
     registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession],
     loop: weakref.ref[asyncio.AbstractEventLoop],
 ) -> AsyncGenerator[None, None]:
@@ -367,3 +399,4 @@ async def _close_when_the_loop_ends(
         if ended is not None:
             registry.pop(ended, None)
         await session.close()
+        await sockets.closed(_CLOSE_SECONDS)
