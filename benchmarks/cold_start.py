@@ -1,13 +1,16 @@
 """One rung's first chat in a fresh process: its cold first token and its peak memory.
 
     python -m benchmarks.cold_start impersonate https://127.0.0.1:PORT /path/to/ca.pem 5
+    python -m benchmarks.cold_start impersonate-preimported https://127.0.0.1:PORT ca.pem 5
 
 Makes a client pinned to the rung (``direct``, ``impersonate`` or ``browser``), speaking Agents
 frames to ``URL`` and trusting the CA bundle, and times its first chat from the moment the client
 is made: the transport's lazy imports (curl_cffi; nodriver) and, for the browser relay, Chromium's
 launch are in it. The package itself is imported before the clock starts (it loads aiohttp, the
-same for every rung). Then ``CHATS`` more chats, and the peak resident set of this process. The
-harness watches the Chromium processes this one starts (``transport_rungs.py``).
+same for every rung). ``impersonate-preimported`` imports the impersonating transport (and so
+curl_cffi) before the clock too, which tells the cost of the import from that of the wire. Then
+``CHATS`` more chats, and the peak resident set of this process. The harness watches the
+Chromium processes this one starts (``transport_rungs.py``).
 
 Prints one JSON object on its last line. Imports nothing of the benchmarks' but the standard
 library helpers, so what is measured is the client's own.
@@ -74,6 +77,10 @@ async def first_chats(rung: str, url: str, ca_path: str, chats: int) -> dict[str
 def main() -> None:
     """Run the rung named on the command line and print its JSON."""
     rung, url, ca_path, chats = sys.argv[1:]
+    if rung == "impersonate-preimported":
+        import langchain_cloudflare_playground.client.transports.impersonating_transport  # noqa: F401, PLC0415
+
+        rung = "impersonate"
     print(json.dumps(asyncio.run(first_chats(rung, url, ca_path, int(chats)))))
 
 
