@@ -1,6 +1,10 @@
 """``make bench``: every comparison in one run; prints a table, writes ``benchmarks/results.json``.
 
-python -m benchmarks [--repetitions N] [--skip-g4f]
+python -m benchmarks [--repetitions N] [--skip-g4f] [--only STEP[,STEP...]] [--json PATH]
+
+``--only transports`` runs the transport rungs alone (cold start through a TLS gate, peak memory,
+warm first token, throughput); a run with ``--only`` prints its table and leaves
+``results.json`` (the whole run's) as it is.
 """
 
 from __future__ import annotations
@@ -15,13 +19,25 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks import scenarios
+from benchmarks import scenarios, transport_rungs
 from benchmarks.servers import local_servers
 
 if TYPE_CHECKING:
+    from benchmarks.servers import LocalServers
     from benchmarks.stats import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
+# In the order they run.
+STEPS = (
+    "throughput",
+    "first-token",
+    "concurrency",
+    "adapters",
+    "memory",
+    "imports",
+    "transports",
+    "g4f",
+)
 
 
 def main() -> int:
@@ -29,7 +45,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repetitions", type=int, default=7, help="pairs per comparison")
     parser.add_argument("--skip-g4f", action="store_true", help="leave out the g4f comparison")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [step.strip() for step in text.split(",") if step.strip()],
+        help=f"run only these steps, comma-separated ({', '.join(STEPS)}); no results.json",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="write the results here (by default results.json, and only for a whole run)",
+    )
     args = parser.parse_args()
+    unknown = set(args.only or ()) - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}; known: {', '.join(STEPS)}")
     # Sessions from browser-like default headers: the local servers need no browser, and
     # whether a chat imports nodriver is one of the things measured.
     os.environ["CF_PLAYGROUND_BROWSER"] = "0"
@@ -38,23 +67,35 @@ def main() -> int:
     rows: list[Comparison] = []
     facts: list[dict[str, Any]] = []
     with local_servers() as servers:
-        steps = [
-            ("throughput", lambda: scenarios.run(scenarios.throughput_and_cpu(servers, reps))),
-            ("first token", lambda: scenarios.run(scenarios.time_to_first_token(servers, 30))),
-            ("concurrency", lambda: scenarios.concurrency(servers, 3)),
-            ("adapters", lambda: scenarios.run(scenarios.adapters(servers, reps))),
-            ("memory", lambda: scenarios.memory(servers)),
-            ("imports", lambda: scenarios.import_times(reps)),
-        ]
-        if not args.skip_g4f:
-            steps.append(("g4f", lambda: scenarios.against_g4f(servers, 5)))
-        for label, step in steps:
-            print(f"... {label}", file=sys.stderr, flush=True)
-            rows.extend(step())
+        steps = {
+            "throughput": lambda: scenarios.run(scenarios.throughput_and_cpu(servers, reps)),
+            "first-token": lambda: scenarios.run(scenarios.time_to_first_token(servers, 30)),
+            "concurrency": lambda: scenarios.concurrency(servers, 3),
+            "adapters": lambda: scenarios.run(scenarios.adapters(servers, reps)),
+            "memory": lambda: scenarios.memory(servers),
+            "imports": lambda: scenarios.import_times(reps),
+            "transports": lambda: _transport_rungs(servers, reps),
+            "g4f": lambda: scenarios.against_g4f(servers, 5),
+        }
+        chosen = args.only or [step for step in STEPS if not (step == "g4f" and args.skip_g4f)]
+        for label in STEPS:
+            if label in chosen:
+                print(f"... {label}", file=sys.stderr, flush=True)
+                rows.extend(steps[label]())
         del os.environ["CF_PLAYGROUND_BROWSER"]
-        facts.append(scenarios.nodriver_stays_out(servers))
+        if not args.only:
+            facts.append(scenarios.nodriver_stays_out(servers))
     print(_table(rows, facts))
-    RESULTS.write_text(
+    missed = [row.name for row in rows if row.met is False] + [
+        fact["name"] for fact in facts if fact.get("imported")
+    ]
+    if missed:
+        print(f"targets missed: {'; '.join(missed)}")
+    output = args.json or (None if args.only else RESULTS)
+    if output is None:
+        print(f"\n--only: {RESULTS.name} left as it was")
+        return 1 if missed else 0
+    output.write_text(
         json.dumps(
             {
                 "machine": machine(),
@@ -66,13 +107,17 @@ def main() -> int:
         )
         + "\n"
     )
-    print(f"\nwritten to {RESULTS}")
-    missed = [row.name for row in rows if row.met is False] + [
-        fact["name"] for fact in facts if fact.get("imported")
-    ]
-    if missed:
-        print(f"targets missed: {'; '.join(missed)}")
+    print(f"\nwritten to {output}")
     return 1 if missed else 0
+
+
+def _transport_rungs(servers: LocalServers, repetitions: int) -> list[Comparison]:
+    """The rungs against direct aiohttp: cold through a TLS gate, then warm on the open servers."""
+    with transport_rungs.tls_gates(servers) as gates:
+        rows = transport_rungs.cold_start(gates, repetitions)
+    rows += scenarios.run(transport_rungs.warm_first_token(servers, 30))
+    rows += scenarios.run(transport_rungs.rung_throughput(servers, repetitions))
+    return rows
 
 
 def _table(rows: list[Comparison], facts: list[dict[str, Any]]) -> str:

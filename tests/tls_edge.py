@@ -27,6 +27,9 @@ How a connection goes:
    gate serves (403, ``cf-mitigated: challenge``). The verdict belongs to the connection, so
    refusing its first request and closing is all a refused client can ever see. No header
    carries the verdict to the backend: a backend that judged it would be a second place.
+   An edge made with ``judging=False`` still reads and records every verdict but relays every
+   connection: the same TLS termination and relay for clients the judging edge refuses (the
+   benchmarks measure aiohttp through it against the Chrome-like clients through a judging one).
 
 The edge runs its own event loop in a thread (as the reference server does), so synchronous
 tests, asynchronous tests and subprocesses (Chromium) can all talk to it; ``stop()`` (or
@@ -468,15 +471,19 @@ class TlsEdge:
         certificates: TestCertificates,
         *,
         refusal: Literal["http", "handshake"] = "http",
+        judging: bool = True,
     ) -> None:
         """Prepare an edge for the HTTP server on ``127.0.0.1:backend_port``.
 
         ``refusal`` is how a handshake that is not a browser's is refused: ``"http"`` completes
         TLS and answers the first request with a 403 (an upgrade) or the challenge page;
         ``"handshake"`` ends the handshake with a fatal ``handshake_failure`` alert instead.
+        ``judging=False`` refuses nothing: every connection is relayed, its verdict still
+        recorded in ``seen``.
         """
         self.backend_port = backend_port
         self.refusal = refusal
+        self.judging = judging
         self.certificates = certificates
         self.port: int | None = None
         self.seen: list[Seen] = []
@@ -598,13 +605,14 @@ class TlsEdge:
             return
         seen.raw, seen.hello = hello_reader.raw, hello
         seen.verdict = judge(hello)
-        if seen.verdict != "browser" and self.refusal == "handshake":
+        admitted = seen.verdict == "browser" or not self.judging
+        if not admitted and self.refusal == "handshake":
             writer.write(HANDSHAKE_FAILURE_ALERT)
             await writer.drain()
             return
         tls = _TlsStream(reader, writer, self._context, hello_reader.raw)
         await asyncio.wait_for(tls.handshake(), HANDSHAKE_DEADLINE)
-        if seen.verdict == "browser":
+        if admitted:
             await self._relay(tls)
         else:
             await self._refuse(tls, seen)

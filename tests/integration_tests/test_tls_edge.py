@@ -290,6 +290,27 @@ def test_curl_cffi_without_impersonation_is_refused(edge, data_stream_server, ce
     assert {seen.verdict for seen in edge.seen} == {"not-browser"}
 
 
+async def test_an_edge_that_does_not_judge_lets_aiohttp_through(
+    data_stream_server, agents_server, certificates
+):
+    with (
+        TlsEdge(data_stream_server.port, certificates, judging=False) as edge,
+        TlsEdge(agents_server.port, certificates, judging=False) as agents_edge,
+    ):
+        async with https_session(certificates) as session:
+            async with session.get(f"{edge.url}/api/models") as response:
+                assert response.status == 200
+                assert "cf-mitigated" not in response.headers
+            socket_ = await asyncio.wait_for(
+                session.ws_connect(agents_edge.ws_url + _room_path()), 20
+            )
+            await socket_.receive(timeout=20)  # the Agents server's greeting, relayed
+            await socket_.close()
+    assert data_stream_server.requests != []  # the backend answered it
+    assert [seen.verdict for seen in edge.seen] == ["not-browser"]  # judged all the same
+    assert [seen.verdict for seen in agents_edge.seen] == ["not-browser"]
+
+
 # -- clients let through ------------------------------------------------------------------
 
 
