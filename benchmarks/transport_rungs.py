@@ -93,6 +93,12 @@ def cold_start(gates: Gates, repetitions: int) -> list[Comparison]:
     def first_ms(side: list[dict[str, Any]]) -> list[float]:
         return [run["first_token_seconds"] * 1000 for run in side]
 
+    def process_ms(side: list[dict[str, Any]]) -> list[float]:
+        # From the first import of the client: the direct rung's network library (aiohttp)
+        # loads with the package, the impersonating rung's (curl_cffi) with its first use, so
+        # this is the measure that charges each rung for its own imports.
+        return [(run["import_seconds"] + run["first_token_seconds"]) * 1000 for run in side]
+
     def peak_mib(side: list[dict[str, Any]], *, chromium: bool = False) -> list[float]:
         return [
             (run["peak_rss_kib"] + (run["chromium_peak_rss_kib"] if chromium else 0)) / 1024
@@ -107,11 +113,19 @@ def cold_start(gates: Gates, repetitions: int) -> list[Comparison]:
         Comparison(
             "cold first token, impersonate (judging edge) vs direct (open edge)",
             "ms",
-            first_ms(imp),
-            first_ms(direct),
+            process_ms(imp),
+            process_ms(direct),
             target="<= 1.5x",
             max_ratio=1.5,
-            note=f"fresh process, from making the client; the package ({imports:.0f} ms) before",
+            note="a fresh process, from the first import of the client (each rung's own"
+            f" network library included; the package with aiohttp takes {imports:.0f} ms)",
+        ),
+        Comparison(
+            "cold first token from making the client, impersonate vs direct",
+            "ms",
+            first_ms(imp),
+            first_ms(direct),
+            note="the package (and aiohttp) imported before the clock, curl_cffi inside it",
         ),
         Comparison(
             "cold first token, impersonate with curl_cffi imported first vs direct",
