@@ -4,8 +4,9 @@ vcrpy records HTTP requests only: of a WebSocket it would keep the upgrade and l
 :class:`CassetteTransport` wraps the transport the client would use and, for each WebSocket,
 records the conversation as one interaction of the cassette — the request is the conversation's
 settings and history, the response the frames the server sent — or replays it with no network,
-honouring the cassette's record mode and filters. HTTP requests pass through to the wrapped
-transport, where vcrpy's own patch of aiohttp records them.
+honouring the cassette's record mode and filters. HTTP requests over aiohttp pass through to it,
+where vcrpy's own patch records them; over any other transport (the impersonating one, which
+vcrpy cannot see), they are recorded and replayed here, as vcrpy would store them.
 
 The router wraps its transport in this one only while a cassette is in use (see
 ``cassette_slot``); a call made without a cassette never imports this module, nor vcrpy.
@@ -13,6 +14,7 @@ The router wraps its transport in this one only while a cassette is in use (see
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -22,14 +24,14 @@ from langchain_cloudflare_playground.client.errors import (
     NotRecordedError,
     PlaygroundProtocolError,
 )
+from langchain_cloudflare_playground.client.transports.base import HttpResponse
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
     from contextlib import AbstractAsyncContextManager
 
     from langchain_cloudflare_playground.client.transports.base import (
         HttpRequest,
-        HttpResponse,
         Transport,
         WebSocket,
         WebSocketRequest,
@@ -54,8 +56,44 @@ class CassetteTransport:
         return f"CassetteTransport({self._inner!r})"
 
     def stream(self, request: HttpRequest) -> AbstractAsyncContextManager[HttpResponse]:
-        """HTTP passes through: vcrpy records and replays it in aiohttp itself."""
-        return self._inner.stream(request)
+        """HTTP over aiohttp passes through (vcrpy records it there); other HTTP is kept here."""
+        from langchain_cloudflare_playground.client.transports.aiohttp_transport import (  # noqa: PLC0415
+            AiohttpTransport,
+        )
+
+        if isinstance(self._inner, AiohttpTransport):
+            return self._inner.stream(request)
+        return self._stream_recorded(request)
+
+    @contextlib.asynccontextmanager
+    async def _stream_recorded(self, request: HttpRequest) -> AsyncIterator[HttpResponse]:
+        """The recorded response, or a live one recorded once its body has been read whole."""
+        from vcr.request import Request  # noqa: PLC0415 (only with a cassette active)
+
+        cassette = self._cassette
+        safe_headers = {k: v for k, v in request.headers.items() if k.lower() != "cookie"}
+        recorded = Request(request.method, request.url, request.body, safe_headers)
+        if not cassette.filter_request(recorded):  # ignored: to the network, unrecorded
+            async with self._inner.stream(request) as response:
+                yield response
+            return
+        if cassette.can_play_response_for(recorded):
+            played = cassette.play_response(recorded)
+            yield _replayed_http(played)
+            return
+        if cassette.write_protected:  # vcrpy's own error, as for a request over aiohttp
+            raise CassetteConversation.refusal_for(cassette, recorded)
+        async with self._inner.stream(request) as response:
+            body = bytearray()
+
+            async def kept() -> AsyncIterator[bytes]:
+                async for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    yield chunk
+                # Read to its end: the response is whole, and goes into the cassette.
+                cassette.append(recorded, _http_response(response, bytes(body)))
+
+            yield HttpResponse(response.status, _header_pairs(response), kept())
 
     async def open_websocket(self, request: WebSocketRequest) -> WebSocket:
         """The recorded conversation, or a live one that gets recorded, as the record mode says.
@@ -141,10 +179,15 @@ class CassetteConversation:
 
     def refusal(self) -> Exception:
         """The error vcrpy raises for a request the cassette can neither play nor record."""
+        return self.refusal_for(self._cassette, self.request)
+
+    @staticmethod
+    def refusal_for(cassette: Any, request: Any) -> Exception:  # noqa: ANN401 (vcrpy's)
+        """The error vcrpy raises for ``request``: ``cassette`` can neither play nor record it."""
         from vcr.errors import CannotOverwriteExistingCassetteException  # noqa: PLC0415
 
         error: Exception = CannotOverwriteExistingCassetteException(
-            cassette=self._cassette, failed_request=self.request
+            cassette=cassette, failed_request=request
         )
         return error
 
@@ -178,6 +221,41 @@ class CassetteConversation:
                 self._cassette.dirty = True
 
         return store
+
+
+def _header_pairs(response: HttpResponse) -> list[tuple[str, str]]:
+    """Every header of ``response`` as name/value pairs, repeated ones kept."""
+    return [(name, value) for name in response.headers for value in response.header_values(name)]
+
+
+def _http_response(response: HttpResponse, body: bytes) -> dict[str, Any]:
+    """``response`` as vcrpy stores one (its filters run when the cassette appends it)."""
+    headers: dict[str, list[str]] = {}
+    for name, value in _header_pairs(response):
+        headers.setdefault(name, []).append(value)
+    return {
+        "status": {"code": response.status, "message": ""},
+        "headers": headers,
+        "body": {"string": body},
+    }
+
+
+def _replayed_http(played: Mapping[str, Any]) -> HttpResponse:
+    """A response of the cassette, its body in one piece."""
+    body = played.get("body", {}).get("string", b"")
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    headers = [
+        (name, value)
+        for name, values in played.get("headers", {}).items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+
+    async def once() -> AsyncIterator[bytes]:
+        if body:
+            yield body
+
+    return HttpResponse(int(played["status"]["code"]), headers, once())
 
 
 def _response(status: int, message: str, body: str) -> dict[str, Any]:

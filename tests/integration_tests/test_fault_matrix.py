@@ -77,6 +77,7 @@ class Case:
     outcome: Outcome
     options: dict[str, object] = field(default_factory=dict)
     policy: dict[str, float] = field(default_factory=dict)  # over the matrix's quick retries
+    ladder: bool = False  # about climbing the transport ladder (no pinned transport)
 
 
 DIRECT = {"transport": "direct"}  # the aiohttp transport alone, no ladder
@@ -168,18 +169,20 @@ HTTP_CASES: dict[str, Case] = {
     ),
     # The transport ladder (the default): impersonation first, then a fresh session on it.
     "challenge page, auto: the impersonating transport, then the reply": Case(
-        [Fault(challenge=True)], Outcome(requests=2)
+        [Fault(challenge=True)], Outcome(requests=2), ladder=True
     ),
     "challenge page twice, auto: impersonation refused too, a fresh session, then the reply": Case(
-        [Fault(challenge=True)] * 2, Outcome(requests=3)
+        [Fault(challenge=True)] * 2, Outcome(requests=3), ladder=True
     ),
     "challenge page three times, auto: every rung refused, one error saying what to do": Case(
         [Fault(challenge=True)] * 3,
         Outcome(ChallengeError, "refused every transport tried", requests=3),
+        ladder=True,
     ),
     "403 three times, auto: the same single error": Case(
         [Fault(status=403)] * 3,
         Outcome(ChallengeError, "impersonating Chrome (curl_cffi): HTTP 403", requests=3),
+        ladder=True,
     ),
     "reset before the status, retried": Case(
         [Fault(reset_before_status=True)], Outcome(requests=2)
@@ -319,11 +322,25 @@ def _check(
         assert _retries_logged(log) == outcome.retries, log
 
 
+def _pinned(cases: dict[str, Case]) -> list[str]:
+    """The cases that hold for any one transport (not about climbing the ladder)."""
+    return [name for name, case in cases.items() if not case.ladder]
+
+
 @pytest.mark.parametrize("name", list(HTTP_CASES))
 async def test_http_fault(server, name, caplog):
+    await _http_fault(server, name, caplog, HTTP_CASES[name].options)
+
+
+@pytest.mark.parametrize("name", _pinned(HTTP_CASES))
+async def test_http_fault_through_the_impersonating_transport(server, name, caplog):
+    await _http_fault(server, name, caplog, {"transport": "impersonate"})
+
+
+async def _http_fault(server, name, caplog, transport_options) -> None:
     case = HTTP_CASES[name]
     server.push(*_for_wire_format(case.faults, server.wire_format))
-    options = {"wire_format": "http", "max_retries": 2, **case.options}
+    options = {"wire_format": "http", "max_retries": 2, **case.options, **transport_options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
             max_retries=int(options["max_retries"]), **{**QUICK_RETRIES, **case.policy}
@@ -457,10 +474,12 @@ SOCKET_CASES: dict[str, Case] = {
     "challenge page on the upgrade three times, auto: every rung refused": Case(
         [Fault(challenge=True)] * 3,
         Outcome(ChallengeError, "refused every transport tried", requests=3),
+        ladder=True,
     ),
     "challenge page on the upgrade, auto: the impersonating transport carries the reply": Case(
         [Fault(challenge=True), Fault(websocket=True, reply=REPLY)],
         Outcome(requests=2, text="one two three four"),
+        ladder=True,
     ),
     "429 on the upgrade with Retry-After, then a conversation": Case(
         [Fault(status=429, retry_after="0"), Fault(websocket=True, reply=REPLY)],
@@ -494,10 +513,18 @@ SOCKET_CASES: dict[str, Case] = {
 
 @pytest.mark.parametrize("name", list(SOCKET_CASES))
 async def test_websocket_fault(data_stream_server, name):
-    server: ReferenceServer = data_stream_server
+    await _websocket_fault(data_stream_server, name, SOCKET_CASES[name].options)
+
+
+@pytest.mark.parametrize("name", _pinned(SOCKET_CASES))
+async def test_websocket_fault_through_the_impersonating_transport(data_stream_server, name):
+    await _websocket_fault(data_stream_server, name, {"transport": "impersonate"})
+
+
+async def _websocket_fault(server: ReferenceServer, name: str, transport_options) -> None:
     case = SOCKET_CASES[name]
     server.push(*case.faults, route="agents")
-    options = {"wire_format": "agents", "max_retries": 2, **case.options}
+    options = {"wire_format": "agents", "max_retries": 2, **case.options, **transport_options}
     async with PlaygroundClient(server.url, **options) as client:
         client.retry_policy = type(client.retry_policy)(
             max_retries=int(options["max_retries"]), **{**QUICK_RETRIES, **case.policy}
@@ -549,7 +576,10 @@ async def _stop_at(client: PlaygroundClient, stage: str, prompt: str, seen_text:
 
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("where", ["http", "websocket"])
-async def test_the_caller_stops_at_every_stage(data_stream_server, agents_server, where, stage):
+@pytest.mark.parametrize("transport", ["direct", "impersonate"])
+async def test_the_caller_stops_at_every_stage(
+    data_stream_server, agents_server, where, stage, transport
+):
     fault = Fault(stall_before=2) if stage == "waiting for the reply" else Fault(chunk_delay=0.2)
     if where == "http":
         url, wire_format = data_stream_server.url, "http"
@@ -557,7 +587,7 @@ async def test_the_caller_stops_at_every_stage(data_stream_server, agents_server
     else:
         url, wire_format = agents_server.url, "agents"
         prompt = "[slow:2000]" if stage == "waiting for the reply" else "[slow:200]"
-    async with PlaygroundClient(url, wire_format=wire_format) as client:
+    async with PlaygroundClient(url, wire_format=wire_format, transport=transport) as client:
         await client.achat("warm up")  # pooled connections, so the fd count below is fair
         fds, tasks = _open_fds(), len(asyncio.all_tasks())
         if where == "http":

@@ -25,6 +25,7 @@ import vcr
 from curl_cffi.requests import AsyncSession
 from llama_index.core.llms import ChatMessage
 from pytest_socket import disable_socket, enable_socket
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
@@ -729,6 +730,49 @@ async def test_websocket_conversations_record_and_replay_through_it(
     assert replay == live
     assert "last user: recorded" in live
     assert len(gated_agents_server.seen) == connections  # the replay made no connection
+
+
+async def test_http_chats_and_the_model_list_record_and_replay_through_it(
+    gated_server, tls_certificates, tmp_path
+):
+    """vcrpy cannot see curl_cffi: the cassette transport keeps its HTTP in the cassette."""
+    cassette = str(tmp_path / "http.yaml")
+    options = {
+        "transport": "impersonate",
+        "verify": tls_certificates.ca_path,
+        "session_cache": False,
+        "wire_format": "http",
+        "cookies": {"cf_clearance": "secret-in-cassette"},
+    }
+    with vcr.use_cassette(
+        cassette, record_mode="once", custom_patches=cassette_patches(), filter_headers=["cookie"]
+    ) as rec:
+        async with PlaygroundClient(gated_server.url, **options) as client:
+            live = await chat_text(client, "recorded over http")
+            live_models = [model.id for model in await client.alist_models()]
+    assert len(rec) == 2  # the chat and the model list
+    connections = len(gated_server.seen)
+    recording = (tmp_path / "http.yaml").read_text()
+    assert "secret-in-cassette" not in recording
+    disable_socket(allow_unix_socket=True)
+    try:
+        with vcr.use_cassette(
+            cassette, record_mode="none", custom_patches=cassette_patches()
+        ) as replayed:
+            async with PlaygroundClient(gated_server.url, **options) as client:
+                replay = await chat_text(client, "recorded over http")
+                replay_models = [model.id for model in await client.alist_models()]
+            assert replayed.all_played
+            async with PlaygroundClient(gated_server.url, **options) as client:
+                with pytest.raises(CannotOverwriteExistingCassetteException):
+                    await chat_text(client, "never recorded")
+    finally:
+        enable_socket()
+    assert replay == live
+    assert live.startswith("Echo: recorded over http")
+    assert replay_models == live_models
+    assert len(live_models) > 1
+    assert len(gated_server.seen) == connections  # the replay made no connection
 
 
 def test_langchain_model_through_the_gate(gated_agents_server, tls_certificates):
