@@ -14,6 +14,7 @@ The router wraps its transport in this one only while a cassette is in use (see
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_cloudflare_playground.client.errors import (
     NotFoundError,
     NotRecordedError,
+    PlaygroundError,
     PlaygroundProtocolError,
 )
 from langchain_cloudflare_playground.client.transports.base import HttpResponse
@@ -41,6 +43,7 @@ __all__ = ["CassetteConversation", "CassetteTransport"]
 
 _FRAME_SEPARATOR = "\n"  # JSON frames never contain a raw newline
 _NO_ROUTE = 404
+_REST_SECONDS = 1.0  # for the end of a body the caller left after the reply's end marker
 
 
 class CassetteTransport:
@@ -84,16 +87,12 @@ class CassetteTransport:
         if cassette.write_protected:  # vcrpy's own error, as for a request over aiohttp
             raise CassetteConversation.refusal_for(cassette, recorded)
         async with self._inner.stream(request) as response:
-            body = bytearray()
-
-            async def kept() -> AsyncIterator[bytes]:
-                async for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    yield chunk
-                # Read to its end: the response is whole, and goes into the cassette.
-                cassette.append(recorded, _http_response(response, bytes(body)))
-
-            yield HttpResponse(response.status, _header_pairs(response), kept())
+            body = _KeptBody(response.iter_bytes())
+            yield HttpResponse(response.status, _header_pairs(response), body.chunks())
+            # The caller's block ended cleanly (a driver stops at the reply's end marker): what
+            # is left of the body is only its framing; once read, the response is whole.
+            if await body.read_rest():
+                cassette.append(recorded, _http_response(response, body.kept))
 
     async def open_websocket(self, request: WebSocketRequest) -> WebSocket:
         """The recorded conversation, or a live one that gets recorded, as the record mode says.
@@ -221,6 +220,38 @@ class CassetteConversation:
                 self._cassette.dirty = True
 
         return store
+
+
+class _KeptBody:
+    """A body passed on as it arrives, and kept, for the cassette."""
+
+    def __init__(self, stream: AsyncIterator[bytes]) -> None:
+        self._stream = stream
+        self._kept = bytearray()
+        self._ended = False
+
+    @property
+    def kept(self) -> bytes:
+        return bytes(self._kept)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            self._kept += chunk
+            yield chunk
+        self._ended = True
+
+    async def read_rest(self) -> bool:
+        """Read what the caller left (briefly); whether the body was read to its end."""
+
+        async def rest() -> None:
+            async for chunk in self._stream:
+                self._kept += chunk
+            self._ended = True
+
+        if not self._ended:
+            with contextlib.suppress(PlaygroundError, asyncio.TimeoutError):
+                await asyncio.wait_for(rest(), _REST_SECONDS)
+        return self._ended
 
 
 def _header_pairs(response: HttpResponse) -> list[tuple[str, str]]:
