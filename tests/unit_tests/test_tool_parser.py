@@ -236,6 +236,299 @@ CORPUS: dict[str, Case] = {
     ),
 }
 
+# -- each family's native format (facts and sources: docs/tool-formats.md) --------------------
+# A family's examples are named "<family>: ..."; near-misses "<family> near-miss: ...".
+DS = {
+    word: f"<\uff5c{word.replace(' ', '▁')}\uff5c>"
+    for word in (
+        "tool calls begin",
+        "tool calls end",
+        "tool call begin",
+        "tool call end",
+        "tool sep",
+        "end of sentence",
+    )
+}
+NATIVE: dict[str, Case] = {
+    "Llama 3.1: python_tag and parameters": Case(
+        '<|python_tag|>{"name": "get_weather", "parameters": {"location": "Paris"}}<|eom_id|>',
+        [PARIS],
+        "",
+    ),
+    "Llama 3.3: JSON with a type key after prose": Case(
+        "I'll look up the weather for you.\n\n"
+        '{"type": "function", "name": "get_weather", "parameters": {"location": "Paris",'
+        ' "unit": "celsius"}}',
+        [("get_weather", {"location": "Paris", "unit": "celsius"})],
+        "I'll look up the weather for you.",
+    ),
+    "Llama 3.2: pythonic list": Case(
+        '[get_weather(location="Paris", unit="celsius")]',
+        [("get_weather", {"location": "Paris", "unit": "celsius"})],
+        "",
+    ),
+    "Llama 3.2: pythonic list after prose, on its own line": Case(
+        "Sure, let me add those.\n[add(a=1, b=2), add(a=3, b=4)]",
+        [("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})],
+        "Sure, let me add those.",
+    ),
+    "Llama 4: python_start wrapper": Case(
+        "<|python_start|>[add(a=2, b=3), get_weather(location='Paris')]<|python_end|><|eot|>",
+        [("add", {"a": 2, "b": 3}), PARIS],
+        "",
+    ),
+    "Llama 4: pythonic with nested literals": Case(
+        "[lookup(query='notes', limit=None, filter={'tag': 'work'})]",
+        [("lookup", {"query": "notes", "limit": None, "filter": {"tag": "work"}})],
+        "",
+    ),
+    "Llama near-miss: pythonic example inside a sentence": Case(
+        "In Python you would write [get_weather(location='Paris')] to call it."
+    ),
+    "Llama near-miss: list comprehension in a code fence": Case(
+        "```python\n[print(x) for x in range(3)]\n```"
+    ),
+    "Llama near-miss: a call of something that is not a tool": Case("[sorted(key=None)]"),
+    "Llama near-miss: positional arguments": Case('[get_weather("Paris")]'),
+    "Llama: pythonic arguments checked": Case(
+        '[add(a="one", b=2)]', problem='arguments of "add" do not fit its schema'
+    ),
+    "Qwen (QwQ): Hermes tags after thinking": Case(
+        "<think>\nThe user wants the weather in Paris; get_weather does that.\n</think>\n\n"
+        '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Paris"}}\n</tool_call>',
+        [PARIS],
+        "<think>\nThe user wants the weather in Paris; get_weather does that.\n</think>",
+    ),
+    "Qwen (Qwen3): a call drafted in thinking is not made": Case(
+        '<think>\nI could call {"name": "add", "arguments": {"a": 1, "b": 1}}, but they asked'
+        " for 2 and 3.\n</think>\n"
+        '<tool_call>\n{"name": "add", "arguments": {"a": 2, "b": 3}}\n</tool_call>',
+        [("add", {"a": 2, "b": 3})],
+        '<think>\nI could call {"name": "add", "arguments": {"a": 1, "b": 1}}, but they asked'
+        " for 2 and 3.\n</think>",
+    ),
+    "Qwen (Qwen3-Coder): function and parameter tags": Case(
+        "<tool_call>\n<function=get_weather>\n<parameter=location>\nParis\n</parameter>\n"
+        "<parameter=unit>\ncelsius\n</parameter>\n</function>\n</tool_call>",
+        [("get_weather", {"location": "Paris", "unit": "celsius"})],
+        "",
+    ),
+    "Qwen (Qwen3-Coder): typed parameters": Case(
+        "Adding.\n<tool_call>\n<function=add>\n<parameter=a>\n2\n</parameter>\n"
+        "<parameter=b>\n3\n</parameter>\n</function>\n</tool_call>",
+        [("add", {"a": 2, "b": 3})],
+        "Adding.",
+    ),
+    "Qwen near-miss: the tags named in prose": Case(
+        "Wrap each call in <tool_call></tool_call> tags, like <tool_call>this</tool_call>."
+    ),
+    "Hermes: two tagged calls, arguments first": Case(
+        '<tool_call>\n{"arguments": {"a": 1, "b": 2}, "name": "add"}\n</tool_call>\n'
+        '<tool_call>\n{"arguments": {"location": "Paris"}, "name": "get_weather"}\n</tool_call>',
+        [("add", {"a": 1, "b": 2}), PARIS],
+        "",
+    ),
+    "Hermes: prose then a tagged call": Case(
+        "Let me check the forecast.\n<tool_call>\n"
+        '{"name": "get_weather", "arguments": {"location": "Paris"}}\n</tool_call>',
+        [PARIS],
+        "Let me check the forecast.",
+    ),
+    "Hermes near-miss: JSON in tags that is not a call": Case(
+        '<tool_call>\n{"city": "Paris"}\n</tool_call>'
+    ),
+    "Mistral: TOOL_CALLS list": Case(
+        '[TOOL_CALLS][{"name": "get_weather", "arguments": {"location": "Paris"}}]</s>',
+        [PARIS],
+        "",
+    ),
+    "Mistral: TOOL_CALLS list with ids": Case(
+        '[TOOL_CALLS] [{"name": "add", "arguments": {"a": 1, "b": 2}, "id": "a1B2c3D4e"}]',
+        [("add", {"a": 1, "b": 2})],
+        "",
+    ),
+    "Mistral (Small 3.2): name and ARGS": Case(
+        '[TOOL_CALLS]get_weather[ARGS]{"location": "Paris"}', [PARIS], ""
+    ),
+    "Mistral (Small 3.2): prose then two calls": Case(
+        'I\'ll do both.[TOOL_CALLS]add[ARGS]{"a": 2, "b": 3}'
+        '[TOOL_CALLS]get_weather[ARGS]{"location": "Paris"}',
+        [("add", {"a": 2, "b": 3}), PARIS],
+        "I'll do both.",
+    ),
+    "Mistral near-miss: the token in a sentence": Case(
+        "Mistral models start their calls with [TOOL_CALLS], then JSON."
+    ),
+    "Mistral near-miss: JSON after the token that is not a call": Case(
+        '[TOOL_CALLS][{"city": "Paris"}]'
+    ),
+    "Mistral: arguments that never close": Case(
+        '[TOOL_CALLS]add[ARGS]{"a": 1, ', problem="do not close"
+    ),
+    "Gemma: tool_code fence": Case('```tool_code\nget_weather(location="Paris")\n```', [PARIS], ""),
+    "Gemma: prose, then a fence of two calls": Case(
+        "Let me look that up.\n```tool_code\nadd(a=2, b=3)\n"
+        'get_weather(location="Paris", unit="celsius")\n```',
+        [("add", {"a": 2, "b": 3}), ("get_weather", {"location": "Paris", "unit": "celsius"})],
+        "Let me look that up.",
+    ),
+    "Gemma near-miss: code that is not a literal call is never run": Case(
+        "```tool_code\nprint(open('/etc/passwd').read())\n```"
+    ),
+    "Gemma near-miss: an argument that is an expression": Case(
+        "```tool_code\nget_weather(location=__import__('os').getcwd())\n```"
+    ),
+    "DeepSeek (R1): calls section": Case(
+        f"{DS['tool calls begin']}{DS['tool call begin']}function{DS['tool sep']}get_weather\n"
+        f'```json\n{{"location": "Paris"}}\n```{DS["tool call end"]}{DS["tool calls end"]}'
+        f"{DS['end of sentence']}",
+        [PARIS],
+        "",
+    ),
+    "DeepSeek (R1 distill): thinking, then two calls": Case(
+        "<think>\nThe add tool sums; the weather tool needs a city.\n</think>\n\n"
+        f"{DS['tool calls begin']}{DS['tool call begin']}function{DS['tool sep']}add\n"
+        f'```json\n{{"a": 2, "b": 3}}\n```{DS["tool call end"]}\n'
+        f"{DS['tool call begin']}function{DS['tool sep']}get_weather\n"
+        f'```json\n{{"location": "Paris"}}\n```{DS["tool call end"]}{DS["tool calls end"]}',
+        [("add", {"a": 2, "b": 3}), PARIS],
+        "<think>\nThe add tool sums; the weather tool needs a city.\n</think>",
+    ),
+    "DeepSeek (V3.1): name, separator, arguments": Case(
+        f"{DS['tool calls begin']}{DS['tool call begin']}get_weather{DS['tool sep']}"
+        f'{{"location": "Paris"}}{DS["tool call end"]}{DS["tool calls end"]}',
+        [PARIS],
+        "",
+    ),
+    "DeepSeek near-miss: the token named in prose": Case(
+        f"DeepSeek opens its calls with {DS['tool calls begin']} and closes them after."
+    ),
+    "DeepSeek: arguments that never close": Case(
+        f"{DS['tool calls begin']}{DS['tool call begin']}function{DS['tool sep']}add\n"
+        '```json\n{"a": 1,\n',
+        problem="do not close",
+    ),
+    "Kimi: calls section after prose": Case(
+        "I'll check the weather.<|tool_calls_section_begin|><|tool_call_begin|>"
+        'functions.get_weather:0<|tool_call_argument_begin|>{"location": "Paris"}'
+        "<|tool_call_end|><|tool_calls_section_end|>",
+        [PARIS],
+        "I'll check the weather.",
+    ),
+    "Kimi: two calls": Case(
+        "<|tool_calls_section_begin|>"
+        '<|tool_call_begin|>functions.add:0<|tool_call_argument_begin|>{"a": 1, "b": 2}'
+        "<|tool_call_end|>"
+        "<|tool_call_begin|>functions.get_weather:1<|tool_call_argument_begin|>"
+        '{"location": "Paris"}<|tool_call_end|><|tool_calls_section_end|>',
+        [("add", {"a": 1, "b": 2}), PARIS],
+        "",
+    ),
+    "Kimi near-miss: a call id in prose": Case(
+        "Kimi names a call functions.get_weather:0 in its history."
+    ),
+    "gpt-oss: analysis, then a commentary call": Case(
+        "<|channel|>analysis<|message|>User asks for Paris weather. Use get_weather.<|end|>"
+        "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
+        '<|message|>{"location":"Paris"}<|call|>',
+        [PARIS],
+        "<|channel|>analysis<|message|>User asks for Paris weather. Use get_weather.<|end|>",
+    ),
+    "gpt-oss: recipient in the header": Case(
+        "<|start|>assistant to=functions.add<|channel|>commentary json"
+        '<|message|>{"a": 2, "b": 3}<|call|>',
+        [("add", {"a": 2, "b": 3})],
+        "",
+    ),
+    "gpt-oss near-miss: the recipient named in prose": Case(
+        "Harmony routes a call with to=functions.get_weather in the message header."
+    ),
+    "gpt-oss: arguments that never close": Case(
+        '<|channel|>commentary to=functions.add <|constrain|>json<|message|>{"a": 1,',
+        problem="do not close",
+    ),
+    "GLM: thinking, then key and value tags": Case(
+        "<think>The user wants the weather.</think>\n<tool_call>get_weather\n"
+        "<arg_key>location</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>",
+        [PARIS],
+        "<think>The user wants the weather.</think>",
+    ),
+    "GLM (4.7): compact tags, typed values": Case(
+        "Let me add.\n<tool_call>add<arg_key>a</arg_key><arg_value>2</arg_value>"
+        "<arg_key>b</arg_key><arg_value>3</arg_value></tool_call>",
+        [("add", {"a": 2, "b": 3})],
+        "Let me add.",
+    ),
+    "GLM: a string argument stays as written": Case(
+        "<tool_call>lookup<arg_key>query</arg_key><arg_value>42</arg_value></tool_call>",
+        [("lookup", {"query": "42"})],
+        "",
+    ),
+    "GLM: a tool without arguments": Case(
+        "<tool_call>magic_function_no_args</tool_call>", [("magic_function_no_args", {})], ""
+    ),
+    "GLM near-miss: a word in tags that is not a tool": Case("<tool_call>note</tool_call>"),
+    "GLM: an unknown tool with arguments": Case(
+        "<tool_call>delete_all<arg_key>confirm</arg_key><arg_value>true</arg_value></tool_call>",
+        problem='"delete_all", which is not a tool here',
+    ),
+    "Granite: tool_call token and a list": Case(
+        '<|tool_call|>[{"name": "get_weather", "arguments": {"location": "Paris"}}]',
+        [PARIS],
+        "",
+    ),
+    "Granite: two calls after prose": Case(
+        'Checking both.<|tool_call|>[{"name": "add", "arguments": {"a": 1, "b": 2}},'
+        ' {"name": "get_weather", "arguments": {"location": "Paris"}}]',
+        [("add", {"a": 1, "b": 2}), PARIS],
+        "Checking both.",
+    ),
+    "Granite near-miss: the token named in prose": Case(
+        "Granite writes <|tool_call|> before its calls."
+    ),
+    "Phi-4-mini: functools list": Case(
+        'functools[{"name": "add", "arguments": {"a": 1, "b": 2}}]',
+        [("add", {"a": 1, "b": 2})],
+        "",
+    ),
+    "Phi-4-mini: functools after prose": Case(
+        'I will call it. functools[{"name": "get_weather", "arguments": {"location": "Paris"}}]',
+        [PARIS],
+        "I will call it.",
+    ),
+}
+FAMILIES = (
+    "Llama",
+    "Qwen",
+    "Hermes",
+    "Mistral",
+    "Gemma",
+    "DeepSeek",
+    "Kimi",
+    "gpt-oss",
+    "GLM",
+    "Granite",
+    "Phi-4-mini",
+)
+CORPUS.update(NATIVE)
+
+
+def _family(name: str) -> str:
+    """The family a native case is named after: "Mistral (Small 3.2): ..." is Mistral's."""
+    head = name.split(":", 1)[0].removesuffix(" near-miss")
+    return next(family for family in FAMILIES if head == family or head.startswith(f"{family} "))
+
+
+def test_every_family_has_two_examples_and_a_near_miss() -> None:
+    for family in FAMILIES:
+        cases = {name: case for name, case in NATIVE.items() if _family(name) == family}
+        examples = [case for name, case in cases.items() if case.calls]
+        near_misses = [case for name, case in cases.items() if "near-miss" in name]
+        assert len(examples) >= 2, family
+        if family != "Phi-4-mini":  # not in the catalog; its opening is a plain word
+            assert near_misses, family
+        assert all(not case.calls and case.problem is None for case in near_misses), family
+
 
 @pytest.mark.parametrize("name", list(CORPUS))
 def test_reply_corpus(name: str) -> None:

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-__all__ = ["JsonSpan", "find_json_spans", "loads_lenient"]
+__all__ = ["JsonSpan", "find_json_spans", "json_end", "loads_lenient"]
 
 _OPENERS = {"{": "}", "[": "]"}
 _PYTHON_LITERALS = {"True": "true", "False": "false", "None": "null"}
@@ -47,6 +47,13 @@ def find_json_spans(text: str) -> list[JsonSpan]:
         spans.append(JsonSpan(index, end, closed=True))
         index = end
     return spans
+
+
+def json_end(text: str, start: int) -> int | None:
+    """Where the ``{...}`` or ``[...]`` opening at ``text[start]`` closes, or ``None``."""
+    if start >= len(text) or text[start] not in _OPENERS:
+        return None
+    return _matching_close(text, start)
 
 
 def _matching_close(text: str, start: int) -> int | None:

@@ -7,30 +7,40 @@ Accepted call shapes, alone, in a list, fenced or with prose around them::
     {"function": {"name": ..., "arguments": "<JSON text>"}}        # OpenAI's shape
     <tool_call>{...}</tool_call>                                   # Hermes-style tags
 
-JSON that is not shaped like a call stays part of the text: a call is never invented.
+and every family's native format (``native_formats``; Mistral, Llama, DeepSeek, Kimi, gpt-oss,
+GLM, Qwen3-Coder, Gemma...), which models fall back to whatever the prompt asks for.
+
+JSON that is not shaped like a call stays part of the text: a call is never invented. Reasoning
+(``<think>...</think>``, harmony's analysis channel) is prose, even where it drafts a call.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+from langchain_cloudflare_playground.client.tools.call_shapes import RawCall, as_calls
 from langchain_cloudflare_playground.client.tools.lenient_json import (
     find_json_spans,
     loads_lenient,
 )
+from langchain_cloudflare_playground.client.tools.native_formats import find_native_calls
 from langchain_cloudflare_playground.client.tools.schema_check import check_arguments
 from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall, new_call_id
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
 __all__ = ["ParsedReply", "parse_reply"]
 
-_NAME_KEYS = ("name", "tool", "tool_name")
-_ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
 # What is left of a fence or tag once the JSON inside it is taken out.
 _WRAPPER_REMNANT = re.compile(r"```[\w-]*\s*```|<tool_call>\s*</tool_call>", re.IGNORECASE)
 _ATTEMPT_HINT = re.compile(r"""["'](tool_calls|arguments|parameters)["']\s*:""")
+# Reasoning written into the reply: a call drafted there is not made.
+_REASONING = re.compile(
+    r"<think>.*?</think>|<\|channel\|>\s*analysis\s*<\|message\|>.*?(?:<\|end\|>|\Z)", re.DOTALL
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +58,6 @@ class ParsedReply:
     text: str
     calls: tuple[ToolCall, ...] = ()
     problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _RawCall:
-    name: str
-    arguments: object
 
 
 def parse_reply(text: str, tools: Sequence[Tool], choice: str) -> ParsedReply:
@@ -89,18 +93,55 @@ def parse_reply(text: str, tools: Sequence[Tool], choice: str) -> ParsedReply:
     return ParsedReply(kept_text if calls else text, tuple(calls))
 
 
-def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[_RawCall], str, str | None]:
+def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[RawCall], str, str | None]:
+    """The calls in ``text``, the text around them, and why some call was unreadable.
+
+    Native calls and reasoning are set apart first; the text between them is read as JSON.
+    """
+    reasoning = [(match.start(), match.end()) for match in _REASONING.finditer(text)]
+    marks: list[tuple[int, int, tuple[RawCall, ...], str | None]] = [
+        (start, end, (), None) for start, end in reasoning
+    ]
+    marks.extend(
+        (found.start, found.end, found.calls, found.broken)
+        for found in find_native_calls(text, tools)
+        if all(found.end <= start or end <= found.start for start, end in reasoning)
+    )
+    marks.sort()
+    calls: list[RawCall] = []
+    kept: list[str] = []
+    broken: str | None = None
+    position = 0
+    for start, end, native_calls, native_broken in marks:
+        if start < position:
+            continue  # a native call inside reasoning already set apart
+        gap_calls, gap_kept, gap_broken = _json_calls(text[position:start], tools)
+        calls.extend(gap_calls)
+        kept.append(gap_kept)
+        broken = broken or gap_broken or native_broken
+        calls.extend(native_calls)
+        if not native_calls:
+            kept.append(text[start:end])
+        position = end
+    gap_calls, gap_kept, gap_broken = _json_calls(text[position:], tools)
+    calls.extend(gap_calls)
+    kept.append(gap_kept)
+    broken = broken or gap_broken
+    return calls, _WRAPPER_REMNANT.sub("", "".join(kept)).strip(), broken
+
+
+def _json_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[RawCall], str, str | None]:
     """The call-shaped JSON in ``text``, the text around it, and why some JSON was unreadable."""
-    calls: list[_RawCall] = []
+    calls: list[RawCall] = []
     kept: list[str] = []
     broken: str | None = None
     position = 0
     for span in find_json_spans(text):
         fragment = text[span.start : span.end]
-        found: list[_RawCall] | None = None
+        found: list[RawCall] | None = None
         if span.closed:
             try:
-                found = _as_calls(loads_lenient(fragment), tools)
+                found = as_calls(loads_lenient(fragment), tools)
             except ValueError as exc:
                 if _looks_like_attempt(fragment, tools):
                     broken = str(exc).split(":", 1)[0]
@@ -111,7 +152,7 @@ def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[_RawCall]
             kept.append(text[position : span.start])
             position = span.end
     kept.append(text[position:])
-    return calls, _WRAPPER_REMNANT.sub("", "".join(kept)).strip(), broken
+    return calls, "".join(kept), broken
 
 
 def _looks_like_attempt(fragment: str, tools: Mapping[str, Tool]) -> bool:
@@ -119,41 +160,3 @@ def _looks_like_attempt(fragment: str, tools: Mapping[str, Tool]) -> bool:
     if _ATTEMPT_HINT.search(fragment):
         return True
     return any(f'"{name}"' in fragment or f"'{name}'" in fragment for name in tools)
-
-
-def _as_calls(value: object, tools: Mapping[str, Tool]) -> list[_RawCall] | None:
-    """``value`` read as one or more calls, or ``None`` when it is not shaped like calls."""
-    if isinstance(value, list):
-        items = [_as_call(item, tools) for item in value]
-        if not items or any(item is None for item in items):
-            return None
-        return [item for item in items if item is not None]
-    if isinstance(value, Mapping) and isinstance(value.get("tool_calls"), list):
-        return _as_calls(value["tool_calls"], tools)
-    call = _as_call(value, tools)
-    return [call] if call is not None else None
-
-
-def _as_call(value: object, tools: Mapping[str, Tool]) -> _RawCall | None:
-    if not isinstance(value, Mapping):
-        return None
-    function = value.get("function")
-    if isinstance(function, Mapping):
-        value = function
-    name = next((value[key] for key in _NAME_KEYS if isinstance(value.get(key), str)), None)
-    if name is None:
-        return None
-    argument_key = next((key for key in _ARGUMENT_KEYS if key in value), None)
-    if argument_key is None:
-        # {"name": "x"} alone is a call only to a known tool: a name key is common in data.
-        other_keys = set(value) - {*_NAME_KEYS, "id", "type"}
-        return _RawCall(name, {}) if name in tools and not other_keys else None
-    arguments: Any = value[argument_key]
-    if isinstance(arguments, str):  # OpenAI sends arguments as JSON text
-        try:
-            arguments = loads_lenient(arguments) if arguments.strip() else {}
-        except ValueError:
-            return _RawCall(name, arguments)  # reported as arguments that are not an object
-    if arguments is None:
-        arguments = {}
-    return _RawCall(name, arguments)

@@ -1,22 +1,45 @@
 """Streaming a reply that may turn out to be a tool call: prose flows, possible calls wait.
 
-Text before anything that could open a call (``{``, ``[{``, a code fence, a ``<tool_call>`` tag)
-goes to the caller as it arrives; from there on the text is held until the reply ends and the
-parser decides. A false alarm (a brace in prose) only delays the rest of the text; it is never
-lost or changed.
+Text before anything that could open a call (``{``, ``[{``, ``[name(``, a code fence, a
+``<tool_call>`` tag, or any native format's opening in ``native_formats.OPENINGS``) goes to the
+caller as it arrives; from there on the text is held until the reply ends and the parser decides.
+A false alarm (a brace in prose) only delays the rest of the text; it is never lost or changed.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["ProseSplitter"]
+from langchain_cloudflare_playground.client.tools.native_formats import OPENINGS
 
-_CALL_OPENING = re.compile(r"```|<tool_call|\{|\[\s*\{")
-# Endings that may be the first characters of an opening, completed by the next delta. A "["
-# waits through a little whitespace only: held without bound, a long run would be searched again
+__all__ = ["CALL_OPENING", "ProseSplitter"]
+
+_LITERAL_OPENINGS = ("```", "<tool_call", *OPENINGS)
+# A bracket opens JSON (``[{``) or Python calls (``[get_weather(``, Llama 3.2/4).
+CALL_OPENING = re.compile(
+    r"\{|\[\s*\{|\[\s*[A-Za-z_]\w*\(|"
+    + "|".join(re.escape(opening) for opening in sorted(_LITERAL_OPENINGS, key=len, reverse=True))
+)
+# The end of a delta that may be a bracket opening, completed by the next delta. It waits through
+# a little whitespace and one word only: held without bound, a long run would be searched again
 # on every delta.
-_PARTIAL_OPENING = re.compile(r"(`{1,2}|<(t(o(o(l(_(c(a(l)?)?)?)?)?)?)?)?|\[\s{0,64})\Z")
+_PARTIAL_BRACKET = re.compile(r"\[\s{0,64}(?:[A-Za-z_]\w{0,63})?\Z")
+_LONGEST_LITERAL = max(len(opening) for opening in _LITERAL_OPENINGS)
+
+
+def _partial_start(text: str) -> int:
+    """Where the unfinished opening at the end of ``text`` starts (``len(text)`` if none)."""
+    tail_start = max(0, len(text) - _LONGEST_LITERAL)
+    for start in range(tail_start, len(text)):
+        tail = text[start:]
+        if any(opening.startswith(tail) for opening in _LITERAL_OPENINGS):
+            literal = start
+            break
+    else:
+        literal = len(text)
+    window = max(0, len(text) - 130)
+    bracket = _PARTIAL_BRACKET.search(text, window)
+    return min(literal, bracket.start() if bracket is not None else len(text))
 
 
 class ProseSplitter:
@@ -39,14 +62,13 @@ class ProseSplitter:
             self._held.append(text)
             return ""
         pending = self._pending + text
-        opening = _CALL_OPENING.search(pending)
+        opening = CALL_OPENING.search(pending)
         if opening is not None:
             self._holding = True
             self._pending = ""
             self._held.append(pending[opening.start() :])
             return pending[: opening.start()]
-        partial = _PARTIAL_OPENING.search(pending)
-        cut = partial.start() if partial is not None else len(pending)
+        cut = _partial_start(pending)
         self._pending = pending[cut:]
         return pending[:cut]
 
