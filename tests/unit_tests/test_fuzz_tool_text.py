@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import keyword
 import re
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from langchain_cloudflare_playground.client.tools.lenient_json import (
     find_json_spans,
     loads_lenient,
 )
+from langchain_cloudflare_playground.client.tools.native_formats import OPENINGS
 from langchain_cloudflare_playground.client.tools.parser import parse_reply
 from langchain_cloudflare_playground.client.tools.prose_splitter import ProseSplitter
 from langchain_cloudflare_playground.client.tools.schema_check import check_arguments
@@ -337,6 +339,51 @@ calls_to_offered_tools = st.fixed_dictionaries(
 )
 
 
+# The pieces every native format is made of (native_formats.py), for text that mixes them up.
+DS_TOKENS = [
+    f"<\uff5c{words}\uff5c>"
+    for words in (
+        "tool\u2581calls\u2581begin",
+        "tool\u2581call\u2581begin",
+        "tool\u2581sep",
+        "tool\u2581call\u2581end",
+        "tool\u2581calls\u2581end",
+    )
+]
+NATIVE_PIECES = [
+    *OPENINGS,
+    *DS_TOKENS,
+    "[ARGS]",
+    "[CALL_ID]",
+    "<|python_end|>",
+    "```tool_code\n",
+    "<|tool_call_argument_begin|>",
+    "<|tool_call_end|>",
+    "<|tool_calls_section_end|>",
+    "functions.get_weather:0",
+    "<|channel|>commentary to=functions.calc <|constrain|>json<|message|>",
+    "<|channel|>analysis<|message|>",
+    "<|message|>",
+    "<|call|>",
+    "<|end|>",
+    "<arg_key>",
+    "</arg_key>",
+    "<arg_value>",
+    "</arg_value>",
+    "<function=search>",
+    "<parameter=query>",
+    "</parameter>",
+    "</function>",
+    "<think>",
+    "</think>",
+    "\n[get_weather(city=",
+    "search(query=",
+    "calc(x=1.5, n=None)",
+    ")]\n",
+    "functools",
+]
+
+
 def mangled(text: str, cut: int) -> str:
     return text[: cut % (len(text) + 1)]
 
@@ -345,6 +392,7 @@ model_text = st.lists(
     st.text(max_size=20)
     | tricky_text
     | st.sampled_from(["```json\n", "```", "<tool_call>", "</tool_call>", "True", ",}", ",]", "'"])
+    | st.sampled_from(NATIVE_PIECES)
     | call_shaped.map(json.dumps)
     | call_shaped.map(single_quoted)
     | calls_to_offered_tools.map(json.dumps)
@@ -516,10 +564,26 @@ def test_loads_lenient_reads_json_and_its_unambiguous_repairs_exactly(value, sty
     assert loads_lenient(text) == value
 
 
+def shows_no_call_opening(shown: str) -> bool:
+    """Whether ``shown`` has none of the text a call may start with, in any format."""
+    literal = ("```", "<tool_call", *OPENINGS)
+    return re.search(r"\{|\[\s*\{|\[\s*[A-Za-z_]\w*\(", shown) is None and not any(
+        opening in shown for opening in literal
+    )
+
+
+# Pieces of openings, which a stream may cut anywhere.
+OPENING_PIECES = ["`", "``", "<tool", "_ca", "[ ", "{", "[TOOL", "_CALLS]", "<|", "|>", "<\uff5c"]
+OPENING_PIECES += ["to=func", "tions.", "functools", "[add", "(a=1)]", "python_", "tag|>"]
+
+
 @FUZZ
 @given(
     st.lists(
-        tricky_text | st.text(max_size=6) | st.sampled_from(["`", "``", "<tool", "_ca", "[ ", "{"])
+        tricky_text
+        | st.text(max_size=6)
+        | st.sampled_from(OPENING_PIECES)
+        | st.sampled_from(NATIVE_PIECES)
     ),
     st.booleans(),
 )
@@ -528,10 +592,190 @@ def test_prose_splitter_shows_plus_holds_exactly_the_text_and_shows_no_call_open
     shown = "".join(splitter.feed(piece) for piece in pieces)
     text = "".join(pieces)
     assert shown + splitter.held() == text
-    assert re.search(r"```|<tool_call|\{|\[\s*\{", shown) is None
+    assert shows_no_call_opening(shown), shown
     if hold:
         assert shown == ""
     else:
         # However the text was cut into deltas, the same prose is shown.
         whole = ProseSplitter()
         assert whole.feed(text) == shown
+
+
+# --- Each family's native format: found however it is cut into deltas -------------------------
+
+PYTHONIC_SAFE = re.compile(r"[A-Za-z_]\w*")
+
+
+def is_identifier(name: str) -> bool:
+    return PYTHONIC_SAFE.fullmatch(name) is not None and not keyword.iskeyword(name)
+
+
+@st.composite
+def native_written_calls(
+    draw: st.DrawFn, calls: list[tuple[str, dict[str, Any]]], tools: dict[str, Tool]
+) -> tuple[str, str]:
+    """``calls`` written in one family's native format, with prose before: (text, that prose)."""
+    formats = ["mistral", "mistral-args", "granite", "python-tag", "deepseek", "deepseek-v31"]
+    formats += ["kimi", "harmony", "glm", "qwen3-coder", "phi4"]
+    if all(
+        is_identifier(name) and all(is_identifier(arg) for arg in arguments)
+        for name, arguments in calls
+    ):
+        formats += ["llama4", "gemma"]
+    native = draw(st.sampled_from(formats))
+
+    def args_json(arguments: dict[str, Any]) -> str:
+        style = draw(st.sampled_from(["json", "python"]))
+        return single_quoted(arguments) if style == "python" else json.dumps(arguments)
+
+    def listed() -> str:
+        return json.dumps([{"name": name, "arguments": arguments} for name, arguments in calls])
+
+    def tagged(name: str, key: str, value: Any) -> str:
+        schema = tools[name].parameters["properties"][key]
+        return value if schema.get("type") == "string" else json.dumps(value)
+
+    ds = {
+        words: f"<\uff5c{words.replace(' ', chr(0x2581))}\uff5c>"
+        for words in (
+            "tool calls begin",
+            "tool calls end",
+            "tool call begin",
+            "tool call end",
+            "tool sep",
+        )
+    }
+    if native == "mistral":
+        written = f"[TOOL_CALLS]{listed()}</s>"
+    elif native == "mistral-args":
+        written = "".join(f"[TOOL_CALLS]{n}[ARGS]{args_json(a)}" for n, a in calls)
+    elif native == "granite":
+        written = f"<|tool_call|>{listed()}"
+    elif native == "phi4":
+        written = f"functools{listed()}"
+    elif native == "python-tag":
+        name, arguments = calls[0]
+        calls[1:] = []
+        written = (
+            f'<|python_tag|>{{"name": {json.dumps(name)}, "parameters": {args_json(arguments)}}}'
+        )
+        written += "<|eom_id|>"
+    elif native == "deepseek":
+        body = "\n".join(
+            f"{ds['tool call begin']}function{ds['tool sep']}{n}\n```json\n{args_json(a)}\n```"
+            f"{ds['tool call end']}"
+            for n, a in calls
+        )
+        written = f"{ds['tool calls begin']}{body}{ds['tool calls end']}"
+    elif native == "deepseek-v31":
+        body = "".join(
+            f"{ds['tool call begin']}{n}{ds['tool sep']}{args_json(a)}{ds['tool call end']}"
+            for n, a in calls
+        )
+        written = f"{ds['tool calls begin']}{body}{ds['tool calls end']}"
+    elif native == "kimi":
+        body = "".join(
+            f"<|tool_call_begin|>functions.{n}:{i}<|tool_call_argument_begin|>{args_json(a)}"
+            "<|tool_call_end|>"
+            for i, (n, a) in enumerate(calls)
+        )
+        written = f"<|tool_calls_section_begin|>{body}<|tool_calls_section_end|>"
+    elif native == "harmony":
+        written = "".join(
+            f"<|start|>assistant<|channel|>commentary to=functions.{n} <|constrain|>json"
+            f"<|message|>{args_json(a)}<|call|>"
+            for n, a in calls
+        )
+    elif native == "glm":
+        written = "".join(
+            f"<tool_call>{n}\n"
+            + "".join(
+                f"<arg_key>{k}</arg_key>\n<arg_value>{tagged(n, k, v)}</arg_value>\n"
+                for k, v in a.items()
+            )
+            + "</tool_call>\n"
+            for n, a in calls
+        )
+    elif native == "qwen3-coder":
+        written = "".join(
+            f"<tool_call>\n<function={n}>\n"
+            + "".join(f"<parameter={k}>\n{tagged(n, k, v)}\n</parameter>\n" for k, v in a.items())
+            + "</function>\n</tool_call>\n"
+            for n, a in calls
+        )
+    else:
+        pythonic = [
+            f"{n}({', '.join(f'{k}={single_quoted(v)}' for k, v in a.items())})" for n, a in calls
+        ]
+        if native == "llama4":
+            written = f"<|python_start|>[{', '.join(pythonic)}]<|python_end|><|eot|>"
+        else:
+            written = "```tool_code\n" + "\n".join(pythonic) + "\n```"
+    prose = draw(
+        st.sampled_from(["", "Let me check.\n", "I'll call the tool. ", "<think>x</think>"])
+    )
+    return prose + written, prose
+
+
+native_strings = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="<`\r"), max_size=12
+)
+
+
+@st.composite
+def native_arguments_for(draw: st.DrawFn, tool: Tool, kinds: dict[str, str]) -> dict[str, Any]:
+    # Strings without "<" or a backtick: the tag and fence formats cannot carry those raw.
+    arguments = draw(arguments_for(tool, kinds))
+    for arg, kind in kinds.items():
+        if arg in arguments and kind in ("string", "nullable") and isinstance(arguments[arg], str):
+            arguments[arg] = draw(native_strings)
+    return arguments
+
+
+def expected_calls(
+    tools: dict[str, Tool], calls: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    checked = [
+        (name, check_arguments(tools[name].parameters, arguments)) for name, arguments in calls
+    ]
+    assert all(not problems for _, (_, problems) in checked)
+    return [(name, arguments) for name, (arguments, _) in checked]
+
+
+@FUZZ
+@given(data=st.data(), tools=tools_with_kinds())
+def test_a_valid_call_in_a_native_format_is_found(data, tools):
+    picked = data.draw(st.lists(st.sampled_from(tools), min_size=1, max_size=3))
+    calls = [(tool.name, data.draw(native_arguments_for(tool, kinds))) for tool, kinds in picked]
+    by_name = {tool.name: tool for tool, _ in tools}
+    text, prose = data.draw(native_written_calls(calls, by_name))
+
+    reply = parse_reply(text, list(by_name.values()), "auto")
+
+    assert reply.problem is None, (text, reply.problem)
+    assert [(c.name, c.arguments) for c in reply.calls] == expected_calls(by_name, calls), text
+    assert reply.text == prose.strip()
+
+
+@FUZZ
+@given(data=st.data(), tools=tools_with_kinds())
+def test_any_split_of_a_streamed_native_call_reads_the_same(data, tools):
+    picked = data.draw(st.lists(st.sampled_from(tools), min_size=1, max_size=2))
+    calls = [(tool.name, data.draw(native_arguments_for(tool, kinds))) for tool, kinds in picked]
+    by_name = {tool.name: tool for tool, _ in tools}
+    text, prose = data.draw(native_written_calls(calls, by_name))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+    splitter = ProseSplitter()
+    shown = "".join(splitter.feed(piece) for piece in pieces)
+
+    # No part of the call is shown, and what is held reads as the same calls.
+    assert prose.startswith(shown), (shown, pieces)
+    assert shown + splitter.held() == text
+    whole = parse_reply(text, list(by_name.values()), "auto")
+    held = parse_reply(splitter.held(), list(by_name.values()), "auto")
+    assert [(c.name, c.arguments) for c in held.calls] == [
+        (c.name, c.arguments) for c in whole.calls
+    ]
+    assert whole.calls

@@ -19,6 +19,52 @@ REPLIES = {
     "brackets in prose": ("See [1] and [the docs].", "See [1] and [the docs]."),
     "less-than in prose": ("3 < 4 and <b>bold</b>", "3 < 4 and <b>bold</b>"),
     "backticks in prose": ("Run `make test` now.", "Run `make test` now."),
+    # Each family's native opening is held from its first character (docs/tool-formats.md).
+    "Mistral list": (f"Sure.[TOOL_CALLS][{CALL}]", "Sure."),
+    "Mistral name and ARGS": ('Sure. [TOOL_CALLS]add[ARGS]{"a": 1, "b": 2}', "Sure. "),
+    "Granite": (f"On it.<|tool_call|>[{CALL}]", "On it."),
+    "Llama python_tag": (f"<|python_tag|>{CALL}<|eom_id|>", ""),
+    "Llama pythonic": ("Adding.\n[add(a=1, b=2)]", "Adding.\n"),
+    "Llama 4 python_start": ("x <|python_start|>[add(a=1, b=2)]<|python_end|>", "x "),
+    "Gemma tool_code": ("Here.\n```tool_code\nadd(a=1, b=2)\n```", "Here.\n"),
+    "DeepSeek": (
+        (
+            "Ok. <\uff5ctool\u2581calls\u2581begin\uff5c><\uff5ctool\u2581call\u2581begin\uff5c>"
+            'add<\uff5ctool\u2581sep\uff5c>{"a": 1, "b": 2}<\uff5ctool\u2581call\u2581end\uff5c>'
+        ),
+        "Ok. ",
+    ),
+    "Kimi": (
+        (
+            "I'll check.<|tool_calls_section_begin|><|tool_call_begin|>functions.add:0"
+            '<|tool_call_argument_begin|>{"a": 1, "b": 2}<|tool_call_end|>'
+        ),
+        "I'll check.",
+    ),
+    "gpt-oss": (
+        (
+            "<|start|>assistant<|channel|>commentary to=functions.add <|constrain|>json"
+            '<|message|>{"a": 1, "b": 2}<|call|>'
+        ),
+        "",
+    ),
+    "gpt-oss, header tokens stripped": ('Now to=functions.add <|message|>{"a": 1}', "Now "),
+    "GLM": (
+        "Adding.\n<tool_call>add<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>",
+        "Adding.\n",
+    ),
+    "Qwen3-Coder": ("A\n<tool_call>\n<function=add>\n</function>\n</tool_call>", "A\n"),
+    "Phi-4 functools": (f"Calling functools[{CALL}]", "Calling "),
+    # Prose that only starts like an opening is released.
+    "a bracketed word": (
+        "Mistral uses [TOOL] tags, [x] marks.",
+        "Mistral uses [TOOL] tags, [x] marks.",
+    ),
+    "special-looking tokens": ("Use <|im_start|> and <| here.", "Use <|im_start|> and <| here."),
+    "words that start openings": (
+        "Import the functools module, then go to the function.",
+        "Import the functools module, then go to the function.",
+    ),
 }
 
 
