@@ -648,7 +648,8 @@ def native_written_calls(
     if native == "mistral":
         written = f"[TOOL_CALLS]{listed()}</s>"
     elif native == "mistral-args":
-        written = "".join(f"[TOOL_CALLS]{n}[ARGS]{args_json(a)}" for n, a in calls)
+        args_token = draw(st.sampled_from(["[ARGS]", ""]))  # "" where special tokens are dropped
+        written = "".join(f"[TOOL_CALLS]{n}{args_token}{args_json(a)}" for n, a in calls)
     elif native == "granite":
         written = f"<|tool_call|>{listed()}"
     elif native == "phi4":

@@ -356,6 +356,15 @@ NATIVE: dict[str, Case] = {
         [("add", {"a": 2, "b": 3}), PARIS],
         "I'll do both.",
     ),
+    "Mistral (v11 tokenizer, special tokens dropped): name then arguments": Case(
+        'Adding.[TOOL_CALLS]add{"a": 3, "b": 4}', [("add", {"a": 3, "b": 4})], "Adding."
+    ),
+    "Mistral near-miss: the token, a word, then JSON": Case(
+        '[TOOL_CALLS] then {"city": "Paris"} in a sentence.'
+    ),
+    "Gemma: a pythonic list, as Google's guide asks": Case(
+        '[get_weather(location="Paris")]', [PARIS], ""
+    ),
     "Mistral near-miss: the token in a sentence": Case(
         "Mistral models start their calls with [TOOL_CALLS], then JSON."
     ),

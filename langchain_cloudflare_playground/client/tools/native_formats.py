@@ -321,10 +321,15 @@ FORMATS: tuple[NativeFormat, ...] = (
         _JsonAfterToken(_tokens("[TOOL_CALLS]"), _tokens("</s>")),
     ),
     NativeFormat(
-        "Mistral (tokenizer v11+, Small 3.2, Magistral): [TOOL_CALLS]name[ARGS]{...}",
+        "Mistral (tokenizer v11+, Small 3.2, Magistral): [TOOL_CALLS]name[ARGS]{...} or name{...}",
         ("[TOOL_CALLS]",),
         _HeaderThenArguments(
-            re.compile(rf"\[TOOL_CALLS\]\s*(?P<name>{_NAME})\s*(?:\[CALL_ID\]\s*\w+\s*)?\[ARGS\]"),
+            # [ARGS] is a special token; servers that drop those leave the JSON right
+            # after the name, so only then does "name{" count without it.
+            re.compile(
+                rf"\[TOOL_CALLS\]\s*(?P<name>{_NAME})"
+                r"(?:\s*(?:\[CALL_ID\]\s*\w+\s*)?\[ARGS\]|(?=\{))"
+            ),
             re.compile(""),
             _tokens("</s>"),
         ),
