@@ -99,6 +99,29 @@ def test_long_comma_separated_model_text_is_read_in_linear_time():
     assert time.perf_counter() - started < 5
 
 
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "<think>",
+        "<tool_call>add<arg_key>a",
+        "```tool_code\n",
+        "[TOOL_CALLS]add{",
+        "<|tool_call_begin|>add<|tool_call_argument_begin|>{",
+        "to=functions.add<|message|>[",
+        "\n[add(a=1",
+    ],
+)
+def test_thousands_of_unclosed_native_openings_are_read_quickly(opening):
+    # Each unclosed opening may be scanned to the end of the text; read without a bound, these
+    # took over a minute. None of them is a call; the text comes back whole.
+    text = opening * 5000
+    started = time.perf_counter()
+    reply = parse_reply(text, [Tool("add")], "auto")
+    assert reply.calls == ()
+    assert reply.text == text
+    assert time.perf_counter() - started < 5
+
+
 # --- Model text: the tool-call parser and what it is built on ----------------------------------
 
 tool_names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)

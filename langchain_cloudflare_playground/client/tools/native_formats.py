@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -48,6 +49,9 @@ _NAME = r"[^\s\"'<>|\uff5c{}\[\](),:=`]+"
 # How far back and ahead a format's surrounding tokens (section markers, end of turn) are looked
 # for; they are short, and a bound keeps the search linear.
 _NEAR = 64
+# Openings of one format read per reply. A reply holds a few calls; the cap keeps text made of
+# thousands of unclosed openings linear to read (each may be scanned to the end of the text).
+_MAX_OPENINGS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,7 @@ class _JsonAfterToken(_Reader):
     around: re.Pattern[str] | None = None
 
     def find(self, text: str, tools: Tools) -> Iterator[Found]:
-        for match in self.token.finditer(text):
+        for match in itertools.islice(self.token.finditer(text), _MAX_OPENINGS):
             start = _skip_space(text, match.end())
             end = json_end(text, start)
             if end is None:
@@ -133,7 +137,7 @@ class _HeaderThenArguments(_Reader):
     name_prefix: str = ""
 
     def find(self, text: str, tools: Tools) -> Iterator[Found]:  # noqa: ARG002 (any tool)
-        for match in self.header.finditer(text):
+        for match in itertools.islice(self.header.finditer(text), _MAX_OPENINGS):
             name = match["name"].removeprefix(self.name_prefix)
             start = _skip_space(text, match.end())
             end = json_end(text, start)
@@ -165,7 +169,7 @@ class _TaggedArguments(_Reader):
     footer: re.Pattern[str]
 
     def find(self, text: str, tools: Tools) -> Iterator[Found]:
-        for match in self.header.finditer(text):
+        for match in itertools.islice(self.header.finditer(text), _MAX_OPENINGS):
             name = match["name"]
             tool = tools.get(name)
             position = match.end()
@@ -219,7 +223,7 @@ class _PythonicCalls(_Reader):
 
     def find(self, text: str, tools: Tools) -> Iterator[Found]:
         for wrapper in self.wrappers:
-            for match in wrapper.finditer(text):
+            for match in itertools.islice(wrapper.finditer(text), _MAX_OPENINGS):
                 calls = _pythonic(match["body"], tools, bare=False)
                 if calls:
                     yield Found(*_swallow(text, match.start(), match.end(), self.around), calls)

@@ -37,10 +37,8 @@ __all__ = ["ParsedReply", "parse_reply"]
 # What is left of a fence or tag once the JSON inside it is taken out.
 _WRAPPER_REMNANT = re.compile(r"```[\w-]*\s*```|<tool_call>\s*</tool_call>", re.IGNORECASE)
 _ATTEMPT_HINT = re.compile(r"""["'](tool_calls|arguments|parameters)["']\s*:""")
-# Reasoning written into the reply: a call drafted there is not made.
-_REASONING = re.compile(
-    r"<think>.*?</think>|<\|channel\|>\s*analysis\s*<\|message\|>.*?(?:<\|end\|>|\Z)", re.DOTALL
-)
+# Reasoning written into the reply, (opening, closing): a call drafted there is not made.
+_REASONING = (("<think>", "</think>"), ("<|channel|>analysis<|message|>", "<|end|>"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +96,7 @@ def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[RawCall],
 
     Native calls and reasoning are set apart first; the text between them is read as JSON.
     """
-    reasoning = [(match.start(), match.end()) for match in _REASONING.finditer(text)]
+    reasoning = _reasoning_spans(text)
     marks: list[tuple[int, int, tuple[RawCall, ...], str | None]] = [
         (start, end, (), None) for start, end in reasoning
     ]
@@ -128,6 +126,30 @@ def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[RawCall],
     kept.append(gap_kept)
     broken = broken or gap_broken
     return calls, _WRAPPER_REMNANT.sub("", "".join(kept)).strip(), broken
+
+
+def _reasoning_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` reasons, in order; an unclosed ``<think>`` is not reasoning yet."""
+    spans: list[tuple[int, int]] = []
+    for opening, closing in _REASONING:
+        start = text.find(opening)
+        while start >= 0:
+            end = text.find(closing, start + len(opening))
+            if end < 0:
+                # The analysis channel ends where the reply does; an unclosed think is text.
+                if closing == "<|end|>":
+                    spans.append((start, len(text)))
+                break
+            spans.append((start, end + len(closing)))
+            start = text.find(opening, end + len(closing))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _json_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[RawCall], str, str | None]:
