@@ -131,9 +131,7 @@ class AgentsDriver:
             await socket.send(chat_frame(request.conversation, system_in_messages=not by_state))
             held: list[ChatEvent] = []
             while resume.socket and (not decoder.done or configuration.model_unconfirmed):
-                raw, tail = await self._next_frame(resume, decoder, resumable=not held)
-                # After a reconnect the reply's end may come from the room's stored messages.
-                events = decoder.feed(raw) if tail is None else tail
+                events = await self._next_events(resume, decoder, resumable=not held)
                 if configuration.model_unconfirmed:
                     held.extend(events)
                     continue
@@ -160,6 +158,18 @@ class AgentsDriver:
         if socket is not None:
             socket.conversation_ended()
             self._close_in_background(socket, cancel=cancel)
+
+    async def _next_events(
+        self, resume: _Resume, decoder: AgentChatDecoder, *, resumable: bool
+    ) -> list[ChatEvent]:
+        """The events of the next frame; after a reconnect, maybe the reply's stored end."""
+        raw, tail = await self._next_frame(resume, decoder, resumable=resumable)
+        if tail is not None:
+            return tail
+        events = decoder.feed(raw)
+        if decoder.done and resume.reconnects:
+            return await _whole_end(events, resume, decoder)
+        return events
 
     async def _next_frame(
         self, resume: _Resume, decoder: AgentChatDecoder, *, resumable: bool
@@ -319,6 +329,27 @@ class _Resume:
         except asyncio.TimeoutError:
             msg = f"the reply took more than total_timeout={total_timeout:g} s"
             raise PlaygroundTimeoutError(msg) from None
+
+
+async def _whole_end(
+    events: list[ChatEvent], resume: _Resume, decoder: AgentChatDecoder
+) -> list[ChatEvent]:
+    """``events`` that end a resumed reply, completed from the room if its end was not replayed.
+
+    A reply that finished between the resume's announcement and its ack is answered with a
+    bare ``done`` (no chunks): its text is then only in the room's stored messages.
+
+    Raises:
+        PlaygroundConnectionError: the room does not hold the rest of the reply.
+    """
+    if decoder.finished:
+        return events
+    tail = await _stored_tail(resume, decoder)
+    if tail is None:
+        msg = "the resumed reply ended without its end, and its room does not hold it"
+        raise PlaygroundConnectionError(msg)
+    logger.info("The resumed reply ended early; read its end from the room's stored messages")
+    return [*(e for e in events if not isinstance(e, Finish)), *tail]
 
 
 def _counted(event: ChatEvent, reconnects: int) -> ChatEvent:

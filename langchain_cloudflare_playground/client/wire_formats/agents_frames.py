@@ -428,12 +428,18 @@ class AgentChatDecoder:
         self.configuration = configuration or RoomConfiguration(model)
         self._finish_reason: str | None = None
         self._done = False
+        self._finished = False
         self.progress = ReplyProgress()
 
     @property
     def done(self) -> bool:
         """Whether the server marked the request done."""
         return self._done
+
+    @property
+    def finished(self) -> bool:
+        """Whether the reply's ``finish`` chunk came (its text is whole)."""
+        return self._finished
 
     @property
     def finish_reason(self) -> str | None:
@@ -462,6 +468,19 @@ class AgentChatDecoder:
             events.append(Finish(self._finish_reason, None, self.model))
         return events
 
+    def _note_finish(self, chunk: dict[str, Any]) -> None:
+        """Keep the finish reason a ``finish`` (or metadata) chunk reports."""
+        kind = chunk.get("type")
+        if kind == "finish":
+            self._finished = True
+        if kind in ("finish", "message-metadata"):
+            metadata = chunk.get("messageMetadata")
+            reason = chunk.get("finishReason")
+            if isinstance(metadata, dict) and isinstance(metadata.get("finishReason"), str):
+                reason = metadata["finishReason"]
+            if isinstance(reason, str):
+                self._finish_reason = reason
+
     def _decode_chunk(self, body: str) -> list[ChatEvent]:
         try:
             chunk = json.loads(body)
@@ -484,13 +503,7 @@ class AgentChatDecoder:
             return [ReasoningDelta(unseen)] if unseen else []
         if kind == "error":  # older servers forward the AI SDK's error chunk as it is
             raise make_stream_error(str(chunk.get("errorText") or "the model failed"))
-        if kind in ("finish", "message-metadata"):
-            metadata = chunk.get("messageMetadata")
-            reason = chunk.get("finishReason")
-            if isinstance(metadata, dict) and isinstance(metadata.get("finishReason"), str):
-                reason = metadata["finishReason"]
-            if isinstance(reason, str):
-                self._finish_reason = reason
+        self._note_finish(chunk)
         return []
 
 

@@ -1,0 +1,177 @@
+"""A dropped connection loses nothing: replies resumed in their room, against the real SDK server.
+
+A cutting proxy (``tests/cutting_proxy.py``) sits between the client and the real Agents SDK
+server in workerd and drops the WebSocket at points spread over a reply. A slow scripted reply
+(``[drip:N:MS]``) is still running when the client comes back (resumed by the SDK's replay); a
+fast one has finished (read from the room's stored messages). Either way the caller must get the
+text of an uncut run exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+import pytest
+
+from langchain_cloudflare_playground.client import (
+    Finish,
+    PlaygroundClient,
+    PlaygroundStreamError,
+    ReasoningDelta,
+    TextDelta,
+)
+from langchain_cloudflare_playground.client.drivers.agents_driver import RECONNECT_DELAYS
+from tests.cutting_proxy import Cut, CuttingProxy
+
+SLOW = "Count for me [drip:30:40]"  # 30 deltas "d0 " ... "d29 ", 40 ms apart: ~1.2 s
+SLOWER = "Count for me [drip:80:40]"  # still running after two reconnects' backoff
+FAST = "Name a colour"  # the echo, ~14 deltas at once
+REASONING = "Think first [reasoning]"
+
+# Where to cut, over the reply: the frames' payloads are the SDK's JSON, the chunk inside it
+# JSON-encoded again (hence the escaped quotes).
+CUT_POINTS = {
+    "before-first-delta": Cut(match='text-delta\\"', nth=1),
+    "mid-delta-frame": Cut(match='text-delta\\"', nth=5, keep_bytes=40),
+    "after-some-deltas-fin": Cut(match='text-delta\\"', nth=8, reset=False),
+    "between-text-and-finish": Cut(match='text-end\\"'),
+    "after-finish-before-done": Cut(match='"done":true'),
+}
+
+
+async def _run(url: str, prompt: str) -> tuple[str, str, Finish, float]:
+    started = time.monotonic()
+    text, reasoning, finish = [], [], None
+    async with PlaygroundClient(url, wire_format="agents", timeout=10, max_retries=0) as client:
+        async for event in client.astream_chat([{"role": "user", "content": prompt}]):
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+            elif isinstance(event, Finish):
+                finish = event
+    assert finish is not None
+    return "".join(text), "".join(reasoning), finish, time.monotonic() - started
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(scope="module")
+def uncut(agents_server):
+    """The reply to each prompt with no cut, and how long it took."""
+    return {
+        prompt: asyncio.run(_run(agents_server.url, prompt)) for prompt in (SLOW, FAST, REASONING)
+    }
+
+
+@pytest.mark.parametrize("prompt", [SLOW, FAST], ids=["running", "finished"])
+@pytest.mark.parametrize("point", list(CUT_POINTS))
+async def test_a_cut_reply_arrives_whole_exactly_once(agents_server, uncut, prompt, point, caplog):
+    whole, _, whole_finish, whole_took = uncut[prompt]
+    fds = _open_fds()
+    caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
+    async with CuttingProxy(agents_server.port, [CUT_POINTS[point]]) as proxy:
+        text, _, finish, took = await _run(proxy.url, prompt)
+    assert proxy.cuts_made == 1
+    assert text == whole
+    assert finish.reason == whole_finish.reason == "stop"
+    assert finish.reconnects == 1
+    assert any(
+        "resumed the running reply" in r.message or "stored messages" in r.message
+        for r in caplog.records
+    )
+    assert took <= whole_took + RECONNECT_DELAYS[0] + 1.0
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    assert _open_fds() <= fds
+
+
+async def test_a_running_reply_is_resumed_by_replay_not_read_from_storage(agents_server, caplog):
+    caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
+    async with CuttingProxy(agents_server.port, [CUT_POINTS["mid-delta-frame"]]) as proxy:
+        await _run(proxy.url, SLOW)
+    assert [r for r in caplog.records if "resumed the running reply" in r.message]
+
+
+async def test_a_finished_reply_is_read_from_the_rooms_stored_messages(agents_server, caplog):
+    caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
+    async with CuttingProxy(agents_server.port, [CUT_POINTS["mid-delta-frame"]]) as proxy:
+        await _run(proxy.url, FAST)
+    assert [r for r in caplog.records if "stored messages" in r.message]
+
+
+@pytest.mark.parametrize("point", ["mid-reasoning", "between-reasoning-and-text"])
+async def test_reasoning_is_resumed_too(agents_server, uncut, point):
+    whole_text, whole_reasoning, _, _ = uncut[REASONING]
+    cut = (
+        Cut(match='reasoning-delta\\"', nth=4)
+        if point == "mid-reasoning"
+        else Cut(match='reasoning-end\\"')
+    )
+    async with CuttingProxy(agents_server.port, [cut]) as proxy:
+        text, reasoning, finish, _ = await _run(proxy.url, REASONING)
+    assert (text, reasoning) == (whole_text, whole_reasoning)
+    assert finish.reconnects == 1
+
+
+async def test_two_drops_in_one_reply(agents_server, uncut):
+    whole = uncut[SLOW][0]
+    # The second connection replays from the start: its 12th delta is the reply's 12th.
+    plan = [Cut(match='text-delta\\"', nth=5), Cut(match='text-delta\\"', nth=12)]
+    async with CuttingProxy(agents_server.port, plan) as proxy:
+        text, _, finish, _ = await _run(proxy.url, SLOW)
+    assert proxy.cuts_made == 2
+    assert text == whole
+    assert finish.reconnects == 2
+
+
+async def test_a_drop_during_the_resume_itself(agents_server, uncut):
+    whole = uncut[SLOW][0]
+    plan = [Cut(match='text-delta\\"', nth=5), Cut(match='"replay":true', nth=1)]
+    async with CuttingProxy(agents_server.port, plan) as proxy:
+        text, _, finish, _ = await _run(proxy.url, SLOW)
+    assert proxy.cuts_made == 2
+    assert text == whole
+    assert finish.reconnects == 2
+
+
+async def test_a_third_drop_ends_in_the_stream_error_with_what_arrived(agents_server):
+    plan = [Cut(match='text-delta\\"', nth=n, reset=False) for n in (5, 10, 15)]
+    received = []
+    async with (
+        CuttingProxy(agents_server.port, plan) as proxy,
+        PlaygroundClient(proxy.url, wire_format="agents", timeout=10) as client,
+    ):
+        with pytest.raises(PlaygroundStreamError) as caught:
+            async for event in client.astream_chat([{"role": "user", "content": SLOWER}]):
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+    assert proxy.cuts_made == 3
+    # Each replay starts over: the 15th delta of the third is the reply's 15th (a clean close
+    # delivers all before it; a reset may take sent bytes with it).
+    assert caught.value.partial_text == "".join(received) == "".join(f"d{i} " for i in range(14))
+
+
+async def test_a_server_without_resume_still_gives_a_finished_reply(agents_server, uncut):
+    whole = uncut[FAST][0]
+    async with CuttingProxy(agents_server.port, [CUT_POINTS["mid-delta-frame"]]) as proxy:
+        base = f"{proxy.url}/variant/playground-without-resume"
+        text, _, finish, _ = await _run(base, FAST)
+    assert text == whole
+    assert finish.reconnects == 1
+
+
+async def test_a_server_without_resume_gives_the_old_error_for_a_running_reply(agents_server):
+    received = []
+    async with CuttingProxy(agents_server.port, [CUT_POINTS["mid-delta-frame"]]) as proxy:
+        base = f"{proxy.url}/variant/playground-without-resume"
+        async with PlaygroundClient(base, wire_format="agents", timeout=10) as client:
+            with pytest.raises(PlaygroundStreamError) as caught:
+                async for event in client.astream_chat([{"role": "user", "content": SLOW}]):
+                    if isinstance(event, TextDelta):
+                        received.append(event.text)
+    assert caught.value.partial_text == "".join(received) == "d0 d1 d2 d3 "
