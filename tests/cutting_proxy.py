@@ -50,6 +50,7 @@ class CuttingProxy:
         self.port = 0
         self.websockets = 0  # WebSocket connections seen
         self.cuts_made = 0
+        self.request_lines: list[str] = []  # of every connection, in order ("GET /path HTTP/1.1")
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -85,6 +86,9 @@ class CuttingProxy:
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
             self._writers.add(server_w)
+            first = await client_r.readline()
+            self.request_lines.append(first.decode("latin-1").strip())
+            server_w.write(first)
             upstream = asyncio.ensure_future(_pump(client_r, server_w))
             try:
                 await self._downstream(server_r, client_w, server_w)

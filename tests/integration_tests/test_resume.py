@@ -10,12 +10,18 @@ text of an uncut run exactly once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
 
+import aiohttp
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.tools import tool
+from llama_index.core.llms import ChatMessage
 
+from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
     Finish,
     PlaygroundClient,
@@ -24,7 +30,15 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.client.drivers.agents_driver import RECONNECT_DELAYS
+from llama_index_cloudflare_playground import CloudflarePlayground
 from tests.cutting_proxy import Cut, CuttingProxy
+
+
+@tool
+def multiply(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
+
 
 SLOW = "Count for me [drip:30:40]"  # 30 deltas "d0 " ... "d29 ", 40 ms apart: ~1.2 s
 SLOWER = "Count for me [drip:80:40]"  # still running after two reconnects' backoff
@@ -175,3 +189,134 @@ async def test_a_server_without_resume_gives_the_old_error_for_a_running_reply(a
                     if isinstance(event, TextDelta):
                         received.append(event.text)
     assert caught.value.partial_text == "".join(received) == "d0 d1 d2 d3 "
+
+
+def _rooms(proxy: CuttingProxy) -> list[str]:
+    """The rooms the client connected to through ``proxy``, in order."""
+    return [
+        line.split()[1].split("?")[0].rsplit("/", 1)[1]
+        for line in proxy.request_lines
+        if "/agents/playground/" in line and "get-messages" not in line
+    ]
+
+
+async def _stored_text(url: str, room: str) -> str:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/agents/playground/{room}/get-messages") as response,
+    ):
+        messages = await response.json()
+    return "".join(
+        part.get("text", "")
+        for message in messages
+        if message["role"] == "assistant"
+        for part in message["parts"]
+        if part["type"] == "text"
+    )
+
+
+async def test_every_reconnect_goes_to_the_same_room_and_never_resends_the_chat(agents_server):
+    plan = [Cut(match='text-delta\\"', nth=5), Cut(match='"replay":true', nth=1)]
+    async with CuttingProxy(agents_server.port, plan) as proxy:
+        await _run(proxy.url, SLOW)
+        rooms = _rooms(proxy)
+    assert len(rooms) == 3
+    assert len(set(rooms)) == 1
+    # One reply in the room: the chat request went out once.
+    stored = await _stored_text(agents_server.url, rooms[0])
+    assert stored == "".join(f"d{i} " for i in range(30))
+
+
+async def test_a_resumed_reply_the_caller_stops_reading_is_cancelled(agents_server):
+    async def read_some(url: str, prompt: str, deltas: int | None) -> None:
+        async with PlaygroundClient(url, wire_format="agents", timeout=10) as client:
+            stream = client.astream_chat([{"role": "user", "content": prompt}])
+            count = 0
+            async for event in stream:
+                count += isinstance(event, TextDelta)
+                if deltas is not None and count == deltas:
+                    await stream.aclose()
+                    break
+
+    async with CuttingProxy(agents_server.port, [Cut(match='text-delta\\"', nth=5)]) as proxy:
+        await read_some(proxy.url, SLOW, deltas=10)  # stops after the resume
+        stopped = _rooms(proxy)[0]
+    async with CuttingProxy(agents_server.port, [Cut(match='text-delta\\"', nth=5)]) as proxy:
+        await read_some(proxy.url, SLOW, deltas=None)  # the same, read to its end
+        whole = _rooms(proxy)[0]
+    await asyncio.sleep(1.5)  # longer than the rest of the reply would take
+    assert (await _stored_text(agents_server.url, whole)).endswith("d29 ")
+    assert "d29" not in await _stored_text(agents_server.url, stopped)
+
+
+# -- the adapters: one uninterrupted stream ----------------------------------------------------
+
+ADAPTER_CUTS = {
+    "running": (SLOW, Cut(match='text-delta\\"', nth=6, keep_bytes=30)),
+    "finished": (FAST, Cut(match='text-delta\\"', nth=6, keep_bytes=30)),
+}
+
+
+class _Tokens(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def on_llm_new_token(self, token: str, **_: object) -> None:
+        self.tokens.append(token)
+
+
+@pytest.mark.parametrize("case", list(ADAPTER_CUTS))
+async def test_langchain_streams_a_cut_reply_whole(agents_server, uncut, case):
+    prompt, cut = ADAPTER_CUTS[case]
+    whole = uncut[prompt][0]
+    tokens = _Tokens()
+    async with CuttingProxy(agents_server.port, [cut]) as proxy:
+        llm = ChatCloudflarePlayground(base_url=proxy.url, wire_format="agents", max_retries=0)
+        chunks = [c async for c in llm.astream(prompt, config={"callbacks": [tokens]})]
+    assert "".join(str(c.content) for c in chunks) == whole
+    assert "".join(tokens.tokens) == whole
+    assert chunks[-1].response_metadata["reconnects"] == 1
+    assert chunks[-1].response_metadata["finish_reason"] == "stop"
+
+
+def test_langchain_sync_stream_of_a_cut_reply(agents_server, uncut):
+    prompt, cut = ADAPTER_CUTS["running"]
+
+    async def run() -> tuple[list[str], int]:
+        async with CuttingProxy(agents_server.port, [cut]) as proxy:
+            llm = ChatCloudflarePlayground(base_url=proxy.url, wire_format="agents")
+            chunks = await asyncio.to_thread(lambda: list(llm.stream(prompt)))
+            return [str(c.content) for c in chunks], chunks[-1].response_metadata["reconnects"]
+
+    texts, reconnects = asyncio.run(run())
+    assert "".join(texts) == uncut[prompt][0]
+    assert reconnects == 1
+
+
+@pytest.mark.parametrize("slow", [True, False], ids=["running", "finished"])
+async def test_langchain_tool_call_chunks_of_a_cut_reply(agents_server, slow):
+    prompt = ("[slow:40] " if slow else "") + "What is 6 times 7? Use multiply."
+    cut = Cut(match='text-delta\\"', nth=3, keep_bytes=30)
+    async with CuttingProxy(agents_server.port, [cut]) as proxy:
+        llm = ChatCloudflarePlayground(base_url=proxy.url, wire_format="agents", max_retries=0)
+        bound = llm.bind_tools([multiply])
+        chunks = [chunk async for chunk in bound.astream(prompt)]
+    assert proxy.cuts_made == 1
+    call_chunks = [c for chunk in chunks for c in chunk.tool_call_chunks]
+    assert len(call_chunks) == 1
+    assert json.loads(call_chunks[0]["args"]) == {"a": 6, "b": 7}
+    assert chunks[-1].response_metadata["reconnects"] == 1
+    assert chunks[-1].response_metadata["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize("case", list(ADAPTER_CUTS))
+async def test_llama_index_streams_a_cut_reply_whole(agents_server, uncut, case):
+    prompt, cut = ADAPTER_CUTS[case]
+    whole = uncut[prompt][0]
+    async with CuttingProxy(agents_server.port, [cut]) as proxy:
+        llm = CloudflarePlayground(base_url=proxy.url, wire_format="agents", max_retries=0)
+        stream = await llm.astream_chat([ChatMessage(role="user", content=prompt)])
+        responses = [r async for r in stream]
+    assert "".join(r.delta or "" for r in responses) == whole
+    assert responses[-1].message.content == whole
+    assert responses[-1].additional_kwargs["reconnects"] == 1
