@@ -56,6 +56,11 @@ class CuttingProxy:
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
+    def open_relays(self) -> int:
+        """Connections still being relayed (0 once the proxy is closed)."""
+        return len(self._tasks)
+
+    @property
     def url(self) -> str:
         """The base URL to give a client."""
         return f"http://127.0.0.1:{self.port}"
