@@ -42,6 +42,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundError,
     PlaygroundProtocolError,
     PlaygroundTimeoutError,
+    WebSocketClosedError,
 )
 from langchain_cloudflare_playground.client.events import Finish
 from langchain_cloudflare_playground.client.models import parse_model_list
@@ -185,7 +186,7 @@ class AgentsDriver:
             try:
                 return await resume.receive(socket, self._total_timeout), None
             except PlaygroundConnectionError as exc:
-                if not resumable or isinstance(exc, CertificateError):
+                if not resumable or not _resumable(exc):
                     raise
                 resume.socket = None
                 self._end(socket, cancel=False)
@@ -235,10 +236,14 @@ class AgentsDriver:
                 tail = await _stored_tail(resume, decoder)
             except PlaygroundConnectionError as exc:
                 self._end(socket, cancel=False)
-                if isinstance(exc, CertificateError):
-                    raise
+                if not _resumable(exc):
+                    raise error from exc
                 error = exc
                 continue
+            except PlaygroundError as exc:  # the room is gone, or the site refuses us now
+                self._end(socket, cancel=False)
+                logger.info("Could not go back to the room of a dropped reply (%s)", exc)
+                raise error from exc
             if tail is None:
                 logger.info("The room of a dropped reply knows nothing of it (%s)", error)
                 raise error
@@ -329,6 +334,13 @@ class _Resume:
         except asyncio.TimeoutError:
             msg = f"the reply took more than total_timeout={total_timeout:g} s"
             raise PlaygroundTimeoutError(msg) from None
+
+
+def _resumable(error: PlaygroundConnectionError) -> bool:
+    """Whether ``error`` may have left the reply running in its room (not a refusal)."""
+    if isinstance(error, CertificateError):
+        return False
+    return not (isinstance(error, WebSocketClosedError) and error.is_answer)
 
 
 async def _whole_end(
