@@ -43,10 +43,22 @@ class Cut:
 class CuttingProxy:
     """Relays ``127.0.0.1:<port>`` to ``127.0.0.1:<target_port>``, cutting as ``plan`` says."""
 
-    def __init__(self, target_port: int, plan: list[Cut | None] | None = None) -> None:
-        """Proxy to ``target_port``; the n-th WebSocket connection gets ``plan[n]``."""
+    def __init__(
+        self,
+        target_port: int,
+        plan: list[Cut | None] | None = None,
+        *,
+        first_in_each_room: Cut | None = None,
+    ) -> None:
+        """Proxy to ``target_port``; the n-th WebSocket connection gets ``plan[n]``.
+
+        ``first_in_each_room``: past the plan, the first connection to each path (an Agents
+        room) gets this cut, and later ones to it none (for many conversations at once).
+        """
         self.target_port = target_port
         self.plan = list(plan or [])
+        self.first_in_each_room = first_in_each_room
+        self._rooms_seen: set[str] = set()
         self.port = 0
         self.websockets = 0  # WebSocket connections seen
         self.cuts_made = 0
@@ -92,11 +104,12 @@ class CuttingProxy:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
             self._writers.add(server_w)
             first = await client_r.readline()
-            self.request_lines.append(first.decode("latin-1").strip())
+            line = first.decode("latin-1").strip()
+            self.request_lines.append(line)
             server_w.write(first)
             upstream = asyncio.ensure_future(_pump(client_r, server_w))
             try:
-                await self._downstream(server_r, client_w, server_w)
+                await self._downstream(server_r, client_w, server_w, line)
             finally:
                 upstream.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OSError, ConnectionError):
@@ -116,6 +129,7 @@ class CuttingProxy:
         server_r: asyncio.StreamReader,
         client_w: asyncio.StreamWriter,
         server_w: asyncio.StreamWriter,
+        request_line: str,
     ) -> None:
         """Relay the server's answer; for a WebSocket, frame by frame, cutting where planned."""
         head = await server_r.readuntil(b"\r\n\r\n")
@@ -127,6 +141,10 @@ class CuttingProxy:
         index = self.websockets
         self.websockets += 1
         cut = self.plan[index] if index < len(self.plan) else None
+        room = request_line.split(" ")[1].split("?", maxsplit=1)[0] if " " in request_line else ""
+        if cut is None and self.first_in_each_room is not None and room not in self._rooms_seen:
+            cut = self.first_in_each_room
+        self._rooms_seen.add(room)
         matched = 0
         while True:
             frame, opcode, payload = await _read_frame(server_r)
