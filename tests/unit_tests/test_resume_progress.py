@@ -18,6 +18,7 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     RESUME_PROBE_ID,
     AgentChatDecoder,
     ReplyProgress,
+    holds_message,
     last_sent_id,
     parse_resume_signal,
     resume_ack_frame,
@@ -200,3 +201,13 @@ def test_resume_signals():
     }
     assert json.loads(resume_probe_frame())["id"] == RESUME_PROBE_ID
     assert stored_messages_path("Room 1") == "/agents/playground/Room%201/get-messages"
+
+
+def test_whether_the_room_holds_the_request_and_whether_anything_was_seen():
+    assert holds_message(STORED, "msg-0")
+    assert not holds_message(STORED, "msg-1")
+    assert not holds_message({"msg-0": 1}, "msg-0")
+    progress = ReplyProgress()
+    assert progress.nothing_seen
+    progress.take("reasoning", "r0", "x")
+    assert not progress.nothing_seen

@@ -34,13 +34,14 @@ import dataclasses
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from langchain_cloudflare_playground.client.errors import (
     CertificateError,
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
+    PlaygroundStreamError,
     PlaygroundTimeoutError,
     WebSocketClosedError,
 )
@@ -55,6 +56,7 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     cancel_frame,
     chat_frame,
     decode_rpc_reply,
+    holds_message,
     is_initial_state,
     last_sent_id,
     new_room,
@@ -245,8 +247,7 @@ class AgentsDriver:
                 logger.info("Could not go back to the room of a dropped reply (%s)", exc)
                 raise error from exc
             if tail is None:
-                logger.info("The room of a dropped reply knows nothing of it (%s)", error)
-                raise error
+                _unrecoverable(error, resume, decoder)
             logger.info(
                 "The connection dropped mid-reply (%s); read the finished reply from its room's"
                 " stored messages (reconnect %d of %d)",
@@ -315,6 +316,7 @@ class _Resume:
         self.asked_id = asked_id
         self.reconnects = 0
         self.started = time.monotonic()
+        self.request_stored = False  # the room's stored messages hold the chat request
 
     def deadline(self, total_timeout: float | None) -> float:
         """When the call's total time is up."""
@@ -334,6 +336,27 @@ class _Resume:
         except asyncio.TimeoutError:
             msg = f"the reply took more than total_timeout={total_timeout:g} s"
             raise PlaygroundTimeoutError(msg) from None
+
+
+def _unrecoverable(
+    error: PlaygroundConnectionError, resume: _Resume, decoder: AgentChatDecoder
+) -> NoReturn:
+    """Give up on a reply its room cannot give back.
+
+    Raises:
+        PlaygroundStreamError: the room holds the request (so a reply is or was being made) but
+            nothing reached the caller: not to be retried, which would send it again.
+        PlaygroundConnectionError: ``error``, otherwise (the retry policy decides, as before).
+    """
+    if resume.request_stored and decoder.progress.nothing_seen:
+        logger.info("The room of a dropped reply has the request but no finished reply")
+        msg = (
+            f"{error}; the room has the request but no finished reply, and it is not sent"
+            " again (that would make a second reply)"
+        )
+        raise PlaygroundStreamError(msg, partial_text="") from error
+    logger.info("The room of a dropped reply cannot give it back (%s)", error)
+    raise error
 
 
 def _resumable(error: PlaygroundConnectionError) -> bool:
@@ -391,6 +414,7 @@ async def _stored_tail(resume: _Resume, decoder: AgentChatDecoder) -> list[ChatE
             messages = json.loads(body)
         except (ValueError, RecursionError):
             return None
+        resume.request_stored = resume.request_stored or holds_message(messages, resume.asked_id)
         message = stored_reply(messages, resume.asked_id)
         if message is not None:
             reason = stored_finish_reason(message) or decoder.finish_reason

@@ -45,6 +45,7 @@ __all__ = [
     "chat_frame",
     "config_args",
     "decode_rpc_reply",
+    "holds_message",
     "is_initial_state",
     "last_sent_id",
     "new_room",
@@ -214,6 +215,11 @@ class ReplyProgress:
         self._seen[key] = max(seen, end)
         return delta[max(0, seen - offset) :]
 
+    @property
+    def nothing_seen(self) -> bool:
+        """Whether no character of the reply reached the caller yet."""
+        return not any(self._seen.values())
+
     def seen(self, kind: str, index: int) -> int:
         """Characters the caller has of the ``index``-th part of ``kind`` (0 if never streamed)."""
         lengths = [length for (k, _), length in self._seen.items() if k == kind]
@@ -236,6 +242,13 @@ class ReplyProgress:
             if tail:
                 events.append(TextDelta(tail) if kind == "text" else ReasoningDelta(tail))
         return events
+
+
+def holds_message(messages: object, message_id: str) -> bool:
+    """Whether the room's ``get-messages`` answer holds the message ``message_id``."""
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and m.get("id") == message_id for m in messages
+    )
 
 
 def stored_reply(messages: object, after_id: str) -> dict[str, Any] | None:
