@@ -340,3 +340,25 @@ async def test_llama_index_streams_a_cut_reply_whole(agents_server, uncut, case)
     assert "".join(r.delta or "" for r in responses) == whole
     assert responses[-1].message.content == whole
     assert responses[-1].additional_kwargs["reconnects"] == 1
+
+
+@pytest.mark.parametrize(
+    ("total", "resumed"), [(0.3, False), (1.5, True)], ids=["no-time-to-reconnect", "resumed"]
+)
+async def test_reconnects_stay_inside_the_total_timeout(agents_server, total, resumed, caplog):
+    caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
+    started = time.monotonic()
+    async with (
+        CuttingProxy(agents_server.port, [Cut(match='text-delta\\"', nth=5)]) as proxy,
+        PlaygroundClient(
+            proxy.url, wire_format="agents", timeout=10, total_timeout=total
+        ) as client,
+    ):
+        with pytest.raises(PlaygroundStreamError) as caught:
+            await client.achat(SLOWER)  # 3.2 s in all
+    took = time.monotonic() - started
+    assert took < total + 0.5
+    assert caught.value.partial_text.startswith("d0 d1 d2 d3 ")
+    assert bool([r for r in caplog.records if "resumed the running reply" in r.message]) is resumed
+    if resumed:
+        assert "total_timeout=1.5 s" in str(caught.value)
