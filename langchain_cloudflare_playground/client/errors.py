@@ -57,7 +57,14 @@ class PlaygroundError(Exception):
 
 
 class PlaygroundConnectionError(PlaygroundError):
-    """The server could not be reached, or the connection broke before a reply started."""
+    """The server could not be reached, or the connection broke before a reply started.
+
+    Attributes:
+        request_delivered: The server is known to hold the request (its room stored it), so
+            sending it again would make a second reply: such an error is never retried.
+    """
+
+    request_delivered = False
 
 
 class PlaygroundTimeoutError(PlaygroundConnectionError):

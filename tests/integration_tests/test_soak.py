@@ -139,7 +139,10 @@ def _our_threads() -> list[threading.Thread]:
 
 
 def _loop_executor_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name.startswith("asyncio_"))
+    """Threads of the running loop's default executor (not of other loops, such as the shared
+    background loops of earlier tests' synchronous clients)."""
+    executor = asyncio.get_running_loop()._default_executor  # type: ignore[attr-defined]
+    return 0 if executor is None else len(executor._threads)
 
 
 def _running_loop() -> bool:

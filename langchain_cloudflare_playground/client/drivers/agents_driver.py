@@ -41,7 +41,6 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
-    PlaygroundStreamError,
     PlaygroundTimeoutError,
     WebSocketClosedError,
 )
@@ -344,17 +343,17 @@ def _unrecoverable(
     """Give up on a reply its room cannot give back.
 
     Raises:
-        PlaygroundStreamError: the room holds the request (so a reply is or was being made) but
-            nothing reached the caller: not to be retried, which would send it again.
-        PlaygroundConnectionError: ``error``, otherwise (the retry policy decides, as before).
+        PlaygroundConnectionError: ``error``; marked ``request_delivered`` (never retried) when
+            the room holds the request, so a reply is or was being made for it.
     """
     if resume.request_stored and decoder.progress.nothing_seen:
-        logger.info("The room of a dropped reply has the request but no finished reply")
-        msg = (
-            f"{error}; the room has the request but no finished reply, and it is not sent"
-            " again (that would make a second reply)"
+        logger.info(
+            "The room of a dropped reply has the request but no finished reply (%s); not sending"
+            " it again, which would make a second reply",
+            error,
         )
-        raise PlaygroundStreamError(msg, partial_text="") from error
+        error.request_delivered = True
+        raise error
     logger.info("The room of a dropped reply cannot give it back (%s)", error)
     raise error
 
