@@ -363,3 +363,24 @@ async def test_reconnects_stay_inside_the_total_timeout(agents_server, total, re
     assert bool([r for r in caplog.records if "resumed the running reply" in r.message]) is resumed
     if resumed:
         assert "total_timeout=1.5 s" in str(caught.value)
+
+
+async def test_a_caller_who_leaves_during_the_reconnect_cancels_the_reply(agents_server):
+    async with CuttingProxy(agents_server.port, [Cut(match='text-delta\\"', nth=5)]) as proxy:
+        async with PlaygroundClient(proxy.url, wire_format="agents", timeout=10) as client:
+
+            async def read() -> None:
+                async for _ in client.astream_chat(SLOW):
+                    pass
+
+            task = asyncio.create_task(read())
+            while not proxy.cuts_made:
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)  # the drop is seen; the first reconnect waits 0.2 s
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        room = _rooms(proxy)[0]
+    await asyncio.sleep(1.5)  # longer than the rest of the reply would take
+    stored = await _stored_text(agents_server.url, room)
+    assert "d29" not in stored

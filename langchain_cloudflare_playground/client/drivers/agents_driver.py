@@ -148,12 +148,32 @@ class AgentsDriver:
             if configuration.rpc_error is not None:
                 self._setconfig_refused(route, request.model, configuration.rpc_error)
         finally:
-            self._end(resume.socket, cancel=not decoder.done)
+            self._leave(resume, decoder)
         if system_lost:  # nothing reached the caller yet: again, with the prompt in the history
             logger.info("%s refuses client state; configuring rooms with setConfig", route.base_url)
             async with contextlib.aclosing(self.stream(route, request)) as retried:
                 async for event in retried:
                     yield event
+
+    def _leave(self, resume: _Resume, decoder: AgentChatDecoder) -> None:
+        """The caller is done with the reply: stop it in its room if it still runs."""
+        self._end(resume.socket, cancel=not decoder.done)
+        if resume.reconnecting:  # the caller left between a drop and the resume
+            self._cancel_in_room(resume)
+
+    def _cancel_in_room(self, resume: _Resume) -> None:
+        """Stop the reply running in ``resume.room`` from a connection of its own, off time."""
+
+        async def cancel() -> None:
+            with contextlib.suppress(PlaygroundError):
+                socket = await _open(resume.route, resume.key, resume.room)
+                try:
+                    await socket.send(cancel_frame())
+                finally:
+                    socket.conversation_ended()
+                    await socket.close()
+
+        self._cleanup.in_background(cancel)
 
     def _end(self, socket: WebSocket | None, *, cancel: bool) -> None:
         """The conversation on ``socket`` (if any) is over: close it off the caller's time."""
@@ -191,7 +211,13 @@ class AgentsDriver:
                     raise
                 resume.socket = None
                 self._end(socket, cancel=False)
-                tail = await self._reconnect(resume, decoder, exc)
+                resume.reconnecting = True
+                try:
+                    tail = await self._reconnect(resume, decoder, exc)
+                except PlaygroundError:
+                    resume.reconnecting = False  # given up: as before, the reply is left be
+                    raise
+                resume.reconnecting = False
                 if resume.socket is None:
                     return "", tail
 
@@ -316,6 +342,7 @@ class _Resume:
         self.reconnects = 0
         self.started = time.monotonic()
         self.request_stored = False  # the room's stored messages hold the chat request
+        self.reconnecting = False  # between a drop and the resumed socket (or the stored end)
 
     def deadline(self, total_timeout: float | None) -> float:
         """When the call's total time is up."""
