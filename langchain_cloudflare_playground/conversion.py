@@ -106,7 +106,7 @@ class ChunkBuilder:
                     content="",
                     usage_metadata=usage,
                     response_metadata=_response_metadata(
-                        event.model, event.reason, event.tool_call_problem
+                        event.model, event.reason, event.tool_call_problem, event.reconnects
                     ),
                     chunk_position="last",
                 )
@@ -130,13 +130,15 @@ def _chunk(message: AIMessageChunk) -> ChatGenerationChunk:
 
 
 def _response_metadata(
-    model: str | None, reason: str | None, tool_call_problem: str | None = None
+    model: str | None, reason: str | None, tool_call_problem: str | None = None, reconnects: int = 0
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"model_provider": PROVIDER, "finish_reason": reason}
     if model is not None:
         metadata["model_name"] = model
     if tool_call_problem is not None:
         metadata["tool_call_problem"] = tool_call_problem
+    if reconnects:  # the connection dropped mid-reply and the reply was resumed in its room
+        metadata["reconnects"] = reconnects
     return metadata
 
 

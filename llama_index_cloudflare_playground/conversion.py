@@ -118,6 +118,8 @@ class ResponseBuilder:
         extra: dict[str, Any] = {"finish_reason": event.reason, "model": event.model}
         if event.tool_call_problem is not None:
             extra["tool_call_problem"] = event.tool_call_problem
+        if event.reconnects:  # the connection dropped mid-reply and the reply was resumed
+            extra["reconnects"] = event.reconnects
         if event.usage is not None:
             extra.update(
                 prompt_tokens=event.usage.input_tokens,

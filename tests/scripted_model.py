@@ -219,6 +219,9 @@ _JS_PIECE = re.compile(f"[^{_JS_SPACE}]+[{_JS_SPACE}]*|[{_JS_SPACE}]+")
 # The Agents server's triggers take ASCII digits (JavaScript's \d).
 _AGENTS_LONG = re.compile(r"\[long:([0-9]+)\]")
 _AGENTS_SLOW = re.compile(r"\[slow(?::([0-9]+))?\]")
+# [drip:N:MS]: N text deltas "d0 ", "d1 ", ... each after MS ms (a reply still running when a
+# client that lost its connection comes back).
+_AGENTS_DRIP = re.compile(r"\[drip:([0-9]+):([0-9]+)\]")
 _AGENTS_ERROR = re.compile(r"\[error:([^\]]*)\]")
 
 
@@ -315,6 +318,10 @@ def _apply_triggers(script: dict[str, Any], user_text: str, *, tool_mode: bool) 
         # In the tool format the reply is slowed down, not replaced: a slow tool call.
         if not tool_mode:
             script["text"] = ["Slow ", "reply, ", "done."]
+    drip = _AGENTS_DRIP.search(user_text)
+    if drip:
+        script["text"] = [f"d{i} " for i in range(min(int(drip.group(1)), 1000))]
+        script["delayMs"] = int(drip.group(2))
     if "[repeat-newline]" in user_text:
         # Identical consecutive deltas must all be kept by a client.
         script["text"] = ["a", "\n", "\n", "b"]

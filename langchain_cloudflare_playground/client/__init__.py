@@ -40,6 +40,7 @@ from langchain_cloudflare_playground.client.errors import (
     RateLimitError,
     ServerError,
     UpgradeRefusedError,
+    WebSocketClosedError,
 )
 from langchain_cloudflare_playground.client.events import (
     ChatEvent,
@@ -130,5 +131,6 @@ __all__ = [
     "UpgradeRefusedError",
     "Usage",
     "WebSocket",
+    "WebSocketClosedError",
     "WebSocketRequest",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "UpgradeRefusedError",
+    "WebSocketClosedError",
     "is_challenge_page",
     "make_status_error",
     "make_stream_error",
@@ -56,11 +57,42 @@ class PlaygroundError(Exception):
 
 
 class PlaygroundConnectionError(PlaygroundError):
-    """The server could not be reached, or the connection broke before a reply started."""
+    """The server could not be reached, or the connection broke before a reply started.
+
+    Attributes:
+        request_delivered: The server is known to hold the request (its room stored it), so
+            sending it again would make a second reply: such an error is never retried.
+    """
+
+    request_delivered = False
 
 
 class PlaygroundTimeoutError(PlaygroundConnectionError):
     """No byte arrived within ``timeout`` seconds (connect, first byte, or a gap in the stream)."""
+
+
+# Close codes by which a server answers (refuses what it was sent) rather than goes away: a
+# reply is not resumed after them. RFC 6455 section 7.4.1; 4000-4999 are the application's own.
+_ANSWERING_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
+
+
+class WebSocketClosedError(PlaygroundConnectionError):
+    """The server closed the WebSocket before the reply was complete.
+
+    Attributes:
+        code: The close code, when one came.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        """Closed with ``code``; ``message`` says so."""
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def is_answer(self) -> bool:
+        """Whether the code refuses what the client sent (so the close is the server's answer)."""
+        code = self.code
+        return code is not None and (code in _ANSWERING_CLOSE_CODES or 4000 <= code <= 4999)  # noqa: PLR2004
 
 
 class CertificateError(PlaygroundConnectionError):

@@ -63,12 +63,15 @@ class Finish:
         model: The full model id the request ran on.
         tool_call_problem: When tools were offered, why the reply could not be used as calls
             even after the model was asked to fix it (its text is then the reply).
+        reconnects: How many times the connection dropped mid-reply and the reply was resumed
+            in its room (over the Agents frames; always 0 for the HTTP wire formats).
     """
 
     reason: str | None
     usage: Usage | None
     model: str
     tool_call_problem: str | None = None
+    reconnects: int = 0
 
 
 # With tools, a reply's calls come as ToolCall events, after its text and before its Finish.

@@ -66,6 +66,8 @@ class RetryPolicy:
         """Whether ``error`` is worth another try, given how many were made."""
         if retries_done >= self.max_retries or isinstance(error, CertificateError):
             return False
+        if isinstance(error, PlaygroundConnectionError) and error.request_delivered:
+            return False  # the room has the request: again would make (and charge) a second reply
         if isinstance(error, (PlaygroundConnectionError, RateLimitError)):
             return True
         if isinstance(error, PlaygroundAPIError) and error.status is not None:

@@ -122,8 +122,9 @@ async def test_errors_and_timeouts_through_the_relay(browser_gated_agents):
             await client.achat("[rate-limit]")
         started = time.monotonic()
         with pytest.raises(PlaygroundTimeoutError, match="no frame from the playground for 1 s"):
-            await client.achat("[slow]")
-        assert time.monotonic() - started < 3
+            await client.achat("[slow:8000]")
+        # Silence is resumed in the room twice (after 0.2 s and 0.8 s), then the timeout stands.
+        assert time.monotonic() - started < 5.5
         assert (await client.achat("[long:5]")).text == "t0 t1 t2 t3 t4 "
 
 

@@ -42,6 +42,7 @@ from langchain_cloudflare_playground.client import (
     ServerError,
     TextDelta,
 )
+from tests.cutting_proxy import Cut, CuttingProxy
 from tests.reference_server import Fault, ReferenceServer, free_port
 
 if TYPE_CHECKING:
@@ -485,13 +486,25 @@ SOCKET_CASES: dict[str, Case] = {
         [Fault(status=429, retry_after="0"), Fault(websocket=True, reply=REPLY)],
         Outcome(requests=2, text="one two three four"),
     ),
-    "closed with an error code mid-reply": Case(
+    # A server error (1011) may have left the reply running: the client goes back to the room
+    # once (the second upgrade), which this server does not know (404), so the error stands.
+    "closed with an error code mid-reply: back to a room that is gone": Case(
         [Fault(websocket=True, reply=REPLY, close_after=2, close_code=1011)],
-        Outcome(PlaygroundStreamError, "code 1011", partial="one two ", requests=1),
+        Outcome(PlaygroundStreamError, "code 1011", partial="one two ", requests=2),
     ),
-    "closed with an error code before any text": Case(
+    "closed with an error code before any text: back to a room that is gone": Case(
         [Fault(websocket=True, reply=REPLY, close_after=0, close_code=1011)],
-        Outcome(PlaygroundConnectionError, "code 1011", requests=1),
+        Outcome(PlaygroundConnectionError, "code 1011", requests=2),
+        {"max_retries": 0},
+    ),
+    # A close code that answers (a policy violation) is not a dropped connection: no reconnect.
+    "closed as a policy violation mid-reply: not resumed": Case(
+        [Fault(websocket=True, reply=REPLY, close_after=2, close_code=1008)],
+        Outcome(PlaygroundStreamError, "code 1008", partial="one two ", requests=1),
+    ),
+    "closed with an application code before any text: not resumed": Case(
+        [Fault(websocket=True, reply=REPLY, close_after=0, close_code=4001)],
+        Outcome(PlaygroundConnectionError, "code 4001", requests=1),
         {"max_retries": 0},
     ),
     "broken JSON and unknown frames before the reply": Case(
@@ -535,9 +548,68 @@ async def _websocket_fault(server: ReferenceServer, name: str, transport_options
     assert server.pending_faults("agents") == 0
 
 
+# Dropped connections (a cutting proxy in front of the real Agents SDK server): the reply is
+# resumed in its room, whole and exactly once, while it runs ([drip:...]) or once it finished.
+RUNNING = "[drip:30:40]"
+FINISHED = "Name a colour"
+_DELTA = 'text-delta\\"'
+DROP_CASES: dict[str, tuple[str, list[Cut | None], str | None]] = {
+    **{
+        f"{reset} {where}, {state}: resumed": (prompt, [cut], "whole")
+        for reset, is_reset in (("reset", True), ("clean close", False))
+        for where, match, nth, keep in (
+            ("before the first delta", _DELTA, 1, 0),
+            ("inside a delta's frame", _DELTA, 5, 40),
+            ("between the text and the finish", 'text-end\\"', 1, 0),
+            ("after the finish, before done", '"done":true', 1, 0),
+        )
+        for state, prompt in (("running", RUNNING), ("finished", FINISHED))
+        for cut in [Cut(match=match, nth=nth, keep_bytes=keep, reset=is_reset)]
+    },
+    "two drops, running: resumed twice": (
+        RUNNING,
+        [Cut(match=_DELTA, nth=5), Cut(match=_DELTA, nth=12)],
+        "whole",
+    ),
+    "a drop during the resume, running: resumed again": (
+        RUNNING,
+        [Cut(match=_DELTA, nth=5), Cut(match='"replay":true')],
+        "whole",
+    ),
+    "three drops, running: the stream error with the text so far": (
+        "[drip:80:40]",
+        [Cut(match=_DELTA, nth=n, reset=False) for n in (5, 10, 15)],
+        "".join(f"d{i} " for i in range(14)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DROP_CASES))
+async def test_agents_server_drop(agents_server, name, caplog):
+    prompt, plan, outcome = DROP_CASES[name]
+    async with PlaygroundClient(agents_server.url, wire_format="agents") as client:
+        whole, error = await _outcome(client, prompt)
+    assert error is None
+    async with (
+        CuttingProxy(agents_server.port, plan) as proxy,
+        PlaygroundClient(proxy.url, wire_format="agents", max_retries=0) as client,
+    ):
+        with caplog.at_level(logging.INFO):
+            text, error = await _outcome(client, prompt)
+    assert proxy.cuts_made == len(plan)
+    if outcome == "whole":
+        assert error is None, repr(error)
+        assert text == whole
+        assert caplog.text.count("The connection dropped mid-reply") == len(plan)
+    else:
+        assert isinstance(error, PlaygroundStreamError)
+        assert error.partial_text == text == outcome
+
+
 def test_the_matrix_is_the_size_the_issue_asks_for():
     cases = 2 * len(HTTP_CASES) + 1 + len(AGENTS_CASES) + len(SOCKET_CASES) + 2 * len(STAGES)
     assert cases >= 70
+    assert len(DROP_CASES) >= 16 + 3
 
 
 # -- the caller cancels or breaks, at every stage ----------------------------------------------

@@ -16,6 +16,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundTimeoutError,
     RateLimitError,
     ServerError,
+    WebSocketClosedError,
     make_status_error,
     make_stream_error,
     parse_retry_after,
@@ -125,3 +126,38 @@ def test_parse_retry_after_seconds_date_and_millis():
     assert parse_retry_after({"retry-after-ms": "250"}, now) == 0.25
     assert parse_retry_after({"retry-after": "soon"}, now) is None
     assert parse_retry_after({}, now) is None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PlaygroundConnectionError("the connection dropped"),
+        PlaygroundTimeoutError("no data"),
+        WebSocketClosedError("closed (code 1006)", 1006),
+    ],
+)
+def test_a_request_the_server_holds_is_never_retried(error):
+    assert RetryPolicy(max_retries=2).should_retry(error, 0)
+    error.request_delivered = True  # the room of a dropped reply stored the request
+    assert not RetryPolicy(max_retries=2).should_retry(error, 0)
+
+
+@pytest.mark.parametrize(
+    ("code", "answer"),
+    [
+        (None, False),
+        (1000, False),
+        (1001, False),
+        (1006, False),
+        (1011, False),
+        (1012, False),
+        (1002, True),
+        (1008, True),
+        (1009, True),
+        (4000, True),
+        (4999, True),
+        (5000, False),
+    ],
+)
+def test_which_close_codes_answer(code, answer):
+    assert WebSocketClosedError("closed", code).is_answer is answer

@@ -15,32 +15,60 @@ model was taken. ``setConfig`` failing alone (the state carried the settings) is
 server without ``setConfig`` ("Method setConfig does not exist") is fine; both failing is a
 :class:`~langchain_cloudflare_playground.client.errors.ModelSettingsRefusedError` naming the
 model (see ``RoomConfiguration``).
+
+A dropped connection loses nothing. When the WebSocket breaks after the chat request went out
+(a reset, an abrupt close, idle silence), the driver connects again to the same room over the same
+route, at most twice per reply with backoff and inside ``total_timeout``, and never sends the
+chat request again (that would make, and charge for, a second reply). The room says whether the
+reply still runs (``cf_agent_stream_resuming``): then it is taken up, replayed from its start, and
+only what the caller has not seen passes on. Otherwise the finished reply is read from the room's
+stored messages (``get-messages``, which servers without resume frames serve too) and only its
+unseen tail is passed on. A room that knows nothing of it gives the original error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from langchain_cloudflare_playground.client.errors import (
+    CertificateError,
+    PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
+    PlaygroundTimeoutError,
+    WebSocketClosedError,
 )
+from langchain_cloudflare_playground.client.events import Finish
 from langchain_cloudflare_playground.client.models import parse_model_list
 from langchain_cloudflare_playground.client.transports.base import WebSocketRequest
 from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
+    CHAT_REQUEST_ID,
     AgentChatDecoder,
     RoomConfiguration,
     agent_url,
     cancel_frame,
     chat_frame,
     decode_rpc_reply,
+    holds_message,
     is_initial_state,
+    last_sent_id,
     new_room,
+    parse_resume_signal,
+    resume_ack_frame,
+    resume_probe_frame,
+    resume_request_frame,
     rpc_frame,
     set_config_frame,
     state_frame,
+    stored_finish_reason,
+    stored_messages_path,
+    stored_reply,
 )
 from langchain_cloudflare_playground.client.wire_formats.base import parse_json_frame
 
@@ -58,13 +86,22 @@ __all__ = ["AgentsDriver"]
 
 logger = logging.getLogger("langchain_cloudflare_playground")
 
+MAX_RECONNECTS = 2
+# Waited before the first and the second reconnect: a blip heals fast, a second drop less so.
+RECONNECT_DELAYS = (0.2, 0.8)
+# A reply that finished but is not stored yet (the SDK stores it, then says done): asked again.
+_STORED_TRIES = 3
+_STORED_PAUSE = 0.2
+_STORED_LIMIT = 32 * 1024 * 1024
+
 
 class AgentsDriver:
     """Speaks the Agents-SDK chat protocol."""
 
-    def __init__(self, cleanup: Cleanup) -> None:
-        """Close finished conversations through ``cleanup``, off the caller's time."""
+    def __init__(self, cleanup: Cleanup, *, total_timeout: float | None = None) -> None:
+        """Close conversations through ``cleanup``; resume replies only within ``total_timeout``."""
         self._cleanup = cleanup
+        self._total_timeout = total_timeout
         # Once a server refused client state, rooms get setConfig only, and the system prompt
         # travels in the history: the state would only be refused again.
         self._state_refused = False
@@ -77,8 +114,14 @@ class AgentsDriver:
             NotFoundError: the server has no Agents route (checked before anything is yielded).
             ModelSettingsRefusedError: the server refused both the room state and ``setConfig``.
         """
-        socket = await _open(route, _conversation_key(request))
         by_state = not self._state_refused
+        resume = _Resume(
+            route,
+            _conversation_key(request),
+            new_room(),
+            last_sent_id(request.conversation, system_in_messages=not by_state),
+        )
+        socket = resume.socket = await _open(route, resume.key, resume.room)
         configuration = RoomConfiguration(request.model, state_sent=by_state)
         decoder = AgentChatDecoder(request.model, configuration)
         system_lost = False
@@ -89,8 +132,8 @@ class AgentsDriver:
             await socket.send(set_config_frame(request))
             await socket.send(chat_frame(request.conversation, system_in_messages=not by_state))
             held: list[ChatEvent] = []
-            while not decoder.done or configuration.model_unconfirmed:
-                events = decoder.feed(await socket.receive())
+            while resume.socket and (not decoder.done or configuration.model_unconfirmed):
+                events = await self._next_events(resume, decoder, resumable=not held)
                 if configuration.model_unconfirmed:
                     held.extend(events)
                     continue
@@ -100,18 +143,144 @@ class AgentsDriver:
                         system_lost = True  # it was in the refused state only
                         break
                 for event in (*held, *events):
-                    yield event
+                    yield _counted(event, resume.reconnects)
                 held.clear()
             if configuration.rpc_error is not None:
                 self._setconfig_refused(route, request.model, configuration.rpc_error)
         finally:
-            socket.conversation_ended()
-            self._close_in_background(socket, cancel=not decoder.done)
+            self._leave(resume, decoder)
         if system_lost:  # nothing reached the caller yet: again, with the prompt in the history
             logger.info("%s refuses client state; configuring rooms with setConfig", route.base_url)
             async with contextlib.aclosing(self.stream(route, request)) as retried:
                 async for event in retried:
                     yield event
+
+    def _leave(self, resume: _Resume, decoder: AgentChatDecoder) -> None:
+        """The caller is done with the reply: stop it in its room if it still runs."""
+        self._end(resume.socket, cancel=not decoder.done)
+        if resume.reconnecting:  # the caller left between a drop and the resume
+            self._cancel_in_room(resume)
+
+    def _cancel_in_room(self, resume: _Resume) -> None:
+        """Stop the reply running in ``resume.room`` from a connection of its own, off time."""
+
+        async def cancel() -> None:
+            with contextlib.suppress(PlaygroundError):
+                socket = await _open(resume.route, resume.key, resume.room)
+                try:
+                    await socket.send(cancel_frame())
+                finally:
+                    socket.conversation_ended()
+                    await socket.close()
+
+        self._cleanup.in_background(cancel)
+
+    def _end(self, socket: WebSocket | None, *, cancel: bool) -> None:
+        """The conversation on ``socket`` (if any) is over: close it off the caller's time."""
+        if socket is not None:
+            socket.conversation_ended()
+            self._close_in_background(socket, cancel=cancel)
+
+    async def _next_events(
+        self, resume: _Resume, decoder: AgentChatDecoder, *, resumable: bool
+    ) -> list[ChatEvent]:
+        """The events of the next frame; after a reconnect, maybe the reply's stored end."""
+        raw, tail = await self._next_frame(resume, decoder, resumable=resumable)
+        if tail is not None:
+            return tail
+        events = decoder.feed(raw)
+        if decoder.done and resume.reconnects:
+            return await _whole_end(events, resume, decoder)
+        return events
+
+    async def _next_frame(
+        self, resume: _Resume, decoder: AgentChatDecoder, *, resumable: bool
+    ) -> tuple[str, list[ChatEvent] | None]:
+        """The next frame of the reply, reconnecting after a drop.
+
+        ``(frame, None)``, or ``("", tail)`` when the rest of the reply was read from the room's
+        stored messages (``resume.socket`` is then ``None``).
+        """
+        while True:
+            socket = resume.socket
+            assert socket is not None  # noqa: S101 (the caller loops only while there is one)
+            try:
+                return await resume.receive(socket, self._total_timeout), None
+            except PlaygroundConnectionError as exc:
+                if not resumable or not _resumable(exc):
+                    raise
+                resume.socket = None
+                self._end(socket, cancel=False)
+                resume.reconnecting = True
+                try:
+                    tail = await self._reconnect(resume, decoder, exc)
+                except PlaygroundError:
+                    resume.reconnecting = False  # given up: as before, the reply is left be
+                    raise
+                resume.reconnecting = False
+                if resume.socket is None:
+                    return "", tail
+
+    async def _reconnect(
+        self, resume: _Resume, decoder: AgentChatDecoder, error: PlaygroundConnectionError
+    ) -> list[ChatEvent]:
+        """Back to the room after ``error``: ``resume.socket`` replays the reply, or its tail.
+
+        Raises:
+            PlaygroundConnectionError: ``error`` (or the last drop), when no reconnect is left,
+                the time is up, or the room knows nothing of the reply.
+        """
+        while True:
+            if resume.reconnects >= MAX_RECONNECTS:
+                raise error
+            delay = RECONNECT_DELAYS[resume.reconnects]
+            if resume.deadline(self._total_timeout) - time.monotonic() <= delay:
+                raise error
+            await asyncio.sleep(delay)
+            resume.reconnects += 1
+            socket: WebSocket | None = None
+            try:
+                socket = await _open(resume.route, resume.key, resume.room)
+                await socket.send(resume_request_frame())
+                await socket.send(resume_probe_frame())
+                signal = None
+                while signal is None:
+                    signal = parse_resume_signal(await resume.receive(socket, self._total_timeout))
+                if signal == "resuming":
+                    await socket.send(resume_ack_frame(CHAT_REQUEST_ID))
+                    decoder.progress.restart()
+                    logger.info(
+                        "The connection dropped mid-reply (%s); resumed the running reply in its"
+                        " room (reconnect %d of %d)",
+                        error,
+                        resume.reconnects,
+                        MAX_RECONNECTS,
+                    )
+                    resume.socket = socket
+                    return []
+                self._end(socket, cancel=False)
+                socket = None
+                tail = await _stored_tail(resume, decoder)
+            except PlaygroundConnectionError as exc:
+                self._end(socket, cancel=False)
+                if not _resumable(exc):
+                    raise error from exc
+                error = exc
+                continue
+            except PlaygroundError as exc:  # the room is gone, or the site refuses us now
+                self._end(socket, cancel=False)
+                logger.info("Could not go back to the room of a dropped reply (%s)", exc)
+                raise error from exc
+            if tail is None:
+                _unrecoverable(error, resume, decoder)
+            logger.info(
+                "The connection dropped mid-reply (%s); read the finished reply from its room's"
+                " stored messages (reconnect %d of %d)",
+                error,
+                resume.reconnects,
+                MAX_RECONNECTS,
+            )
+            return tail
 
     def _setconfig_refused(self, route: Route, model: str, error: str) -> None:
         """Log a ``setConfig`` refusal the room state made up for: loudly once, then quietly."""
@@ -151,12 +320,133 @@ class AgentsDriver:
         self._cleanup.in_background(finish)
 
 
-async def _open(route: Route, conversation: dict[str, object]) -> WebSocket:
-    """A WebSocket to a fresh room, over the route's transport."""
+async def _open(
+    route: Route, conversation: dict[str, object], room: str | None = None
+) -> WebSocket:
+    """A WebSocket to ``room`` (a fresh one if ``None``), over the route's transport."""
     request = WebSocketRequest(
-        agent_url(route.base_url, new_room()), await route.headers(), conversation
+        agent_url(route.base_url, room or new_room()), await route.headers(), conversation
     )
     return await route.transport.open_websocket(request)
+
+
+class _Resume:
+    """What resuming one reply needs: its route and room, its socket, the message it answers."""
+
+    def __init__(self, route: Route, key: dict[str, object], room: str, asked_id: str) -> None:
+        self.route = route
+        self.key = key
+        self.socket: WebSocket | None = None
+        self.room = room
+        self.asked_id = asked_id
+        self.reconnects = 0
+        self.started = time.monotonic()
+        self.request_stored = False  # the room's stored messages hold the chat request
+        self.reconnecting = False  # between a drop and the resumed socket (or the stored end)
+
+    def deadline(self, total_timeout: float | None) -> float:
+        """When the call's total time is up."""
+        return float("inf") if total_timeout is None else self.started + total_timeout
+
+    async def receive(self, socket: WebSocket, total_timeout: float | None = None) -> str:
+        """The next frame; after a reconnect, within what is left of the call's total time.
+
+        A new socket's transport counts its total time from its own start, so a resumed reply
+        is held to the call's.
+        """
+        if self.reconnects == 0 or total_timeout is None:
+            return await socket.receive()
+        left = self.deadline(total_timeout) - time.monotonic()
+        try:
+            return await asyncio.wait_for(socket.receive(), max(left, 0.0))
+        except asyncio.TimeoutError:
+            msg = f"the reply took more than total_timeout={total_timeout:g} s"
+            raise PlaygroundTimeoutError(msg) from None
+
+
+def _unrecoverable(
+    error: PlaygroundConnectionError, resume: _Resume, decoder: AgentChatDecoder
+) -> NoReturn:
+    """Give up on a reply its room cannot give back.
+
+    Raises:
+        PlaygroundConnectionError: ``error``; marked ``request_delivered`` (never retried) when
+            the room holds the request, so a reply is or was being made for it.
+    """
+    if resume.request_stored and decoder.progress.nothing_seen:
+        logger.info(
+            "The room of a dropped reply has the request but no finished reply (%s); not sending"
+            " it again, which would make a second reply",
+            error,
+        )
+        error.request_delivered = True
+        raise error
+    logger.info("The room of a dropped reply cannot give it back (%s)", error)
+    raise error
+
+
+def _resumable(error: PlaygroundConnectionError) -> bool:
+    """Whether ``error`` may have left the reply running in its room (not a refusal)."""
+    if isinstance(error, CertificateError):
+        return False
+    return not (isinstance(error, WebSocketClosedError) and error.is_answer)
+
+
+async def _whole_end(
+    events: list[ChatEvent], resume: _Resume, decoder: AgentChatDecoder
+) -> list[ChatEvent]:
+    """``events`` that end a resumed reply, completed from the room if its end was not replayed.
+
+    A reply that finished between the resume's announcement and its ack is answered with a
+    bare ``done`` (no chunks): its text is then only in the room's stored messages.
+
+    Raises:
+        PlaygroundConnectionError: the room does not hold the rest of the reply.
+    """
+    if decoder.finished:
+        return events
+    tail = await _stored_tail(resume, decoder)
+    if tail is None:
+        msg = "the resumed reply ended without its end, and its room does not hold it"
+        raise PlaygroundConnectionError(msg)
+    logger.info("The resumed reply ended early; read its end from the room's stored messages")
+    return [*(e for e in events if not isinstance(e, Finish)), *tail]
+
+
+def _counted(event: ChatEvent, reconnects: int) -> ChatEvent:
+    """``event``, a ``Finish`` saying how many reconnects the reply took."""
+    if isinstance(event, Finish) and reconnects:
+        return dataclasses.replace(event, reconnects=reconnects)
+    return event
+
+
+async def _stored_tail(resume: _Resume, decoder: AgentChatDecoder) -> list[ChatEvent] | None:
+    """The unseen tail of the finished reply stored in the room, and its finish; ``None``: none.
+
+    Raises:
+        PlaygroundConnectionError: the request for the stored messages failed on the way.
+    """
+    for attempt in range(_STORED_TRIES):
+        if attempt:
+            await asyncio.sleep(_STORED_PAUSE)
+        try:
+            async with resume.route.request("GET", stored_messages_path(resume.room)) as response:
+                body = await response.aread(_STORED_LIMIT)
+        except PlaygroundConnectionError:
+            raise
+        except PlaygroundError:
+            return None  # no such route, or a refusal: the room cannot tell
+        try:
+            messages = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        resume.request_stored = resume.request_stored or holds_message(messages, resume.asked_id)
+        message = stored_reply(messages, resume.asked_id)
+        if message is not None:
+            reason = stored_finish_reason(message) or decoder.finish_reason
+            finish = Finish(reason, None, decoder.model, reconnects=resume.reconnects)
+            return [*decoder.progress.unseen_tail(message), finish]
+    return None
 
 
 async def _initial_state(socket: WebSocket) -> dict[str, Any]:

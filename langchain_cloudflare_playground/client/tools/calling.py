@@ -57,6 +57,7 @@ async def stream_with_tools(
     reason is in ``Finish.tool_call_problem``.
     """
     usage: Usage | None = None
+    reconnects = 0
     for attempt in range(corrections + 1):
         # With a call required there is no prose to show: hold it all for the parser.
         splitter = ProseSplitter(hold_everything=choice not in ("auto", "none"))
@@ -76,6 +77,7 @@ async def stream_with_tools(
             msg = "the stream ended without a finish event"
             raise PlaygroundProtocolError(msg)
         usage = add_usage(usage, finish.usage)
+        reconnects += finish.reconnects
         held = splitter.held()
         parsed = parse_reply(held, tools, choice)
         if parsed.problem is not None and attempt < corrections:
@@ -96,6 +98,7 @@ async def stream_with_tools(
             reason="tool_calls" if parsed.calls else finish.reason,
             usage=usage,
             tool_call_problem=parsed.problem,
+            reconnects=reconnects,
         )
         return
 

@@ -23,6 +23,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundError,
     PlaygroundProtocolError,
     PlaygroundTimeoutError,
+    WebSocketClosedError,
     make_upgrade_error,
     raise_detached,
     refused_handshake,
@@ -308,7 +309,7 @@ class AiohttpWebSocket:
             raise PlaygroundConnectionError(msg)
         code = self._websocket.close_code
         msg = f"the playground closed the WebSocket (code {code}) before the reply was complete"
-        raise PlaygroundConnectionError(msg)
+        raise WebSocketClosedError(msg, code)
 
     def conversation_ended(self) -> None:
         """Nothing to do: a live socket keeps nothing."""

@@ -20,6 +20,7 @@ from langchain_cloudflare_playground.client.errors import (
     ChallengeError,
     PlaygroundConnectionError,
     PlaygroundTimeoutError,
+    WebSocketClosedError,
 )
 
 if TYPE_CHECKING:
@@ -201,11 +202,12 @@ class RelayedWebSocket:
         event = await self._next_event()
         if event["t"] == "frame":
             return str(event["d"])
+        code = event.get("code")
         msg = (
-            f"the playground closed the WebSocket (code {event.get('code')}) before the reply"
+            f"the playground closed the WebSocket (code {code}) before the reply"
             " was complete (through the browser)"
         )
-        raise PlaygroundConnectionError(msg)
+        raise WebSocketClosedError(msg, code if isinstance(code, int) else None)
 
     def conversation_ended(self) -> None:
         """Nothing to keep."""

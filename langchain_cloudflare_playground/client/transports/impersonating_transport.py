@@ -38,6 +38,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundError,
     PlaygroundProtocolError,
     PlaygroundTimeoutError,
+    WebSocketClosedError,
     make_upgrade_error,
     raise_detached,
     untrusted_certificate,
@@ -470,7 +471,7 @@ class ImpersonatingWebSocket:
         if flags & CurlWsFlag.CLOSE:
             code = self._websocket.close_code
             msg = f"the playground closed the WebSocket (code {code}) before the reply was complete"
-            raise PlaygroundConnectionError(msg)
+            raise WebSocketClosedError(msg, code)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:

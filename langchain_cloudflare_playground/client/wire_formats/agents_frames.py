@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT_PATH",
+    "CHAT_REQUEST_ID",
+    "RESUME_PROBE_ID",
     "SET_CONFIG_ID",
     "AgentChatDecoder",
+    "ReplyProgress",
     "RoomConfiguration",
     "RpcReply",
     "agent_url",
@@ -42,12 +45,21 @@ __all__ = [
     "chat_frame",
     "config_args",
     "decode_rpc_reply",
+    "holds_message",
     "is_initial_state",
+    "last_sent_id",
     "new_room",
+    "parse_resume_signal",
     "parse_rpc_reply",
+    "resume_ack_frame",
+    "resume_probe_frame",
+    "resume_request_frame",
     "rpc_frame",
     "set_config_frame",
     "state_frame",
+    "stored_finish_reason",
+    "stored_messages_path",
+    "stored_reply",
 ]
 
 AGENT_PATH = "/agents/playground"
@@ -58,6 +70,13 @@ SET_CONFIG_ID = "config-1"
 _STATE = "cf_agent_state"
 _STATE_ERROR = "cf_agent_state_error"
 _CHAT_RESPONSE = "cf_agent_use_chat_response"
+_RESUMING = "cf_agent_stream_resuming"
+_RESUME_NONE = "cf_agent_stream_resume_none"
+# Asked after the resume request on a reconnect: a server that answers it before saying anything
+# of resuming has no resume frames (SDK versions of 2025). Any answer will do, even "does not
+# exist"; the SDK handles a connection's frames in order.
+RESUME_PROBE_ID = "resume-probe-1"
+_RESUME_PROBE_METHOD = "resumeProbe"
 # What the Agents SDK answers a call of a method the agent lacks, or has without @callable
 # (agents/src/index.ts, the "rpc" branch of onMessage).
 _MISSING_METHOD = re.compile(r"^Method \S+ (?:does not exist|is not callable)$")
@@ -119,6 +138,150 @@ def chat_frame(conversation: Conversation, *, system_in_messages: bool = False) 
 
 def _ui_message(role: str, text: str, index: int) -> dict[str, Any]:
     return {"id": f"msg-{index}", "role": role, "parts": [{"type": "text", "text": text}]}
+
+
+def resume_request_frame() -> str:
+    """Ask a room whether a reply is running (the SDK's client sends it on every connect)."""
+    return json.dumps({"type": "cf_agent_stream_resume_request"})
+
+
+def resume_probe_frame() -> str:
+    """An RPC call any server answers, sent after the resume request (see ``RESUME_PROBE_ID``)."""
+    return rpc_frame(RESUME_PROBE_ID, _RESUME_PROBE_METHOD, [])
+
+
+def resume_ack_frame(request_id: str) -> str:
+    """Take up the running reply ``request_id``: the server replays it from the start, then live."""
+    return json.dumps({"type": "cf_agent_stream_resume_ack", "id": request_id})
+
+
+def parse_resume_signal(raw: str) -> str | None:
+    """What ``raw`` says about resuming our chat request, on a connection made to resume it.
+
+    ``"resuming"``: our reply is running (ack it); ``"none"``: nothing runs in the room;
+    ``"no-resume"``: the server answered the probe first, so it has no resume frames; ``None``:
+    any other frame.
+    """
+    frame = parse_json_frame(raw, "agent")
+    if not isinstance(frame, dict):
+        return None
+    kind = frame.get("type")
+    if kind == _RESUMING:
+        return "resuming" if frame.get("id") == CHAT_REQUEST_ID else "none"
+    if kind == _RESUME_NONE:
+        return "none"
+    reply = parse_rpc_reply(frame)
+    if reply is not None and reply.id == RESUME_PROBE_ID:
+        return "no-resume"
+    return None
+
+
+def stored_messages_path(room: str) -> str:
+    """The path of ``room``'s stored UI messages (``GET``), below the playground's base URL."""
+    return f"{AGENT_PATH}/{quote(room)}/get-messages"
+
+
+def last_sent_id(conversation: Conversation, *, system_in_messages: bool) -> str:
+    """The id :func:`chat_frame` gave the last message of ``conversation``."""
+    extra = 1 if system_in_messages and conversation.system is not None else 0
+    return f"msg-{len(conversation.turns) - 1 + extra}"
+
+
+class ReplyProgress:
+    """What the caller has seen of one reply: how many characters of each part, by part id.
+
+    A resumed stream is replayed from its beginning, so after a reconnect every part is counted
+    again from zero and only what goes past what the caller has is passed on (by part id and
+    offset, never by searching the text). A reply read back from the room's stored messages is
+    matched part by part: the n-th stored text (or reasoning) part is the n-th one streamed.
+    """
+
+    def __init__(self) -> None:
+        """Nothing seen yet."""
+        self._seen: dict[tuple[str, str | None], int] = {}
+        self._received: dict[tuple[str, str | None], int] = {}
+
+    def restart(self) -> None:
+        """The stream starts again from its beginning (a replay after a reconnect)."""
+        self._received = {}
+
+    def take(self, kind: str, part_id: str | None, delta: str) -> str:
+        """The part of ``delta`` (of part ``part_id`` of ``kind``) the caller has not seen."""
+        key = (kind, part_id)
+        offset = self._received.get(key, 0)
+        end = offset + len(delta)
+        self._received[key] = end
+        seen = self._seen.get(key, 0)
+        self._seen[key] = max(seen, end)
+        return delta[max(0, seen - offset) :]
+
+    @property
+    def nothing_seen(self) -> bool:
+        """Whether no character of the reply reached the caller yet."""
+        return not any(self._seen.values())
+
+    def seen(self, kind: str, index: int) -> int:
+        """Characters the caller has of the ``index``-th part of ``kind`` (0 if never streamed)."""
+        lengths = [length for (k, _), length in self._seen.items() if k == kind]
+        return lengths[index] if index < len(lengths) else 0
+
+    def unseen_tail(self, message: dict[str, Any]) -> list[ChatEvent]:
+        """What the caller has not seen of the stored UI ``message``, in part order."""
+        events: list[ChatEvent] = []
+        counts = {"text": 0, "reasoning": 0}
+        for part in message.get("parts") or []:
+            if not isinstance(part, dict) or part.get("type") not in counts:
+                continue
+            kind = str(part["type"])
+            text = part.get("text")
+            index = counts[kind]
+            counts[kind] += 1
+            if not isinstance(text, str):
+                continue
+            tail = text[self.seen(kind, index) :]
+            if tail:
+                events.append(TextDelta(tail) if kind == "text" else ReasoningDelta(tail))
+        return events
+
+
+def holds_message(messages: object, message_id: str) -> bool:
+    """Whether the room's ``get-messages`` answer holds the message ``message_id``."""
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and m.get("id") == message_id for m in messages
+    )
+
+
+def stored_reply(messages: object, after_id: str) -> dict[str, Any] | None:
+    """The finished assistant message that answers the message ``after_id``, if stored.
+
+    ``messages`` is the room's ``get-messages`` answer. ``None`` when the room does not hold it
+    (no such message, no answer after it, or an answer still streaming).
+    """
+    if not isinstance(messages, list):
+        return None
+    ids = [m.get("id") if isinstance(m, dict) else None for m in messages]
+    if after_id not in ids:
+        return None
+    following = messages[ids.index(after_id) + 1 :]
+    answer = next(
+        (m for m in following if isinstance(m, dict) and m.get("role") == "assistant"), None
+    )
+    if answer is None:
+        return None
+    parts = answer.get("parts")
+    if not isinstance(parts, list):
+        return None
+    if any(isinstance(p, dict) and p.get("state") == "streaming" for p in parts):
+        return None
+    return answer
+
+
+def stored_finish_reason(message: dict[str, Any]) -> str | None:
+    """The finish reason kept in a stored message's metadata, if any."""
+    metadata = message.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("finishReason"), str):
+        return str(metadata["finishReason"])
+    return None
 
 
 def cancel_frame() -> str:
@@ -274,15 +437,27 @@ class AgentChatDecoder:
 
     def __init__(self, model: str, configuration: RoomConfiguration | None = None) -> None:
         """Decode a reply from ``model`` in a room configured as ``configuration`` tracks."""
-        self._model = model
+        self.model = model
         self.configuration = configuration or RoomConfiguration(model)
         self._finish_reason: str | None = None
         self._done = False
+        self._finished = False
+        self.progress = ReplyProgress()
 
     @property
     def done(self) -> bool:
         """Whether the server marked the request done."""
         return self._done
+
+    @property
+    def finished(self) -> bool:
+        """Whether the reply's ``finish`` chunk came (its text is whole)."""
+        return self._finished
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The finish reason the server reported so far."""
+        return self._finish_reason
 
     def feed(self, raw: str) -> list[ChatEvent]:
         """Decode one WebSocket text frame.
@@ -303,8 +478,21 @@ class AgentChatDecoder:
         events = self._decode_chunk(body) if isinstance(body, str) and body else []
         if frame.get("done"):
             self._done = True
-            events.append(Finish(self._finish_reason, None, self._model))
+            events.append(Finish(self._finish_reason, None, self.model))
         return events
+
+    def _note_finish(self, chunk: dict[str, Any]) -> None:
+        """Keep the finish reason a ``finish`` (or metadata) chunk reports."""
+        kind = chunk.get("type")
+        if kind == "finish":
+            self._finished = True
+        if kind in ("finish", "message-metadata"):
+            metadata = chunk.get("messageMetadata")
+            reason = chunk.get("finishReason")
+            if isinstance(metadata, dict) and isinstance(metadata.get("finishReason"), str):
+                reason = metadata["finishReason"]
+            if isinstance(reason, str):
+                self._finish_reason = reason
 
     def _decode_chunk(self, body: str) -> list[ChatEvent]:
         try:
@@ -319,19 +507,16 @@ class AgentChatDecoder:
             return []
         kind = chunk.get("type")
         delta = chunk.get("delta")
+        part_id = chunk.get("id") if isinstance(chunk.get("id"), str) else None
         if kind == "text-delta" and isinstance(delta, str) and delta:
-            return [TextDelta(delta)]
+            unseen = self.progress.take("text", part_id, delta)
+            return [TextDelta(unseen)] if unseen else []
         if kind == "reasoning-delta" and isinstance(delta, str) and delta:
-            return [ReasoningDelta(delta)]
+            unseen = self.progress.take("reasoning", part_id, delta)
+            return [ReasoningDelta(unseen)] if unseen else []
         if kind == "error":  # older servers forward the AI SDK's error chunk as it is
             raise make_stream_error(str(chunk.get("errorText") or "the model failed"))
-        if kind in ("finish", "message-metadata"):
-            metadata = chunk.get("messageMetadata")
-            reason = chunk.get("finishReason")
-            if isinstance(metadata, dict) and isinstance(metadata.get("finishReason"), str):
-                reason = metadata["finishReason"]
-            if isinstance(reason, str):
-                self._finish_reason = reason
+        self._note_finish(chunk)
         return []
 
 

@@ -384,6 +384,27 @@ export class PlaygroundSlowSetConfig extends PlaygroundWithoutSetConfig {
   }
 }
 
+/**
+ * An Agents SDK server of 2025, before resumable streams: it never announces a running reply
+ * (no `cf_agent_stream_resuming` on connect) and ignores `cf_agent_stream_resume_request` and
+ * `cf_agent_stream_resume_ack`. Replies still run to their end when the client leaves, and are
+ * stored in the room (`get-messages`), as then.
+ */
+export class PlaygroundWithoutResume extends Playground {
+  constructor(...args: ConstructorParameters<typeof Playground>) {
+    super(...args);
+    // The SDK's own (private) resume hooks, switched off on the instance.
+    const silent = {
+      handleResumeRequest: async () => {},
+      handleResumeAck: async () => {},
+      notifyStreamResuming: () => {}
+    };
+    const hooks = this as unknown as Record<string, unknown>;
+    hooks._notifyStreamResuming = () => {};
+    hooks._resumeHandshake = () => silent;
+  }
+}
+
 /** `/variant/<agent>/agents/playground/<room>` → `/agents/<agent>/<room>`; other paths unchanged. */
 function routedToVariant(request: Request): Request {
   const url = new URL(request.url);
