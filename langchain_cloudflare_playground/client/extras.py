@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["require_extra"]
+__all__ = ["is_installed", "require_extra"]
 
 DISTRIBUTION = "cloudflare-playground"
+
+
+def is_installed(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that is missing or broken
+        return False
 
 
 def require_extra(module: str, *, extra: str, needed_by: str) -> None:
@@ -15,11 +23,7 @@ def require_extra(module: str, *, extra: str, needed_by: str) -> None:
     Called before an adapter imports its framework, so that a missing framework reads as a
     missing extra rather than as a bare "No module named ...".
     """
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a parent package that is missing or broken
-        found = False
-    if not found:
+    if not is_installed(module):
         msg = (
             f"{needed_by} needs the {extra!r} extra, which is not installed:"
             f' pip install "{DISTRIBUTION}[{extra}]" (or, from a checkout of the source,'

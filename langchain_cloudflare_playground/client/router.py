@@ -181,7 +181,9 @@ class Router:
         """The route of one try: the one place a transport is chosen."""
         rung = self.ladder.current
         relayed = websocket and rung == "browser"
-        transport = self.transport(rung if relayed or rung != "browser" else _http_rung())
+        if rung == "browser" and not relayed:
+            rung = _http_rung()  # the relay opens WebSockets only
+        transport = self.transport(rung)
         cassette = active_cassette()
         if cassette is not None:
             from langchain_cloudflare_playground.testing.cassette_transport import (  # noqa: PLC0415

@@ -17,12 +17,11 @@ the state; the router builds the transports and the retrier decides when to clim
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from langchain_cloudflare_playground.client.errors import ChallengeError, PlaygroundError
-from langchain_cloudflare_playground.client.extras import DISTRIBUTION
+from langchain_cloudflare_playground.client.extras import DISTRIBUTION, is_installed
 
 __all__ = ["REMEMBER_SECONDS", "RUNGS", "Rung", "TransportLadder", "impersonation_available"]
 
@@ -48,10 +47,7 @@ _MISSING = {
 
 def impersonation_available() -> bool:
     """Whether curl_cffi, which the impersonating rung needs, is installed."""
-    try:
-        return importlib.util.find_spec("curl_cffi") is not None
-    except (ImportError, ValueError):
-        return False
+    return is_installed("curl_cffi")
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import os
 import re
@@ -24,6 +23,7 @@ from langchain_cloudflare_playground.client.errors import (
     PlaygroundConnectionError,
     untrusted_certificate,
 )
+from langchain_cloudflare_playground.client.extras import is_installed
 from langchain_cloudflare_playground.client.sessions.site_session import (
     SiteSession,
     browser_request_headers,
@@ -335,4 +335,4 @@ def browser_available(*, browser: bool | None = None) -> bool:
         return False
     if browser is None and os.environ.get(BROWSER_ENV, "").strip().lower() in _OFF:
         return False
-    return importlib.util.find_spec("nodriver") is not None and find_browser() is not None
+    return is_installed("nodriver") and find_browser() is not None
