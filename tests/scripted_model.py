@@ -48,6 +48,7 @@ from langchain_cloudflare_playground.client.tools.prompt import (
     render_tool_results,
     tools_prompt,
 )
+from tests.scripted_families import ScriptedFamily, family_for
 
 # -- what the client writes, read from the package ------------------------------------------
 
@@ -143,7 +144,7 @@ def echo_reply(body: dict[str, Any], wire_format: HttpWireFormatName) -> list[st
     shown = system
     if system:
         users = [str(m.get("content", "")) for m in turns if m.get("role") == "user"]
-        answer = tool_reply(system, users)
+        answer = tool_reply(system, users, str(body.get("model") or ""))
         if answer is not None:
             return _chunked(answer)
         shown = without_tool_section(system)
@@ -153,7 +154,8 @@ def echo_reply(body: dict[str, Any], wire_format: HttpWireFormatName) -> list[st
         # A model that follows JSON instructions: an object shaped by the schema, if any.
         return _chunked(json.dumps(object_for(system, last)))
     text = (
-        f"Echo: {last} | model={body.get('model')} | system={shown}"
+        f"Echo: {_AVAILABLE_TOOLS.sub('[tools]', str(last))} | model={body.get('model')}"
+        f" | system={shown}"
         f" | turns={len(turns)} | max_tokens={body.get('max_tokens')}"
     )
     # Word-sized chunks with their spaces, like a tokenizer's output.
@@ -268,14 +270,14 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
         f"system (messages): {shown}\n"
         f"messages: {len(messages)}\n"
         f"roles: {','.join(role for role, _ in messages)}\n"
-        f"last user: {user_text}"
+        f"last user: {_AVAILABLE_TOOLS.sub('[tools]', user_text)}"
     )
     script["text"] = _word_pairs(echo)
     # A model that follows the tool format: a tool call or an answer from tool results; None
     # when it would answer in words, as below.
     instructions = "\n".join([system, *system_messages])
     users = [text for role, text in messages if role == "user"]
-    tool_text = tool_reply(instructions, users)
+    tool_text = tool_reply(instructions, users, model)
     if tool_text is not None:
         script["text"] = _word_pairs(tool_text)
     elif JSON_INSTRUCTION in instructions:
@@ -382,6 +384,8 @@ _WORD = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")  # with O'Neill, Jean-Luc
 _MAX_DEPTH = 8
 _UNIONS = ("anyOf", "oneOf", "allOf")
 _BAD_TOOL = "no_such_tool"
+# Mistral's tools, before the request (they are not part of what the request asks).
+_AVAILABLE_TOOLS = re.compile(r"\[AVAILABLE_TOOLS\].*?\[/AVAILABLE_TOOLS\]", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -399,38 +403,41 @@ class _Found:
     used: bool = False
 
 
-def tool_reply(system: str, users: list[str]) -> str | None:
+def tool_reply(system: str, users: list[str], model: str = "") -> str | None:
     """The scripted model's answer in the tool format, or ``None`` to answer as usual.
 
-    ``users`` are the texts of the user messages, oldest first. Tool results get a plain answer
-    quoting them; a request gets a ``{"tool_calls": [...]}`` object for the tools it names (by
-    their full name, else by the words of one name), or for the first tool when a call is
+    ``users`` are the texts of the user messages, oldest first. A model of a family with a
+    format of its own (``tests/scripted_families.py``, by ``model`` id) takes tools offered only
+    in that format and writes its calls natively; any other model takes the generic format.
+    Tool results get a plain answer quoting them; a request gets calls for the tools it names
+    (by their full name, else by the words of one name), or for the first tool when a call is
     required. Arguments come from the request: quoted strings, then capitalized phrases for
     strings, numbers in order for numbers, an enum value the request mentions. After a
     correction (``Your last reply could not be used: ...``) the request is the one before it.
     """
-    lines = [line.removesuffix("\r") for line in system.split("\n")]
-    if FORMAT.heading not in lines:
-        return None
+    family = family_for(model)
+    read_results = (family.read_results if family else None) or _tool_results
     last = users[-1] if users else ""
-    results = _tool_results(last)
+    request = next(
+        (
+            text
+            for text in reversed(users)
+            if not text.startswith(FORMAT.correction) and read_results(text) is None
+        ),
+        "",
+    )
+    offer = _offer(family, system, request)
+    if offer is None:
+        return None
+    tools, named, required = offer
+    request = _AVAILABLE_TOOLS.sub("", request)
+    results = read_results(last)
     if results is not None:
         return f"The tool answered: {'; '.join(results)}."
     correcting = last.startswith(FORMAT.correction)
-    request = last
-    if correcting:
-        request = next(
-            (
-                text
-                for text in reversed(users)
-                if not text.startswith(FORMAT.correction) and _tool_results(text) is None
-            ),
-            "",
-        )
     if "[prose]" in request:
         return "I would rather answer in words."
     text = _TRIGGER.sub("", request).strip()
-    tools, named, required = _tool_section(lines)
     chosen = _choose_tools(tools, text, named=named, required=required)
     bad_tool = "[always-bad]" in request or ("[bad-tool]" in request and not correcting)
     if not chosen and bad_tool and tools:
@@ -445,22 +452,52 @@ def tool_reply(system: str, users: list[str]) -> str | None:
     ]
     if bad_tool:
         calls = [{"name": _BAD_TOOL, "arguments": calls[0]["arguments"]}]
-    payload = json.dumps({"tool_calls": calls}, ensure_ascii=False)
-    if "[fenced]" in request:
-        return f"I will use a tool.\n```json\n{payload}\n```\n"
-    return payload
+    return _written_calls(family, calls, fenced="[fenced]" in request)
+
+
+def _offer(
+    family: ScriptedFamily | None, system: str, request: str
+) -> tuple[list[_ToolSpec], str | None, bool] | None:
+    """The tools offered in the way this model reads, the tool named by the choice, whether a
+    call is due; ``None`` when no tools were offered that way."""
+    if family is None:
+        lines = [line.removesuffix("\r") for line in system.split("\n")]
+        return _tool_section(lines) if FORMAT.heading in lines else None
+    offered = family.read_tools(system, request)
+    if offered is None:
+        return None
+    named = FORMAT.named_choice.search(system)
+    tools = [_ToolSpec(tool.name, tool.schema) for tool in offered]
+    return tools, named.group(1) if named else None, FORMAT.required_choice in system
+
+
+def _written_calls(
+    family: ScriptedFamily | None, calls: list[dict[str, Any]], *, fenced: bool
+) -> str:
+    """The calls as this model writes them; ``fenced``: with prose first (JSON in a fence)."""
+    if family is not None and (family.name != "llama-json" or not fenced):
+        return family.write_calls("I will use a tool.\n" if fenced else "", calls)
+    if family is not None:
+        payload = family.write_calls("", calls)
+    else:
+        payload = json.dumps({"tool_calls": calls}, ensure_ascii=False)
+    return f"I will use a tool.\n```json\n{payload}\n```\n" if fenced else payload
 
 
 def without_tool_section(system: str) -> str:
     """``system`` with its tool section folded to ``[tools: a, b]``, for the echo.
 
     A model answering in words does not repeat the call format, whose template a client would
-    take for a broken call.
+    take for a broken call. A family's own section (``# Tools`` to the end, where the client
+    puts it) and Mistral's ``[AVAILABLE_TOOLS]`` fold the same way.
     """
     lines = system.split("\n")
     bare = [line.removesuffix("\r") for line in lines]
     if FORMAT.heading not in bare:
-        return system
+        listed = _AVAILABLE_TOOLS.sub("[tools]", system)
+        if FORMAT.section not in bare:
+            return listed
+        return "\n".join([*lines[: bare.index(FORMAT.section)], "[tools]"])
     heading = bare.index(FORMAT.heading)
     start = max((i for i in range(heading) if bare[i] == FORMAT.section), default=heading)
     end = next((i for i in range(heading + 1, len(bare)) if bare[i].startswith("# ")), len(bare))

@@ -5,8 +5,9 @@ may be a string or a list of text parts, which are flattened. Anything the playg
 (images, audio, files) raises a ``ValueError`` that names the part, instead of being dropped.
 
 Tool calling travels as text too: an assistant dict may carry ``tool_calls`` (``id``, ``name``,
-``arguments``), and ``{"role": "tool", "tool_call_id": ..., "content": ...}`` carries a result;
-both are written into the turns as ``tools.prompt`` describes.
+``arguments``), and ``{"role": "tool", "tool_call_id": ..., "content": ...}`` carries a result.
+Both are kept as they are here, on the turn, and written into its text once the model is known,
+each model family its own way (``tools.offerings``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args
 
-from langchain_cloudflare_playground.client.tools.prompt import (
-    ToolResult,
-    render_tool_calls,
-    render_tool_results,
-)
-from langchain_cloudflare_playground.client.tools.spec import ToolCall
+from langchain_cloudflare_playground.client.tools.spec import ToolCall, ToolResult
 
 __all__ = ["Conversation", "Message", "MessageInput", "Role", "normalize_messages"]
 
@@ -33,10 +29,16 @@ _TEXT_PART_TYPES = ("text", "input_text", "output_text")
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message in the client's normal form: a role and plain text."""
+    """One chat message in the client's normal form: a role and plain text.
+
+    An assistant turn may also hold the tool calls it made, and a user turn the results of
+    earlier calls; ``tools.offerings`` writes them into the text for the model in use.
+    """
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
 
 
 MessageInput = Union[Message, Mapping[str, object]]  # noqa: UP007 (runtime alias on 3.10)
@@ -48,6 +50,11 @@ class Conversation:
 
     system: str | None
     turns: tuple[Message, ...]
+
+    @property
+    def has_tool_turns(self) -> bool:
+        """Whether a turn holds tool calls or results still to be written into its text."""
+        return any(turn.tool_calls or turn.tool_results for turn in self.turns)
 
 
 def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
@@ -70,7 +77,7 @@ def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
             results.append(_to_tool_result(raw, index, calls))
             continue
         if results:
-            turns.append(Message("user", render_tool_results(results)))
+            turns.append(Message("user", "", tool_results=tuple(results)))
             results = []
         message = _to_message(raw, index, calls)
         if message.role == "system":
@@ -78,7 +85,7 @@ def normalize_messages(messages: Iterable[MessageInput] | str) -> Conversation:
         else:
             turns.append(message)
     if results:
-        turns.append(Message("user", render_tool_results(results)))
+        turns.append(Message("user", "", tool_results=tuple(results)))
     if not turns:
         msg = "messages must contain at least one user message; got only system messages or none."
         raise ValueError(msg)
@@ -108,7 +115,7 @@ def _to_message(raw: MessageInput, index: int, calls: dict[str, tuple[str, int]]
     if role == "assistant" and made:
         parsed = [_to_tool_call(call, index) for call in _as_list(made, index)]
         calls.update((call.id, (call.name, place)) for place, call in enumerate(parsed, 1))
-        content = render_tool_calls(content, parsed)
+        return Message("assistant", content, tool_calls=tuple(parsed))
     return Message(role, content)  # type: ignore[arg-type]  # checked against _ROLES above
 
 

@@ -182,13 +182,21 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
             )
             return self._retrier.stream(lambda: self._router.stream(request))
 
-        if offered and choice != "none":
-            from langchain_cloudflare_playground.client.tools.calling import (  # noqa: PLC0415
-                stream_with_tools,
-                with_tools_prompt,
+        offering_tools = bool(offered) and choice != "none"
+        if offering_tools or conversation.has_tool_turns:
+            # Tools, calls and results are written for the model's family (loaded only then).
+            from langchain_cloudflare_playground.client.tools.offerings import (  # noqa: PLC0415
+                offering_for,
+                written_for,
             )
 
-            conversation = with_tools_prompt(conversation, offered, choice)
+            tools = offered if offering_tools else ()
+            conversation = written_for(offering_for(resolved), conversation, tools, choice)
+        if offering_tools:
+            from langchain_cloudflare_playground.client.tools.calling import (  # noqa: PLC0415
+                stream_with_tools,
+            )
+
             events = stream_with_tools(send, conversation, offered, choice)
         else:
             events = send(conversation)

@@ -16,6 +16,11 @@ from langchain_core.messages import (
 from langchain_cloudflare_playground.client import Finish, ReasoningDelta, TextDelta, Usage
 from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
+from langchain_cloudflare_playground.client.tools.offerings import (
+    GENERIC,
+    offering_for,
+    written_for,
+)
 from langchain_cloudflare_playground.conversion import ChunkBuilder, to_playground_messages
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -46,18 +51,21 @@ def test_earlier_reasoning_is_not_sent_back():
     assert to_playground_messages([earlier]) == [{"role": "assistant", "content": ["the answer"]}]
 
 
-def test_tool_calls_and_results_travel_as_text_the_model_can_read():
-    history = [
+def _tool_history():
+    return [
         HumanMessage("What is 1 + 2?"),
         AIMessage(
             [{"type": "text", "text": "Adding."}, {"type": "tool_use", "id": "c1", "name": "add"}],
             tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}],
         ),
         ToolMessage("3", tool_call_id="c1"),
-        ToolMessage("Error: overflow", tool_call_id="c1", status="error"),
+        ToolMessage("overflow", tool_call_id="c1", status="error"),
     ]
 
-    turns = normalize_messages(to_playground_messages(history)).turns
+
+def test_tool_calls_and_results_travel_as_text_the_model_can_read():
+    conversation = normalize_messages(to_playground_messages(_tool_history()))
+    turns = written_for(GENERIC, conversation, (), "auto").turns
 
     assert [turn.role for turn in turns] == ["user", "assistant", "user"]
     assert turns[1].content == (
@@ -65,7 +73,19 @@ def test_tool_calls_and_results_travel_as_text_the_model_can_read():
     )
     # Adjacent results go back as one turn; the tool is named from the call it answers.
     assert turns[2].content == (
-        "Tool result for add (call 1):\n3\n\nTool error for add (call 1):\nError: overflow"
+        "Tool result for add (call 1):\n3\n\nTool error for add (call 1):\noverflow"
+    )
+
+
+def test_tool_calls_and_results_travel_in_the_model_familys_own_markup():
+    conversation = normalize_messages(to_playground_messages(_tool_history()))
+    turns = written_for(offering_for("@cf/qwen/qwq-32b"), conversation, (), "auto").turns
+
+    assert turns[1].content == (
+        'Adding.\n<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>'
+    )
+    assert turns[2].content == (
+        "<tool_response>\n3\n</tool_response>\n<tool_response>\nError: overflow\n</tool_response>"
     )
 
 

@@ -12,12 +12,12 @@ from langchain_cloudflare_playground.client.tools.spec import (
     Tool,
     ToolCall,
     ToolChoice,
+    ToolResult,
     normalize_tool_choice,
 )
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.tools.parser import ParsedReply, parse_reply
-    from langchain_cloudflare_playground.client.tools.prompt import ToolResult
 
 __all__ = [
     "ParsedReply",
@@ -36,9 +36,5 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401 (module attributes of any typ
         from langchain_cloudflare_playground.client.tools import parser  # noqa: PLC0415
 
         return getattr(parser, name)
-    if name == "ToolResult":
-        from langchain_cloudflare_playground.client.tools import prompt  # noqa: PLC0415
-
-        return prompt.ToolResult
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

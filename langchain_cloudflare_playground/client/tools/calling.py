@@ -17,26 +17,15 @@ from langchain_cloudflare_playground.client.events import (
 )
 from langchain_cloudflare_playground.client.messages import Conversation, Message
 from langchain_cloudflare_playground.client.tools.parser import ParsedReply, parse_reply
-from langchain_cloudflare_playground.client.tools.prompt import correction_request, tools_prompt
+from langchain_cloudflare_playground.client.tools.prompt import correction_request
 from langchain_cloudflare_playground.client.tools.prose_splitter import ProseSplitter
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.tools.spec import Tool
 
-__all__ = ["stream_with_tools", "with_tools_prompt"]
+__all__ = ["stream_with_tools"]
 
 SendConversation = Callable[[Conversation], AsyncGenerator[ChatEvent, None]]
-
-
-def with_tools_prompt(
-    conversation: Conversation, tools: Sequence[Tool], choice: str
-) -> Conversation:
-    """``conversation`` with the tools and the call format added to its system prompt."""
-    if choice == "none" or not tools:
-        return conversation
-    section = tools_prompt(tools, choice)
-    system = f"{conversation.system}\n\n{section}" if conversation.system else section
-    return replace(conversation, system=system)
 
 
 async def stream_with_tools(
@@ -47,7 +36,7 @@ async def stream_with_tools(
     *,
     corrections: int = 1,
 ) -> AsyncGenerator[ChatEvent, None]:
-    """Stream a reply to ``conversation`` (already carrying the tools prompt) as events.
+    """Stream a reply to ``conversation`` (tools already offered in it, ``offerings``) as events.
 
     Prose streams as :class:`TextDelta`; a reply that holds calls ends with one
     :class:`~langchain_cloudflare_playground.client.tools.ToolCall` per call, then a

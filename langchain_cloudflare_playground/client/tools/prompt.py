@@ -1,7 +1,8 @@
-"""How tools, earlier calls and their results are written into a plain-text chat.
+"""The generic tool format: how tools, earlier calls and their results are written into a chat.
 
 The playground takes no client-defined tools, so the tools and the answer format go into the
-system prompt, and the model answers a call as one JSON object::
+system prompt. Families with a format of their own get theirs (``offerings``); every other model
+is asked to answer a call as one JSON object::
 
     {"tool_calls": [{"name": "get_weather", "arguments": {"location": "Paris"}}]}
 
@@ -9,69 +10,73 @@ One JSON shape for one or many calls keeps the instruction short, and the same s
 earlier calls are written back into the history, so the model sees its own past turns in the format
 it was asked for. Results come back as a user turn whose blocks start with
 ``Tool result for <tool> (call <n>):``, ``n`` being the call's place in the turn that made it.
+
+The rule for *when* to call (the tool choice) and the correction request are shared by every
+family's format.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from string import Template
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall
+    from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall, ToolResult
 
 __all__ = [
     "CORRECTION_PREFIX",
-    "ToolResult",
+    "GENERIC_RESULTS_NOTE",
+    "GENERIC_SECTION",
     "correction_request",
+    "describe_tools",
     "render_tool_calls",
     "render_tool_results",
     "tools_prompt",
+    "when_to_call",
 ]
 
 CORRECTION_PREFIX = "Your last reply could not be used:"
-_CALL_FORMAT = (
-    '{"tool_calls": [{"name": "<tool name>", "arguments": {"<argument name>": <value>}}]}'
+
+# $tools: the tools as ``describe_tools`` lists them; $rules: the results note, then when to call.
+GENERIC_SECTION = Template(
+    "# Tools\n\n"
+    "You can call the tools below. Each is listed with what it does and the JSON schema of"
+    " its arguments.\n\n"
+    "$tools\n\n"
+    "# How to call tools\n\n"
+    "To call tools, reply with only a JSON object in this form, with nothing before or after"
+    " it:\n"
+    '{"tool_calls": [{"name": "<tool name>", "arguments": {"<argument name>": <value>}}]}\n'
+    "List several calls to have them run together. Use only the tools and arguments listed"
+    " above. $rules"
+)
+GENERIC_RESULTS_NOTE = (
+    'Each result comes back in a message that starts with "Tool result" (or "Tool error" when'
+    " the tool failed); then answer from it."
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """What a tool returned (or the error it raised) for one call.
-
-    ``call`` names the call for the model: its place among the calls of its turn (``"2"``).
-    """
-
-    call: str
-    name: str
-    content: str
-    is_error: bool = False
-
-
 def tools_prompt(tools: Sequence[Tool], choice: str) -> str:
-    """The system-prompt section that lists ``tools`` and says how and when to call them."""
-    listed = "\n\n".join(_describe(tool) for tool in tools)
+    """The generic system-prompt section that lists ``tools`` and says how and when to call."""
+    rules = f"{GENERIC_RESULTS_NOTE}\n{when_to_call(choice)}"
+    return GENERIC_SECTION.substitute(tools=describe_tools(tools), rules=rules)
+
+
+def when_to_call(choice: str) -> str:
+    """The sentence that says when to call: the tool choice, in words."""
     if choice == "required":
-        when = "You must call at least one tool now."
-    elif choice != "auto":
-        when = f'You must call the tool "{choice}" now.'
-    else:
-        when = "Call a tool only when it helps to answer; otherwise answer in plain text."
-    return (
-        "# Tools\n\n"
-        "You can call the tools below. Each is listed with what it does and the JSON schema of"
-        " its arguments.\n\n"
-        f"{listed}\n\n"
-        "# How to call tools\n\n"
-        "To call tools, reply with only a JSON object in this form, with nothing before or after"
-        f" it:\n{_CALL_FORMAT}\n"
-        "List several calls to have them run together. Use only the tools and arguments listed"
-        ' above. Each result comes back in a message that starts with "Tool result" (or'
-        ' "Tool error" when the tool failed); then answer from it.\n'
-        f"{when}"
-    )
+        return "You must call at least one tool now."
+    if choice != "auto":
+        return f'You must call the tool "{choice}" now.'
+    return "Call a tool only when it helps to answer; otherwise answer in plain text."
+
+
+def describe_tools(tools: Sequence[Tool]) -> str:
+    """Each tool under its own heading, with its description and its arguments' JSON schema."""
+    return "\n\n".join(_describe(tool) for tool in tools)
 
 
 def render_tool_calls(text: str, calls: Iterable[ToolCall]) -> str:
@@ -93,8 +98,8 @@ def render_tool_results(results: Iterable[ToolResult]) -> str:
 def correction_request(problem: str) -> str:
     """The user turn that asks the model to fix a reply that could not be used."""
     return (
-        f"{CORRECTION_PREFIX} {problem} Reply again, either with only the JSON object of"
-        " corrected tool calls, or with a plain-text answer."
+        f"{CORRECTION_PREFIX} {problem} Reply again, either with only the corrected tool calls,"
+        " written as you were asked to write calls, or with a plain-text answer."
     )
 
 

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Tool", "ToolCall", "ToolChoice", "new_call_id", "normalize_tool_choice", "to_tool"]
+__all__ = [
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "ToolResult",
+    "new_call_id",
+    "normalize_tool_choice",
+    "to_tool",
+]
 
 # "auto", "required" (or "any"): at least one call, "none", or the name of the one tool to call.
 ToolChoice = str
@@ -49,6 +57,19 @@ class ToolCall:
     id: str
     name: str
     arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool returned (or the error it raised) for one call.
+
+    ``call`` names the call for the model: its place among the calls of its turn (``"2"``).
+    """
+
+    call: str
+    name: str
+    content: str
+    is_error: bool = False
 
 
 def new_call_id() -> str:

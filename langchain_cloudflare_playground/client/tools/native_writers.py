@@ -1,0 +1,257 @@
+"""The pieces of each family's own tool format that the client writes.
+
+Three kinds: how the tools are listed (JSON function definitions, or harmony's TypeScript-like
+namespace), how an earlier assistant turn's calls are written back (in the format the family
+writes them, so the model sees its own past turns as it would have written them), and how results
+go back. Which family gets which is data, in ``offerings``; the facts and their sources are in
+``docs/tool-formats.md``.
+
+The playground carries only system, user and assistant turns, so results always travel in a user
+turn: in the family's own result markup where it has one that is plain text (Qwen's and Hermes's
+``<tool_response>``, Mistral's ``[TOOL_RESULTS]``, Gemma's ``tool_output`` fence), else in the
+generic words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall, ToolResult
+
+__all__ = [
+    "glm_calls",
+    "harmony_calls",
+    "hermes_calls",
+    "json_definition_lines",
+    "json_definition_list",
+    "llama_json_calls",
+    "mistral_calls",
+    "mistral_results",
+    "pythonic_calls",
+    "tool_output_results",
+    "tool_response_results",
+    "typescript_namespace",
+]
+
+_MAX_DEPTH = 8
+
+# -- listing the tools ---------------------------------------------------------------------
+
+
+def _definition(tool: Tool) -> dict[str, Any]:
+    """A tool as the OpenAI-style function definition most chat templates list."""
+    function = {"name": tool.name, "description": tool.description.strip()}
+    return {"type": "function", "function": {**function, "parameters": dict(tool.parameters)}}
+
+
+def json_definition_lines(tools: Sequence[Tool]) -> str:
+    """One JSON function definition per line (Qwen, Hermes, GLM, Llama 3.1)."""
+    return "\n".join(json.dumps(_definition(tool), ensure_ascii=False) for tool in tools)
+
+
+def json_definition_list(tools: Sequence[Tool]) -> str:
+    """The function definitions as one JSON list (Llama 3.2 and 4, Gemma, Mistral)."""
+    return json.dumps([_definition(tool) for tool in tools], ensure_ascii=False)
+
+
+def typescript_namespace(tools: Sequence[Tool]) -> str:
+    """gpt-oss's ``namespace functions``: one TypeScript-like type per tool."""
+    types = []
+    for tool in tools:
+        comment = _comment(tool.description)
+        schema = dict(tool.parameters)
+        properties = schema.get("properties")
+        if isinstance(properties, dict) and properties:
+            shape = f"(_: {_ts_object(schema, schema, 0)}) => any;"
+        else:
+            shape = "() => any;"
+        types.append(f"{comment}type {tool.name} = {shape}")
+    return "namespace functions {\n\n" + "\n\n".join(types) + "\n\n} // namespace functions"
+
+
+def _comment(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return "".join(f"// {line}\n" for line in lines)
+
+
+def _ts_object(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> str:
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not properties or depth >= _MAX_DEPTH:
+        return "object"
+    required = schema.get("required")
+    needed = set(required) if isinstance(required, list) else set()
+    lines = ["{"]
+    for name, given in properties.items():
+        spec = given if isinstance(given, dict) else {}
+        description = spec.get("description")
+        if isinstance(description, str):
+            lines.append(_comment(description).rstrip("\n"))
+        optional = "" if name in needed else "?"
+        default = f" // default: {json.dumps(spec['default'])}" if "default" in spec else ""
+        lines.append(f"{name}{optional}: {_ts_type(spec, root, depth + 1)},{default}")
+    lines.append("}")
+    return "\n".join(line for line in lines if line)
+
+
+def _ts_type(  # noqa: PLR0911 (one branch per JSON schema type)
+    schema: Mapping[str, Any], root: Mapping[str, Any], depth: int
+) -> str:
+    if depth >= _MAX_DEPTH:
+        return "any"
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _ts_type(_pointer(root, ref), root, depth + 1)
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            return " | ".join(_ts_type(b, root, depth + 1) for b in branches if isinstance(b, dict))
+    if isinstance(schema.get("enum"), list):
+        return " | ".join(json.dumps(value, ensure_ascii=False) for value in schema["enum"])
+    if "const" in schema:
+        return json.dumps(schema["const"], ensure_ascii=False)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(_ts_type({**schema, "type": k}, root, depth + 1) for k in kind)
+    if kind == "array":
+        items = schema.get("items")
+        item = _ts_type(items, root, depth + 1) if isinstance(items, dict) else "any"
+        return f"({item})[]" if " | " in item else f"{item}[]"
+    if kind == "object" or "properties" in schema:
+        return _ts_object(schema, root, depth + 1)
+    return {"string": "string", "integer": "number", "number": "number"}.get(
+        str(kind), "boolean" if kind == "boolean" else "null" if kind == "null" else "any"
+    )
+
+
+def _pointer(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
+    node: Any = root
+    for part in ref.lstrip("#").split("/")[1:]:
+        node = (
+            node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        )
+    return node if isinstance(node, dict) else {}
+
+
+# -- earlier calls, as the family writes them ----------------------------------------------
+
+
+def _with_text(text: str, calls_text: str) -> str:
+    return f"{text.rstrip()}\n{calls_text}" if text.strip() else calls_text
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def llama_json_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Llama 3.1/3.3: ``{"name": ..., "parameters": {...}}``, one per line."""
+    lines = [_json({"name": c.name, "parameters": dict(c.arguments)}) for c in calls]
+    return _with_text(text, "\n".join(lines))
+
+
+def pythonic_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Llama 3.2/4 and Gemma: ``[name(argument=value, ...), ...]``."""
+    written = [
+        f"{c.name}({', '.join(f'{key}={_python(value)}' for key, value in c.arguments.items())})"
+        for c in calls
+    ]
+    return _with_text(text, f"[{', '.join(written)}]")
+
+
+def _python(value: object) -> str:
+    """``value`` as a Python literal (the pythonic format is read as Python)."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return f"[{', '.join(_python(item) for item in value)}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_json(str(k))}: {_python(v)}" for k, v in value.items()) + "}"
+    return _json(str(value))
+
+
+def hermes_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Qwen and Hermes: one ``<tool_call>`` tag per call around ``{"name", "arguments"}``."""
+    tags = [
+        f"<tool_call>\n{_json({'name': c.name, 'arguments': dict(c.arguments)})}\n</tool_call>"
+        for c in calls
+    ]
+    return _with_text(text, "\n".join(tags))
+
+
+def glm_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """GLM 4.5 and later: the name, then one ``<arg_key>``/``<arg_value>`` pair per argument."""
+    tags = []
+    for call in calls:
+        pairs = "".join(
+            f"<arg_key>{key}</arg_key>\n<arg_value>"
+            f"{value if isinstance(value, str) else _json(value)}</arg_value>\n"
+            for key, value in call.arguments.items()
+        )
+        tags.append(f"<tool_call>{call.name}\n{pairs}</tool_call>")
+    return _with_text(text, "\n".join(tags))
+
+
+def mistral_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Mistral: ``[TOOL_CALLS]`` and a JSON list of calls, each with its 9-character id."""
+    listed = [
+        {"name": c.name, "arguments": dict(c.arguments), "id": mistral_call_id(str(place))}
+        for place, c in enumerate(calls, 1)
+    ]
+    return _with_text(text, f"[TOOL_CALLS]{_json(listed)}")
+
+
+def mistral_call_id(reference: str) -> str:
+    """A call's place (or id) as Mistral's call ids are written: nine letters and digits.
+
+    Made from the place, never random: a prompt that changed on every run would never match a
+    recorded cassette.
+    """
+    if reference.isdigit():
+        return f"call{int(reference) % 100_000:05d}"
+    return (re.sub(r"[^A-Za-z0-9]", "", reference) + "0" * 9)[:9]
+
+
+def harmony_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """gpt-oss: a commentary message addressed to ``functions.NAME`` per call."""
+    messages = [
+        f"<|channel|>commentary to=functions.{c.name} <|constrain|>json<|message|>"
+        f"{_json(dict(c.arguments))}<|call|>"
+        for c in calls
+    ]
+    return _with_text(text, "".join(messages))
+
+
+# -- results, in the family's own markup ---------------------------------------------------
+
+
+def _content(result: ToolResult) -> str:
+    # A failed call is marked, once: LangChain's own error results already start with "Error".
+    if not result.is_error or result.content.lstrip().lower().startswith("error"):
+        return result.content
+    return f"Error: {result.content}"
+
+
+def tool_response_results(results: Sequence[ToolResult]) -> str:
+    """Qwen, Hermes and GLM: each result inside ``<tool_response>`` tags, in one user turn."""
+    return "\n".join(f"<tool_response>\n{_content(r)}\n</tool_response>" for r in results)
+
+
+def tool_output_results(results: Sequence[ToolResult]) -> str:
+    """Gemma: each result in a ``tool_output`` fence."""
+    return "\n".join(f"```tool_output\n{_content(r)}\n```" for r in results)
+
+
+def mistral_results(results: Sequence[ToolResult]) -> str:
+    """Mistral: ``[TOOL_RESULTS]{"content": ..., "call_id": ...}[/TOOL_RESULTS]`` per result."""
+    return "".join(
+        f"[TOOL_RESULTS]{_json({'content': _content(r), 'call_id': mistral_call_id(r.call)})}"
+        "[/TOOL_RESULTS]"
+        for r in results
+    )

@@ -1,0 +1,257 @@
+"""How tools are offered to each model family, chosen by model id: one table, :data:`OFFERINGS`.
+
+A family trained on a format of its own is offered the tools in it, is shown its earlier calls
+written that way, and gets results back in its own markup; every other model gets the generic
+format (``prompt``). Which family a model id belongs to, each family's prompt text and which
+writers it uses are data here, not branches elsewhere. Whatever the offering, the reply is read
+by the same parser, which reads every family's format.
+
+The facts (and how far each was checked) are in ``docs/tool-formats.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from string import Template
+from typing import TYPE_CHECKING
+
+from langchain_cloudflare_playground.client.messages import Conversation, Message
+from langchain_cloudflare_playground.client.tools import native_writers as write
+from langchain_cloudflare_playground.client.tools.prompt import (
+    GENERIC_RESULTS_NOTE,
+    GENERIC_SECTION,
+    describe_tools,
+    render_tool_calls,
+    render_tool_results,
+    when_to_call,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall, ToolResult
+
+__all__ = ["GENERIC", "OFFERINGS", "Offering", "offering_for", "written_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Offering:
+    """One family's way of being offered tools, shown its calls, and given results.
+
+    ``section`` is the system prompt's tool section, a template of ``$tools`` (the tools as
+    ``list_tools`` writes them) and ``$rules`` (``results_note``, then when to call). A family
+    whose tools stand before the request instead (Mistral) has ``before_request``, a template of
+    ``$tools``.
+    """
+
+    name: str
+    families: str
+    models: re.Pattern[str]
+    section: Template
+    list_tools: Callable[[Sequence[Tool]], str]
+    write_calls: Callable[[str, Sequence[ToolCall]], str]
+    write_results: Callable[[Sequence[ToolResult]], str]
+    results_note: str
+    before_request: Template | None = None
+
+    def system_section(self, tools: Sequence[Tool], choice: str) -> str:
+        """The section added to the system prompt for ``tools`` and the tool ``choice``."""
+        listed = "" if self.before_request else self.list_tools(tools)
+        rules = f"{self.results_note}\n{when_to_call(choice)}"
+        return self.section.substitute(tools=listed, rules=rules)
+
+
+_TOOL_RESPONSE_NOTE = (
+    "Each result comes back inside <tool_response></tool_response> tags (starting with"
+    ' "Error:" when the tool failed); then answer from it.'
+)
+# Qwen's and Hermes's own wording, from their chat templates (docs/tool-formats.md).
+_HERMES_SECTION = Template(
+    "# Tools\n\n"
+    "You may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n$tools\n</tools>\n\n"
+    "For each function call, return a json object with function name and arguments within"
+    " <tool_call></tool_call> XML tags:\n"
+    '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>\n'
+    "$rules"
+)
+
+GENERIC = Offering(
+    name="generic",
+    families="every other model",
+    models=re.compile(r"(?!)"),  # chosen when no other offering is
+    section=GENERIC_SECTION,
+    list_tools=describe_tools,
+    write_calls=render_tool_calls,
+    write_results=render_tool_results,
+    results_note=GENERIC_RESULTS_NOTE,
+)
+
+OFFERINGS: tuple[Offering, ...] = (
+    Offering(
+        name="llama-json",
+        families="Meta Llama 3.1, 3.3",
+        models=re.compile(r"/llama-3\.[13]-"),
+        section=Template(
+            "# Tools\n\n"
+            "You have access to the functions below, given as JSON function definitions:\n\n"
+            "$tools\n\n"
+            "To call a function, respond with only a JSON object in the format"
+            ' {"name": function name, "parameters": dictionary of argument name and its'
+            " value}, one object per line to call several. Do not use variables.\n"
+            "$rules"
+        ),
+        list_tools=write.json_definition_lines,
+        write_calls=write.llama_json_calls,
+        # Llama's results go in an `ipython` turn, which the playground does not carry.
+        write_results=render_tool_results,
+        results_note=GENERIC_RESULTS_NOTE,
+    ),
+    Offering(
+        name="pythonic",
+        families="Meta Llama 3.2, Llama 4",
+        models=re.compile(r"/llama-(?:3\.2|4)-"),
+        section=Template(
+            "# Tools\n\n"
+            "Here is a list of functions in JSON format that you can invoke:\n$tools\n\n"
+            "If you decide to invoke any of the functions, you MUST put it in the format of"
+            " [func_name1(params_name1=params_value1, params_name2=params_value2...),"
+            " func_name2(params)], and you SHOULD NOT include any other text in the response.\n"
+            "$rules"
+        ),
+        list_tools=write.json_definition_list,
+        write_calls=write.pythonic_calls,
+        write_results=render_tool_results,  # Llama's `ipython` turn again
+        results_note=GENERIC_RESULTS_NOTE,
+    ),
+    Offering(
+        name="gemma",
+        families="Google Gemma 3",
+        models=re.compile(r"/gemma-3-"),
+        section=Template(
+            "# Tools\n\n"
+            "You have access to functions. If you decide to invoke any of the function(s), you"
+            " MUST put it in the format of [func_name1(params_name1=params_value1,"
+            " params_name2=params_value2...), func_name2(params)]\n"
+            "You SHOULD NOT include any other text in the response if you call a function.\n"
+            "$tools\n\n"
+            "$rules"
+        ),
+        list_tools=write.json_definition_list,
+        write_calls=write.pythonic_calls,
+        write_results=write.tool_output_results,
+        results_note=(
+            "Each result comes back in a ```tool_output block (starting with"
+            ' "Error:" when the tool failed); then answer from it.'
+        ),
+    ),
+    Offering(
+        name="hermes",
+        families="Qwen 2.5, QwQ, Qwen3, Hermes 2 Pro",
+        models=re.compile(r"/(?:qwen2\.5-|qwq-|qwen3-(?!coder)|hermes-2-pro-)"),
+        section=_HERMES_SECTION,
+        list_tools=write.json_definition_lines,
+        write_calls=write.hermes_calls,
+        write_results=write.tool_response_results,
+        results_note=_TOOL_RESPONSE_NOTE,
+    ),
+    Offering(
+        name="glm",
+        families="GLM 4.5 and later",
+        models=re.compile(r"/glm-(?:4\.[5-9]|[5-9])"),
+        section=Template(
+            "# Tools\n\n"
+            "You may call one or more functions to assist with the user query.\n\n"
+            "You are provided with function signatures within <tools></tools> XML tags:\n"
+            "<tools>\n$tools\n</tools>\n\n"
+            "For each function call, output the function name and arguments within the"
+            " following XML format:\n"
+            "<tool_call>{function-name}\n<arg_key>{arg-key-1}</arg_key>\n"
+            "<arg_value>{arg-value-1}</arg_value>\n...\n</tool_call>\n"
+            "$rules"
+        ),
+        list_tools=write.json_definition_lines,
+        write_calls=write.glm_calls,
+        write_results=write.tool_response_results,
+        results_note=_TOOL_RESPONSE_NOTE,
+    ),
+    Offering(
+        name="mistral",
+        families="Mistral Small 3.1",
+        models=re.compile(r"/mistral-small-3\.1-"),
+        section=Template(
+            "# Tools\n\n"
+            "The functions you can call are listed in [AVAILABLE_TOOLS] before the request."
+            ' To call them, reply with [TOOL_CALLS] and a JSON list: [TOOL_CALLS][{"name":'
+            ' function name, "arguments": dictionary of argument name and its value}].\n'
+            "$rules"
+        ),
+        list_tools=write.json_definition_list,
+        write_calls=write.mistral_calls,
+        write_results=write.mistral_results,
+        results_note=(
+            "Each result comes back in [TOOL_RESULTS] (its content starting with"
+            ' "Error:" when the tool failed); then answer from it.'
+        ),
+        before_request=Template("[AVAILABLE_TOOLS]$tools[/AVAILABLE_TOOLS]"),
+    ),
+    Offering(
+        name="harmony",
+        families="OpenAI gpt-oss",
+        models=re.compile(r"/gpt-oss-"),
+        section=Template("# Tools\n\n## functions\n\n$tools\n\n$rules"),
+        list_tools=write.typescript_namespace,
+        write_calls=write.harmony_calls,
+        # Harmony's results come from a `functions.NAME` author, which the playground does
+        # not carry.
+        write_results=render_tool_results,
+        results_note=GENERIC_RESULTS_NOTE,
+    ),
+)
+
+
+def offering_for(model: str) -> Offering:
+    """The offering for a full model id: its family's, else the generic one."""
+    return next((offering for offering in OFFERINGS if offering.models.search(model)), GENERIC)
+
+
+def written_for(
+    offering: Offering, conversation: Conversation, tools: Sequence[Tool], choice: str
+) -> Conversation:
+    """``conversation`` as plain text for ``offering``'s family.
+
+    Earlier calls and results are written into their turns; ``tools`` (none when the choice is
+    ``"none"``) go into the system prompt, or before the last request for a family that wants
+    them there.
+    """
+    turns = [_written(offering, turn) for turn in conversation.turns]
+    system = conversation.system
+    if tools and choice != "none":
+        section = offering.system_section(tools, choice)
+        system = f"{system}\n\n{section}" if system else section
+        if offering.before_request is not None:
+            _put_before_request(turns, conversation.turns, offering, tools)
+    return replace(conversation, system=system, turns=tuple(turns))
+
+
+def _written(offering: Offering, turn: Message) -> Message:
+    if turn.tool_results:
+        return Message(turn.role, offering.write_results(turn.tool_results))
+    if turn.tool_calls:
+        return Message(turn.role, offering.write_calls(turn.content, turn.tool_calls))
+    return turn
+
+
+def _put_before_request(
+    turns: list[Message], given: Sequence[Message], offering: Offering, tools: Sequence[Tool]
+) -> None:
+    """Put the tool list at the start of the last user turn that is a request, not results."""
+    assert offering.before_request is not None  # noqa: S101 (checked by the caller)
+    requests = [i for i, turn in enumerate(given) if turn.role == "user" and not turn.tool_results]
+    if not requests:
+        return
+    index = requests[-1]
+    listed = offering.before_request.substitute(tools=offering.list_tools(tools))
+    turns[index] = Message("user", f"{listed}{turns[index].content}")
