@@ -25,6 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # A run stopped with SIGTERM winds down as after Ctrl-C: fixtures stop the servers and
     # browsers they started, instead of leaving wrangler and workerd running without a parent.
     signal.signal(signal.SIGTERM, _interrupt)
+    config.stash[_OUTER_ENVIRONMENT] = {name: os.environ.get(name) for name in ("TMPDIR", RUN_MARK)}
     run_folder = tempfile.mkdtemp(prefix="cf-playground-test-run-")
     os.environ["TMPDIR"] = run_folder
     os.environ[RUN_MARK] = run_folder
@@ -33,13 +34,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the run's folder (the tests' own temporary files are in it too)."""
+    """Remove the run's folder (the tests' own temporary files are in it too).
+
+    The environment is put back as it was: a second run in the same process (``make cassettes``
+    runs two) makes a folder of its own instead of one in a folder already removed.
+    """
     run_folder = config.stash.get(_RUN_FOLDER, None)
     if run_folder is not None:
         shutil.rmtree(run_folder, ignore_errors=True)
+    for name, value in config.stash.get(_OUTER_ENVIRONMENT, {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    tempfile.tempdir = None
 
 
 _RUN_FOLDER = pytest.StashKey[str]()
+_OUTER_ENVIRONMENT = pytest.StashKey[dict[str, str | None]]()
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
