@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from langchain_cloudflare_playground.client.tools import Tool
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -26,6 +28,16 @@ CLI = str(Path(sys.executable).parent / "cf-playground")
 PROFILE_PREFIX = "cf-playground-chromium-"  # the package's temporary Chromium profiles
 # Set by tests/conftest.py to this run's own temporary folder, in every process the run starts.
 RUN_MARK = "CF_PLAYGROUND_TEST_RUN"
+# The tool the tool-calling tests offer most.
+ADD = Tool(
+    "add",
+    "Add two integers.",
+    {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    },
+)
 
 
 # -- what the machine must have -----------------------------------------------------------

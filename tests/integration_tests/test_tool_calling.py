@@ -20,16 +20,8 @@ from langchain_cloudflare_playground.client import (
     Tool,
     ToolCall,
 )
+from tests.helpers import ADD
 
-ADD = Tool(
-    "add",
-    "Add two integers.",
-    {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
-    },
-)
 WEATHER = Tool(
     "get_weather",
     "Get the weather at a location.",

@@ -29,6 +29,7 @@ from langchain_cloudflare_playground.client import (
 )
 from langchain_cloudflare_playground.client.tools.offerings import offering_for
 from llama_index_cloudflare_playground import CloudflarePlayground
+from tests.helpers import ADD
 from tests.scripted_families import family_for
 
 # One model of every family in the catalog, and models that take the generic format.
@@ -50,15 +51,6 @@ MODELS = [
     "@cf/moonshotai/kimi-k2.6",
 ]
 
-ADD = Tool(
-    "add",
-    "Add two integers.",
-    {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
-    },
-)
 WEATHER = Tool(
     "get_weather",
     "Get the weather at a location.",

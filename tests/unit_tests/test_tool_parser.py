@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from langchain_cloudflare_playground.client.tools import Tool, parse_reply
+from tests.helpers import ADD
 
 WEATHER = Tool(
     "get_weather",
@@ -24,15 +25,6 @@ WEATHER = Tool(
             "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
         },
         "required": ["location"],
-    },
-)
-ADD = Tool(
-    "add",
-    "Add two integers.",
-    {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-        "required": ["a", "b"],
     },
 )
 NO_ARGS = Tool("magic_function_no_args", "Calculate a magic function.")
