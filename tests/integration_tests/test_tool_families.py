@@ -17,6 +17,7 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.tools import FunctionTool
 
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
@@ -202,6 +203,25 @@ def test_create_agent_runs_the_tool_and_answers(each_wire_format, model):
     kinds = [type(message).__name__ for message in state["messages"]]
     assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
     assert state["messages"][-1].text == "The tool answered: 42."
+
+
+async def test_llama_index_streamed_tool_calls_and_predict_and_call(each_wire_format, model):
+    llm = CloudflarePlayground(
+        base_url=each_wire_format.url, wire_format=each_wire_format.wire_format, model=model
+    )
+    tool = FunctionTool.from_defaults(fn=_multiply, name="multiply")
+    stream = await llm.astream_chat_with_tools([tool], "What is 6 times 7? Use multiply.")
+    responses = [response async for response in stream]
+    selections = llm.get_tool_calls_from_response(responses[-1])
+
+    assert [(s.tool_name, s.tool_kwargs) for s in selections] == [("multiply", {"a": 6, "b": 7})]
+    assert all(not response.delta for response in responses)  # no native markup shown as text
+    assert (await llm.apredict_and_call([tool], "Multiply 3 by 5 with multiply.")).response == "15"
+
+
+def _multiply(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
 
 
 # LlamaIndex's workflow runner touches pydantic's deprecated attributes (as in
