@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from langchain_cloudflare_playground.client.sessions import SessionCache
-from langchain_cloudflare_playground.doctor.records import Check
+from langchain_cloudflare_playground.doctor.records import CACHE, Check
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +38,7 @@ def cache_check(  # noqa: PLR0911 (one return per state the file can be in)
 
     def done(verdict: str, why: str, advice: str | None = None) -> Check:
         return Check(
-            "session cache",
+            CACHE,
             verdict,  # type: ignore[arg-type]
             why,
             time.monotonic() - start,

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CHAT", "Check", "Diagnosis", "Verdict"]
+__all__ = ["CACHE", "CHAT", "Check", "Diagnosis", "Verdict"]
 
 # ok: the layer works. refused: the site (or its edge) said no, as it may to one rung and not to
 # the next. failed: something broke. skipped: not checked, and why.
 Verdict = Literal["ok", "refused", "failed", "skipped"]
 CHAT = "chat"  # the check whose verdict decides the exit status
+CACHE = "session cache"
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,18 @@ class Diagnosis:
     def first_problem(self) -> Check | None:
         """The failure the advice is about.
 
-        Once a chat worked, refusals are what the transport ladder climbed past (a rung the
-        edge turns away, a site without an Agents route): they need nothing done.
+        A refusal that a later check got past needs nothing done: a rung the edge turns away
+        below one it lets in, a page that is a challenge to the direct rung when another gets
+        through, a missing Agents route when HTTP answers. The session cache, checked last,
+        gets past nothing.
         """
-        worked = self.chat_worked
-        for check in self.checks:
-            if check.verdict == "failed" or (check.verdict == "refused" and not worked):
+        checks = self.checks
+        for at, check in enumerate(checks):
+            if check.verdict == "failed":
+                return check
+            if check.verdict == "refused" and not any(
+                later.verdict == "ok" and later.name != CACHE for later in checks[at + 1 :]
+            ):
                 return check
         return None
 
