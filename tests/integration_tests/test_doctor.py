@@ -58,7 +58,7 @@ def own_server() -> Iterator[ReferenceServer]:
         yield server
 
 
-# -- a working site -------------------------------------------------------------------------------
+# -- a working site ---------------------------------------------------------------------------
 
 
 def test_an_http_only_server_works_and_each_layer_says_so(server):
@@ -68,9 +68,8 @@ def test_an_http_only_server_works_and_each_layer_says_so(server):
     assert text_line(out, "name resolves").startswith("ok")
     assert "127.0.0.1 -> 127.0.0.1" in text_line(out, "name resolves")
     assert text_line(out, "tcp connect").startswith("ok")
-    assert text_line(out, "tls").startswith("skipped") and text_line(out, "tls").endswith(
-        "plain http"
-    )
+    assert text_line(out, "tls").startswith("skipped")
+    assert text_line(out, "tls").endswith("plain http")
     # The reference server's page is an interstitial, as Cloudflare's is to a non-browser.
     assert text_line(out, "page").startswith("refused")
     assert "a challenge page (HTTP 403" in text_line(out, "page")
@@ -84,7 +83,8 @@ def test_an_http_only_server_works_and_each_layer_says_so(server):
     assert "3 chat models, the default model" in text_line(out, "model list")
     chat = text_line(out, "chat")
     assert chat.startswith("ok")
-    assert "first token after" in chat and "through the direct rung (http)" in chat
+    assert "first token after" in chat
+    assert "through the direct rung (http)" in chat
     assert text_line(out, "session cache").startswith("ok")
     assert out.splitlines()[-1] == "advice: nothing to do: a chat works"
     assert server.inference_requests, "the chat reached the server"
@@ -114,7 +114,7 @@ def test_json_report_holds_the_same_checks_with_times_and_facts(server):
     assert report["about"]["transport"] == "auto"
 
 
-# -- the connection ---------------------------------------------------------------------------------
+# -- the connection ---------------------------------------------------------------------------
 
 
 def test_nothing_listening_fails_tcp_and_skips_everything_above_it():
@@ -124,7 +124,8 @@ def test_nothing_listening_fails_tcp_and_skips_everything_above_it():
     out = done.stdout
     assert text_line(out, "name resolves").startswith("ok")
     tcp = text_line(out, "tcp connect")
-    assert tcp.startswith("failed") and "nothing listening (connection refused)" in tcp
+    assert tcp.startswith("failed")
+    assert "nothing listening (connection refused)" in tcp
     for name in ("tls", "page", "wire format", "model list", "chat"):
         assert text_line(out, name).startswith("skipped"), name
     assert "no connection (see tcp connect)" in text_line(out, "chat")
@@ -157,7 +158,7 @@ def test_a_certificate_not_trusted(agents_server, tls_certificates):
     )
 
 
-# -- the edge: a TLS gate that lets only a browser's handshake through -------------------------------
+# -- the edge: a TLS gate that lets only a browser's handshake through ------------------------
 
 
 def test_a_tls_gate_that_refuses_the_handshake_is_passed_by_impersonation(
@@ -240,7 +241,7 @@ def test_without_the_impersonate_extra_the_advice_is_to_install_it(agents_server
     )
 
 
-# -- the site's own answers ----------------------------------------------------------------------
+# -- the site's own answers -------------------------------------------------------------------
 
 
 def test_an_api_behind_a_challenge_refuses_every_rung_and_advises_a_browser():
@@ -334,7 +335,8 @@ def test_a_chat_error_fails_the_chat_and_the_exit_status(own_server):
     done = run_cli("doctor", "--base-url", own_server.url, "--timeout", "10")
     assert done.returncode == 1
     chat = text_line(done.stdout, "chat")
-    assert chat.startswith("failed") and "HTTP 500" in chat
+    assert chat.startswith("failed")
+    assert "HTTP 500" in chat
     assert text_line(done.stdout, "wire format").endswith("HTTP, AI SDK data stream")
     assert done.stdout.splitlines()[-1].startswith("advice: chat: upgrade the package")
     assert own_server.pending_faults() == 0
@@ -351,7 +353,7 @@ def test_a_rate_limit_advises_waiting(own_server):
     )
 
 
-# -- the session cache -------------------------------------------------------------------------
+# -- the session cache ------------------------------------------------------------------------
 
 
 def plant_session(url: str, cookies: dict[str, str], expires_at: float) -> None:
@@ -389,7 +391,8 @@ def test_an_unreadable_cache(server, isolated_session_cache):
     done = run_cli("doctor", "--base-url", server.url, "--timeout", "10")
     assert done.returncode == 0  # the client ignores the file; the chat works
     line = text_line(done.stdout, "session cache")
-    assert line.startswith("failed") and "is unreadable (not JSON)" in line
+    assert line.startswith("failed")
+    assert "is unreadable (not JSON)" in line
     assert done.stdout.splitlines()[-1] == (
         "advice: session cache: remove it: `cf-playground session clear` (a fresh session is"
         " fetched on the next run)"
