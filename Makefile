@@ -13,7 +13,7 @@ DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 help:
 	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
 	@echo "make demo-local  the same demo against the local reference server (no internet needed)"
-	@echo "make test        install everything into $(VENV) and run the whole suite"
+	@echo "make test        install everything into $(VENV) and run the whole suite (not the live canary)"
 	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
 	@echo "make format      ruff format and ruff's safe fixes, in place"
 	@echo "make cassettes   re-record the VCR cassettes (see tests/cassettes/README.md)"
