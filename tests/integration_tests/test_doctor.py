@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from langchain_cloudflare_playground.client import SessionCache, SiteSession
-from tests.helpers import CLI, run_cli
+from tests.helpers import CLI, chromium_processes, our_profiles, require_tool, run_cli
 from tests.reference_server import Fault, ReferenceServer, free_port
 from tests.tls_edge import TlsEdge
 
@@ -239,6 +239,35 @@ def test_without_the_impersonate_extra_the_advice_is_to_install_it(agents_server
         "advice: tls: the edge refuses Python's TLS handshake:"
         ' pip install "cloudflare-playground[impersonate]"'
     )
+
+
+def test_the_browser_rung_is_checked_when_chromium_is_there(
+    agents_server, tls_certificates, monkeypatch
+):
+    require_tool("chromium")
+    monkeypatch.delenv("CF_PLAYGROUND_BROWSER")  # the suite forbids the browser elsewhere
+    before = chromium_processes()
+    with TlsEdge(agents_server.port, tls_certificates, refusal="handshake") as edge:
+        code, report = doctor_json(
+            "--base-url", edge.url, "--ca-bundle", tls_certificates.ca_path
+        )  # fmt: skip
+        verdicts_seen = {seen.verdict for seen in edge.seen}
+    assert code == 0, report
+    seen = verdicts(report)
+    assert seen["websocket via browser"] == ("ok", "upgraded; first frame cf_agent_identity")
+    assert seen["http via browser"] == (
+        "skipped",
+        "the relay carries WebSockets only; its HTTP goes by the impersonate rung",
+    )
+    assert "through the impersonate rung" in seen["chat"][1]  # the first rung that works
+    # aiohttp's handshake was refused, curl_cffi's and Chromium's let in; None: the TCP check's
+    # bare connection, which sends no ClientHello.
+    assert verdicts_seen == {"not-browser", "browser", None}
+    deadline = time.monotonic() + 10
+    while chromium_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chromium_processes() - before == set()  # the relay's browser is gone
+    assert our_profiles() == []
 
 
 # -- the site's own answers -------------------------------------------------------------------
