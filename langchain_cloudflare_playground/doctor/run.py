@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 from langchain_cloudflare_playground.client.errors import PlaygroundError
 from langchain_cloudflare_playground.client.events import ReasoningDelta, TextDelta
 from langchain_cloudflare_playground.client.extras import is_installed
-from langchain_cloudflare_playground.client.options import ClientOptions, resolve_base_url
+from langchain_cloudflare_playground.client.options import (
+    ClientOptions,
+    check_ca_bundle,
+    resolve_base_url,
+)
 from langchain_cloudflare_playground.client.router import Router, http_rung
 from langchain_cloudflare_playground.client.sessions import SessionCache, SessionStore
 from langchain_cloudflare_playground.client.transport_ladder import RUNGS, TransportLadder
@@ -74,8 +78,15 @@ class _Collect(logging.Handler):
 
 
 async def diagnose(settings: DoctorSettings) -> Diagnosis:
-    """Run every check against the playground; never raises for a failure of the site."""
+    """Run every check against the playground; never raises for a failure of the site.
+
+    Raises:
+        ValueError: ``settings.verify`` names a file that is not a readable PEM CA bundle
+            (checked first: every check above TCP would fail on it alike).
+    """
     base_url = resolve_base_url(settings.base_url)
+    if isinstance(settings.verify, str):
+        check_ca_bundle(settings.verify)
     collected = _Collect()
     logger = logging.getLogger(_LOGGER)
     logger.addHandler(collected)

@@ -158,6 +158,15 @@ def test_a_certificate_not_trusted(agents_server, tls_certificates):
     )
 
 
+def test_a_ca_bundle_that_cannot_be_read_is_an_error_before_any_check(server, tmp_path):
+    done = run_cli("doctor", "--base-url", server.url, "--ca-bundle", str(tmp_path / "none.pem"))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: verify=")
+    assert "cannot read the CA bundle" in done.stderr
+    assert server.requests == []
+
+
 # -- the edge: a TLS gate that lets only a browser's handshake through ------------------------
 
 
