@@ -15,12 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from langchain_cloudflare_playground.client.defaults import DEFAULT_BASE_URL
 from tests.helpers import IN_CI
+from tests.live_tests.site import LIVE_URL
 
 HERE = Path(__file__).parent
-# The site to check; another playground (a local Agents server) may stand in for a dry run.
-LIVE_URL = os.environ.get("CF_PLAYGROUND_LIVE_URL") or DEFAULT_BASE_URL
 ENABLED = os.environ.get("CF_PLAYGROUND_LIVE") == "1" and not IN_CI
 WHY_SKIPPED = (
     "the live canary never runs in CI"

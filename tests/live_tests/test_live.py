@@ -10,7 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import DEFAULT_MODEL, PlaygroundClient
 from llama_index_cloudflare_playground import CloudflarePlayground
-from tests.live_tests.conftest import LIVE_URL
+from tests.live_tests.site import LIVE_URL
 from tests.standard_contract import PlaygroundContract
 
 
