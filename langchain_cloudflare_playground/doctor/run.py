@@ -282,6 +282,17 @@ class _Doctor:
             check.name.startswith("websocket via") and "HTTP 404" in check.why
             for check in self.checks
         )
+        if asked == "agents" and no_route:
+            self.checks.append(
+                Check(
+                    "wire format",
+                    "failed",
+                    "--wire-format agents, but this site has no Agents WebSocket route",
+                    advice="drop --wire-format agents (auto falls back to the HTTP wire formats),"
+                    " or check the URL (--base-url)",
+                )
+            )
+            return None
         if asked == "agents" or not (no_route or asked == "http"):
             self.checks.append(
                 Check("wire format", "skipped", "no rung got through to ask (see above)")

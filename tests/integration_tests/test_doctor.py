@@ -300,6 +300,31 @@ def test_an_api_behind_a_challenge_refuses_every_rung_and_advises_a_browser():
     )
 
 
+def test_the_agents_wire_format_asked_of_an_http_only_server(server):
+    code, report = doctor_json("--base-url", server.url, "--wire-format", "agents")
+    assert code == 1
+    seen = verdicts(report)
+    assert seen["websocket via direct"][0] == "refused"
+    assert seen["wire format"] == (
+        "failed",
+        "--wire-format agents, but this site has no Agents WebSocket route",
+    )
+    assert seen["chat"][0] == "refused"
+    assert report["advice"] == (
+        "wire format: drop --wire-format agents (auto falls back to the HTTP wire formats),"
+        " or check the URL (--base-url)"
+    )
+
+
+def test_the_http_wire_format_asked_skips_the_websocket_checks(server):
+    code, report = doctor_json("--base-url", server.url, "--wire-format", "http")
+    assert code == 0
+    seen = verdicts(report)
+    assert seen["websocket via direct"] == ("skipped", "--wire-format http")
+    assert seen["wire format"][0] == "ok"
+    assert seen["chat"][0] == "ok"
+
+
 class _NotFound(http.server.BaseHTTPRequestHandler):
     """A site that answers 404 to everything: the playground moved or changed its wire format."""
 
