@@ -8,15 +8,18 @@ AGENTS := tests/agents_server
 AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 
-.PHONY: help install test unit integration lint format type check demo demo-local cassettes bench soak clean
+.PHONY: help install test unit integration lint format type check demo demo-local cassettes cassettes-live live doctor bench soak clean
 
 help:
 	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
 	@echo "make demo-local  the same demo against the local reference server (no internet needed)"
-	@echo "make test        install everything into $(VENV) and run the whole suite"
+	@echo "make test        install everything into $(VENV) and run the whole suite (not the live canary)"
 	@echo "make lint        ruff;  make type: mypy --strict;  make check: both plus tests"
 	@echo "make format      ruff format and ruff's safe fixes, in place"
 	@echo "make cassettes   re-record the VCR cassettes (see tests/cassettes/README.md)"
+	@echo "make cassettes-live  re-record the WebSocket cassette from the live site (check the diff!)"
+	@echo "make live        the live canary against the real site (CF_PLAYGROUND_LIVE=1; never in CI)"
+	@echo "make doctor      cf-playground doctor: which layer down to the live site works"
 	@echo "make bench       the benchmarks: ratios against bare aiohttp, the frameworks and g4f"
 	@echo "make soak        the soak at full size (make test runs it reduced)"
 
@@ -82,6 +85,24 @@ soak: $(STAMP) $(AGENTS_STAMP)
 
 cassettes: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m tests.record_cassettes
+
+# The WebSocket cassette, re-recorded from the live site; tests/cassettes/README.md says how to
+# check the diff before committing it.
+LIVE_URL ?= https://playground.ai.cloudflare.com
+cassettes-live: $(STAMP)
+	$(PY) -m tests.record_cassettes --live --base-url $(LIVE_URL) -k websocket
+
+# The live canary: LangChain's standard suite, LlamaIndex's entry points, a tool call and the
+# model list against the real site. Only with CF_PLAYGROUND_LIVE=1; a failure prints the doctor.
+live: $(STAMP)
+	@if [ "$$CF_PLAYGROUND_LIVE" != "1" ]; then \
+		echo "live canary skipped: set CF_PLAYGROUND_LIVE=1 to run it against the real site"; \
+	else \
+		$(PY) -m pytest tests/live_tests -m live -p no:cacheprovider; \
+	fi
+
+doctor: $(RUNTIME_STAMP)
+	$(VENV)/bin/cf-playground doctor
 
 clean:
 	rm -rf $(VENV) $(AGENTS)/node_modules $(AGENTS)/.wrangler benchmarks/.g4f-venv .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

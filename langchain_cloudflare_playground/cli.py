@@ -1,4 +1,6 @@
-"""``cf-playground``: chat with the Cloudflare AI Playground, list its models, manage the session.
+"""``cf-playground``: chat with the playground, list its models, manage the session, diagnose.
+
+``doctor`` checks each layer down to the site and says which one broke.
 
 It uses only the shared client, so it starts without loading LangChain or LlamaIndex.
 
@@ -178,44 +180,7 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Chat with the models of the Cloudflare AI Playground, without an API key.",
         epilog="Exit codes: 0 done, 1 an error, 2 a usage error, 130 interrupted (Ctrl-C).",
     )
-    connection = _Parser(add_help=False)
-    connection.add_argument(
-        "--base-url",
-        type=_http_url,
-        help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
-    )
-    connection.add_argument(
-        "--wire-format",
-        choices=("auto", "agents", "http"),
-        default="auto",
-        help="agents: the live site's WebSocket; http: the older playground's; auto: agents first",
-    )
-    # The option's former name and value, still accepted.
-    connection.add_argument(
-        "--dialect",
-        dest="wire_format",
-        choices=("auto", "websocket", "agents", "http"),
-        type=lambda value: "agents" if value == "websocket" else value,
-        help=argparse.SUPPRESS,
-    )
-    connection.add_argument(
-        "--timeout", type=_seconds, default=300.0, help="seconds, above 0 (default 300)"
-    )
-    connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
-    connection.add_argument(
-        "--transport",
-        choices=("auto", "direct", "impersonate", "browser"),
-        default="auto",
-        help=(
-            "how bytes travel: direct (aiohttp), impersonate (Chrome's TLS handshake, curl_cffi),"
-            " browser (a Chromium page); auto climbs from direct when refused (default)"
-        ),
-    )
-    connection.add_argument(
-        "--ca-bundle",
-        metavar="PEM",
-        help="trust the CA certificates in this PEM file (a proxy that re-signs TLS)",
-    )
+    connection = _connection_options(timeout=300.0)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     chat = commands.add_parser(
@@ -292,7 +257,69 @@ def _build_parser() -> argparse.ArgumentParser:
         help="refresh with a visible browser window (needs a display; see xvfb-run)",
     )
     session.set_defaults(run=_run_session, prog=session.prog)
+
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[_connection_options(timeout=20.0)],
+        help="check each layer down to the playground, and say which one broke",
+        description=(
+            "Check, in order: the name resolves; TCP and TLS connect; the page loads or is a"
+            " challenge; each transport rung (direct, impersonate, browser: the ones installed)"
+            " for the WebSocket upgrade and an HTTP request; the wire format the site speaks; the"
+            " model list; one short chat; the session cache. Each line has a verdict (ok,"
+            " refused, failed, skipped) and why; the last line is advice for the first failure."
+            " Cookie values and proxy passwords are never printed."
+        ),
+        epilog="Exit codes: 0 a chat worked, 1 it did not, 2 a usage error.",
+    )
+    doctor.add_argument(
+        "--json", action="store_true", help="print one JSON object (for a bug report)"
+    )
+    doctor.set_defaults(run=_run_doctor, prog=doctor.prog)
     return parser
+
+
+def _connection_options(*, timeout: float) -> _Parser:
+    """The options every command that connects takes (``timeout``: the default, in seconds)."""
+    connection = _Parser(add_help=False)
+    connection.add_argument(
+        "--base-url",
+        type=_http_url,
+        help=f"the playground's URL (default: ${BASE_URL_ENV}, then {DEFAULT_BASE_URL})",
+    )
+    connection.add_argument(
+        "--wire-format",
+        choices=("auto", "agents", "http"),
+        default="auto",
+        help="agents: the live site's WebSocket; http: the older playground's; auto: agents first",
+    )
+    # The option's former name and value, still accepted.
+    connection.add_argument(
+        "--dialect",
+        dest="wire_format",
+        choices=("auto", "websocket", "agents", "http"),
+        type=lambda value: "agents" if value == "websocket" else value,
+        help=argparse.SUPPRESS,
+    )
+    connection.add_argument(
+        "--timeout", type=_seconds, default=timeout, help=f"seconds, above 0 (default {timeout:g})"
+    )
+    connection.add_argument("--proxy", help="an HTTP proxy URL, e.g. http://127.0.0.1:8888")
+    connection.add_argument(
+        "--transport",
+        choices=("auto", "direct", "impersonate", "browser"),
+        default="auto",
+        help=(
+            "how bytes travel: direct (aiohttp), impersonate (Chrome's TLS handshake, curl_cffi),"
+            " browser (a Chromium page); auto climbs from direct when refused (default)"
+        ),
+    )
+    connection.add_argument(
+        "--ca-bundle",
+        metavar="PEM",
+        help="trust the CA certificates in this PEM file (a proxy that re-signs TLS)",
+    )
+    return connection
 
 
 def _client(args: argparse.Namespace) -> PlaygroundClient:
@@ -554,6 +581,30 @@ def _print_models(models: list[ModelInfo], *, as_json: bool) -> None:
     for model in sorted(models, key=lambda m: m.alias):
         print(f"{model.alias:<{width}}  {model.id}")
     sys.stdout.flush()  # the table before any note on stderr, on a terminal
+
+
+# -- doctor ---------------------------------------------------------------------------------
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from langchain_cloudflare_playground.doctor import (  # noqa: PLC0415
+        DoctorSettings,
+        as_json,
+        as_text,
+        diagnose,
+    )
+
+    settings = DoctorSettings(
+        base_url=args.base_url,
+        transport=args.transport,
+        wire_format=args.wire_format,
+        timeout=args.timeout,
+        proxy=args.proxy,
+        verify=args.ca_bundle or True,
+    )
+    diagnosis = asyncio.run(diagnose(settings))
+    print(as_json(diagnosis) if args.json else as_text(diagnosis))
+    return 0 if diagnosis.chat_worked else _EXIT_ERROR
 
 
 # -- session --------------------------------------------------------------------------------

@@ -8,15 +8,16 @@ cassette tests in ``rewrite`` mode::
 
 Against a real playground (the live site speaks the Agents frames over a WebSocket; a self-hosted
 copy of the 2024-2025 playground speaks the HTTP wire formats). The tests' expected text then
-needs updating, since only the local servers echo::
+needs updating, since only the local servers echo (``make cassettes-live`` runs this)::
 
-    CF_PLAYGROUND_URL=https://playground.ai.cloudflare.com \\
-        .venv/bin/python -m tests.record_cassettes --live -k websocket
+    .venv/bin/python -m tests.record_cassettes --live \\
+        --base-url https://playground.ai.cloudflare.com -k websocket
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,8 +37,18 @@ def main() -> int:
     parser.add_argument(
         "--live", action="store_true", help="record against $CF_PLAYGROUND_URL, not local servers"
     )
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("CF_PLAYGROUND_URL"),
+        help="with --live: the playground to record from (default: $CF_PLAYGROUND_URL)",
+    )
     parser.add_argument("-k", help="only the cassette tests matching this pytest expression")
     args = parser.parse_args()
+    if args.live:
+        if not args.base_url:
+            parser.error("--live needs --base-url (or $CF_PLAYGROUND_URL)")
+        # Read by the cassette tests ($CF_PLAYGROUND_URL itself is unset for every test).
+        os.environ["CF_PLAYGROUND_RECORD_URL"] = args.base_url
     selection = "committed" + (f" and ({args.k})" if args.k else "")
     pytest_args = [TESTS, "-k", selection, "--record-mode=rewrite", "-p", "no:cacheprovider", "-q"]
     if args.live:

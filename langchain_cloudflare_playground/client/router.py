@@ -182,7 +182,7 @@ class Router:
         rung = self.ladder.current
         relayed = websocket and rung == "browser"
         if rung == "browser" and not relayed:
-            rung = _http_rung()  # the relay opens WebSockets only
+            rung = http_rung()  # the relay opens WebSockets only
         transport = self.transport(rung)
         cassette = active_cassette()
         if cassette is not None:
@@ -228,7 +228,7 @@ class Router:
         # The page opens WebSockets; HTTP requests of the relay go by the best rung below it.
         return BrowserRelayTransport(
             self.base_url,
-            http=self.transport(_http_rung()),
+            http=self.transport(http_rung()),
             cleanup=self.cleanup,
             timeout=options.timeout,
             verify=options.verify,
@@ -272,6 +272,6 @@ class Router:
             await self._own.aclose()
 
 
-def _http_rung() -> Rung:
+def http_rung() -> Rung:
     """The rung that carries HTTP when the browser relay carries the WebSockets."""
     return "impersonate" if impersonation_available() else "direct"

@@ -28,8 +28,10 @@ from tests.scripted_model import echo_reply
 
 CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
 # Where the committed cassettes were recorded (the reference server, by tests.record_cassettes).
-# On replay nothing listens there; host and port are not matched, so $CF_PLAYGROUND_URL may point
-# a re-recording at any server that speaks the wire format.
+# On replay nothing listens there; host and port are not matched, so $CF_PLAYGROUND_RECORD_URL
+# (set by tests.record_cassettes --base-url) may point a re-recording at any server that speaks
+# the wire format. (Not $CF_PLAYGROUND_URL: every test runs with that one unset.)
+RECORD_URL_ENV = "CF_PLAYGROUND_RECORD_URL"
 RECORDED_URLS = {
     "sse": "http://127.0.0.1:8786",
     "data-stream": "http://127.0.0.1:8787",
@@ -116,9 +118,7 @@ async def test_replay_is_really_offline(server, tmp_path):
 @pytest.mark.usefixtures("network_off_unless_recording")
 @pytest.mark.parametrize("wire_format", ["sse", "data-stream"])
 async def test_committed_cassette_replays(wire_format):
-    text, pieces = await chat_text(
-        os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS[wire_format]
-    )
+    text, pieces = await chat_text(os.environ.get(RECORD_URL_ENV) or RECORDED_URLS[wire_format])
     body = {
         "messages": [m for m in CONVERSATION if m["role"] != "system"],
         "model": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
@@ -132,7 +132,7 @@ async def test_committed_cassette_replays(wire_format):
 @pytest.mark.vcr
 @pytest.mark.usefixtures("network_off_unless_recording")
 async def test_committed_models_cassette_replays():
-    base_url = os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS["data-stream"]
+    base_url = os.environ.get(RECORD_URL_ENV) or RECORDED_URLS["data-stream"]
     async with PlaygroundClient(base_url, session_cache=False) as client:
         models = await client.alist_models()
     assert {m.alias for m in models} >= {"llama-3.3-70b", "qwq-32b", "sparrow-9b"}
@@ -325,7 +325,7 @@ async def test_breaking_out_early_while_recording(agents_server, tmp_path):
 @pytest.mark.vcr
 @pytest.mark.usefixtures("network_off_unless_recording")
 async def test_committed_websocket_cassette_replays():
-    text, pieces = await chat_text(os.environ.get("CF_PLAYGROUND_URL") or RECORDED_URLS["agents"])
+    text, pieces = await chat_text(os.environ.get(RECORD_URL_ENV) or RECORDED_URLS["agents"])
     assert pieces > 5
     lines = echo_fields(text)
     assert lines["system (state)"] == "You are terse."

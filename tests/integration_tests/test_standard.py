@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 from langchain_tests.conftest import base_vcr_config
-from langchain_tests.integration_tests import ChatModelIntegrationTests
 from pytest_socket import disable_socket, enable_socket
 
-from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
+from tests.standard_contract import PlaygroundContract
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -22,35 +21,7 @@ if TYPE_CHECKING:
 RECORDED_URL = "http://127.0.0.1:8787"
 
 
-class _PlaygroundContract(ChatModelIntegrationTests):
-    """What both passes share: the model, what it supports, the model to override with."""
-
-    @property
-    def chat_model_class(self) -> type[ChatCloudflarePlayground]:
-        return ChatCloudflarePlayground
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True  # in the prompt, parsed by the client (see bind_tools)
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "@cf/meta/llama-3.1-8b-instruct-fp8"
-
-
-class TestChatCloudflarePlaygroundLive(_PlaygroundContract):
+class TestChatCloudflarePlaygroundLive(PlaygroundContract):
     base_url: str = ""
 
     @pytest.fixture(autouse=True)
@@ -66,7 +37,7 @@ class TestChatCloudflarePlaygroundLive(_PlaygroundContract):
         return False  # the Agents frames carry no token counts (docs/wire-formats.md)
 
 
-class TestChatCloudflarePlaygroundImpersonatingBehindTheTlsGate(_PlaygroundContract):
+class TestChatCloudflarePlaygroundImpersonatingBehindTheTlsGate(PlaygroundContract):
     """The same suite through the Chrome-impersonating transport, over the WebSocket, behind the
     TLS test edge that refuses any handshake that is not Chrome's (aiohttp's included)."""
 
@@ -110,7 +81,7 @@ def vcr_config() -> dict:
 
 
 @pytest.mark.vcr
-class TestChatCloudflarePlaygroundCassettes(_PlaygroundContract):
+class TestChatCloudflarePlaygroundCassettes(PlaygroundContract):
     """The same suite offline, from cassettes of the AI SDK data stream recorded from the reference
     server (``python -m tests.record_cassettes``); the network is off unless re-recording."""
 

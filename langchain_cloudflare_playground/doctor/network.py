@@ -1,0 +1,428 @@
+"""The checks that talk to the site, one per layer, each returning a :class:`Check`.
+
+Each check catches what its layer can fail with and says so in the verdict; none raises for a
+failure of the site. The checks reuse the client's own pieces (its transports, its route, its
+wire-format detection), so what the doctor sees is what a chat would meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from langchain_cloudflare_playground.client.defaults import DEFAULT_MODEL
+from langchain_cloudflare_playground.client.drivers.base import Route, iter_lines
+from langchain_cloudflare_playground.client.errors import (
+    CertificateError,
+    ChallengeError,
+    NotFoundError,
+    PlaygroundError,
+    RateLimitError,
+    is_challenge_page,
+)
+from langchain_cloudflare_playground.client.messages import Conversation, Message
+from langchain_cloudflare_playground.client.transports.base import HttpRequest, WebSocketRequest
+from langchain_cloudflare_playground.client.transports.trust import ssl_context
+from langchain_cloudflare_playground.client.wire_formats import (
+    ChatRequest,
+    HttpWireFormat,
+    detect_http_wire_format,
+)
+from langchain_cloudflare_playground.client.wire_formats.agents_frames import agent_url, new_room
+from langchain_cloudflare_playground.doctor.records import Check, Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from langchain_cloudflare_playground.client.sessions import SessionStore
+    from langchain_cloudflare_playground.client.transport_ladder import Rung
+    from langchain_cloudflare_playground.client.transports.base import Transport
+
+__all__ = [
+    "Probe",
+    "Site",
+    "advice_for",
+    "http_check",
+    "http_wire_format_check",
+    "one_line",
+    "page_check",
+    "resolve_check",
+    "tcp_check",
+    "tls_check",
+    "verdict_of",
+    "websocket_check",
+]
+
+_PAGE_LIMIT = 64 * 1024  # enough to read a page's title and tell a challenge page
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_UPGRADE_ADVICE = (
+    "upgrade the package (pip install -U cloudflare-playground): the site may have changed;"
+    " if that does not help, file an issue with the output of `cf-playground doctor --json`"
+)
+
+
+class Site:
+    """Where the playground is: its URL, and the host and port taken from it."""
+
+    def __init__(self, base_url: str) -> None:
+        """Split ``base_url`` (``http(s)://host[:port]``)."""
+        from urllib.parse import urlsplit  # noqa: PLC0415
+
+        parts = urlsplit(base_url)
+        self.base_url = base_url
+        self.secure = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if self.secure else 80)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What every check above TCP needs.
+
+    Attributes:
+        site: The playground.
+        headers: The headers a chat sends (the session's cookies among them).
+        timeout: Seconds allowed for each step.
+        climb: The advice for a refusal the transport ladder could pass.
+    """
+
+    site: Site
+    headers: Mapping[str, str]
+    timeout: float
+    climb: str
+
+
+def advice_for(error: BaseException, *, climb: str) -> str:
+    """What to do about ``error``; ``climb`` is the advice for a refusal the ladder could pass."""
+    if isinstance(error, RateLimitError):
+        wait = f" ({error.retry_after:g} s, the site says)" if error.retry_after else ""
+        return f"the site rate-limits this address: wait a while{wait}, then try again"
+    if isinstance(error, CertificateError):
+        return "if a proxy re-signs TLS, trust its CA: --ca-bundle PEM (or set SSL_CERT_FILE)"
+    if isinstance(error, ChallengeError):
+        return climb
+    return _UPGRADE_ADVICE
+
+
+def verdict_of(error: PlaygroundError) -> Verdict:
+    """``refused`` when the site (or its edge) said no, else ``failed``."""
+    return "refused" if isinstance(error, (ChallengeError, NotFoundError)) else "failed"
+
+
+def one_line(error: BaseException) -> str:
+    """``error``'s message on one line."""
+    text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+async def resolve_check(site: Site, *, timeout: float) -> tuple[Check, list[str]]:
+    """The name resolves; the addresses it resolves to."""
+    start = time.monotonic()
+    try:
+        found = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(site.host, site.port, type=socket.SOCK_STREAM),
+            timeout,
+        )
+    except (OSError, TimeoutError) as exc:
+        why = "no answer in time" if isinstance(exc, TimeoutError) else one_line(exc)
+        return Check(
+            "name resolves",
+            "failed",
+            f"{site.host} does not resolve ({why})",
+            time.monotonic() - start,
+            {"host": site.host},
+            f"check the URL (--base-url, $CF_PLAYGROUND_URL) and this network's DNS ({site.host})",
+        ), []
+    addresses = list(dict.fromkeys(str(entry[4][0]) for entry in found))
+    more = f" (+{len(addresses) - 1} more)" if len(addresses) > 1 else ""
+    return Check(
+        "name resolves",
+        "ok",
+        f"{site.host} -> {addresses[0]}{more}",
+        time.monotonic() - start,
+        {"host": site.host, "addresses": addresses},
+    ), addresses
+
+
+async def tcp_check(site: Site, address: str, *, timeout: float) -> Check:
+    """A TCP connection opens to the site's port."""
+    start = time.monotonic()
+    where = f"{address}:{site.port}"
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address, site.port), timeout)
+    except (OSError, TimeoutError) as exc:
+        why = (
+            f"no answer within {timeout:g} s"
+            if isinstance(exc, TimeoutError)
+            else "nothing listening (connection refused)"
+            if isinstance(exc, ConnectionRefusedError)
+            else one_line(exc)
+        )
+        return Check(
+            "tcp connect",
+            "failed",
+            f"{where}: {why}",
+            time.monotonic() - start,
+            {"address": where},
+            f"nothing answers at {where}: check the URL (--base-url), the network, or --proxy",
+        )
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return Check("tcp connect", "ok", where, time.monotonic() - start, {"address": where})
+
+
+async def tls_check(site: Site, *, verify: bool | str, timeout: float, climb: str) -> Check:
+    """The TLS handshake with Python's own TLS (OpenSSL): version and certificate."""
+    if not site.secure:
+        return Check("tls", "skipped", "plain http")
+    start = time.monotonic()
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                site.host,
+                site.port,
+                ssl=ssl_context(verify=verify),
+                server_hostname=site.host,
+            ),
+            timeout,
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return Check(
+            "tls",
+            "failed",
+            f"the certificate is not trusted ({exc.verify_message})",
+            time.monotonic() - start,
+            advice=advice_for(CertificateError(), climb=climb),
+        )
+    except ssl.SSLError as exc:
+        if "ALERT" in str(exc.reason or ""):  # the server ended the handshake: a "no"
+            return Check(
+                "tls",
+                "refused",
+                f"the site ended Python's TLS handshake ({exc.reason}), as Cloudflare does to"
+                " clients whose handshake is not a browser's",
+                time.monotonic() - start,
+                advice=climb,
+            )
+        return Check("tls", "failed", one_line(exc), time.monotonic() - start)
+    except (OSError, TimeoutError) as exc:
+        why = "no answer in time" if isinstance(exc, TimeoutError) else one_line(exc)
+        return Check("tls", "failed", why, time.monotonic() - start)
+    tls = writer.get_extra_info("ssl_object")
+    facts: dict[str, object] = {"version": tls.version() if tls else None}
+    certificate = tls.getpeercert() if tls else None
+    if certificate:
+        facts["subject"] = _name(certificate.get("subject", ()))
+        facts["issuer"] = _name(certificate.get("issuer", ()))
+        facts["not_after"] = certificate.get("notAfter")
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    issued = f", issued by {facts['issuer']}" if facts.get("issuer") else ""
+    until = f", valid until {facts['not_after']}" if facts.get("not_after") else ""
+    return Check(
+        "tls",
+        "ok",
+        f"{facts['version']}, certificate for {facts.get('subject') or site.host}{issued}{until}",
+        time.monotonic() - start,
+        facts,
+    )
+
+
+def _name(rdns: object) -> str:
+    """The common name (else the organisation) of a certificate's subject or issuer."""
+    found: dict[str, str] = {}
+    for rdn in rdns if isinstance(rdns, tuple) else ():
+        for key, value in rdn:
+            found.setdefault(key, value)
+    return found.get("commonName") or found.get("organizationName") or ""
+
+
+async def _get(
+    transport: Transport,
+    site: Site,
+    headers: Mapping[str, str],
+    timeout: float,
+    path: str = "/",
+) -> tuple[int, dict[str, str], str]:
+    """``GET path``: the status, the headers and the start of the body."""
+    accept = "text/html" if path == "/" else "application/json"
+    request = HttpRequest("GET", f"{site.base_url}{path}", {**headers, "Accept": accept})
+
+    async def fetch() -> tuple[int, dict[str, str], str]:
+        async with transport.stream(request) as response:
+            body = await response.aread(_PAGE_LIMIT)
+            return response.status, response.headers, body.decode("utf-8", "replace")
+
+    return await asyncio.wait_for(fetch(), timeout)
+
+
+def _challenged(status: int, headers: Mapping[str, str], body: str) -> bool:
+    return headers.get("cf-mitigated") == "challenge" or is_challenge_page(status, body)
+
+
+async def page_check(transport: Transport, probe: Probe) -> Check:
+    """The site's page, fetched directly: loaded, or Cloudflare's challenge page."""
+    site, headers, timeout, climb = probe.site, probe.headers, probe.timeout, probe.climb
+    start = time.monotonic()
+    try:
+        status, response_headers, body = await _get(transport, site, headers, timeout)
+    except PlaygroundError as exc:
+        return Check(
+            "page",
+            verdict_of(exc),
+            one_line(exc),
+            time.monotonic() - start,
+            advice=advice_for(exc, climb=climb),
+        )
+    except TimeoutError:
+        return Check("page", "failed", f"no page within {timeout:g} s", time.monotonic() - start)
+    seconds = time.monotonic() - start
+    match = _TITLE.search(body)
+    title = " ".join(match.group(1).split()) if match else ""
+    facts = {"status": status, "title": title}
+    if _challenged(status, response_headers, body):
+        return Check(
+            "page",
+            "refused",
+            f"a challenge page (HTTP {status}, {title!r}): the edge wants a browser",
+            seconds,
+            facts,
+            climb,
+        )
+    if status >= 400:  # noqa: PLR2004
+        return Check("page", "failed", f"HTTP {status} ({title!r})", seconds, facts)
+    return Check("page", "ok", f"loaded (HTTP {status}, {title!r})", seconds, facts)
+
+
+async def http_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
+    """Whether ``GET /api/models`` over ``rung`` gets past the edge (any answer but a refusal).
+
+    The model list is the HTTP request the client makes; a site that has none (the live site
+    speaks the Agents frames) still answers it, with a 404, once the edge lets the request in.
+    """
+    site, headers, timeout, climb = probe.site, probe.headers, probe.timeout, probe.climb
+    name = f"http via {rung}"
+    start = time.monotonic()
+    try:
+        status, response_headers, body = await _get(
+            transport, site, headers, timeout, "/api/models"
+        )
+    except PlaygroundError as exc:
+        return Check(
+            name,
+            verdict_of(exc),
+            one_line(exc),
+            time.monotonic() - start,
+            advice=advice_for(exc, climb=climb),
+        )
+    except TimeoutError:
+        return Check(name, "failed", f"no answer within {timeout:g} s", time.monotonic() - start)
+    seconds = time.monotonic() - start
+    if _challenged(status, response_headers, body) or status == 403:  # noqa: PLR2004
+        return Check(
+            name, "refused", f"HTTP {status}: a challenge", seconds, {"status": status}, climb
+        )
+    if status >= 500:  # noqa: PLR2004
+        return Check(name, "failed", f"HTTP {status}", seconds, {"status": status})
+    return Check(name, "ok", f"answered (HTTP {status})", seconds, {"status": status})
+
+
+async def websocket_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
+    """Whether the Agents WebSocket upgrade succeeds over ``rung``, and its first frame."""
+    site, headers, timeout, climb = probe.site, probe.headers, probe.timeout, probe.climb
+    name = f"websocket via {rung}"
+    start = time.monotonic()
+    request = WebSocketRequest(agent_url(site.base_url, new_room()), headers, {"doctor": "upgrade"})
+    try:
+        opened = await asyncio.wait_for(transport.open_websocket(request), timeout)
+        try:
+            frame = await asyncio.wait_for(opened.receive(), timeout)
+        finally:
+            opened.conversation_ended()
+            await opened.close()
+    except PlaygroundError as exc:
+        if isinstance(exc, NotFoundError):
+            why, todo = "no Agents WebSocket route here (HTTP 404)", None
+        else:
+            why, todo = one_line(exc), advice_for(exc, climb=climb)
+        return Check(name, verdict_of(exc), why, time.monotonic() - start, advice=todo)
+    except TimeoutError:
+        return Check(name, "failed", f"no frame within {timeout:g} s", time.monotonic() - start)
+    kind = _frame_type(frame)
+    return Check(
+        name,
+        "ok",
+        f"upgraded; first frame {kind}",
+        time.monotonic() - start,
+        {"first_frame": kind},
+    )
+
+
+def _frame_type(frame: str) -> str:
+    try:
+        decoded = json.loads(frame)
+    except ValueError:
+        return "(not JSON)"
+    kind = decoded.get("type") if isinstance(decoded, dict) else None
+    return str(kind) if kind else "(no type)"
+
+
+async def http_wire_format_check(
+    transport: Transport, probe: Probe, sessions: SessionStore
+) -> Check:
+    """Which HTTP wire format ``POST /api/inference`` answers in (a one-token request)."""
+    site, timeout, climb = probe.site, probe.timeout, probe.climb
+    start = time.monotonic()
+    request = ChatRequest(Conversation(None, (Message("user", "Hi"),)), DEFAULT_MODEL, 1, None)
+    route = Route(site.base_url, transport, sessions)
+
+    async def first_line() -> str:
+        async with (
+            route.request(
+                "POST", "/api/inference", json_body=HttpWireFormat.DATA_STREAM.encode(request)
+            ) as response,
+            contextlib.aclosing(iter_lines(response)) as lines,
+        ):
+            async for line in lines:
+                if line.strip():
+                    return line
+        return ""
+
+    try:
+        spoken = detect_http_wire_format(await asyncio.wait_for(first_line(), timeout))
+    except PlaygroundError as exc:
+        if isinstance(exc, NotFoundError):
+            return Check(
+                "wire format",
+                "failed",
+                "neither the Agents WebSocket nor POST /api/inference is here (HTTP 404)",
+                time.monotonic() - start,
+                advice="check the URL (--base-url); if it is right, " + _UPGRADE_ADVICE,
+            )
+        return Check(
+            "wire format",
+            verdict_of(exc),
+            one_line(exc),
+            time.monotonic() - start,
+            advice=advice_for(exc, climb=climb),
+        )
+    except TimeoutError:
+        return Check(
+            "wire format", "failed", f"no reply within {timeout:g} s", time.monotonic() - start
+        )
+    named = {
+        HttpWireFormat.SSE: "HTTP, server-sent events",
+        HttpWireFormat.DATA_STREAM: "HTTP, AI SDK data stream",
+    }[spoken]
+    return Check(
+        "wire format", "ok", named, time.monotonic() - start, {"wire_format": spoken.value}
+    )
