@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from tests.loop_thread import LoopThreadServer
 from tests.scripted_model import HttpWireFormatName, echo_reply, http_reasoning
 
 CONTENT_TYPES: dict[HttpWireFormatName, str] = {
@@ -179,8 +180,10 @@ class RecordedRequest:
     peer: tuple[str, int] | None
 
 
-class ReferenceServer:
+class ReferenceServer(LoopThreadServer):
     """The reference server on a free loopback port, in a thread of its own."""
+
+    name = "the reference server"
 
     def __init__(
         self, wire_format: HttpWireFormatName = "data-stream", *, port: int = 0, gate: bool = False
@@ -191,6 +194,7 @@ class ReferenceServer:
         interstitial that clears itself by script, and the API refuses requests without the
         cookies the page sets (one HttpOnly, by header; one by script, after a delay).
         """
+        super().__init__()
         self.wire_format = wire_format
         self.gate = gate
         self.challenge_forever = False  # the interstitial never clears (a deadline test)
@@ -203,11 +207,7 @@ class ReferenceServer:
             "models": deque(),
             "agents": deque(),
         }
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
-        self._startup_error: OSError | None = None
 
     @property
     def url(self) -> str:
@@ -229,50 +229,8 @@ class ReferenceServer:
         """The chat requests received so far."""
         return [r for r in self.requests if r.path == "/api/inference"]
 
-    def start(self) -> ReferenceServer:
-        """Start serving; returns once the port accepts connections.
-
-        Port 0 takes a free port (``url`` then names it). A port something else listens on is
-        an error at once, never a server that answers for another.
-
-        Raises:
-            OSError: the port cannot be listened on.
-        """
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            msg = "the reference server did not start within 10 s"
-            raise RuntimeError(msg)
-        if self._startup_error is not None:
-            self._thread.join(10)
-            raise self._startup_error
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> ReferenceServer:  # noqa: PYI034 (Self needs Python 3.11)
-        """Start on entering ``with``."""
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        """Stop on leaving ``with``."""
-        self.stop()
-
-    # -- serving ----------------------------------------------------------------------------
-
-    def _serve(self, started: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main(started))
-        finally:
-            loop.close()
+    # -- serving (started and stopped by LoopThreadServer; port 0 takes a free port, and a port
+    # something else listens on is an error at once, never a server that answers for another) --
 
     async def _main(self, started: threading.Event) -> None:
         self._stopping = asyncio.Event()

@@ -54,17 +54,20 @@ import datetime as dt
 import hashlib
 import ipaddress
 import ssl
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.loop_thread import LoopThreadServer
 from tests.reference_server import INTERSTITIAL
+
+if TYPE_CHECKING:
+    import threading
 
 Verdict = Literal["browser", "not-browser"]
 
@@ -462,8 +465,11 @@ class Seen:
     requests: list[bytes] = field(default_factory=list)  # request heads the edge answered
 
 
-class TlsEdge:
+class TlsEdge(LoopThreadServer):
     """A TLS front on a free loopback port that judges ClientHellos, before ``backend_port``."""
+
+    name = "the TLS edge"
+    stop_seconds = 15.0
 
     def __init__(
         self,
@@ -481,6 +487,7 @@ class TlsEdge:
         ``judging=False`` refuses nothing: every connection is relayed, its verdict still
         recorded in ``seen``.
         """
+        super().__init__()
         self.backend_port = backend_port
         self.refusal = refusal
         self.judging = judging
@@ -488,12 +495,8 @@ class TlsEdge:
         self.port: int | None = None
         self.seen: list[Seen] = []
         self._context = certificates.server_context()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._startup_error: BaseException | None = None
 
     @property
     def url(self) -> str:
@@ -504,47 +507,6 @@ class TlsEdge:
     def ws_url(self) -> str:
         """The base URL of WebSockets through the edge."""
         return f"wss://127.0.0.1:{self.port}"
-
-    def start(self) -> TlsEdge:
-        """Listen; returns once the port accepts connections."""
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(started,), daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            msg = "the TLS edge did not start within 10 s"
-            raise RuntimeError(msg)
-        if self._startup_error is not None:
-            self._thread.join(10)
-            raise self._startup_error
-        return self
-
-    def stop(self) -> None:
-        """Close the listener and every connection; join the thread."""
-        if self._loop is not None and self._stopping is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has already ended
-                self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(15)
-            if self._thread.is_alive():
-                msg = "the TLS edge did not stop within 15 s"
-                raise RuntimeError(msg)
-
-    def __enter__(self) -> TlsEdge:  # noqa: PYI034 (Self needs Python 3.11)
-        """Start on entering ``with``."""
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        """Stop on leaving ``with``."""
-        self.stop()
-
-    def _serve(self, started: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main(started))
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     async def _main(self, started: threading.Event) -> None:
         self._stopping = asyncio.Event()
