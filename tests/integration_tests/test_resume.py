@@ -57,10 +57,12 @@ CUT_POINTS = {
 }
 
 
-async def _run(url: str, prompt: str) -> tuple[str, str, Finish, float]:
+async def _run(url: str, prompt: str, transport: str = "direct") -> tuple[str, str, Finish, float]:
     started = time.monotonic()
     text, reasoning, finish = [], [], None
-    async with PlaygroundClient(url, wire_format="agents", timeout=10, max_retries=0) as client:
+    async with PlaygroundClient(
+        url, wire_format="agents", timeout=10, max_retries=0, transport=transport
+    ) as client:
         async for event in client.astream_chat([{"role": "user", "content": prompt}]):
             if isinstance(event, TextDelta):
                 text.append(event.text)
@@ -84,14 +86,27 @@ def uncut(agents_server):
     }
 
 
+@pytest.fixture(scope="module")
+def uncut_impersonating(agents_server):
+    """The same, over the Chrome-impersonating transport."""
+    return {
+        prompt: asyncio.run(_run(agents_server.url, prompt, "impersonate"))
+        for prompt in (SLOW, FAST)
+    }
+
+
+@pytest.mark.parametrize("transport", ["direct", "impersonate"])
 @pytest.mark.parametrize("prompt", [SLOW, FAST], ids=["running", "finished"])
 @pytest.mark.parametrize("point", list(CUT_POINTS))
-async def test_a_cut_reply_arrives_whole_exactly_once(agents_server, uncut, prompt, point, caplog):
-    whole, _, whole_finish, whole_took = uncut[prompt]
+async def test_a_cut_reply_arrives_whole_exactly_once(
+    agents_server, uncut, uncut_impersonating, transport, prompt, point, caplog
+):
+    runs = uncut if transport == "direct" else uncut_impersonating
+    whole, _, whole_finish, whole_took = runs[prompt]
     fds = _open_fds()
     caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
     async with CuttingProxy(agents_server.port, [CUT_POINTS[point]]) as proxy:
-        text, _, finish, took = await _run(proxy.url, prompt)
+        text, _, finish, took = await _run(proxy.url, prompt, transport)
     assert proxy.cuts_made == 1
     assert text == whole
     assert finish.reason == whole_finish.reason == "stop"
