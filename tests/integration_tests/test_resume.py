@@ -87,22 +87,22 @@ def uncut(agents_server):
 
 
 @pytest.fixture(scope="module")
-def uncut_impersonating(agents_server):
-    """The same, over the Chrome-impersonating transport."""
-    return {
+def uncut_per_transport(agents_server, uncut):
+    """The same, per transport: direct (``uncut``) and Chrome-impersonating."""
+    impersonating = {
         prompt: asyncio.run(_run(agents_server.url, prompt, "impersonate"))
         for prompt in (SLOW, FAST)
     }
+    return {"direct": uncut, "impersonate": impersonating}
 
 
 @pytest.mark.parametrize("transport", ["direct", "impersonate"])
 @pytest.mark.parametrize("prompt", [SLOW, FAST], ids=["running", "finished"])
 @pytest.mark.parametrize("point", list(CUT_POINTS))
-async def test_a_cut_reply_arrives_whole_exactly_once(
-    agents_server, uncut, uncut_impersonating, transport, prompt, point, caplog
+async def test_a_cut_reply_arrives_whole_exactly_once(  # noqa: PLR0917 (fixtures come by name)
+    agents_server, uncut_per_transport, transport, prompt, point, caplog
 ):
-    runs = uncut if transport == "direct" else uncut_impersonating
-    whole, _, whole_finish, whole_took = runs[prompt]
+    whole, _, whole_finish, whole_took = uncut_per_transport[transport][prompt]
     fds = _open_fds()
     caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
     async with CuttingProxy(agents_server.port, [CUT_POINTS[point]]) as proxy:
