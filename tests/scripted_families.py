@@ -5,7 +5,7 @@ model (``tests/scripted_model.py``) stands in for one model per family: given a 
 recognises only that family's offering (a Qwen reads ``<tools>``, a gpt-oss reads a TypeScript
 ``namespace functions``, a Mistral reads ``[AVAILABLE_TOOLS]`` before the request...), writes its
 calls in the family's native format and recognises results in the family's own markup. Models of
-no family here follow the generic format that the package's ``tools_prompt`` writes.
+no family here follow the package's generic format (``offerings.GENERIC``).
 
 This is written from the formats' public descriptions (``docs/tool-formats.md``), not from the
 package's writers: a test that offers a family the wrong way gets no call back.

@@ -12,7 +12,7 @@ through the SDK. So every scripted behaviour is written once, here:
   ``[error:TEXT]``, ``[slow:MS]``, ``[long:N]``, ... see ``tests/agents_server/README.md``);
 - three kinds of instructions a client may put in the system prompt: a JSON schema to answer in
   ("Answer with one JSON object"), the ReAct format (HTTP only) and the tool format (a tool
-  section written by the package's ``tools_prompt``, see ``tool_reply``). In the tool format it
+  section written by the package's generic offering, see ``tool_reply``). In the tool format it
   stands in for a model that follows the format: it picks tools by their names and fills the
   arguments their schemas ask for with values from the request (quoted strings, capitalized
   phrases, numbers). It is generic, with no answer keyed to a particular prompt.
@@ -22,7 +22,7 @@ cassettes hold them): the HTTP echo is one line cut into words, JSON and tool re
 every 7 characters and written with ``json.dumps``; the Agents echo is one line per field, replies
 are cut every two words and JSON is written as ``JSON.stringify`` writes it.
 
-The strings of the tool format are read from the package (``tools_prompt`` and friends), not
+The strings of the tool format are read from the package (the generic offering and friends), not
 copied: a change to the prompt is made there, once.
 
 Run the endpoint by hand (``tests/agents_worker.py`` does it for the tests) with::
@@ -43,10 +43,10 @@ from typing import Any, Literal
 from langchain_cloudflare_playground.client.tools import Tool, ToolResult
 
 # The only names taken from the prompt module itself (the public package exports the types).
+from langchain_cloudflare_playground.client.tools.offerings import GENERIC
 from langchain_cloudflare_playground.client.tools.prompt import (
     correction_request,
     render_tool_results,
-    tools_prompt,
 )
 from tests.scripted_families import ScriptedFamily, family_for
 
@@ -73,9 +73,9 @@ def _read_tool_format() -> _ToolFormat:
     name, call, problem = "probe_tool_4f2a", "917", "PROBE-PROBLEM-4f2a"
     schema = {"type": "object", "properties": {"probe_argument": {"type": "string"}}}
     tool = Tool(name=name, description="", parameters=schema)
-    auto = tools_prompt([tool], "auto").split("\n")
-    required = tools_prompt([tool], "required").split("\n")
-    named = tools_prompt([tool], name).split("\n")
+    auto = GENERIC.system_section([tool], "auto").split("\n")
+    required = GENERIC.system_section([tool], "required").split("\n")
+    named = GENERIC.system_section([tool], name).split("\n")
     headings = [line for line in auto if line.startswith("# ")]
     name_line = next(line for line in auto if line.endswith(name))
     schema_json = json.dumps(schema)

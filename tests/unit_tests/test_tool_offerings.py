@@ -9,6 +9,7 @@ import pytest
 
 from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.tools.native_writers import (
+    mistral_call_id,
     pythonic_calls,
     typescript_namespace,
 )
@@ -19,7 +20,6 @@ from langchain_cloudflare_playground.client.tools.offerings import (
     written_for,
 )
 from langchain_cloudflare_playground.client.tools.parser import parse_reply
-from langchain_cloudflare_playground.client.tools.prompt import tools_prompt
 from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall
 from tests.helpers import ADD
 
@@ -63,9 +63,11 @@ def test_offering_names_are_unique_and_generic_is_not_in_the_table():
     assert GENERIC.name not in names
 
 
-def test_the_generic_offering_is_the_generic_prompt():
+def test_the_generic_offering_lists_each_tool_with_its_schema():
     conversation = written_for(GENERIC, normalize_messages("Add 1 and 2."), [ADD], "required")
-    assert conversation.system == tools_prompt([ADD], "required")
+    assert conversation.system is not None
+    assert "\n## add\nAdd two integers.\nArguments JSON schema: " in conversation.system
+    assert '{"tool_calls": [{"name": "<tool name>"' in conversation.system
 
 
 @pytest.mark.parametrize("offering", OFFERINGS, ids=lambda offering: offering.name)
@@ -267,3 +269,113 @@ def test_the_typescript_namespace_writes_types_optionals_enums_defaults_and_refe
         "type ping = () => any;\n\n"
         "} // namespace functions"
     )
+
+
+@pytest.mark.parametrize("model", ["@cf/meta/llama-3.2-3b-instruct", "@cf/google/gemma-3-12b-it"])
+@pytest.mark.parametrize(
+    "tool",
+    [
+        Tool("get-weather", parameters={"type": "object", "properties": {"city": {}}}),
+        Tool("convert", parameters={"type": "object", "properties": {"from": {}, "to": {}}}),
+    ],
+    ids=["name-not-an-identifier", "argument-a-keyword"],
+)
+def test_names_python_cannot_call_get_the_generic_offer_not_the_pythonic_one(model, tool):
+    conversation = written_for(offering_for(model), normalize_messages("Go."), [tool], "auto")
+    assert conversation.system is not None
+    assert "# How to call tools" in conversation.system  # the generic format's heading
+    assert "[func_name1(" not in conversation.system
+
+
+def test_an_earlier_call_python_cannot_write_gets_the_generic_form_too():
+    history = normalize_messages(
+        [
+            {"role": "user", "content": "Convert."},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "c", "name": "convert", "arguments": {"from": "USD"}}],
+            },
+            {"role": "tool", "tool_call_id": "c", "content": "1.1"},
+        ]
+    )
+    turns = written_for(offering_for("@cf/meta/llama-3.2-3b-instruct"), history, (), "none").turns
+    assert turns[1].content == '{"tool_calls": [{"name": "convert", "arguments": {"from": "USD"}}]}'
+
+
+def test_mistral_without_a_request_turn_puts_its_tools_in_the_last_user_turn():
+    history = normalize_messages(
+        [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "c9", "name": "add", "arguments": {"a": 1, "b": 2}}],
+            },
+            {"role": "tool", "tool_call_id": "c9", "content": "3"},
+        ]
+    )
+    mistral = offering_for("@cf/mistralai/mistral-small-3.1-24b-instruct")
+    conversation = written_for(mistral, history, [ADD], "auto")
+    assert conversation.turns[1].content.startswith("[AVAILABLE_TOOLS][")
+    assert conversation.turns[1].content.endswith("[/TOOL_RESULTS]")
+
+
+def test_mistral_with_no_user_turn_at_all_lists_its_tools_in_the_system_prompt():
+    only_assistant = normalize_messages([{"role": "assistant", "content": "Hello."}])
+    mistral = offering_for("@cf/mistralai/mistral-small-3.1-24b-instruct")
+    conversation = written_for(mistral, only_assistant, [ADD], "auto")
+    assert conversation.system is not None
+    assert '[AVAILABLE_TOOLS][{"type": "function", "function": {"name": "add"' in (
+        conversation.system
+    )
+
+
+def test_several_harmony_calls_are_each_a_message_of_their_own():
+    calls = [ToolCall("1", "add", {"a": 1}), ToolCall("2", "add", {"a": 2})]
+    written = offering_for("@cf/openai/gpt-oss-20b").write_calls("", calls)
+    assert written == (
+        '<|channel|>commentary to=functions.add <|constrain|>json<|message|>{"a": 1}<|call|>'
+        "<|start|>assistant"
+        '<|channel|>commentary to=functions.add <|constrain|>json<|message|>{"a": 2}<|call|>'
+    )
+    tool = Tool("add", parameters={"type": "object", "properties": {"a": {"type": "integer"}}})
+    assert [dict(c.arguments) for c in parse_reply(written, [tool], "auto").calls] == [
+        {"a": 1},
+        {"a": 2},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reference", "written"),
+    [("1", "call00001"), ("12", "call00012"), ("²", "000000000"), ("call-a.b", "callab000")],
+)
+def test_mistral_call_ids_are_nine_characters_made_from_the_reference(reference, written):
+    assert mistral_call_id(reference) == written
+
+
+def test_the_typescript_namespace_survives_unusual_schemas():
+    tool = Tool(
+        "t",
+        parameters={
+            "type": "object",
+            "properties": {
+                "maybe": {"type": ["object", "null"], "properties": {"x": {"type": "string"}}},
+                "either": {"type": ["string", "null"]},
+                "empty_enum": {"enum": []},
+                "odd_union": {"anyOf": [1, 2]},
+                "first name": {"type": "string"},
+            },
+            "required": [{"not": "a name"}, "maybe"],
+        },
+    )
+    assert typescript_namespace([tool]).split("\n")[2:-2] == [
+        "type t = (_: {",
+        "maybe: {",
+        "x?: string,",
+        "} | null,",
+        "either?: string | null,",
+        "empty_enum?: any,",
+        "odd_union?: any,",
+        '"first name"?: string,',
+        "}) => any;",
+    ]

@@ -15,8 +15,11 @@ generic words.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 from typing import TYPE_CHECKING, Any
+
+from langchain_cloudflare_playground.client.tools.prompt import with_calls
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -30,9 +33,11 @@ __all__ = [
     "json_definition_lines",
     "json_definition_list",
     "llama_json_calls",
+    "mistral_call_id",
     "mistral_calls",
     "mistral_results",
     "pythonic_calls",
+    "pythonic_names",
     "tool_output_results",
     "tool_response_results",
     "typescript_namespace",
@@ -84,7 +89,7 @@ def _ts_object(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -
     if not isinstance(properties, dict) or not properties or depth >= _MAX_DEPTH:
         return "object"
     required = schema.get("required")
-    needed = set(required) if isinstance(required, list) else set()
+    needed = {n for n in required if isinstance(n, str)} if isinstance(required, list) else set()
     lines = ["{"]
     for name, given in properties.items():
         spec = given if isinstance(given, dict) else {}
@@ -93,7 +98,9 @@ def _ts_object(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -
             lines.append(_comment(description).rstrip("\n"))
         optional = "" if name in needed else "?"
         default = f" // default: {json.dumps(spec['default'])}" if "default" in spec else ""
-        lines.append(f"{name}{optional}: {_ts_type(spec, root, depth + 1)},{default}")
+        # A name that is not an identifier is quoted, as TypeScript writes it.
+        key = name if name.isidentifier() else _json(name)
+        lines.append(f"{key}{optional}: {_ts_type(spec, root, depth + 1)},{default}")
     lines.append("}")
     return "\n".join(line for line in lines if line)
 
@@ -107,25 +114,44 @@ def _ts_type(  # noqa: PLR0911 (one branch per JSON schema type)
     if isinstance(ref, str):
         return _ts_type(_pointer(root, ref), root, depth + 1)
     for key in ("anyOf", "oneOf"):
-        branches = schema.get(key)
-        if isinstance(branches, list) and branches:
-            return " | ".join(_ts_type(b, root, depth + 1) for b in branches if isinstance(b, dict))
-    if isinstance(schema.get("enum"), list):
-        return " | ".join(json.dumps(value, ensure_ascii=False) for value in schema["enum"])
+        branches = [b for b in schema.get(key) or () if isinstance(b, dict)]
+        if branches:
+            return " | ".join(_ts_type(b, root, depth + 1) for b in branches)
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return " | ".join(json.dumps(value, ensure_ascii=False) for value in enum)
     if "const" in schema:
         return json.dumps(schema["const"], ensure_ascii=False)
     kind = schema.get("type")
     if isinstance(kind, list):
-        return " | ".join(_ts_type({**schema, "type": k}, root, depth + 1) for k in kind)
+        kinds = [k for k in kind if isinstance(k, str)] or ["any"]
+        # Only the object branch of ["object", "null"] has the properties.
+        return " | ".join(
+            _ts_type({**_without(schema, "properties"), "type": k}, root, depth + 1)
+            if k != "object"
+            else _ts_type({**schema, "type": k}, root, depth + 1)
+            for k in kinds
+        )
     if kind == "array":
         items = schema.get("items")
         item = _ts_type(items, root, depth + 1) if isinstance(items, dict) else "any"
         return f"({item})[]" if " | " in item else f"{item}[]"
     if kind == "object" or "properties" in schema:
         return _ts_object(schema, root, depth + 1)
-    return {"string": "string", "integer": "number", "number": "number"}.get(
-        str(kind), "boolean" if kind == "boolean" else "null" if kind == "null" else "any"
-    )
+    return _TS_SCALARS.get(str(kind), "any")
+
+
+_TS_SCALARS = {
+    "string": "string",
+    "integer": "number",
+    "number": "number",
+    "boolean": "boolean",
+    "null": "null",
+}
+
+
+def _without(schema: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k != key}
 
 
 def _pointer(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
@@ -140,10 +166,6 @@ def _pointer(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
 # -- earlier calls, as the family writes them ----------------------------------------------
 
 
-def _with_text(text: str, calls_text: str) -> str:
-    return f"{text.rstrip()}\n{calls_text}" if text.strip() else calls_text
-
-
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -151,7 +173,7 @@ def _json(value: object) -> str:
 def llama_json_calls(text: str, calls: Sequence[ToolCall]) -> str:
     """Llama 3.1/3.3: ``{"name": ..., "parameters": {...}}``, one per line."""
     lines = [_json({"name": c.name, "parameters": dict(c.arguments)}) for c in calls]
-    return _with_text(text, "\n".join(lines))
+    return with_calls(text, "\n".join(lines))
 
 
 def pythonic_calls(text: str, calls: Sequence[ToolCall]) -> str:
@@ -160,7 +182,20 @@ def pythonic_calls(text: str, calls: Sequence[ToolCall]) -> str:
         f"{c.name}({', '.join(f'{key}={_python(value)}' for key, value in c.arguments.items())})"
         for c in calls
     ]
-    return _with_text(text, f"[{', '.join(written)}]")
+    return with_calls(text, f"[{', '.join(written)}]")
+
+
+def pythonic_names(tools: Sequence[Tool], calls: Sequence[ToolCall]) -> bool:
+    """Whether every tool and argument name can be written as Python call syntax.
+
+    ``get-weather(...)`` or ``convert(from=...)`` is not Python, and the pythonic format is read
+    as Python: a family that writes it is offered the generic format instead for such tools.
+    """
+    names = [tool.name for tool in tools] + [call.name for call in calls]
+    properties = [tool.parameters.get("properties") for tool in tools]
+    names += [str(key) for given in properties if isinstance(given, dict) for key in given]
+    names += [str(key) for call in calls for key in call.arguments]
+    return all(name.isidentifier() and not keyword.iskeyword(name) for name in names)
 
 
 def _python(value: object) -> str:
@@ -182,7 +217,7 @@ def hermes_calls(text: str, calls: Sequence[ToolCall]) -> str:
         f"<tool_call>\n{_json({'name': c.name, 'arguments': dict(c.arguments)})}\n</tool_call>"
         for c in calls
     ]
-    return _with_text(text, "\n".join(tags))
+    return with_calls(text, "\n".join(tags))
 
 
 def glm_calls(text: str, calls: Sequence[ToolCall]) -> str:
@@ -195,7 +230,7 @@ def glm_calls(text: str, calls: Sequence[ToolCall]) -> str:
             for key, value in call.arguments.items()
         )
         tags.append(f"<tool_call>{call.name}\n{pairs}</tool_call>")
-    return _with_text(text, "\n".join(tags))
+    return with_calls(text, "\n".join(tags))
 
 
 def mistral_calls(text: str, calls: Sequence[ToolCall]) -> str:
@@ -204,7 +239,7 @@ def mistral_calls(text: str, calls: Sequence[ToolCall]) -> str:
         {"name": c.name, "arguments": dict(c.arguments), "id": mistral_call_id(str(place))}
         for place, c in enumerate(calls, 1)
     ]
-    return _with_text(text, f"[TOOL_CALLS]{_json(listed)}")
+    return with_calls(text, f"[TOOL_CALLS]{_json(listed)}")
 
 
 def mistral_call_id(reference: str) -> str:
@@ -213,19 +248,23 @@ def mistral_call_id(reference: str) -> str:
     Made from the place, never random: a prompt that changed on every run would never match a
     recorded cassette.
     """
-    if reference.isdigit():
+    if reference.isascii() and reference.isdigit():
         return f"call{int(reference) % 100_000:05d}"
     return (re.sub(r"[^A-Za-z0-9]", "", reference) + "0" * 9)[:9]
 
 
 def harmony_calls(text: str, calls: Sequence[ToolCall]) -> str:
-    """gpt-oss: a commentary message addressed to ``functions.NAME`` per call."""
+    """gpt-oss: a commentary message addressed to ``functions.NAME`` per call.
+
+    The first continues the turn's own message; each further call is a message of its own, so it
+    starts with ``<|start|>assistant``.
+    """
     messages = [
-        f"<|channel|>commentary to=functions.{c.name} <|constrain|>json<|message|>"
-        f"{_json(dict(c.arguments))}<|call|>"
-        for c in calls
+        f"{'<|start|>assistant' if index else ''}<|channel|>commentary to=functions.{c.name}"
+        f" <|constrain|>json<|message|>{_json(dict(c.arguments))}<|call|>"
+        for index, c in enumerate(calls)
     ]
-    return _with_text(text, "".join(messages))
+    return with_calls(text, "".join(messages))
 
 
 # -- results, in the family's own markup ---------------------------------------------------

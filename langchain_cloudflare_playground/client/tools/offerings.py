@@ -42,11 +42,11 @@ class Offering:
     ``section`` is the system prompt's tool section, a template of ``$tools`` (the tools as
     ``list_tools`` writes them) and ``$rules`` (``results_note``, then when to call). A family
     whose tools stand before the request instead (Mistral) has ``before_request``, a template of
-    ``$tools``.
+    ``$tools``. A family whose calls are Python syntax (``python_names_only``) is offered the
+    generic format instead when a tool or argument name is not a Python identifier.
     """
 
     name: str
-    families: str
     models: re.Pattern[str]
     section: Template
     list_tools: Callable[[Sequence[Tool]], str]
@@ -54,12 +54,20 @@ class Offering:
     write_results: Callable[[Sequence[ToolResult]], str]
     results_note: str
     before_request: Template | None = None
+    python_names_only: bool = False  # calls are Python syntax: names must be identifiers
 
-    def system_section(self, tools: Sequence[Tool], choice: str) -> str:
-        """The section added to the system prompt for ``tools`` and the tool ``choice``."""
-        listed = "" if self.before_request else self.list_tools(tools)
+    def system_section(self, tools: Sequence[Tool], choice: str, *, listed: bool = True) -> str:
+        """The section added to the system prompt for ``tools`` and the tool ``choice``.
+
+        ``listed=False``: the tools stand before the request, and the section only says how to
+        call them (a family with ``before_request``).
+        """
         rules = f"{self.results_note}\n{when_to_call(choice)}"
-        return self.section.substitute(tools=listed, rules=rules)
+        if not listed:
+            return self.section.substitute(tools="", rules=rules)
+        if self.before_request is not None:  # no user turn to put them in
+            rules = f"{self.before_request.substitute(tools=self.list_tools(tools))}\n{rules}"
+        return self.section.substitute(tools=self.list_tools(tools), rules=rules)
 
 
 _TOOL_RESPONSE_NOTE = (
@@ -80,8 +88,7 @@ _HERMES_SECTION = Template(
 
 GENERIC = Offering(
     name="generic",
-    families="every other model",
-    models=re.compile(r"(?!)"),  # chosen when no other offering is
+    models=re.compile(r"(?!)"),  # matches no id: chosen when no row of the table does
     section=GENERIC_SECTION,
     list_tools=describe_tools,
     write_calls=render_tool_calls,
@@ -92,7 +99,6 @@ GENERIC = Offering(
 OFFERINGS: tuple[Offering, ...] = (
     Offering(
         name="llama-json",
-        families="Meta Llama 3.1, 3.3",
         models=re.compile(r"/llama-3\.[13]-"),
         section=Template(
             "# Tools\n\n"
@@ -111,7 +117,6 @@ OFFERINGS: tuple[Offering, ...] = (
     ),
     Offering(
         name="pythonic",
-        families="Meta Llama 3.2, Llama 4",
         models=re.compile(r"/llama-(?:3\.2|4)-"),
         section=Template(
             "# Tools\n\n"
@@ -125,10 +130,10 @@ OFFERINGS: tuple[Offering, ...] = (
         write_calls=write.pythonic_calls,
         write_results=render_tool_results,  # Llama's `ipython` turn again
         results_note=GENERIC_RESULTS_NOTE,
+        python_names_only=True,
     ),
     Offering(
         name="gemma",
-        families="Google Gemma 3",
         models=re.compile(r"/gemma-3-"),
         section=Template(
             "# Tools\n\n"
@@ -146,10 +151,11 @@ OFFERINGS: tuple[Offering, ...] = (
             "Each result comes back in a ```tool_output block (starting with"
             ' "Error:" when the tool failed); then answer from it.'
         ),
+        python_names_only=True,
     ),
     Offering(
         name="hermes",
-        families="Qwen 2.5, QwQ, Qwen3, Hermes 2 Pro",
+        # Qwen3-Coder writes a format of its own (<function=...>); it gets the generic offer.
         models=re.compile(r"/(?:qwen2\.5-|qwq-|qwen3-(?!coder)|hermes-2-pro-)"),
         section=_HERMES_SECTION,
         list_tools=write.json_definition_lines,
@@ -159,7 +165,6 @@ OFFERINGS: tuple[Offering, ...] = (
     ),
     Offering(
         name="glm",
-        families="GLM 4.5 and later",
         models=re.compile(r"/glm-(?:4\.[5-9]|[5-9])"),
         section=Template(
             "# Tools\n\n"
@@ -179,11 +184,10 @@ OFFERINGS: tuple[Offering, ...] = (
     ),
     Offering(
         name="mistral",
-        families="Mistral Small 3.1",
         models=re.compile(r"/mistral-small-3\.1-"),
         section=Template(
             "# Tools\n\n"
-            "The functions you can call are listed in [AVAILABLE_TOOLS] before the request."
+            "The functions you can call are listed in [AVAILABLE_TOOLS]."
             ' To call them, reply with [TOOL_CALLS] and a JSON list: [TOOL_CALLS][{"name":'
             ' function name, "arguments": dictionary of argument name and its value}].\n'
             "$rules"
@@ -199,7 +203,6 @@ OFFERINGS: tuple[Offering, ...] = (
     ),
     Offering(
         name="harmony",
-        families="OpenAI gpt-oss",
         models=re.compile(r"/gpt-oss-"),
         section=Template("# Tools\n\n## functions\n\n$tools\n\n$rules"),
         list_tools=write.typescript_namespace,
@@ -226,13 +229,17 @@ def written_for(
     ``"none"``) go into the system prompt, or before the last request for a family that wants
     them there.
     """
+    calls = [call for turn in conversation.turns for call in turn.tool_calls]
+    if offering.python_names_only and not write.pythonic_names(tools, calls):
+        offering = GENERIC
     turns = [_written(offering, turn) for turn in conversation.turns]
     system = conversation.system
     if tools and choice != "none":
-        section = offering.system_section(tools, choice)
+        listed_before = offering.before_request is not None and _put_before_request(
+            turns, conversation.turns, offering, tools
+        )
+        section = offering.system_section(tools, choice, listed=not listed_before)
         system = f"{system}\n\n{section}" if system else section
-        if offering.before_request is not None:
-            _put_before_request(turns, conversation.turns, offering, tools)
     return replace(conversation, system=system, turns=tuple(turns))
 
 
@@ -246,12 +253,17 @@ def _written(offering: Offering, turn: Message) -> Message:
 
 def _put_before_request(
     turns: list[Message], given: Sequence[Message], offering: Offering, tools: Sequence[Tool]
-) -> None:
-    """Put the tool list at the start of the last user turn that is a request, not results."""
+) -> bool:
+    """Put the tool list at the start of the last request (else of the last user turn).
+
+    Returns whether there was a user turn to put it in; with none, the system prompt lists them.
+    """
     assert offering.before_request is not None  # noqa: S101 (checked by the caller)
-    requests = [i for i, turn in enumerate(given) if turn.role == "user" and not turn.tool_results]
-    if not requests:
-        return
-    index = requests[-1]
+    users = [i for i, turn in enumerate(given) if turn.role == "user"]
+    requests = [i for i in users if not given[i].tool_results]
+    if not users:
+        return False
+    index = (requests or users)[-1]
     listed = offering.before_request.substitute(tools=offering.list_tools(tools))
     turns[index] = Message("user", f"{listed}{turns[index].content}")
+    return True

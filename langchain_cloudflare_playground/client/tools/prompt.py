@@ -34,8 +34,8 @@ __all__ = [
     "describe_tools",
     "render_tool_calls",
     "render_tool_results",
-    "tools_prompt",
     "when_to_call",
+    "with_calls",
 ]
 
 CORRECTION_PREFIX = "Your last reply could not be used:"
@@ -59,12 +59,6 @@ GENERIC_RESULTS_NOTE = (
 )
 
 
-def tools_prompt(tools: Sequence[Tool], choice: str) -> str:
-    """The generic system-prompt section that lists ``tools`` and says how and when to call."""
-    rules = f"{GENERIC_RESULTS_NOTE}\n{when_to_call(choice)}"
-    return GENERIC_SECTION.substitute(tools=describe_tools(tools), rules=rules)
-
-
 def when_to_call(choice: str) -> str:
     """The sentence that says when to call: the tool choice, in words."""
     if choice == "required":
@@ -82,8 +76,12 @@ def describe_tools(tools: Sequence[Tool]) -> str:
 def render_tool_calls(text: str, calls: Iterable[ToolCall]) -> str:
     """An earlier assistant turn that called tools, as the model was asked to write it."""
     payload = {"tool_calls": [{"name": c.name, "arguments": dict(c.arguments)} for c in calls]}
-    call_line = json.dumps(payload, ensure_ascii=False)
-    return f"{text.rstrip()}\n{call_line}" if text.strip() else call_line
+    return with_calls(text, json.dumps(payload, ensure_ascii=False))
+
+
+def with_calls(text: str, calls: str) -> str:
+    """An assistant turn's text, then its calls as written, on a line of their own."""
+    return f"{text.rstrip()}\n{calls}" if text.strip() else calls
 
 
 def render_tool_results(results: Iterable[ToolResult]) -> str:
