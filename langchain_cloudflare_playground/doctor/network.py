@@ -130,8 +130,8 @@ async def resolve_check(site: Site, *, timeout: float) -> tuple[Check, list[str]
             asyncio.get_running_loop().getaddrinfo(site.host, site.port, type=socket.SOCK_STREAM),
             timeout,
         )
-    except (OSError, TimeoutError) as exc:
-        why = "no answer in time" if isinstance(exc, TimeoutError) else one_line(exc)
+    except (OSError, asyncio.TimeoutError) as exc:
+        why = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else one_line(exc)
         return Check(
             "name resolves",
             "failed",
@@ -157,10 +157,10 @@ async def tcp_check(site: Site, address: str, *, timeout: float) -> Check:
     where = f"{address}:{site.port}"
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(address, site.port), timeout)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, asyncio.TimeoutError) as exc:
         why = (
             f"no answer within {timeout:g} s"
-            if isinstance(exc, TimeoutError)
+            if isinstance(exc, asyncio.TimeoutError)
             else "nothing listening (connection refused)"
             if isinstance(exc, ConnectionRefusedError)
             else one_line(exc)
@@ -213,8 +213,8 @@ async def tls_check(site: Site, *, verify: bool | str, timeout: float, climb: st
                 advice=climb,
             )
         return Check("tls", "failed", one_line(exc), time.monotonic() - start)
-    except (OSError, TimeoutError) as exc:
-        why = "no answer in time" if isinstance(exc, TimeoutError) else one_line(exc)
+    except (OSError, asyncio.TimeoutError) as exc:
+        why = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else one_line(exc)
         return Check("tls", "failed", why, time.monotonic() - start)
     tls = writer.get_extra_info("ssl_object")
     facts: dict[str, object] = {"version": tls.version() if tls else None}
@@ -283,7 +283,7 @@ async def page_check(transport: Transport, probe: Probe) -> Check:
             time.monotonic() - start,
             advice=advice_for(exc, climb=climb),
         )
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check("page", "failed", f"no page within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
     match = _TITLE.search(body)
@@ -324,7 +324,7 @@ async def http_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
             time.monotonic() - start,
             advice=advice_for(exc, climb=climb),
         )
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check(name, "failed", f"no answer within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
     if _challenged(status, response_headers, body) or status == 403:  # noqa: PLR2004
@@ -355,7 +355,7 @@ async def websocket_check(rung: Rung, transport: Transport, probe: Probe) -> Che
         else:
             why, todo = one_line(exc), advice_for(exc, climb=climb)
         return Check(name, verdict_of(exc), why, time.monotonic() - start, advice=todo)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check(name, "failed", f"no frame within {timeout:g} s", time.monotonic() - start)
     kind = _frame_type(frame)
     return Check(
@@ -415,7 +415,7 @@ async def http_wire_format_check(
             time.monotonic() - start,
             advice=advice_for(exc, climb=climb),
         )
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check(
             "wire format", "failed", f"no reply within {timeout:g} s", time.monotonic() - start
         )

@@ -18,13 +18,18 @@ if TYPE_CHECKING:
 __all__ = ["as_json", "as_text"]
 
 _HIDDEN = "***"
+# The report never prints a cookie value; scrubbing catches one an error message echoed. A value
+# of a few characters ("1", "yes") is no secret, and replacing it everywhere would garble the
+# report (every "1" of every address and time).
+_SHORTEST_SECRET = 4
 
 
 def _scrubbed(value: object, secrets: Iterable[str]) -> object:
     """``value`` with every secret in every string replaced (dicts and lists walked)."""
     if isinstance(value, str):
         for secret in sorted(secrets, key=len, reverse=True):  # a longer one may hold a shorter
-            value = value.replace(secret, _HIDDEN)
+            if len(secret) >= _SHORTEST_SECRET:
+                value = value.replace(secret, _HIDDEN)
         return value
     if isinstance(value, dict):
         return {key: _scrubbed(item, secrets) for key, item in value.items()}

@@ -13,7 +13,7 @@ import platform
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from langchain_cloudflare_playground.client.errors import PlaygroundError
 from langchain_cloudflare_playground.client.events import ReasoningDelta, TextDelta
@@ -96,13 +96,18 @@ async def diagnose(settings: DoctorSettings) -> Diagnosis:
         checks = await _Doctor(base_url, settings).run()
     finally:
         logger.removeHandler(collected)
+    # Cookies the run itself got (a refreshed session) are secrets too, and so is the proxy
+    # password in either spelling.
+    _, cookies_after = cache_check(base_url, settings.cache_path)
     password = urlsplit(settings.proxy).password if settings.proxy else None
+    passwords = {password, unquote(password)} if password else set()
+    secrets = {secret for secret in cookie_values | cookies_after | passwords if secret}
     return Diagnosis(
         base_url=base_url,
         checks=(*checks, cache),
         about=_about(settings),
         log=tuple(collected.messages),
-        secrets=cookie_values | ({password} if password else set()),
+        secrets=frozenset(secrets),
     )
 
 
@@ -170,6 +175,18 @@ class _Doctor:
                 f"no connection (see {failed})",
             )
             return self.checks
+        pinned = self.settings.transport
+        if pinned in self.ladder.missing:
+            self.checks.append(
+                Check(
+                    "transport rungs",
+                    "failed",
+                    f"--transport {pinned}: not installed or not allowed",
+                    advice=self.ladder.missing[pinned],
+                )
+            )
+            self._skip_rest(("page", "wire format", "model list", CHAT), f"no {pinned} rung")
+            return self.checks
         options = ClientOptions.from_keywords(
             {
                 "timeout": self.timeout,
@@ -204,7 +221,12 @@ class _Doctor:
         if not addresses:
             self._skip_rest(("tcp connect", "tls"), "the name does not resolve")
             return False
-        connected = await network.tcp_check(self.site, addresses[0], timeout=self.timeout)
+        # Each address in turn, as a client connecting by name does (an unreachable IPv6
+        # address first must not hide a working IPv4 one).
+        for address in addresses:
+            connected = await network.tcp_check(self.site, address, timeout=self.timeout)
+            if connected.verdict == "ok":
+                break
         self.checks.append(connected)
         if connected.verdict != "ok":
             self.checks.append(Check("tls", "skipped", "no TCP connection"))
@@ -354,8 +376,9 @@ class _Doctor:
                 f"{len(ids)} chat models, but not the default model {DEFAULT_MODEL}",
                 seconds,
                 facts,
-                "pass --model with one of `cf-playground models`; upgrade the package"
-                " (pip install -U cloudflare-playground) for a new default",
+                "choose a model of `cf-playground models` (`cf-playground chat --model ...`, or"
+                " model= in code); upgrade the package (pip install -U cloudflare-playground)"
+                " for a new default",
             )
         return Check(
             "model list",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -250,6 +251,41 @@ def test_without_the_impersonate_extra_the_advice_is_to_install_it(agents_server
     )
 
 
+def test_a_pinned_rung_that_is_not_installed_is_one_failure_with_its_advice(server):
+    script = (
+        "import sys\n"
+        "sys.modules['curl_cffi'] = None  # as if the impersonate extra were not installed\n"
+        "from langchain_cloudflare_playground.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "doctor", "--base-url", server.url,
+         "--transport", "impersonate", "--timeout", "10"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr == ""  # a report, not a traceback
+    assert text_line(done.stdout, "transport rungs").startswith("failed")
+    assert text_line(done.stdout, "chat").startswith("skipped")
+    assert done.stdout.splitlines()[-1] == (
+        'advice: transport rungs: pip install "cloudflare-playground[impersonate]"'
+    )
+
+
+def test_a_site_that_accepts_and_never_answers_times_out_in_a_report():
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog), never reads
+    try:
+        port = silent.getsockname()[1]
+        code, report = doctor_json("--base-url", f"http://127.0.0.1:{port}", "--timeout", "1")
+    finally:
+        silent.close()
+    assert code == 1
+    seen = verdicts(report)
+    assert seen["tcp connect"][0] == "ok"
+    assert seen["page"] == ("failed", "no page within 1 s")
+    assert seen["chat"][0] in ("failed", "skipped")
+
+
 def test_the_browser_rung_is_checked_when_chromium_is_there(
     agents_server, tls_certificates, monkeypatch
 ):
@@ -387,7 +423,7 @@ def test_a_model_list_without_the_default_model(own_server):
         f"1 chat models, but not the default model {DEFAULT_MODEL}",
     )
     assert report["advice"].startswith(
-        "model list: pass --model with one of `cf-playground models`"
+        "model list: choose a model of `cf-playground models` (`cf-playground chat --model"
     )
     assert code == 0
 

@@ -426,6 +426,32 @@ async def test_a_silent_websocket_times_out(sse_server):
         await transport.aclose()
 
 
+def test_an_upgrade_never_answered_times_out_and_leaves_no_thread_behind():
+    """curl's handshake runs in a thread nothing can interrupt; it must end by itself.
+
+    A server that accepts and never answers the upgrade once kept that thread, and with it the
+    end of ``asyncio.run`` (which joins the loop's threads), waiting forever.
+    """
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never reads
+
+    async def upgrade() -> None:
+        transport = ImpersonatingTransport(timeout=1, total_timeout=None)
+        try:
+            with pytest.raises(PlaygroundTimeoutError):
+                await transport.open_websocket(
+                    WebSocketRequest(f"ws://127.0.0.1:{silent.getsockname()[1]}/agents/x/y")
+                )
+        finally:
+            await transport.aclose()
+
+    started = time.monotonic()
+    try:
+        asyncio.run(upgrade())  # returns only once the loop's worker threads have ended
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 5
+
+
 @pytest.mark.parametrize(
     ("fault", "expected", "retry_after"),
     [

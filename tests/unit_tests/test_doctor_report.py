@@ -86,3 +86,14 @@ def test_the_text_report_has_one_line_per_check_then_the_advice():
     assert lines[2].split() == ["skipped", "tls", "plain", "http"]
     assert lines[3].split() == ["ok", "chat", "2.50", "s", "done"]
     assert lines[4] == "advice: nothing to do: a chat works"
+
+
+def test_a_value_of_a_few_characters_does_not_garble_the_report():
+    found = diagnosis(
+        Check("tcp connect", "ok", "127.0.0.1:8787", 0.012),
+        Check("chat", "failed", "cookie flag=1 refused"),
+        secrets=frozenset({"1", "long-enough-secret"}),
+    )
+    text = as_text(found)
+    assert "127.0.0.1:8787" in text
+    assert "12 ms" in text

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import math
 import ssl
 import time
 import weakref
@@ -286,7 +287,16 @@ class ImpersonatingTransport:
         """Open the WebSocket; a refused upgrade raises the typed error for its status."""
         session = await self._session()
         heads = _ResponseHeads()
-        options: dict[CurlOpt, Any] = {CurlOpt.HEADERFUNCTION: heads.feed}
+        options: dict[CurlOpt, Any] = {
+            CurlOpt.HEADERFUNCTION: heads.feed,
+            # curl runs the handshake in a worker thread that cannot be interrupted, and its
+            # timeout does not cover a server that accepts and never answers the upgrade: the
+            # thread (and the loop's shutdown, which joins it) would wait forever. A transfer
+            # slower than a byte a second for `timeout` seconds ends it instead (whole seconds:
+            # curl's unit).
+            CurlOpt.LOW_SPEED_LIMIT: 1,
+            CurlOpt.LOW_SPEED_TIME: max(1, math.ceil(self.timeout)),
+        }
         if self.proxy:  # curl tunnels https through a proxy by itself, but wss must be told to
             options[CurlOpt.HTTPPROXYTUNNEL] = 1
         with self.translated_errors():
@@ -378,6 +388,12 @@ class ImpersonatingTransport:
             raise_detached(PlaygroundConnectionError(msg))
         except (CurlError, OSError) as exc:
             code = getattr(exc, "code", None)
+            if code == CurlECode.OPERATION_TIMEDOUT:  # the handshake's low-speed limit
+                msg = (
+                    f"no answer from the playground for {self.timeout:g} s"
+                    " (raise `timeout` to wait longer)"
+                )
+                raise_detached(PlaygroundTimeoutError(msg))
             if self.proxy and (
                 isinstance(exc, ProxyError) or code in (CurlECode.COULDNT_CONNECT, CurlECode.PROXY)
             ):
