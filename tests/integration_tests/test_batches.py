@@ -85,3 +85,58 @@ def test_sync_stream_gives_what_arrived_then_the_error(server):
     assert seen == [TextDelta("part"), TextDelta("ial")]
     assert info.value.partial_text == "partial"
     assert isinstance(info.value.__cause__, PlaygroundConnectionError)
+
+
+# -- the opt-in batched iterator --------------------------------------------------------------
+
+
+async def test_batches_hold_exactly_the_events_of_astream_chat(each_wire_format):
+    async with PlaygroundClient(each_wire_format.url) as client:
+        events = [e async for e in client.astream_chat("[long:3000]")]
+        batches = [b async for b in client.astream_chat_batches("[long:3000]")]
+    assert all(batches)  # never an empty batch
+    assert [e for batch in batches for e in batch] == events
+    assert len(events) == 3001
+
+
+async def test_a_long_http_reply_arrives_in_few_batches(server):
+    async with PlaygroundClient(server.url) as client:
+        batches = [b async for b in client.astream_chat_batches("[long:3000]")]
+    # The server writes 64 lines at a time: each read brings many events, and they travel on
+    # together rather than one per step.
+    assert len(batches) < 3001 / 10
+
+
+async def test_a_batch_is_what_arrived_never_a_wait_for_more(server):
+    async with PlaygroundClient(server.url) as client:
+        await client.achat("warm up")
+        server.push(Fault(reply=["a", "b", "c"], chunk_delay=0.4))
+        started = time.monotonic()
+        batches = client.astream_chat_batches("x")
+        first = await anext(batches)
+        first_at = time.monotonic() - started
+        rest = [e async for batch in batches for e in batch]
+    assert first == [TextDelta("a")]
+    assert first_at < 0.8  # one delay, not the three of the whole reply
+    assert [e.text for e in rest[:2]] == ["b", "c"]  # type: ignore[attr-defined]
+
+
+def test_sync_batches_hold_the_events_of_stream_chat(server):
+    with PlaygroundClient(server.url) as client:
+        batches = list(client.stream_chat_batches("[long:3000]"))
+        events = list(client.stream_chat("[long:3000]"))
+    assert all(batches)
+    assert [e for batch in batches for e in batch] == events
+
+
+async def test_an_error_after_text_in_the_same_read_keeps_the_text(server):
+    # The error line arrives in the same read as the text before it: that text still reaches
+    # the caller first, and the failure carries it, as when events travelled one at a time.
+    async with PlaygroundClient(server.url, max_retries=0) as client:
+        server.push(Fault(reply=["a", "b", "c"], error_after=(2, "boom"), split_at=(1,)))
+        seen: list[object] = []
+        with pytest.raises(PlaygroundStreamError) as info:
+            async for event in client.astream_chat("x"):
+                seen.append(event)
+    assert seen == [TextDelta("a"), TextDelta("b")]
+    assert info.value.partial_text == "ab"
