@@ -11,16 +11,21 @@ import asyncio
 import time
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from llama_index.core.base.llms.types import ChatMessage
 
+from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
     PlaygroundClient,
     PlaygroundConnectionError,
     PlaygroundStreamError,
     TextDelta,
 )
+from llama_index_cloudflare_playground import CloudflarePlayground
 from tests.reference_server import Fault
 
 LONG = "[long:6000]"  # more than the sync twin reads ahead of its caller
+LONG_2000 = "[long:2000]"
 
 
 async def _collect(client: PlaygroundClient, prompt: str) -> list[object]:
@@ -140,3 +145,50 @@ async def test_an_error_after_text_in_the_same_read_keeps_the_text(server):
                 seen.append(event)
     assert seen == [TextDelta("a"), TextDelta("b")]
     assert info.value.partial_text == "ab"
+
+
+# -- the adapters: a chunk per chunk the model sent, however they arrived ---------------------
+
+
+class _Tokens(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def on_llm_new_token(self, token: str, **kwargs: object) -> None:
+        self.tokens.append(token)
+
+
+async def test_langchain_fires_one_callback_per_model_chunk(server):
+    model = ChatCloudflarePlayground(base_url=server.url, wire_format="http")
+    expected = [f"t{i} " for i in range(2000)]
+    sync_tokens, async_tokens = _Tokens(), _Tokens()
+    sync_chunks = await asyncio.to_thread(
+        lambda: [c.text for c in model.stream(LONG_2000, config={"callbacks": [sync_tokens]})]
+    )
+    async_chunks = [
+        c.text async for c in model.astream(LONG_2000, config={"callbacks": [async_tokens]})
+    ]
+    for chunks, handler in ((sync_chunks, sync_tokens), (async_chunks, async_tokens)):
+        assert [text for text in chunks if text] == expected
+        # (LangChain itself calls back once more with the empty closing chunk.)
+        assert [token for token in handler.tokens if token] == expected
+    await model.client.aclose()
+
+
+async def test_langchain_stops_at_a_stop_sequence_inside_a_batch(server):
+    model = ChatCloudflarePlayground(base_url=server.url, wire_format="http", stop=["t5 "])
+    async_text = "".join([c.text async for c in model.astream(LONG_2000)])
+    sync_text = await asyncio.to_thread(lambda: "".join(c.text for c in model.stream(LONG_2000)))
+    await model.client.aclose()
+    assert async_text == sync_text == "t0 t1 t2 t3 t4 "
+
+
+async def test_llama_index_yields_one_response_per_model_chunk(server):
+    llm = CloudflarePlayground(base_url=server.url, wire_format="http")
+    messages = [ChatMessage(role="user", content=LONG_2000)]
+    expected = [f"t{i} " for i in range(2000)]
+    async_deltas = [r.delta async for r in await llm.astream_chat(messages)]
+    sync_deltas = await asyncio.to_thread(lambda: [r.delta for r in llm.stream_chat(messages)])
+    for deltas in (async_deltas, sync_deltas):
+        assert [d for d in deltas if d] == expected
+    await llm.client.aclose()
