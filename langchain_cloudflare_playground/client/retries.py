@@ -215,8 +215,11 @@ class Retrier:
 
 def _keep(batch: list[ChatEvent], text: ReceivedText, reasoning: ReceivedText) -> None:
     """Keep the text and reasoning of ``batch``, for the error of a stream that fails later."""
-    for event in batch:
-        if isinstance(event, TextDelta):
-            text.add(event.text)
-        elif isinstance(event, ReasoningDelta):
-            reasoning.add(event.text)
+    # A batch's pieces are kept joined: one piece per batch, not per event.
+    texts = [event.text for event in batch if isinstance(event, TextDelta)]
+    if texts:
+        text.add("".join(texts))
+    if len(texts) < len(batch):
+        thoughts = [event.text for event in batch if isinstance(event, ReasoningDelta)]
+        if thoughts:
+            reasoning.add("".join(thoughts))

@@ -130,6 +130,8 @@ class _ReplyReader:
         decoder = self._decoder
         try:
             for line in lines:
+                if not line:  # a blank line separates events in both formats and carries none
+                    continue
                 if decoder is None:
                     if not line.strip():
                         continue
