@@ -8,6 +8,7 @@ failures as before.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -192,3 +193,27 @@ async def test_llama_index_yields_one_response_per_model_chunk(server):
     for deltas in (async_deltas, sync_deltas):
         assert [d for d in deltas if d] == expected
     await llm.client.aclose()
+
+
+def test_closing_the_client_while_a_thread_streams_ends_that_stream(server):
+    client = PlaygroundClient(server.url, timeout=30)
+    client.chat("warm up")
+    server.push(Fault(reply=["a", "b", "c"], stall_after=(1, 20)))
+    outcome: list[object] = []
+
+    def stream() -> None:
+        try:
+            outcome.extend(client.stream_chat("x"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=stream)
+    worker.start()
+    time.sleep(0.5)  # the reader waits for the stalled server, the thread for the reader
+    started = time.monotonic()
+    client.close()
+    worker.join(5)
+    assert not worker.is_alive()  # told at once, not left waiting for the server
+    assert time.monotonic() - started < 5
+    assert outcome[0] == TextDelta("a")
+    assert isinstance(outcome[-1], BaseException)
