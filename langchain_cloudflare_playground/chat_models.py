@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
@@ -363,15 +364,22 @@ class ChatCloudflarePlayground(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         builder = ChunkBuilder(stop or self.stop)
         try:
-            async for event in self.client.astream_chat(
+            # What one read brought is taken at once; each chunk the model sent is still its
+            # own chunk, with its own callback.
+            batches = self.client.astream_chat_batches(
                 to_playground_messages(messages), **self._request_options(kwargs)
-            ):
-                for chunk in builder.feed(event):
-                    if run_manager is not None and chunk.text:
-                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                    yield chunk
-                if builder.stopped:
-                    break
+            )
+            async with contextlib.aclosing(batches):
+                async for batch in batches:
+                    for event in batch:
+                        for chunk in builder.feed(event):
+                            if run_manager is not None and chunk.text:
+                                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                            yield chunk
+                        if builder.stopped:
+                            break
+                    if builder.stopped:
+                        break
         except PlaygroundError as exc:
             raise to_langchain_error(exc) from exc
         if builder.stopped:

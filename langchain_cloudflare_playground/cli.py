@@ -39,6 +39,7 @@ from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAUL
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from langchain_cloudflare_playground.client.events import ChatEvent
     from langchain_cloudflare_playground.client.models import ModelInfo
     from langchain_cloudflare_playground.client.sessions.cache import RememberedTransport
 
@@ -484,10 +485,27 @@ class _Reply:
 
     def stream(self, client: PlaygroundClient, messages: list[Message]) -> str:
         """Stream the reply to ``messages``; return its text."""
-        for event in client.stream_chat(
+        # What arrived together is written together, with one flush: a flush per event would
+        # cost more than the event.
+        for batch in client.stream_chat_batches(
             messages, max_tokens=self._args.max_tokens, temperature=self._args.temperature
         ):
-            if isinstance(event, ReasoningDelta) and not self._args.hide_reasoning:
+            self._write(batch)
+            sys.stderr.flush()
+            self._out.flush()
+        self._end_reasoning()
+        self._out.write("\n")
+        self._line_open = False
+        return "".join(self._text)
+
+    def _write(self, batch: list[ChatEvent]) -> None:
+        text: list[str] = []  # a run of text deltas, written at once
+        for event in batch:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ReasoningDelta) and not self._args.hide_reasoning:
+                self._write_text(text)
+                text = []
                 # Reasoning goes to stderr so stdout holds the reply alone.
                 # Each flag is set before its write: a Ctrl-C right after the write (the
                 # user saw the text and pressed it) must find the line open.
@@ -495,17 +513,15 @@ class _Reply:
                     self._in_reasoning = True
                     sys.stderr.write("[reasoning] ")
                 sys.stderr.write(event.text)
-                sys.stderr.flush()
-            elif isinstance(event, TextDelta):
-                self._end_reasoning()
-                self._text.append(event.text)
-                self._line_open = True
-                self._out.write(event.text)
-                self._out.flush()
-        self._end_reasoning()
-        self._out.write("\n")
-        self._line_open = False
-        return "".join(self._text)
+        self._write_text(text)
+
+    def _write_text(self, pieces: list[str]) -> None:
+        if pieces:
+            self._end_reasoning()
+            text = "".join(pieces)
+            self._text.append(text)
+            self._line_open = True
+            self._out.write(text)
 
     def end_line(self) -> None:
         """End a line the reply left open, so that a note that follows starts on its own."""

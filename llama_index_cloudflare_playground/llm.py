@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_cloudflare_playground.client.extras import require_extra
@@ -196,10 +197,14 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     ) -> ChatResponseAsyncGen:
         payload, options = self._to_playground(messages), self._chat_options(kwargs)
         builder = ResponseBuilder()
-        async for event in self.client.astream_chat(payload, **options):
-            response = builder.feed(event)
-            if response is not None:
-                yield response
+        # What one read brought is taken at once; each response is still yielded on its own.
+        batches = self.client.astream_chat_batches(payload, **options)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for event in batch:
+                    response = builder.feed(event)
+                    if response is not None:
+                        yield response
 
     # -- completion: built on chat ---------------------------------------------------------
 

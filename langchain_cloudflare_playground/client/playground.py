@@ -156,11 +156,23 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
             ValueError: for messages, tools or a tool choice that cannot be sent.
         """
         check_chat_options(options, owner="astream_chat")
-        return self._astream_chat(messages, options)
+        return _flattened(self._astream_batches(messages, options))
 
-    async def _astream_chat(
+    def astream_chat_batches(
+        self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
+    ) -> AsyncGenerator[list[ChatEvent], None]:
+        """The events of :meth:`astream_chat`, in the lists that arrived together.
+
+        Each list holds what one read from the network brought (never an empty list, never a
+        wait for more): a caller that handles many events at once saves a step per event.
+        Takes the same arguments and raises the same errors as :meth:`astream_chat`.
+        """
+        check_chat_options(options, owner="astream_chat_batches")
+        return self._astream_batches(messages, options)
+
+    async def _astream_batches(
         self, messages: Iterable[MessageInput] | str, options: ChatOptions
-    ) -> AsyncGenerator[ChatEvent, None]:
+    ) -> AsyncGenerator[list[ChatEvent], None]:
         conversation = normalize_messages(messages)
         max_tokens = options.get("max_tokens", 2048)
         if max_tokens <= 0:
@@ -173,7 +185,7 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         resolved = await self.models.aresolve(options.get("model") or self.model)
         temperature = options.get("temperature")
 
-        def send(conversation: Conversation) -> AsyncGenerator[ChatEvent, None]:
+        def send(conversation: Conversation) -> AsyncGenerator[list[ChatEvent], None]:
             request = ChatRequest(
                 conversation=conversation,
                 model=resolved,
@@ -192,17 +204,22 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
 
             tools = offered if offering_tools else ()
             conversation = written_for(offering_for(resolved), conversation, tools, choice)
+        batches: AsyncGenerator[list[ChatEvent], None]
         if offering_tools:
             from langchain_cloudflare_playground.client.tools.calling import (  # noqa: PLC0415
                 stream_with_tools,
             )
 
-            events = stream_with_tools(send, conversation, offered, choice)
+            # The splitter reads events one at a time, holding back what may be a call.
+            events = stream_with_tools(
+                lambda turn: _flattened(send(turn)), conversation, offered, choice
+            )
+            batches = _singles(events)
         else:
-            events = send(conversation)
-        async with contextlib.aclosing(events):
-            async for event in events:
-                yield event
+            batches = send(conversation)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                yield batch
 
     async def achat(
         self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
@@ -237,8 +254,20 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
     def stream_chat(
         self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
     ) -> Iterator[ChatEvent]:
-        """Synchronous twin of :meth:`astream_chat`."""
-        return self._background.iterate(self.astream_chat(messages, **options))
+        """Synchronous twin of :meth:`astream_chat`.
+
+        The reply is read on the client's loop thread; each step hands over everything that has
+        arrived since the last, so the thread crossing costs per read, not per event.
+        """
+        check_chat_options(options, owner="stream_chat")
+        return self._background.iterate_batches(self._astream_batches(messages, options))
+
+    def stream_chat_batches(
+        self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
+    ) -> Iterator[list[ChatEvent]]:
+        """Synchronous twin of :meth:`astream_chat_batches`."""
+        check_chat_options(options, owner="stream_chat_batches")
+        return self._background.iterate(self._astream_batches(messages, options))
 
     def chat(
         self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
@@ -319,3 +348,22 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
     ) -> None:
         """Close on leaving ``with``."""
         self.close()
+
+
+async def _flattened(
+    batches: AsyncGenerator[list[ChatEvent], None],
+) -> AsyncGenerator[ChatEvent, None]:
+    """One event at a time, closing ``batches`` when closed."""
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            for event in batch:
+                yield event
+
+
+async def _singles(
+    events: AsyncGenerator[ChatEvent, None],
+) -> AsyncGenerator[list[ChatEvent], None]:
+    """Each event as a batch of its own, closing ``events`` when closed."""
+    async with contextlib.aclosing(events):
+        async for event in events:
+            yield [event]

@@ -146,9 +146,9 @@ class Retrier:
                 return result
 
     async def stream(
-        self, open_stream: Callable[[], AsyncGenerator[ChatEvent, None]]
-    ) -> AsyncGenerator[ChatEvent, None]:
-        """The events of ``open_stream()``, tried again while nothing has reached the caller.
+        self, open_stream: Callable[[], AsyncGenerator[list[ChatEvent], None]]
+    ) -> AsyncGenerator[list[ChatEvent], None]:
+        """The event batches of ``open_stream()``, tried again while nothing has reached the caller.
 
         A failure after text has arrived is a :class:`PlaygroundStreamError` that carries it.
         """
@@ -159,16 +159,13 @@ class Retrier:
             reasoning = ReceivedText()
             answered = False
             try:
-                async with contextlib.aclosing(open_stream()) as events:
-                    async for event in events:
+                async with contextlib.aclosing(open_stream()) as batches:
+                    async for batch in batches:
                         if not answered:
                             answered = True
                             self._router.worked()
-                        if isinstance(event, TextDelta):
-                            text.add(event.text)
-                        elif isinstance(event, ReasoningDelta):
-                            reasoning.add(event.text)
-                        yield event
+                        _keep(batch, text, reasoning)
+                        yield batch
             except PlaygroundStreamError:
                 raise
             except PlaygroundError as exc:
@@ -214,3 +211,15 @@ class Retrier:
             raise summary from error
         else:
             raise error
+
+
+def _keep(batch: list[ChatEvent], text: ReceivedText, reasoning: ReceivedText) -> None:
+    """Keep the text and reasoning of ``batch``, for the error of a stream that fails later."""
+    # A batch's pieces are kept joined: one piece per batch, not per event.
+    texts = [event.text for event in batch if isinstance(event, TextDelta)]
+    if texts:
+        text.add("".join(texts))
+    if len(texts) < len(batch):
+        thoughts = [event.text for event in batch if isinstance(event, ReasoningDelta)]
+        if thoughts:
+            reasoning.add("".join(thoughts))

@@ -78,28 +78,28 @@ class Router:
 
     # -- one try -------------------------------------------------------------------------------
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
-        """One try, in the wire format the server speaks."""
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[list[ChatEvent], None]:
+        """One try, in the wire format the server speaks: the events, a batch per read."""
         if not self._http_only:
-            events = self.agents.stream(self._route(websocket=True), request)
+            batches = self.agents.stream(self._route(websocket=True), request)
             try:
-                first = await anext(events)
+                first = await anext(batches)
             except NotFoundError as exc:
-                await events.aclose()
+                await batches.aclose()
                 self._fall_back_to_http(exc)
             except StopAsyncIteration:
                 return
             else:
-                async with contextlib.aclosing(events):
+                async with contextlib.aclosing(batches):
                     yield first
-                    async for event in events:
-                        yield event
+                    async for batch in batches:
+                        yield batch
                 return
         async with contextlib.aclosing(
             self.http.stream(self._route(websocket=False), request)
-        ) as events:
-            async for event in events:
-                yield event
+        ) as batches:
+            async for batch in batches:
+                yield batch
 
     async def list_models(self) -> list[ModelInfo]:
         """One try at the catalog, in the wire format the server speaks."""

@@ -540,3 +540,12 @@ def test_arbitrary_agent_frames_raise_only_playground_errors(frames):
         assert all(event.text for event in events if not isinstance(event, Finish))
         with contextlib.suppress(PlaygroundError):
             decode_rpc_reply(frame, "rpc-1")
+
+
+@given(st.text())
+def test_the_sse_shortcut_reads_a_response_as_json_would(token):
+    # The plain {"response": ...} event skips the JSON parse: the event must be the same.
+    for separators in ((", ", ": "), (",", ":")):
+        line = "data: " + json.dumps({"response": token}, ensure_ascii=False, separators=separators)
+        expected = [TextDelta(token)] if token and token != "</s>" else []
+        assert SseDecoder("m").feed(line) == expected

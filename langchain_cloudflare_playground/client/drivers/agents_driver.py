@@ -107,8 +107,10 @@ class AgentsDriver:
         self._state_refused = False
         self._setconfig_refusals = 0
 
-    async def stream(self, route: Route, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
-        """One try: configure a fresh room, send the history, stream the reply.
+    async def stream(
+        self, route: Route, request: ChatRequest
+    ) -> AsyncGenerator[list[ChatEvent], None]:
+        """One try: configure a fresh room, send the history, stream the reply's events by frame.
 
         Raises:
             NotFoundError: the server has no Agents route (checked before anything is yielded).
@@ -142,8 +144,8 @@ class AgentsDriver:
                     if request.conversation.system is not None:
                         system_lost = True  # it was in the refused state only
                         break
-                for event in (*held, *events):
-                    yield _counted(event, resume.reconnects)
+                if held or events:  # a frame's events travel on together
+                    yield [_counted(event, resume.reconnects) for event in (*held, *events)]
                 held.clear()
             if configuration.rpc_error is not None:
                 self._setconfig_refused(route, request.model, configuration.rpc_error)
@@ -152,8 +154,8 @@ class AgentsDriver:
         if system_lost:  # nothing reached the caller yet: again, with the prompt in the history
             logger.info("%s refuses client state; configuring rooms with setConfig", route.base_url)
             async with contextlib.aclosing(self.stream(route, request)) as retried:
-                async for event in retried:
-                    yield event
+                async for batch in retried:
+                    yield batch
 
     def _leave(self, resume: _Resume, decoder: AgentChatDecoder) -> None:
         """The caller is done with the reply: stop it in its room if it still runs."""

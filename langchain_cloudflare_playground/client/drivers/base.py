@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.sessions import SessionStore
     from langchain_cloudflare_playground.client.transports.base import HttpResponse, Transport
 
-__all__ = ["Route", "iter_lines"]
+__all__ = ["Route", "iter_line_batches", "iter_lines"]
 
 # Enough of an error body to tell a challenge page from a JSON error; more is never needed.
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -79,18 +79,28 @@ class Route:
 
 async def iter_lines(response: HttpResponse) -> AsyncGenerator[str, None]:
     """A response body as lines, decoded as they arrive."""
+    async with contextlib.aclosing(iter_line_batches(response)) as batches:
+        async for lines in batches:
+            for line in lines:
+                yield line
+
+
+async def iter_line_batches(response: HttpResponse) -> AsyncGenerator[list[str], None]:
+    """A response body as the lines each read completes (never an empty list)."""
     decoder = LineDecoder()
     chunks = response.iter_bytes()
     try:
         async for chunk in chunks:
-            for line in decoder.feed(chunk):
-                yield line
+            lines = decoder.feed(chunk)
+            if lines:
+                yield lines
     finally:
         aclose = getattr(chunks, "aclose", None)  # an async generator's: close it now
         if aclose is not None:
             await aclose()
-    for line in decoder.finish():
-        yield line
+    lines = decoder.finish()
+    if lines:
+        yield lines
 
 
 def _set_cookies(response: HttpResponse) -> SimpleCookie:

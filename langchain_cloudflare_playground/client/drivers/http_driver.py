@@ -10,9 +10,10 @@ import contextlib
 import json
 from typing import TYPE_CHECKING
 
-from langchain_cloudflare_playground.client.drivers.base import iter_lines
+from langchain_cloudflare_playground.client.drivers.base import iter_line_batches
 from langchain_cloudflare_playground.client.errors import (
     PlaygroundConnectionError,
+    PlaygroundError,
     PlaygroundProtocolError,
 )
 from langchain_cloudflare_playground.client.models import parse_model_list
@@ -39,8 +40,10 @@ class HttpDriver:
         """Nothing learnt yet."""
         self._spoken: HttpWireFormat | None = None  # learnt from the server's first reply
 
-    async def stream(self, route: Route, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
-        """One try: the reply's events, ending with a ``Finish``."""
+    async def stream(
+        self, route: Route, request: ChatRequest
+    ) -> AsyncGenerator[list[ChatEvent], None]:
+        """One try: the reply's events, a batch per read, ending with a ``Finish``."""
         # The data stream is the newer guess. The two formats carry the system prompt in
         # different places, so a reply in the other format to a request with one is asked again,
         # once.
@@ -49,37 +52,36 @@ class HttpDriver:
             try:
                 async with contextlib.aclosing(
                     self._stream_as(route, request, encoded_as)
-                ) as events:
-                    async for event in events:
-                        yield event
+                ) as batches:
+                    async for batch in batches:
+                        yield batch
                     return
             except _OtherWireFormatError as exc:
-                encoded_as = exc.spoken
+                encoded_as = self._spoken = exc.spoken
         msg = "the server switched wire formats between two requests"
         raise PlaygroundProtocolError(msg)
 
     async def _stream_as(
         self, route: Route, request: ChatRequest, encoded_as: HttpWireFormat
-    ) -> AsyncGenerator[ChatEvent, None]:
+    ) -> AsyncGenerator[list[ChatEvent], None]:
         async with route.request(
             "POST", "/api/inference", json_body=encoded_as.encode(request)
         ) as response:
-            decoder: StreamDecoder | None = None
-            async with contextlib.aclosing(iter_lines(response)) as lines:
-                async for line in lines:
-                    if decoder is None:
-                        if not line.strip():
-                            continue
-                        spoken = detect_http_wire_format(line)
-                        self._spoken = spoken
-                        if spoken is not encoded_as and request.conversation.system:
-                            raise _OtherWireFormatError(spoken)
-                        decoder = spoken.decoder(request.model)
-                    for event in decoder.feed(line):
-                        yield event
-                    if decoder.done:
+            reader = _ReplyReader(request, encoded_as)
+            async with contextlib.aclosing(iter_line_batches(response)) as batches:
+                async for lines in batches:
+                    # What one read completes travels on together: a layer costs a step per
+                    # batch, not per event.
+                    events, error = reader.feed(lines)
+                    if reader.spoken is not None:
+                        self._spoken = reader.spoken
+                    if events:  # what came before a bad line reaches the caller first
+                        yield events
+                    if error is not None:
+                        raise error
+                    if reader.done:
                         return
-            if decoder is None:
+            if reader.spoken is None:
                 msg = "the playground answered with an empty reply"
                 raise PlaygroundProtocolError(msg)
             msg = "the playground closed the stream before the reply was complete"
@@ -107,3 +109,42 @@ class _OtherWireFormatError(Exception):
     def __init__(self, spoken: HttpWireFormat) -> None:
         super().__init__(spoken.value)
         self.spoken = spoken
+
+
+class _ReplyReader:
+    """One reply's lines to events: tells the wire format from the first line, then decodes."""
+
+    def __init__(self, request: ChatRequest, encoded_as: HttpWireFormat) -> None:
+        self._request = request
+        self._encoded_as = encoded_as
+        self._decoder: StreamDecoder | None = None
+        self.spoken: HttpWireFormat | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._decoder is not None and self._decoder.done
+
+    def feed(self, lines: list[str]) -> tuple[list[ChatEvent], PlaygroundError | None]:
+        """The events of ``lines`` up to the reply's end, and the error that stopped them."""
+        events: list[ChatEvent] = []
+        decoder = self._decoder
+        try:
+            for line in lines:
+                if not line:  # a blank line separates events in both formats and carries none
+                    continue
+                if decoder is None:
+                    if not line.strip():
+                        continue
+                    decoder = self._decoder = self._detect(line)
+                events += decoder.feed(line)
+                if decoder.done:
+                    break
+        except PlaygroundError as exc:
+            return events, exc
+        return events, None
+
+    def _detect(self, line: str) -> StreamDecoder:
+        spoken = self.spoken = detect_http_wire_format(line)
+        if spoken is not self._encoded_as and self._request.conversation.system:
+            raise _OtherWireFormatError(spoken)
+        return spoken.decoder(self._request.model)

@@ -20,6 +20,8 @@ __all__ = ["SseDecoder", "encode_sse_request", "looks_like_sse"]
 # Old models end with this literal token; it is markup, not text.
 _END_OF_SEQUENCE = "</s>"
 _SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
+# How the one-key event opens, compact or with json.dumps's default spacing.
+_PLAIN_OPENINGS = ('{"response": "', '{"response":"')
 
 
 def encode_sse_request(request: ChatRequest) -> dict[str, object]:
@@ -73,6 +75,9 @@ class SseDecoder:
         if payload == "[DONE]":
             self._done = True
             return [Finish("stop" if self._stopped else None, self._usage, self._model)]
+        plain = _plain_response(payload)
+        if plain:
+            return [TextDelta(plain)] if plain != _END_OF_SEQUENCE else []
         frame = parse_json_frame(payload, "server-sent event")
         if not isinstance(frame, dict):
             return []
@@ -88,6 +93,24 @@ class SseDecoder:
         if isinstance(token, str) and token and token != _END_OF_SEQUENCE:
             return [TextDelta(token)]
         return []
+
+
+def _plain_response(payload: str) -> str | None:
+    """The token of a ``{"response": "..."}`` payload with no escapes, without a JSON parse.
+
+    Nearly every event of a reply is one of these, and a JSON string with no backslash and no
+    inner quote is its own content: the cheap path gives exactly what ``json.loads`` would.
+    Anything else (other keys, escapes, usage) is ``None`` and takes the JSON parse.
+    """
+    if payload[-2:] != '"}':
+        return None
+    for opening in _PLAIN_OPENINGS:
+        if payload.startswith(opening):
+            body = payload[len(opening) : -2]
+            if "\\" not in body and '"' not in body and body.isprintable():
+                return body
+            return None
+    return None
 
 
 def _usage_from(usage: dict[str, object]) -> Usage | None:
