@@ -549,3 +549,105 @@ def test_the_sse_shortcut_reads_a_response_as_json_would(token):
         line = "data: " + json.dumps({"response": token}, ensure_ascii=False, separators=separators)
         expected = [TextDelta(token)] if token and token != "</s>" else []
         assert SseDecoder("m").feed(line) == expected
+
+
+agent_frame_changes = st.sampled_from(
+    [None, None, None, None, None, "order", "spacing", "ascii", "chunk", "values", "extra"]
+)
+# Text with nothing JSON escapes, so that most frames take the shortcut; deltas mix in the rest.
+unescaped_text = st.text(st.characters(exclude_characters='"\\', exclude_categories=["Cc"]))
+
+
+@st.composite
+def delta_frames(draw: st.DrawFn) -> str:
+    """A text (or reasoning) delta frame in the SDK's shape of any text, or one change off it."""
+    change = draw(agent_frame_changes)
+    chunk: dict[str, Any] = {
+        "type": draw(st.sampled_from(["text-delta", "reasoning-delta"])),
+        "id": draw(st.just("t0") | unescaped_text | deltas),
+        "delta": draw(unescaped_text | deltas | st.text()),
+    }
+    frame: dict[str, Any] = {
+        "body": None,
+        "done": False,
+        "id": CHAT_REQUEST_ID,
+        "type": "cf_agent_use_chat_response",
+    }
+    if draw(st.booleans()):
+        frame["seq"] = draw(st.integers(min_value=0, max_value=2**64))
+    if change == "chunk":  # another chunk type, another order, more keys, other values
+        chunk["type"] = draw(st.sampled_from(["text-delta", "reasoning-delta"]) | deltas)
+        chunk["id"] = draw(deltas | json_values)
+        chunk["delta"] = draw(json_values)
+        chunk.update(draw(st.dictionaries(deltas, json_values, max_size=2)))
+        chunk = dict(draw(st.permutations(list(chunk.items()))))
+    if change == "values":
+        frame["done"] = draw(json_values)
+        frame["id"] = draw(other_ids | json_values)
+        frame["type"] = draw(deltas)
+        frame["seq"] = draw(st.integers(max_value=0) | json_values)
+    if change == "extra":
+        extra = st.sampled_from(["error", "continuation", "x"])
+        frame.update(draw(st.dictionaries(extra, json_values, min_size=1)))
+    ascii_only = change == "ascii" and draw(st.booleans())
+    separators = (", ", ": ") if change == "spacing" and draw(st.booleans()) else (",", ":")
+    frame["body"] = json.dumps(chunk, ensure_ascii=ascii_only, separators=separators)
+    if change == "order":
+        frame = dict(draw(st.permutations(list(frame.items()))))
+    if change == "spacing":
+        separators = draw(compact_or_spaced)
+    return json.dumps(frame, ensure_ascii=change == "ascii", separators=separators)
+
+
+compact_or_spaced = st.sampled_from([(",", ":"), (", ", ": ")])
+
+
+def _outcome(feed: Callable[[str], list[ChatEvent]], frame: str) -> object:
+    try:
+        return feed(frame)
+    except PlaygroundError as exc:
+        return type(exc), str(exc)
+
+
+@FUZZ
+@given(st.lists(delta_frames() | agent_frames | noise_frames, max_size=12))
+def test_the_agent_frame_shortcut_decodes_as_the_two_json_parses_would(frames):
+    # The plain text-delta frame skips both JSON parses: every frame, and what the decoder keeps
+    # of the reply's progress, must come out the same as by parsing it.
+    fast, parsed = AgentChatDecoder(MODEL), AgentChatDecoder(MODEL)
+    for frame in frames:
+        assert _outcome(fast.feed, frame) == _outcome(parsed._feed_parsed, frame)
+        assert fast.done == parsed.done
+        assert fast.progress._seen == parsed.progress._seen
+        assert fast.progress._received == parsed.progress._received
+
+
+@given(
+    st.sampled_from(["text", "reasoning"]),
+    deltas | unescaped_text | st.text(),
+    deltas | unescaped_text | st.text(),
+)
+def test_the_agent_frame_shortcut_takes_the_sdk_shape_of_any_text(kind, part_id, delta):
+    # As the Agents SDK sends them (JSON.stringify: compact, raw Unicode), with and without seq.
+    body = json.dumps(
+        {"type": f"{kind}-delta", "id": part_id, "delta": delta},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    for seq in ({}, {"seq": 7}):
+        frame = json.dumps(
+            {
+                "body": body,
+                "done": False,
+                "id": CHAT_REQUEST_ID,
+                "type": "cf_agent_use_chat_response",
+                **seq,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        expected = AgentChatDecoder(MODEL)._feed_parsed(frame)
+        assert AgentChatDecoder(MODEL).feed(frame) == expected
+        if delta:
+            event = TextDelta(delta) if kind == "text" else ReasoningDelta(delta)
+            assert expected == [event]

@@ -423,8 +423,30 @@ class RoomConfiguration:
             reply = parse_rpc_reply(frame)
             if reply is not None and reply.id == SET_CONFIG_ID:
                 self.rpc = reply
+        self.check()
+
+    def check(self) -> None:
+        """Raise if both ways of choosing the model failed (what any other frame observes).
+
+        Raises:
+            ModelSettingsRefusedError: both ways of choosing the model failed.
+        """
         if self.state_refused and self.rpc is not None and not self.rpc.success:
             raise ModelSettingsRefusedError(self.model, self.state_error, self.rpc.error)
+
+
+# Nearly every frame of a reply is one text (or reasoning) delta of our request, in the SDK's
+# own shape (keys in this order, a ``seq`` number on newer SDKs). Matched whole, with an id and
+# a delta that hold no quote, backslash or control character, such a frame means exactly what
+# its two JSON parses would give, at a fraction of their cost; every other frame (other keys,
+# other orders, escapes, an empty delta) is parsed. The parts: kind, part id, delta.
+_JSON_PLAIN = r'[^"\\\x00-\x1f]'
+_PLAIN_DELTA_FRAME = re.compile(
+    r'\{"body":"\{\\"type\\":\\"(text|reasoning)-delta\\",'
+    rf'\\"id\\":\\"({_JSON_PLAIN}*)\\",\\"delta\\":\\"({_JSON_PLAIN}+)\\"\}}",'
+    rf'"done":false,"id":"{re.escape(CHAT_REQUEST_ID)}","type":"{_CHAT_RESPONSE}"'
+    r'(?:,"seq":(?:0|[1-9][0-9]*))?\}'
+)
 
 
 class AgentChatDecoder:
@@ -466,6 +488,20 @@ class AgentChatDecoder:
             ModelSettingsRefusedError: the room refused both ways of choosing the model.
             PlaygroundAPIError: the server reported an error for the request.
         """
+        if not self._done:
+            plain = _PLAIN_DELTA_FRAME.fullmatch(raw)
+            if plain is not None:
+                self.configuration.check()
+                kind, part_id, delta = plain.groups()
+                if kind == "text":
+                    unseen = self.progress.take("text", part_id, delta)
+                    return [TextDelta(unseen)] if unseen else []
+                unseen = self.progress.take("reasoning", part_id, delta)
+                return [ReasoningDelta(unseen)] if unseen else []
+        return self._feed_parsed(raw)
+
+    def _feed_parsed(self, raw: str) -> list[ChatEvent]:
+        """:meth:`feed` by parsing the frame and its body as JSON: every frame can go this way."""
         frame = parse_json_frame(raw, "agent")
         if not isinstance(frame, dict):
             return []
