@@ -215,6 +215,13 @@ class Retrier:
 
 def _keep(batch: list[ChatEvent], text: ReceivedText, reasoning: ReceivedText) -> None:
     """Keep the text and reasoning of ``batch``, for the error of a stream that fails later."""
+    if len(batch) == 1:  # a WebSocket frame's batch: the same, without building lists
+        event = batch[0]
+        if isinstance(event, TextDelta):
+            text.add(event.text)
+        elif isinstance(event, ReasoningDelta):
+            reasoning.add(event.text)
+        return
     # A batch's pieces are kept joined: one piece per batch, not per event.
     texts = [event.text for event in batch if isinstance(event, TextDelta)]
     if texts:

@@ -73,7 +73,7 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
 from langchain_cloudflare_playground.client.wire_formats.base import parse_json_frame
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Awaitable
 
     from langchain_cloudflare_playground.client.cleanup import Cleanup
     from langchain_cloudflare_playground.client.drivers.base import Route
@@ -187,41 +187,56 @@ class AgentsDriver:
         self, resume: _Resume, decoder: AgentChatDecoder, *, resumable: bool
     ) -> list[ChatEvent]:
         """The events of the next frame; after a reconnect, maybe the reply's stored end."""
-        raw, tail = await self._next_frame(resume, decoder, resumable=resumable)
-        if tail is not None:
-            return tail
+        socket = resume.socket
+        assert socket is not None  # noqa: S101 (the caller loops only while there is one)
+        try:
+            # Every frame of a reply is read here, one coroutine deep; a drop goes the long way.
+            raw = await resume.receive(socket, self._total_timeout)
+        except PlaygroundConnectionError as exc:
+            raw, tail = await self._after_drop(resume, decoder, exc, resumable=resumable)
+            if tail is not None:
+                return tail
         events = decoder.feed(raw)
         if decoder.done and resume.reconnects:
             return await _whole_end(events, resume, decoder)
         return events
 
-    async def _next_frame(
-        self, resume: _Resume, decoder: AgentChatDecoder, *, resumable: bool
+    async def _after_drop(
+        self,
+        resume: _Resume,
+        decoder: AgentChatDecoder,
+        error: PlaygroundConnectionError,
+        *,
+        resumable: bool,
     ) -> tuple[str, list[ChatEvent] | None]:
-        """The next frame of the reply, reconnecting after a drop.
+        """The next frame of the reply after ``error`` dropped the connection, reconnecting.
 
         ``(frame, None)``, or ``("", tail)`` when the rest of the reply was read from the room's
         stored messages (``resume.socket`` is then ``None``).
+
+        Raises:
+            PlaygroundConnectionError: ``error`` when it cannot be resumed, or the drop that
+                ended the resume.
         """
         while True:
             socket = resume.socket
-            assert socket is not None  # noqa: S101 (the caller loops only while there is one)
+            if not resumable or not _resumable(error):
+                raise error
+            resume.socket = None
+            self._end(socket, cancel=False)
+            resume.reconnecting = True
             try:
-                return await resume.receive(socket, self._total_timeout), None
+                tail = await self._reconnect(resume, decoder, error)
+            except PlaygroundError:
+                resume.reconnecting = False  # given up: as before, the reply is left be
+                raise
+            resume.reconnecting = False
+            if resume.socket is None:
+                return "", tail
+            try:
+                return await resume.receive(resume.socket, self._total_timeout), None
             except PlaygroundConnectionError as exc:
-                if not resumable or not _resumable(exc):
-                    raise
-                resume.socket = None
-                self._end(socket, cancel=False)
-                resume.reconnecting = True
-                try:
-                    tail = await self._reconnect(resume, decoder, exc)
-                except PlaygroundError:
-                    resume.reconnecting = False  # given up: as before, the reply is left be
-                    raise
-                resume.reconnecting = False
-                if resume.socket is None:
-                    return "", tail
+                error = exc
 
     async def _reconnect(
         self, resume: _Resume, decoder: AgentChatDecoder, error: PlaygroundConnectionError
@@ -350,14 +365,19 @@ class _Resume:
         """When the call's total time is up."""
         return float("inf") if total_timeout is None else self.started + total_timeout
 
-    async def receive(self, socket: WebSocket, total_timeout: float | None = None) -> str:
+    def receive(self, socket: WebSocket, total_timeout: float | None = None) -> Awaitable[str]:
         """The next frame; after a reconnect, within what is left of the call's total time.
 
         A new socket's transport counts its total time from its own start, so a resumed reply
         is held to the call's.
         """
         if self.reconnects == 0 or total_timeout is None:
-            return await socket.receive()
+            # Every frame of a reply that never dropped comes this way: the socket's own
+            # awaitable, without a coroutine of this method around it to step through.
+            return socket.receive()
+        return self._receive_within(socket, total_timeout)
+
+    async def _receive_within(self, socket: WebSocket, total_timeout: float) -> str:
         left = self.deadline(total_timeout) - time.monotonic()
         try:
             return await asyncio.wait_for(socket.receive(), max(left, 0.0))
