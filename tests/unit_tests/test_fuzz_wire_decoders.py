@@ -651,3 +651,55 @@ def test_the_agent_frame_shortcut_takes_the_sdk_shape_of_any_text(kind, part_id,
         if delta:
             event = TextDelta(delta) if kind == "text" else ReasoningDelta(delta)
             assert expected == [event]
+
+
+plain_sse_lines = (unescaped_text | deltas | st.just("</s>")).map(
+    lambda token: "data: " + json.dumps({"response": token}, ensure_ascii=False)
+) | st.sampled_from(["", "data: [DONE]", ": keep-alive", 'data: {"response":""}'])
+plain_data_stream_lines = (unescaped_text | deltas).map(
+    lambda text: "0:" + json.dumps(text, ensure_ascii=False)
+) | st.sampled_from(["", 'd:{"finishReason":"stop"}', 'e:{"finishReason":"length"}'])
+
+
+def _one_by_one(decoder: SseDecoder | DataStreamDecoder, lines: list[str]) -> object:
+    """The events of ``lines`` fed one at a time, stopping at the end; then the error, if any."""
+    events: list[ChatEvent] = []
+    try:
+        for line in lines:
+            events += decoder.feed(line)
+            if decoder.done:
+                break
+    except PlaygroundError as exc:
+        return events, (type(exc), str(exc))
+    return events, None
+
+
+def _in_one_go(decoder: SseDecoder | DataStreamDecoder, lines: list[str]) -> object:
+    events: list[ChatEvent] = []
+    try:
+        decoder.feed_lines(lines, events)
+    except PlaygroundError as exc:
+        return events, (type(exc), str(exc))
+    return events, None
+
+
+@pytest.mark.parametrize(
+    ("decoder_class", "lines"),
+    [
+        (SseDecoder, sse_lines | plain_sse_lines),
+        (DataStreamDecoder, data_stream_lines | plain_data_stream_lines),
+    ],
+    ids=["sse", "data-stream"],
+)
+def test_feeding_a_reads_lines_at_once_decodes_as_one_by_one(decoder_class, lines):
+    # feed_lines decodes the plain text line in its own loop: the events, the error and where
+    # it stops must be those of feeding the lines one at a time.
+    @FUZZ
+    @given(st.lists(st.lists(lines, max_size=8), max_size=4))
+    def check(reads: list[list[str]]) -> None:
+        one, whole = decoder_class(MODEL), decoder_class(MODEL)
+        for read in reads:
+            assert _in_one_go(whole, read) == _one_by_one(one, read)
+            assert whole.done == one.done
+
+    check()

@@ -127,18 +127,15 @@ class _ReplyReader:
     def feed(self, lines: list[str]) -> tuple[list[ChatEvent], PlaygroundError | None]:
         """The events of ``lines`` up to the reply's end, and the error that stopped them."""
         events: list[ChatEvent] = []
-        decoder = self._decoder
         try:
-            for line in lines:
-                if not line:  # a blank line separates events in both formats and carries none
-                    continue
-                if decoder is None:
-                    if not line.strip():
-                        continue
-                    decoder = self._decoder = self._detect(line)
-                events += decoder.feed(line)
-                if decoder.done:
-                    break
+            if self._decoder is None:
+                # Blank lines before the first one that tells the wire format carry nothing.
+                start = next((i for i, line in enumerate(lines) if line.strip()), None)
+                if start is None:
+                    return events, None
+                self._decoder = self._detect(lines[start])
+                lines = lines[start:]
+            self._decoder.feed_lines(lines, events)
         except PlaygroundError as exc:
             return events, exc
         return events, None

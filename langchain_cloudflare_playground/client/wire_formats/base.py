@@ -41,6 +41,13 @@ class StreamDecoder(Protocol):
         """Decode one line (or frame) into events."""
         ...
 
+    def feed_lines(self, lines: list[str], into: list[ChatEvent]) -> None:
+        """:meth:`feed` each line in turn until the reply is done, adding the events to ``into``.
+
+        What the lines before a bad one decoded is in ``into`` when its error is raised.
+        """
+        ...
+
 
 def parse_json_frame(payload: str, where: str) -> object:
     """Parse a frame's JSON, turning garbage into a protocol error that quotes it."""

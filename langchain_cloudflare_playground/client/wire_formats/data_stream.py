@@ -69,6 +69,20 @@ class DataStreamDecoder:
         """Whether the finish-message line (``d:``) has arrived."""
         return self._done
 
+    def feed_lines(self, lines: list[str], into: list[ChatEvent]) -> None:
+        """:meth:`feed` each line in turn until the reply is done, adding the events to ``into``."""
+        # One loop over a read's lines, the plain text line decoded in it: a reply is nearly all
+        # such lines, and a call and a list for each cost more than decoding it.
+        append = into.append
+        for line in lines:
+            if self._done:
+                return
+            text = _plain_text_delta(line)
+            if text is not None:
+                append(TextDelta(text))
+            elif line:
+                into += self.feed(line)
+
     def feed(self, line: str) -> list[ChatEvent]:  # noqa: PLR0911 (one return per prefix)
         """Decode one line."""
         if not line or self._done:

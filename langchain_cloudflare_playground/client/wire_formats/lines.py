@@ -57,7 +57,11 @@ class LineDecoder:
         # A trailing CR may be the first half of a CRLF split across reads: hold it back until
         # the next byte tells.
         held_cr = buffer.endswith("\r")
-        lines = _LINE_BREAK.split(buffer[:-1] if held_cr else buffer)
+        if held_cr:
+            buffer = buffer[:-1]
+        # Most servers end lines with LF alone: str.split gives the same lines as the regular
+        # expression, at a fraction of its cost.
+        lines = buffer.split("\n") if "\r" not in buffer else _LINE_BREAK.split(buffer)
         tail = lines.pop()
         self._pending = [tail + "\r"] if held_cr else ([tail] if tail else [])
         return lines

@@ -67,6 +67,22 @@ class SseDecoder:
         """Whether ``[DONE]`` has arrived."""
         return self._done
 
+    def feed_lines(self, lines: list[str], into: list[ChatEvent]) -> None:
+        """:meth:`feed` each line in turn until the reply is done, adding the events to ``into``."""
+        # One loop over a read's lines, the plain token event decoded in it: a reply is nearly
+        # all such lines, and a call and a list for each cost more than decoding it.
+        append = into.append
+        for line in lines:
+            if self._done:
+                return
+            if line[:6] == "data: ":
+                plain = _plain_response(line[6:])
+                if plain:
+                    if plain != _END_OF_SEQUENCE:
+                        append(TextDelta(plain))
+                    continue
+            into += self.feed(line)
+
     def feed(self, line: str) -> list[ChatEvent]:
         """Decode one line."""
         if not line.startswith("data:") or self._done:
