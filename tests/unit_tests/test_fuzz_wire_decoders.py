@@ -691,7 +691,7 @@ def _in_one_go(decoder: SseDecoder | DataStreamDecoder, lines: list[str]) -> obj
     ],
     ids=["sse", "data-stream"],
 )
-def test_feeding_a_reads_lines_at_once_decodes_as_one_by_one(decoder_class, lines):
+def test_feed_lines_decodes_as_feeding_one_line_at_a_time(decoder_class, lines):
     # feed_lines decodes the plain text line in its own loop: the events, the error and where
     # it stops must be those of feeding the lines one at a time.
     @FUZZ
