@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import math
 import os
 import re
@@ -35,6 +34,7 @@ from langchain_cloudflare_playground.client import (
 )
 from langchain_cloudflare_playground.client.browser import BrowserSessionSource
 from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
+from langchain_cloudflare_playground.collected_warnings import collected_warnings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,7 +71,6 @@ Ctrl-C stops a reply and returns to the prompt; at the prompt it leaves (exit co
 A line that starts with // is sent as a message, with one slash less."""
 _COMMANDS = ("/help", "/reset", "/exit", "/quit")
 _COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
-_LOGGER = "langchain_cloudflare_playground"
 
 
 class _UsageError(Exception):
@@ -541,30 +540,13 @@ class _Reply:
 # -- models ---------------------------------------------------------------------------------
 
 
-class _Collect(logging.Handler):
-    """Keeps the client's warnings, to print them after the table, in the command's words."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def _run_models(args: argparse.Namespace) -> int:
-    warnings = _Collect()
-    logger = logging.getLogger(_LOGGER)
-    logger.addHandler(warnings)
-    try:
-        with _client(args) as client:
-            models = client.list_models(refresh=args.refresh)
-            failure = client.models.fetch_error  # set: the built-in table came back
-    finally:
-        logger.removeHandler(warnings)
+    with collected_warnings() as warnings, _client(args) as client:
+        models = client.list_models(refresh=args.refresh)
+        failure = client.models.fetch_error  # set: the built-in table came back
     _print_models(models, as_json=args.json)
     if failure is None:
-        for message in warnings.messages:
+        for message in warnings:
             print(f"warning: {message}", file=sys.stderr)
         return 0
     builtin = (

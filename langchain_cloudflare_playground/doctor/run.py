@@ -8,7 +8,6 @@ above it can work) is skipped, and says so.
 
 from __future__ import annotations
 
-import logging
 import platform
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from langchain_cloudflare_playground.client.router import Router, http_rung
 from langchain_cloudflare_playground.client.sessions import SessionCache, SessionStore
 from langchain_cloudflare_playground.client.transport_ladder import RUNGS, TransportLadder
 from langchain_cloudflare_playground.client.transports.aiohttp_transport import redact_url
+from langchain_cloudflare_playground.collected_warnings import collected_warnings
 from langchain_cloudflare_playground.doctor import network
 from langchain_cloudflare_playground.doctor.cache import cache_check
 from langchain_cloudflare_playground.doctor.records import CHAT, Check, Diagnosis
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DoctorSettings", "diagnose"]
 
-_LOGGER = "langchain_cloudflare_playground"
 _PROMPT = "Reply with one word: OK"
 
 
@@ -66,17 +65,6 @@ class DoctorSettings:
     cache_path: Path | None = None
 
 
-class _Collect(logging.Handler):
-    """The client's warnings during the run, for the report (and off the terminal)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 async def diagnose(settings: DoctorSettings) -> Diagnosis:
     """Run every check against the playground; never raises for a failure of the site.
 
@@ -87,15 +75,10 @@ async def diagnose(settings: DoctorSettings) -> Diagnosis:
     base_url = resolve_base_url(settings.base_url)
     if isinstance(settings.verify, str):
         check_ca_bundle(settings.verify)
-    collected = _Collect()
-    logger = logging.getLogger(_LOGGER)
-    logger.addHandler(collected)
-    try:
+    with collected_warnings() as warnings:
         # The cache first, as it is found: the chat below may rewrite it.
         cache, cookie_values = cache_check(base_url, settings.cache_path)
         checks = await _Doctor(base_url, settings).run()
-    finally:
-        logger.removeHandler(collected)
     # Cookies the run itself got (a refreshed session) are secrets too, and so is the proxy
     # password in either spelling.
     _, cookies_after = cache_check(base_url, settings.cache_path)
@@ -106,7 +89,7 @@ async def diagnose(settings: DoctorSettings) -> Diagnosis:
         base_url=base_url,
         checks=(*checks, cache),
         about=_about(settings),
-        log=tuple(collected.messages),
+        log=tuple(warnings),
         secrets=frozenset(secrets),
     )
 

@@ -65,9 +65,16 @@ class Offering:
         rules = f"{self.results_note}\n{when_to_call(choice)}"
         if not listed:
             return self.section.substitute(tools="", rules=rules)
-        if self.before_request is not None:  # no user turn to put them in
-            rules = f"{self.before_request.substitute(tools=self.list_tools(tools))}\n{rules}"
+        if self.before_request is not None:  # no user turn to put them in: they stand here
+            return self.section.substitute(tools="", rules=f"{self.listing(tools)}\n{rules}")
         return self.section.substitute(tools=self.list_tools(tools), rules=rules)
+
+    def listing(self, tools: Sequence[Tool]) -> str:
+        """The tools as they stand before the request (Mistral's ``[AVAILABLE_TOOLS]``)."""
+        listed = self.list_tools(tools)
+        return (
+            listed if self.before_request is None else self.before_request.substitute(tools=listed)
+        )
 
 
 _TOOL_RESPONSE_NOTE = (
@@ -258,12 +265,10 @@ def _put_before_request(
 
     Returns whether there was a user turn to put it in; with none, the system prompt lists them.
     """
-    assert offering.before_request is not None  # noqa: S101 (checked by the caller)
     users = [i for i, turn in enumerate(given) if turn.role == "user"]
     requests = [i for i in users if not given[i].tool_results]
     if not users:
         return False
     index = (requests or users)[-1]
-    listed = offering.before_request.substitute(tools=offering.list_tools(tools))
-    turns[index] = Message("user", f"{listed}{turns[index].content}")
+    turns[index] = Message("user", f"{offering.listing(tools)}{turns[index].content}")
     return True
