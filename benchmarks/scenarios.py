@@ -19,6 +19,7 @@ from benchmarks.streams import (
     Reading,
     read_bare_http,
     read_bare_websocket,
+    read_least_typed_http,
     read_readline_http,
     read_with_client,
 )
@@ -107,8 +108,26 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
                 )
             )
             if http:
-                # aiohttp's own line iterator, for readers who compare with it: not the floor.
                 code = 1 if wire_format == "sse" else 2
+                # The most any client that hands out typed events one at a time can reach.
+                least, bare = await _alternate(
+                    reps,
+                    lambda d=wire_format, k=code: read_least_typed_http(
+                        session, _url(servers, d), k, prompt
+                    ),
+                    lambda d=wire_format: _bare(session, servers, d, prompt),
+                )
+                _check_chunks(wire_format, least, LONG_REPLY)
+                rows.append(
+                    Comparison(
+                        f"throughput, {wire_format}, the least typed-event reader (a bound)",
+                        "chunks/s",
+                        [_rate(r) for r, _ in least],
+                        [_rate(r) for r, _ in bare],
+                        note="no client giving one event per chunk can do better",
+                    )
+                )
+                # aiohttp's own line iterator, for readers who compare with it: not the floor.
                 mine, readline = await _alternate(
                     reps,
                     lambda c=client: read_with_client(c, prompt),

@@ -25,6 +25,8 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     import aiohttp
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Reading",
     "read_bare_http",
     "read_bare_websocket",
+    "read_least_typed_http",
     "read_readline_http",
     "read_with_client",
 ]
@@ -39,6 +42,8 @@ __all__ = [
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 # The text-carrying lines of each HTTP wire_format, as the bare reader recognises them.
 _TEXT_LINE = {1: b"data: {", 2: b"0:"}
+# What stands around the text in such a line, as the reference server writes it.
+_AROUND_TEXT = {1: ('data: {"response": "', '"}'), 2: ('0:"', '"')}
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,44 @@ async def read_readline_http(
                     first = time.perf_counter() - start
                 chunks += 1
     return Reading(chunks, first, time.perf_counter() - start)
+
+
+async def read_least_typed_http(
+    session: aiohttp.ClientSession, url: str, wire_format: int, prompt: str
+) -> Reading:
+    """The least any reader that hands out typed events can do: a bound, not a client.
+
+    The bare reader, plus what a client cannot leave out: decode each read to text, make one
+    :class:`TextDelta` per text line and hand each over from an async generator. It skips
+    everything a correct client must do besides (JSON, errors, the end of the reply, retries),
+    so its ratio to the bare reader is the most a client's can be.
+    """
+    chunks = 0
+    first = 0.0
+    start = time.perf_counter()
+    async for event in _least_typed_events(session, url, wire_format, prompt):
+        if isinstance(event, TextDelta):
+            if not chunks:
+                first = time.perf_counter() - start
+            chunks += 1
+    return Reading(chunks, first, time.perf_counter() - start)
+
+
+async def _least_typed_events(
+    session: aiohttp.ClientSession, url: str, wire_format: int, prompt: str
+) -> AsyncIterator[TextDelta]:
+    before, after = _AROUND_TEXT[wire_format]
+    text = slice(len(before), -len(after))
+    async with session.post(f"{url}/api/inference", json=http_body(prompt)) as response:
+        response.raise_for_status()
+        tail = ""
+        async for data in response.content.iter_any():
+            lines = (tail + data.decode()).split("\n")
+            tail = lines.pop()
+            for line in lines:
+                # (the stop event carries no text, and the usage event other keys)
+                if line.startswith(before) and line.endswith(after) and line[text]:
+                    yield TextDelta(line[text])
 
 
 async def read_bare_websocket(session: aiohttp.ClientSession, url: str, prompt: str) -> Reading:

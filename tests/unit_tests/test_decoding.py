@@ -12,6 +12,7 @@ from langchain_cloudflare_playground.client.errors import (
     RateLimitError,
 )
 from langchain_cloudflare_playground.client.events import (
+    ChatEvent,
     Finish,
     ReasoningDelta,
     TextDelta,
@@ -246,15 +247,28 @@ def test_html_where_a_stream_was_expected_is_named():
         "a" * 5000,
     ],
 )
-def test_the_plain_text_shortcut_agrees_with_json(text):
-    # Most data-stream lines skip json.loads; where the shortcut answers, it must say the same.
+def test_the_plain_text_shortcuts_agree_with_json(text):
+    # Most text lines skip json.loads; where a shortcut answers, it must say the same.
     from langchain_cloudflare_playground.client.wire_formats.data_stream import (
         DataStreamDecoder,
-        _plain_text_delta,
+        _plain_text_line,
     )
+    from langchain_cloudflare_playground.client.wire_formats.sse import SseDecoder, _plain_line
 
-    for encoded in (json.dumps(text), json.dumps(text, ensure_ascii=False)):
-        line = f"0:{encoded}"
-        shortcut = _plain_text_delta(line)
-        assert shortcut in (None, text)
+    for ascii_only in (True, False):
+        line = f"0:{json.dumps(text, ensure_ascii=ascii_only)}"
+        shortcut = _plain_text_line(line)
+        assert shortcut is None or shortcut[1] == text
         assert DataStreamDecoder("m").feed(line) == [TextDelta(text)]
+        events: list[ChatEvent] = []
+        DataStreamDecoder("m").feed_lines([line], events)
+        assert events == [TextDelta(text)]
+        for spacing in ((",", ":"), (", ", ": ")):
+            event = json.dumps({"response": text}, ensure_ascii=ascii_only, separators=spacing)
+            line = f"data: {event}"
+            shortcut = _plain_line(line)
+            assert shortcut is None or shortcut[1] == text
+            assert SseDecoder("m").feed(line) == [TextDelta(text)]
+            events = []
+            SseDecoder("m").feed_lines([line, ""], events)
+            assert events == [TextDelta(text)]

@@ -42,7 +42,11 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
 )
 from langchain_cloudflare_playground.client.wire_formats.base import parse_json_frame
 from langchain_cloudflare_playground.client.wire_formats.data_stream import DataStreamDecoder
+from langchain_cloudflare_playground.client.wire_formats.data_stream import (
+    _plain_text_line as data_stream_plain_line,
+)
 from langchain_cloudflare_playground.client.wire_formats.sse import SseDecoder
+from langchain_cloudflare_playground.client.wire_formats.sse import _plain_line as sse_plain_line
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -653,12 +657,35 @@ def test_the_agent_frame_shortcut_takes_the_sdk_shape_of_any_text(kind, part_id,
             assert expected == [event]
 
 
-plain_sse_lines = (unescaped_text | deltas | st.just("</s>")).map(
-    lambda token: "data: " + json.dumps({"response": token}, ensure_ascii=False)
-) | st.sampled_from(["", "data: [DONE]", ": keep-alive", 'data: {"response":""}'])
-plain_data_stream_lines = (unescaped_text | deltas).map(
-    lambda text: "0:" + json.dumps(text, ensure_ascii=False)
-) | st.sampled_from(["", 'd:{"finishReason":"stop"}', 'e:{"finishReason":"length"}'])
+# Text put between the quotes as it is: with quotes, backslashes or control characters in it,
+# a line only looks plain, and must not be read as if it were.
+raw_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["\\n", '"', 'a"b', "\\u0041", "\t", "\x00", "\x7f", "\u2028", "\\", "</s>", "<\\/s>"]
+)
+plain_sse_lines = (
+    (unescaped_text | deltas | st.just("</s>")).map(
+        lambda token: "data: " + json.dumps({"response": token}, ensure_ascii=False)
+    )
+    | raw_text.map(lambda text: f'data: {{"response":"{text}"}}')
+    | st.sampled_from(["", "data: [DONE]", ": keep-alive", 'data: {"response":""}'])
+)
+plain_data_stream_lines = (
+    (unescaped_text | deltas).map(lambda text: "0:" + json.dumps(text, ensure_ascii=False))
+    | raw_text.map(lambda text: f'0:"{text}"')
+    | st.sampled_from(["", 'd:{"finishReason":"stop"}', 'e:{"finishReason":"length"}'])
+)
+
+
+@FUZZ
+@given(raw_text, st.sampled_from(["", " "]))
+def test_the_plain_line_shortcuts_read_only_what_json_reads_the_same(text, space):
+    # The shortcuts take a line's token without a JSON parse; whenever one does, json.loads
+    # must read the same line to the same token.
+    sse = f'{{"response":{space}"{text}"}}'
+    if (plain := sse_plain_line(f"data: {sse}")) is not None:
+        assert json.loads(sse)["response"] == plain[1]
+    if (plain := data_stream_plain_line(f'0:"{text}"')) is not None:
+        assert json.loads(f'"{text}"') == plain[1]
 
 
 def _one_by_one(decoder: SseDecoder | DataStreamDecoder, lines: list[str]) -> object:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["DataStreamDecoder", "encode_data_stream_request", "looks_like_data_stream"]
 
 _PREFIXED_LINE = re.compile(r"([0-9a-z]):(.*)", re.DOTALL)
+# A text line whose JSON string has no escape is its own content (JSON forbids raw quotes,
+# backslashes and control characters in it): nearly every line of a reply, read without a parse.
+_plain_text_line = re.compile(r'0:"([^"\\\x00-\x1f]+)"').fullmatch
 
 
 def encode_data_stream_request(request: ChatRequest) -> dict[str, object]:
@@ -77,9 +80,9 @@ class DataStreamDecoder:
         for line in lines:
             if self._done:
                 return
-            text = _plain_text_delta(line)
-            if text is not None:
-                append(TextDelta(text))
+            plain = _plain_text_line(line)
+            if plain is not None:
+                append(TextDelta(plain[1]))
             elif line:
                 into += self.feed(line)
 
@@ -87,9 +90,9 @@ class DataStreamDecoder:
         """Decode one line."""
         if not line or self._done:
             return []
-        text = _plain_text_delta(line)
-        if text is not None:
-            return [TextDelta(text)]
+        plain = _plain_text_line(line)
+        if plain is not None:
+            return [TextDelta(plain[1])]
         match = _PREFIXED_LINE.fullmatch(line)
         if match is None:
             msg = f"malformed data-stream line from the server: {line[:120]!r}"
@@ -120,19 +123,6 @@ class DataStreamDecoder:
                 self._model,
             )
         ]
-
-
-def _plain_text_delta(line: str) -> str | None:
-    """The text of a ``0:"..."`` line with no escapes in it, without a JSON parse; else None.
-
-    Nearly every line of a reply is one of these, and a JSON string with no backslash and no
-    inner quote is its own content: the cheap path gives exactly what ``json.loads`` would.
-    """
-    if len(line) > 4 and line[:3] == '0:"' and line[-1] == '"':  # noqa: PLR2004 (0:"x")
-        body = line[3:-1]
-        if "\\" not in body and '"' not in body and body.isprintable():
-            return body
-    return None
 
 
 def _usage_from(usage: object) -> Usage | None:

@@ -6,6 +6,7 @@ last event may carry ``usage``, and ``data: [DONE]`` ends the stream.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from langchain_cloudflare_playground.client.errors import make_stream_error
@@ -20,8 +21,12 @@ __all__ = ["SseDecoder", "encode_sse_request", "looks_like_sse"]
 # Old models end with this literal token; it is markup, not text.
 _END_OF_SEQUENCE = "</s>"
 _SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
-# How the one-key event opens, compact or with json.dumps's default spacing.
-_PLAIN_OPENINGS = ('{"response": "', '{"response":"')
+# The one-key event, compact or with json.dumps's default spacing, whose token has no escape:
+# such a JSON string is its own content (JSON forbids raw quotes, backslashes and control
+# characters in it), so the token needs no JSON parse.
+_PLAIN_EVENT = r'\{"response": ?"([^"\\\x00-\x1f]+)"\}'
+_plain_payload = re.compile(_PLAIN_EVENT).fullmatch
+_plain_line = re.compile(f"data: {_PLAIN_EVENT}").fullmatch
 
 
 def encode_sse_request(request: ChatRequest) -> dict[str, object]:
@@ -73,14 +78,16 @@ class SseDecoder:
         # all such lines, and a call and a list for each cost more than decoding it.
         append = into.append
         for line in lines:
+            if not line:
+                continue  # the blank line that ends each event
             if self._done:
                 return
-            if line[:6] == "data: ":
-                plain = _plain_response(line[6:])
-                if plain:
-                    if plain != _END_OF_SEQUENCE:
-                        append(TextDelta(plain))
-                    continue
+            plain = _plain_line(line)
+            if plain is not None:
+                token = plain[1]
+                if token != _END_OF_SEQUENCE:
+                    append(TextDelta(token))
+                continue
             into += self.feed(line)
 
     def feed(self, line: str) -> list[ChatEvent]:
@@ -91,9 +98,9 @@ class SseDecoder:
         if payload == "[DONE]":
             self._done = True
             return [Finish("stop" if self._stopped else None, self._usage, self._model)]
-        plain = _plain_response(payload)
-        if plain:
-            return [TextDelta(plain)] if plain != _END_OF_SEQUENCE else []
+        plain = _plain_payload(payload)
+        if plain is not None:
+            return [TextDelta(plain[1])] if plain[1] != _END_OF_SEQUENCE else []
         frame = parse_json_frame(payload, "server-sent event")
         if not isinstance(frame, dict):
             return []
@@ -109,24 +116,6 @@ class SseDecoder:
         if isinstance(token, str) and token and token != _END_OF_SEQUENCE:
             return [TextDelta(token)]
         return []
-
-
-def _plain_response(payload: str) -> str | None:
-    """The token of a ``{"response": "..."}`` payload with no escapes, without a JSON parse.
-
-    Nearly every event of a reply is one of these, and a JSON string with no backslash and no
-    inner quote is its own content: the cheap path gives exactly what ``json.loads`` would.
-    Anything else (other keys, escapes, usage) is ``None`` and takes the JSON parse.
-    """
-    if payload[-2:] != '"}':
-        return None
-    for opening in _PLAIN_OPENINGS:
-        if payload.startswith(opening):
-            body = payload[len(opening) : -2]
-            if "\\" not in body and '"' not in body and body.isprintable():
-                return body
-            return None
-    return None
 
 
 def _usage_from(usage: dict[str, object]) -> Usage | None:
