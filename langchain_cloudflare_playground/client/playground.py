@@ -210,11 +210,8 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
                 stream_with_tools,
             )
 
-            # The splitter reads events one at a time, holding back what may be a call.
-            events = stream_with_tools(
-                lambda turn: _flattened(send(turn)), conversation, offered, choice
-            )
-            batches = _singles(events)
+            # The splitter holds back what may be a call.
+            batches = stream_with_tools(send, conversation, offered, choice)
         else:
             batches = send(conversation)
         async with contextlib.aclosing(batches):
@@ -358,12 +355,3 @@ async def _flattened(
         async for batch in batches:
             for event in batch:
                 yield event
-
-
-async def _singles(
-    events: AsyncGenerator[ChatEvent, None],
-) -> AsyncGenerator[list[ChatEvent], None]:
-    """Each event as a batch of its own, closing ``events`` when closed."""
-    async with contextlib.aclosing(events):
-        async for event in events:
-            yield [event]

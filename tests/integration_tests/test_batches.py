@@ -23,6 +23,7 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from llama_index_cloudflare_playground import CloudflarePlayground
+from tests.helpers import ADD
 from tests.reference_server import Fault
 
 LONG = "[long:6000]"  # more than the sync twin reads ahead of its caller
@@ -125,6 +126,35 @@ async def test_a_batch_is_what_arrived_never_a_wait_for_more(server):
     assert first == [TextDelta("a")]
     assert first_at < 0.8  # one delay, not the three of the whole reply
     assert [e.text for e in rest[:2]] == ["b", "c"]  # type: ignore[attr-defined]
+
+
+async def test_with_tools_offered_prose_travels_in_batches_too(each_wire_format):
+    # The tool-calling path holds back what may be a call, and passes the rest on a read at a
+    # time: the same events as one at a time, in few batches.
+    async with PlaygroundClient(each_wire_format.url) as client:
+        events = [e async for e in client.astream_chat("[long:3000]", tools=[ADD])]
+        batches = [b async for b in client.astream_chat_batches("[long:3000]", tools=[ADD])]
+    assert all(batches)
+    assert [e for batch in batches for e in batch] == events
+    assert len(events) == 3001
+    assert events[0] == TextDelta("t0 ")
+    if each_wire_format.wire_format != "agents":  # (Agents frames come one chunk a frame)
+        assert len(batches) < 3001 / 10
+
+
+async def test_a_tool_stream_stopped_early_releases_its_connection(server):
+    async with PlaygroundClient(server.url) as client:
+        await client.achat("warm up")  # the wire format is known: one request, the one below
+        server.push(Fault(reply=["a", "b", "c"], chunk_delay=2.0))
+        stream = client.astream_chat("x", tools=[ADD])
+        started = time.monotonic()
+        assert await anext(stream) == TextDelta("a")
+        await stream.aclose()
+        assert time.monotonic() - started < 3.5  # closing did not wait for the reply
+        connector = client._router.direct._by_loop[asyncio.get_running_loop()].session.connector
+        assert connector is not None
+        assert not connector._acquired  # no abandoned reply holds a connection
+        assert (await client.achat("after")).text.startswith("Echo: after")
 
 
 def test_sync_batches_hold_the_events_of_stream_chat(server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["stream_with_tools"]
 
-SendConversation = Callable[[Conversation], AsyncGenerator[ChatEvent, None]]
+SendConversation = Callable[[Conversation], AsyncGenerator[list[ChatEvent], None]]
 
 
 async def stream_with_tools(
@@ -35,8 +36,11 @@ async def stream_with_tools(
     choice: str,
     *,
     corrections: int = 1,
-) -> AsyncGenerator[ChatEvent, None]:
-    """Stream a reply to ``conversation`` (tools already offered in it, ``offerings``) as events.
+) -> AsyncGenerator[list[ChatEvent], None]:
+    """Stream a reply to ``conversation`` (tools already offered in it) as batches of events.
+
+    Each batch read gives one batch on (or none, while everything is held): a piece of text
+    the model sent stays one event, as far as the splitter shows it.
 
     Prose streams as :class:`TextDelta`; a reply that holds calls ends with one
     :class:`~langchain_cloudflare_playground.client.tools.ToolCall` per call, then a
@@ -52,16 +56,12 @@ async def stream_with_tools(
         splitter = ProseSplitter(hold_everything=choice not in ("auto", "none"))
         shown: list[str] = []
         finish: Finish | None = None
-        async for event in send(conversation):
-            if isinstance(event, TextDelta):
-                prose = splitter.feed(event.text)
-                if prose:
-                    shown.append(prose)
-                    yield TextDelta(prose)
-            elif isinstance(event, ReasoningDelta):
-                yield event
-            elif isinstance(event, Finish):
-                finish = event
+        # Closed at once when the caller stops reading, not when collected: it holds a connection.
+        async with contextlib.aclosing(send(conversation)) as batches:
+            async for batch in batches:
+                passed_on, finish = _passed_on(batch, splitter, shown, finish)
+                if passed_on:
+                    yield passed_on
         if finish is None:  # every transport ends a stream with a Finish or an error
             msg = "the stream ended without a finish event"
             raise PlaygroundProtocolError(msg)
@@ -80,16 +80,39 @@ async def stream_with_tools(
                 ),
             )
             continue
-        for event in _closing_events(parsed, shown, held):
-            yield event
-        yield replace(
-            finish,
-            reason="tool_calls" if parsed.calls else finish.reason,
-            usage=usage,
-            tool_call_problem=parsed.problem,
-            reconnects=reconnects,
-        )
+        yield [
+            *_closing_events(parsed, shown, held),
+            replace(
+                finish,
+                reason="tool_calls" if parsed.calls else finish.reason,
+                usage=usage,
+                tool_call_problem=parsed.problem,
+                reconnects=reconnects,
+            ),
+        ]
         return
+
+
+def _passed_on(
+    batch: list[ChatEvent], splitter: ProseSplitter, shown: list[str], finish: Finish | None
+) -> tuple[list[ChatEvent], Finish | None]:
+    """What of ``batch`` is shown now (prose, reasoning), and the reply's ``Finish`` so far.
+
+    Text the splitter holds as a possible call stays behind; what it lets through is noted in
+    ``shown``.
+    """
+    passed_on: list[ChatEvent] = []
+    for event in batch:
+        if isinstance(event, TextDelta):
+            prose = splitter.feed(event.text)
+            if prose:
+                shown.append(prose)
+                passed_on.append(TextDelta(prose))
+        elif isinstance(event, ReasoningDelta):
+            passed_on.append(event)
+        elif isinstance(event, Finish):
+            finish = event
+    return passed_on, finish
 
 
 def _closing_events(parsed: ParsedReply, shown: list[str], held: str) -> list[ChatEvent]:
