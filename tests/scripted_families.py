@@ -13,6 +13,7 @@ package's writers: a test that offers a family the wrong way gets no call back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ class ScriptedFamily:
 
     ``read_tools`` takes the system prompt and the last request; it returns the tools offered
     in the family's way, or ``None`` when they were not offered so. ``read_results`` returns the
-    result texts of a turn written in the family's markup, or ``None``.
+    result texts of a turn written in the family's markup, or ``None``. ``results_answer_calls``
+    (for a family whose calls carry ids) tells whether a turn of results names the calls of the
+    assistant turn before it.
     """
 
     name: str
@@ -48,6 +51,7 @@ class ScriptedFamily:
     read_tools: Callable[[str, str], list[Offered] | None]
     write_calls: Callable[[str, list[Call]], str]
     read_results: Callable[[str], list[str] | None] | None  # None: the generic result blocks
+    results_answer_calls: Callable[[str, str], bool] | None = None
 
 
 # -- reading offered tools ----------------------------------------------------------------
@@ -227,8 +231,17 @@ def _glm(prose: str, calls: list[Call]) -> str:
 
 
 def _mistral(prose: str, calls: list[Call]) -> str:
-    listed = [{"name": c["name"], "arguments": c["arguments"]} for c in calls]
+    # Each call with an id of nine letters and digits, as Mistral's template requires.
+    listed = [
+        {"name": c["name"], "arguments": c["arguments"], "id": _mistral_id(place, c)}
+        for place, c in enumerate(calls)
+    ]
     return f"{prose}[TOOL_CALLS]{_one_line(listed)}"
+
+
+def _mistral_id(place: int, call: Call) -> str:
+    digest = hashlib.sha256(f"{place}:{call['name']}".encode()).hexdigest()
+    return f"m{digest[:8]}"
 
 
 def _harmony(prose: str, calls: list[Call]) -> str:
@@ -259,6 +272,21 @@ def _mistral_results(text: str) -> list[str] | None:
         return None
     found = re.findall(r"\[TOOL_RESULTS\](.*?)\[/TOOL_RESULTS\]", text, re.DOTALL)
     return [str(json.loads(item).get("content", "")) for item in found]
+
+
+def _mistral_results_answer_calls(results: str, assistant: str) -> bool:
+    """Whether each result names, by ``call_id``, one call of the assistant turn before it."""
+    _, marker, listed = assistant.rpartition("[TOOL_CALLS]")
+    if not marker:
+        return False
+    try:
+        calls = json.JSONDecoder().raw_decode(listed.strip())[0]
+    except ValueError:
+        return False
+    ids = [call.get("id") for call in calls if isinstance(call, dict)]
+    found = re.findall(r"\[TOOL_RESULTS\](.*?)\[/TOOL_RESULTS\]", results, re.DOTALL)
+    named = [json.loads(item).get("call_id") for item in found]
+    return bool(named) and len(named) == len(ids) and set(named) == set(ids)
 
 
 FAMILIES: tuple[ScriptedFamily, ...] = (
@@ -310,6 +338,7 @@ FAMILIES: tuple[ScriptedFamily, ...] = (
         _mistral_tools,
         _mistral,
         _mistral_results,
+        _mistral_results_answer_calls,
     ),
     ScriptedFamily("harmony", re.compile(r"/gpt-oss-"), _harmony_tools, _harmony, None),
 )

@@ -38,7 +38,7 @@ import re
 import sys
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_cloudflare_playground.client.tools import Tool, ToolResult
 
@@ -49,6 +49,9 @@ from langchain_cloudflare_playground.client.tools.prompt import (
     render_tool_results,
 )
 from tests.scripted_families import ScriptedFamily, family_for
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # -- what the client writes, read from the package ------------------------------------------
 
@@ -144,7 +147,8 @@ def echo_reply(body: dict[str, Any], wire_format: HttpWireFormatName) -> list[st
     shown = system
     if system:
         users = [str(m.get("content", "")) for m in turns if m.get("role") == "user"]
-        answer = tool_reply(system, users, str(body.get("model") or ""))
+        assistants = [str(m.get("content", "")) for m in turns if m.get("role") == "assistant"]
+        answer = tool_reply(system, users, str(body.get("model") or ""), assistants)
         if answer is not None:
             return _chunked(answer)
         shown = without_tool_section(system)
@@ -277,7 +281,8 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
     # when it would answer in words, as below.
     instructions = "\n".join([system, *system_messages])
     users = [text for role, text in messages if role == "user"]
-    tool_text = tool_reply(instructions, users, model)
+    assistants = [text for role, text in messages if role == "assistant"]
+    tool_text = tool_reply(instructions, users, model, assistants)
     if tool_text is not None:
         script["text"] = _word_pairs(tool_text)
     elif JSON_INSTRUCTION in instructions:
@@ -403,10 +408,14 @@ class _Found:
     used: bool = False
 
 
-def tool_reply(system: str, users: list[str], model: str = "") -> str | None:
+def tool_reply(
+    system: str, users: list[str], model: str = "", assistants: Sequence[str] = ()
+) -> str | None:
     """The scripted model's answer in the tool format, or ``None`` to answer as usual.
 
-    ``users`` are the texts of the user messages, oldest first. A model of a family with a
+    ``users`` and ``assistants`` are the texts of the user and assistant messages, oldest
+    first. Results that do not name the calls of the last assistant turn (for a family whose
+    calls carry ids) get an answer that says so. A model of a family with a
     format of its own (``tests/scripted_families.py``, by ``model`` id) takes tools offered only
     in that format and writes its calls natively; any other model takes the generic format.
     Tool results get a plain answer quoting them; a request gets calls for the tools it names
@@ -433,6 +442,9 @@ def tool_reply(system: str, users: list[str], model: str = "") -> str | None:
     request = _AVAILABLE_TOOLS.sub("", request)
     results = read_results(last)
     if results is not None:
+        answer_calls = family.results_answer_calls if family else None
+        if answer_calls and not answer_calls(last, assistants[-1] if assistants else ""):
+            return "These results do not name the calls I made."
         return f"The tool answered: {'; '.join(results)}."
     correcting = last.startswith(FORMAT.correction)
     if "[prose]" in request:
