@@ -127,6 +127,14 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
                         note="no client giving one event per chunk can do better",
                     )
                 )
+                rows.append(
+                    Comparison(
+                        f"CPU per chunk, {wire_format}, the least typed-event reader (a bound)",
+                        "us",
+                        [cpu / r.chunks * 1e6 for r, cpu in least],
+                        [cpu / max(r.chunks, 1) * 1e6 for r, cpu in bare],
+                    )
+                )
                 # aiohttp's own line iterator, for readers who compare with it: not the floor.
                 mine, readline = await _alternate(
                     reps,

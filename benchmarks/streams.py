@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+    from langchain_cloudflare_playground.client import ChatEvent
+
 __all__ = [
     "MODEL",
     "Reading",
@@ -117,15 +119,9 @@ async def read_least_typed_http(
     everything a correct client must do besides (JSON, errors, the end of the reply, retries),
     so its ratio to the bare reader is the most a client's can be.
     """
-    chunks = 0
-    first = 0.0
-    start = time.perf_counter()
-    async for event in _least_typed_events(session, url, wire_format, prompt):
-        if isinstance(event, TextDelta):
-            if not chunks:
-                first = time.perf_counter() - start
-            chunks += 1
-    return Reading(chunks, first, time.perf_counter() - start)
+    return await _text_events_read(
+        time.perf_counter(), _least_typed_events(session, url, wire_format, prompt)
+    )
 
 
 async def _least_typed_events(
@@ -179,10 +175,14 @@ async def read_bare_websocket(session: aiohttp.ClientSession, url: str, prompt: 
 
 async def read_with_client(client: PlaygroundClient, prompt: str) -> Reading:
     """The same reply through the client: typed events, retries, the lot."""
+    return await _text_events_read(time.perf_counter(), client.astream_chat(prompt, model=MODEL))
+
+
+async def _text_events_read(start: float, events: AsyncIterator[ChatEvent]) -> Reading:
+    """Count the text events of a reply whose request began at ``start``."""
     chunks = 0
     first = 0.0
-    start = time.perf_counter()
-    async for event in client.astream_chat(prompt, model=MODEL):
+    async for event in events:
         if isinstance(event, TextDelta):
             if not chunks:
                 first = time.perf_counter() - start
