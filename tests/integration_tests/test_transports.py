@@ -3,11 +3,14 @@ in both adapters, and the cassette transport is loaded only while a cassette is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
@@ -18,7 +21,10 @@ from langchain_cloudflare_playground.client import (
     HttpResponse,
     PlaygroundClient,
     PlaygroundConnectionError,
+    PlaygroundTimeoutError,
     TextDelta,
+    WebSocketClosedError,
+    WebSocketRequest,
 )
 from llama_index_cloudflare_playground import CloudflarePlayground
 
@@ -205,3 +211,205 @@ def test_a_call_without_a_cassette_loads_no_cassette_code(request, server_name, 
         "vcr": True,
         "langchain_cloudflare_playground.testing.cassette_transport": True,
     }
+
+
+# The WebSocket's idle timeout and total budget, kept by one watchdog timer per socket rather than
+# a timer per wait: a local server sends frames on a schedule of the test's own.
+
+PING = object()  # in a script: the server sends a ping (payload b"still there?")
+
+
+@dataclasses.dataclass(frozen=True)
+class Close:
+    """In a script: the server closes the WebSocket with ``code``."""
+
+    code: int
+
+
+@dataclasses.dataclass
+class ScriptedServer:
+    """Where a scripted server is, and the pongs it received (their payloads)."""
+
+    url: str
+    pongs: list[bytes]
+
+
+@contextlib.asynccontextmanager
+async def _scripted_websocket(script: list[tuple[float, object]], then_wait: float = 60.0):
+    """A WebSocket whose server plays ``script``, then goes silent.
+
+    Each step is (seconds to wait first, what to send): a text frame (a str), ``PING`` or a
+    ``Close``. The server answers no pings itself and records the pongs it receives.
+    """
+    from aiohttp import WSMsgType, web
+
+    pongs: list[bytes] = []
+
+    async def record_pongs(websocket):
+        async for message in websocket:
+            if message.type is WSMsgType.PONG:
+                pongs.append(message.data)
+
+    async def handler(request):
+        websocket = web.WebSocketResponse(autoping=False)
+        await websocket.prepare(request)
+        listening = asyncio.create_task(record_pongs(websocket))
+        try:
+            for gap, step in script:
+                if gap:
+                    await asyncio.sleep(gap)
+                if step is PING:
+                    await websocket.ping(b"still there?")
+                elif isinstance(step, Close):
+                    await websocket.close(code=step.code)
+                    return websocket
+                else:
+                    await websocket.send_str(str(step))
+            await asyncio.sleep(then_wait)
+        finally:
+            listening.cancel()
+        return websocket
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield ScriptedServer(f"ws://127.0.0.1:{port}/", pongs)
+    finally:
+        await runner.cleanup()
+
+
+def _numbered(gaps: list[float]) -> list[tuple[float, object]]:
+    """Text frames "0", "1", ..., each after its gap."""
+    return [(gap, str(number)) for number, gap in enumerate(gaps)]
+
+
+async def _frames_then_outcome(url, **limits):
+    """The frames received, the error that ended them, and when it came after the last frame."""
+    transport = AiohttpTransport(**limits)
+    frames: list[str] = []
+    socket = await transport.open_websocket(WebSocketRequest(url))
+    last = time.monotonic()
+    try:
+        while True:
+            frames.append(await socket.receive())
+            last = time.monotonic()
+    except PlaygroundConnectionError as exc:  # a timeout, or a close
+        return frames, exc, time.monotonic() - last
+    finally:
+        await socket.close()
+        await transport.aclose()
+
+
+async def test_websocket_silent_from_the_start_times_out_after_timeout():
+    async with _scripted_websocket([]) as server:
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+    assert frames == []
+    assert isinstance(error, PlaygroundTimeoutError)
+    assert "no data from the playground for 0.5 s" in str(error)
+    assert 0.5 <= silence < 0.9
+
+
+async def test_websocket_silent_after_many_frames_times_out_after_timeout():
+    async with _scripted_websocket(_numbered([0.0] * 2000)) as server:
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+    assert frames == [str(n) for n in range(2000)]
+    assert isinstance(error, PlaygroundTimeoutError)
+    assert "no data from the playground for 0.5 s" in str(error)
+    assert 0.5 <= silence < 0.9
+
+
+async def test_websocket_frames_just_under_timeout_apart_do_not_time_out():
+    gaps = [0.0] * 100 + [0.45, 0.45, 0.0, 0.45, 0.45]
+    async with _scripted_websocket(_numbered(gaps)) as server:
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.6)
+    assert frames == [str(n) for n in range(len(gaps))]
+    assert isinstance(error, PlaygroundTimeoutError)
+    assert "no data from the playground for 0.6 s" in str(error)
+    assert 0.6 <= silence < 1.0
+
+
+async def test_websocket_pings_restart_the_idle_timeout_and_are_answered():
+    # Pings every third of the timeout for three times the timeout: the server is not silent.
+    script = [(0.2, PING)] * 9 + [(0.2, "after the pings")]
+    async with _scripted_websocket(script) as server:
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.6)
+        pongs = list(server.pongs)
+    assert frames == ["after the pings"]
+    assert pongs == [b"still there?"] * 9
+    assert isinstance(error, PlaygroundTimeoutError)
+    assert 0.6 <= silence < 1.0
+
+
+async def test_websocket_total_timeout_ends_a_trickling_reply():
+    started = time.monotonic()
+    async with _scripted_websocket(_numbered([0.2] * 100)) as server:
+        frames, error, _ = await _frames_then_outcome(server.url, timeout=5.0, total_timeout=1.0)
+    elapsed = time.monotonic() - started
+    assert 3 <= len(frames) <= 5
+    assert isinstance(error, PlaygroundTimeoutError)
+    assert "total_timeout=1 s" in str(error)
+    assert 1.0 <= elapsed < 1.5
+
+
+async def test_websocket_total_timeout_ends_a_stream_of_pings():
+    started = time.monotonic()
+    async with _scripted_websocket([(0.2, PING)] * 100) as server:
+        frames, error, _ = await _frames_then_outcome(server.url, timeout=5.0, total_timeout=1.0)
+    elapsed = time.monotonic() - started
+    assert frames == []
+    assert isinstance(error, PlaygroundTimeoutError)
+    assert "total_timeout=1 s" in str(error)
+    assert 1.0 <= elapsed < 1.5
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.3], ids=["at-once", "during-a-wait"])
+async def test_websocket_close_from_the_server_is_reported_with_its_code(gap):
+    script = [*_numbered([0.0, 0.0]), (gap, Close(4000))]
+    async with _scripted_websocket(script) as server:
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+    assert frames == ["0", "1"]
+    assert isinstance(error, WebSocketClosedError)
+    assert error.code == 4000
+    assert silence < 0.5
+
+
+async def test_websocket_caller_cancel_is_a_cancel_and_the_socket_still_closes():
+    async with _scripted_websocket(_numbered([0.0, 5.0])) as server:
+        transport = AiohttpTransport(timeout=0.5)
+        socket = await transport.open_websocket(WebSocketRequest(server.url))
+        assert await socket.receive() == "0"
+        waiting = asyncio.create_task(socket.receive())
+        await asyncio.sleep(0.2)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await asyncio.sleep(0.5)  # the watchdog, still armed, finds no wait and stops
+        await socket.close()
+        await transport.aclose()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11's")
+async def test_websocket_caller_timeout_is_the_callers_and_the_socket_reads_on():
+    # The caller's own asyncio.timeout cuts a wait the transport also bounds: the caller sees its
+    # own TimeoutError, its task is not left cancelled, and the socket's next wait is bounded
+    # afresh (the watchdog, which fires meanwhile, cuts nothing).
+    async with _scripted_websocket(_numbered([0.0, 1.2])) as server:
+        transport = AiohttpTransport(timeout=0.8)
+        socket = await transport.open_websocket(WebSocketRequest(server.url))
+        try:
+            assert await socket.receive() == "0"
+            with pytest.raises(TimeoutError) as caught:
+                async with asyncio.timeout(0.2):
+                    await socket.receive()
+            assert not isinstance(caught.value, PlaygroundTimeoutError)
+            assert asyncio.current_task().cancelling() == 0
+            await asyncio.sleep(0.5)
+            assert await socket.receive() == "1"
+        finally:
+            await socket.close()
+            await transport.aclose()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import time
 import weakref
 from dataclasses import dataclass
 from types import MethodType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 
@@ -51,6 +52,9 @@ _DRAIN_LIMIT = 64 * 1024
 # How long a WebSocket close handshake may take. It runs after the reply has reached the caller,
 # in the background, so this bounds only how long a silent peer's connection lingers.
 _CLOSE_SECONDS = 2.0
+# How soon the WebSocket watchdog looks again at a due wait it may not cut yet (aiohttp is
+# closing, or a frame has just arrived): either is over within a few turns of the loop.
+_RECHECK_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +177,9 @@ class AiohttpTransport:
                     headers=dict(request.headers),
                     proxy=self.proxy,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_SECONDS),
-                    autoping=True,
+                    # A ping must reach AiohttpWebSocket.receive, which answers it: it is a
+                    # frame from the server, so the idle timeout starts again (see there).
+                    autoping=False,
                     max_msg_size=0,  # a long reply can come as one large frame
                 )
             except aiohttp.WSServerHandshakeError as exc:
@@ -269,7 +275,20 @@ class AiohttpTransport:
 
 
 class AiohttpWebSocket:
-    """An open aiohttp WebSocket: each wait bounded by the timeout, all by the total budget."""
+    """An open aiohttp WebSocket: each wait bounded by the timeout, all by the total budget.
+
+    Any frame from the server (a ping or pong too) ends a wait, and the next wait starts afresh:
+    the idle timeout is the server's silence, never a long reply. aiohttp's autoping is off
+    (see ``open_websocket``) so that a ping reaches ``receive``, which answers it and waits anew.
+
+    Why a watchdog: a timer per wait (``receive(timeout=...)``, ``asyncio.timeout``) made and
+    cancelled for every frame cost about as much CPU as reading the frame. Instead one timer
+    per socket stays armed: each real wait only notes when it is due, and the timer, when it
+    fires, cuts a wait that is due by cancelling the waiting task, as ``asyncio.timeout`` would;
+    otherwise it re-arms for the wait's due time, or lets the next wait arm it again. It cuts
+    only while aiohttp waits for the reader, the one place ``receive(timeout=...)`` bounded, so a
+    cancel never lands in aiohttp's own close handling and a frame that arrived is never lost.
+    """
 
     def __init__(
         self, websocket: aiohttp.ClientWebSocketResponse[bool], transport: AiohttpTransport
@@ -280,6 +299,16 @@ class AiohttpWebSocket:
         self._started = time.monotonic()
         total = transport.total_timeout
         self._deadline = None if total is None else self._started + total
+        # The watchdog needs Task.uncancel (Python 3.11) to tell its cancel from the caller's,
+        # and aiohttp's flag for "waiting for the reader"; without either, aiohttp keeps a timer
+        # per wait, as before.
+        self._watchable = isinstance(getattr(websocket, "_waiting", None), bool)
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_when = 0.0  # when it fires (time.monotonic())
+        self._waiter: asyncio.Task[Any] | None = None  # the task in a watched wait, if any
+        self._wait_due = 0.0  # when that wait is cut (time.monotonic())
+        self._cut = False  # the watchdog cancelled the waiter
+        self._cancelling = 0  # the waiter's pending cancels when its wait began
 
     async def send(self, frame: str) -> None:
         """Send one text frame."""
@@ -287,41 +316,118 @@ class AiohttpWebSocket:
             await self._websocket.send_str(frame)
 
     async def receive(self) -> str:
-        """The next text frame."""
+        """The next text frame; a ping is answered, and it or a pong starts a fresh wait."""
         transport = self._transport
-        wait = transport.timeout
-        if self._deadline is not None:
-            wait = min(wait, self._deadline - time.monotonic())
-        if wait <= 0:
-            raise PlaygroundTimeoutError(total_budget_spent(transport.total_timeout or 0))
         websocket = self._websocket
-        try:
-            # A frame already read needs no timer, and setting one up costs about as much as
-            # decoding the frame: only a real wait gets the timeout.
-            message = await websocket.receive(timeout=None if _frame_ready(websocket) else wait)
-        except BaseException:
-            with transport.translated_errors(self._started):
-                raise
-        if message.type is aiohttp.WSMsgType.TEXT:
-            return str(message.data)
-        if message.type is aiohttp.WSMsgType.BINARY:
+        while True:
+            now = time.monotonic()
+            wait = transport.timeout
+            if self._deadline is not None:
+                wait = min(wait, self._deadline - now)
+            if wait <= 0:
+                raise PlaygroundTimeoutError(total_budget_spent(transport.total_timeout or 0))
             try:
-                return bytes(message.data).decode("utf-8")
+                # A frame already read needs no timer; a real wait is watched (see the class).
+                message = await websocket.receive(
+                    timeout=None if _frame_ready(websocket) else self._watch(now + wait)
+                )
+            except BaseException as exc:
+                with transport.translated_errors(self._started):
+                    if self._cut_it(exc):
+                        raise asyncio.TimeoutError from None
+                    raise
+            finally:
+                self._waiter = None
+            kind = message.type
+            if kind is aiohttp.WSMsgType.TEXT:
+                return str(message.data)
+            if kind is aiohttp.WSMsgType.PING:
+                with transport.translated_errors():
+                    await websocket.pong(message.data)
+                continue
+            if kind is not aiohttp.WSMsgType.PONG:
+                # Text frames are decoded (the socket's decode_text is left on): a WSMessage.
+                return self._other_frame(cast("aiohttp.WSMessage", message))
+
+    def _other_frame(self, message: aiohttp.WSMessage) -> str:
+        """A binary frame's text; the error that an error, a close or a closed socket means."""
+        kind, data = message.type, message.data
+        if kind is aiohttp.WSMsgType.BINARY:
+            try:
+                return bytes(data).decode("utf-8")
             except UnicodeDecodeError as exc:
                 msg = "the playground sent a binary frame that is not UTF-8 text"
                 raise PlaygroundProtocolError(msg) from exc
-        if message.type is aiohttp.WSMsgType.ERROR:
-            msg = f"the WebSocket connection failed: {message.data}"
+        if kind is aiohttp.WSMsgType.ERROR:
+            msg = f"the WebSocket connection failed: {data}"
             raise PlaygroundConnectionError(msg)
         code = self._websocket.close_code
         msg = f"the playground closed the WebSocket (code {code}) before the reply was complete"
         raise WebSocketClosedError(msg, code)
+
+    def _watch(self, due: float) -> float | None:
+        """Have the watchdog cut the coming wait at ``due`` (``time.monotonic()``).
+
+        Returns the timeout aiohttp must keep itself instead, if the watchdog cannot: before
+        Python 3.11, with an aiohttp whose state is not the one known, or outside a task.
+        """
+        if sys.version_info < (3, 11) or not self._watchable:
+            return due - time.monotonic()
+        task = asyncio.current_task()
+        if task is None:
+            return due - time.monotonic()
+        self._wait_due = due
+        self._waiter = task
+        self._cut = False
+        self._cancelling = task.cancelling()
+        # Armed already for this due time or sooner (waits' due times only grow, unless the
+        # transport's timeout was lowered meanwhile): the common case costs nothing more.
+        if self._watchdog is None or self._watchdog_when > due:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._arm(due)
+        return None
+
+    def _arm(self, when: float) -> None:
+        self._watchdog_when = when
+        self._watchdog = asyncio.get_running_loop().call_later(when - time.monotonic(), self._check)
+
+    def _cut_it(self, exc: BaseException) -> bool:
+        """Whether the watched wait ended by the watchdog's cancel and no one else's.
+
+        asyncio.timeout tells its own cancel from the caller's the same way.
+        """
+        if sys.version_info < (3, 11) or not self._cut or self._waiter is None:
+            return False
+        return isinstance(exc, asyncio.CancelledError) and (
+            self._waiter.uncancel() <= self._cancelling
+        )
+
+    def _check(self) -> None:
+        """The watchdog: cut a wait that is due, re-arm for one that is not yet."""
+        self._watchdog = None
+        waiter = self._waiter
+        if waiter is None:
+            return  # no wait now: the next one arms the watchdog again
+        now = time.monotonic()
+        if self._wait_due > now:
+            self._arm(self._wait_due)
+        elif not _waiting_for_the_reader(self._websocket):
+            # Something arrived and the waiter is about to take it, or aiohttp is closing:
+            # neither is the server's silence. Look again once that is over.
+            self._arm(now + _RECHECK_SECONDS)
+        else:
+            self._cut = True
+            waiter.cancel()
 
     def conversation_ended(self) -> None:
         """Nothing to do: a live socket keeps nothing."""
 
     async def close(self) -> None:
         """Close; a peer that does not answer the close handshake costs at most a few seconds."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
             await self._websocket.close(code=aiohttp.WSCloseCode.OK)
 
@@ -335,18 +441,29 @@ def total_budget_spent(total: float) -> str:
 
 
 def _frame_ready(websocket: aiohttp.ClientWebSocketResponse[bool]) -> bool:
-    """Whether a text frame waits at the head of aiohttp's queue.
+    """Whether a frame waits in aiohttp's queue, so that ``receive`` takes it without waiting.
 
     Read from aiohttp's private queue; when its shape is not the one known, the answer is no,
-    and the wait keeps its timeout. Only a text frame counts: a ping makes aiohttp wait again.
+    and the wait is bounded as any other.
     """
     buffer = getattr(getattr(websocket, "_reader", None), "_buffer", None)
-    if not buffer:
-        return False
     try:
-        return buffer[0][0].type is aiohttp.WSMsgType.TEXT
-    except (AttributeError, IndexError, TypeError):
+        return bool(buffer)
+    except TypeError:
         return False
+
+
+def _waiting_for_the_reader(websocket: aiohttp.ClientWebSocketResponse[bool]) -> bool:
+    """Whether aiohttp's ``receive`` waits for a frame that has not arrived.
+
+    Its ``_waiting`` flag is up only around the reader's wait (the span its own ``timeout``
+    bounds); a frame in the queue or the end of the stream means the wait is over, though the
+    waiting task has not run yet. ``_watch`` is used only where the flag exists.
+    """
+    if getattr(websocket, "_waiting", False) is not True or _frame_ready(websocket):
+        return False
+    is_eof = getattr(getattr(websocket, "_reader", None), "is_eof", None)
+    return not (callable(is_eof) and is_eof())
 
 
 def redact_url(url: str | None) -> str | None:
