@@ -36,7 +36,7 @@ from langchain_cloudflare_playground.client.transports.aiohttp_transport import 
 from langchain_cloudflare_playground.client.wire_formats import ChatRequest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Iterable, Iterator
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
     from types import TracebackType
 
     from typing_extensions import Self, Unpack
@@ -156,7 +156,9 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
             ValueError: for messages, tools or a tool choice that cannot be sent.
         """
         check_chat_options(options, owner="astream_chat")
-        return _flattened(self._astream_batches(messages, options))
+        # Opened inside the generator that flattens them: every batch passes through one
+        # generator here, not two (each costs CPU per WebSocket frame).
+        return _events_of(lambda: self._open_batches(messages, options))
 
     def astream_chat_batches(
         self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
@@ -173,6 +175,15 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
     async def _astream_batches(
         self, messages: Iterable[MessageInput] | str, options: ChatOptions
     ) -> AsyncGenerator[list[ChatEvent], None]:
+        batches = await self._open_batches(messages, options)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                yield batch
+
+    async def _open_batches(
+        self, messages: Iterable[MessageInput] | str, options: ChatOptions
+    ) -> AsyncGenerator[list[ChatEvent], None]:
+        """The reply's batches, not started yet: the options checked, the model resolved."""
         conversation = normalize_messages(messages)
         max_tokens = options.get("max_tokens", 2048)
         if max_tokens <= 0:
@@ -204,19 +215,14 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
 
             tools = offered if offering_tools else ()
             conversation = written_for(offering_for(resolved), conversation, tools, choice)
-        batches: AsyncGenerator[list[ChatEvent], None]
         if offering_tools:
             from langchain_cloudflare_playground.client.tools.calling import (  # noqa: PLC0415
                 stream_with_tools,
             )
 
             # The splitter holds back what may be a call.
-            batches = stream_with_tools(send, conversation, offered, choice)
-        else:
-            batches = send(conversation)
-        async with contextlib.aclosing(batches):
-            async for batch in batches:
-                yield batch
+            return stream_with_tools(send, conversation, offered, choice)
+        return send(conversation)
 
     async def achat(
         self, messages: Iterable[MessageInput] | str, **options: Unpack[ChatOptions]
@@ -347,10 +353,11 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         self.close()
 
 
-async def _flattened(
-    batches: AsyncGenerator[list[ChatEvent], None],
+async def _events_of(
+    open_batches: Callable[[], Awaitable[AsyncGenerator[list[ChatEvent], None]]],
 ) -> AsyncGenerator[ChatEvent, None]:
-    """One event at a time, closing ``batches`` when closed."""
+    """One event at a time from the batches ``open_batches()`` gives, closing them when closed."""
+    batches = await open_batches()
     async with contextlib.aclosing(batches):
         async for batch in batches:
             for event in batch:

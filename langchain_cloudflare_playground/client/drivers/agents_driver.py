@@ -144,9 +144,9 @@ class AgentsDriver:
                     if request.conversation.system is not None:
                         system_lost = True  # it was in the refused state only
                         break
-                if held or events:  # a frame's events travel on together
-                    yield [_counted(event, resume.reconnects) for event in (*held, *events)]
-                held.clear()
+                batch = _batch(held, events, resume.reconnects)
+                if batch:  # a frame's events travel on together
+                    yield batch
             if configuration.rpc_error is not None:
                 self._setconfig_refused(route, request.model, configuration.rpc_error)
         finally:
@@ -433,6 +433,15 @@ async def _whole_end(
         raise PlaygroundConnectionError(msg)
     logger.info("The resumed reply ended early; read its end from the room's stored messages")
     return [*(e for e in events if not isinstance(e, Finish)), *tail]
+
+
+def _batch(held: list[ChatEvent], events: list[ChatEvent], reconnects: int) -> list[ChatEvent]:
+    """``held`` then ``events`` in one batch, emptying ``held``; a finish counts ``reconnects``."""
+    if not held and not reconnects:  # nearly every frame: the decoder's new list, as it is
+        return events
+    batch = [_counted(event, reconnects) for event in (*held, *events)]
+    held.clear()
+    return batch
 
 
 def _counted(event: ChatEvent, reconnects: int) -> ChatEvent:

@@ -212,8 +212,11 @@ class ReplyProgress:
         end = offset + len(delta)
         self._received[key] = end
         seen = self._seen.get(key, 0)
+        if seen <= offset:  # none of it seen: every delta of a reply that was not replayed
+            self._seen[key] = end
+            return delta
         self._seen[key] = max(seen, end)
-        return delta[max(0, seen - offset) :]
+        return delta[seen - offset :]
 
     @property
     def nothing_seen(self) -> bool:
@@ -407,7 +410,7 @@ class RoomConfiguration:
         True only once the state is refused and while the call is unanswered: the caller should
         hold the reply back until then.
         """
-        return self.state_refused and self.rpc is None
+        return self.rpc is None and self.state_refused  # asked every frame: the cheap test first
 
     def observe(self, frame: dict[str, Any]) -> None:
         """Take note of ``frame`` (a parsed frame) if it tells how the room was configured.
@@ -431,7 +434,8 @@ class RoomConfiguration:
         Raises:
             ModelSettingsRefusedError: both ways of choosing the model failed.
         """
-        if self.state_refused and self.rpc is not None and not self.rpc.success:
+        # Asked every frame: the tests that rule it out soonest (setConfig answered yes) first.
+        if self.rpc is not None and not self.rpc.success and self.state_refused:
             raise ModelSettingsRefusedError(self.model, self.state_error, self.rpc.error)
 
 
