@@ -395,13 +395,13 @@ class AiohttpWebSocket:
     def _cut_it(self, exc: BaseException) -> bool:
         """Whether the watched wait ended by the watchdog's cancel and no one else's.
 
-        asyncio.timeout tells its own cancel from the caller's the same way.
+        As ``asyncio.timeout`` does: its own cancel is taken back whatever the wait ended with,
+        and it was the only one if no cancel is left beyond those pending when the wait began.
         """
         if sys.version_info < (3, 11) or not self._cut or self._waiter is None:
             return False
-        return isinstance(exc, asyncio.CancelledError) and (
-            self._waiter.uncancel() <= self._cancelling
-        )
+        left = self._waiter.uncancel()
+        return isinstance(exc, asyncio.CancelledError) and left <= self._cancelling
 
     def _check(self) -> None:
         """The watchdog: cut a wait that is due, re-arm for one that is not yet."""
