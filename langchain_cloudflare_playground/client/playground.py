@@ -166,7 +166,9 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         """The events of :meth:`astream_chat`, in the lists that arrived together.
 
         Each list holds what one read from the network brought (never an empty list, never a
-        wait for more): a caller that handles many events at once saves a step per event.
+        wait for more): a caller that handles many events at once saves a step per event. With
+        tools offered, the text held back as a possible call comes at the end, in the last
+        list, with the calls (or as text) and the finish.
         Takes the same arguments and raises the same errors as :meth:`astream_chat`.
         """
         check_chat_options(options, owner="astream_chat_batches")

@@ -40,7 +40,8 @@ async def stream_with_tools(
     """Stream a reply to ``conversation`` (tools already offered in it) as batches of events.
 
     Each batch read gives one batch on (or none, while everything is held): a piece of text
-    the model sent stays one event, as far as the splitter shows it.
+    the model sent stays one event, as far as the splitter shows it. The last batch holds what
+    was held back, read at the end (the calls, or the text as it came), and the finish.
 
     Prose streams as :class:`TextDelta`; a reply that holds calls ends with one
     :class:`~langchain_cloudflare_playground.client.tools.ToolCall` per call, then a

@@ -372,10 +372,10 @@ class AiohttpWebSocket:
         Python 3.11, with an aiohttp whose state is not the one known, or outside a task.
         """
         if sys.version_info < (3, 11) or not self._watchable:
-            return due - time.monotonic()
+            return _aiohttp_timeout(due)
         task = asyncio.current_task()
         if task is None:
-            return due - time.monotonic()
+            return _aiohttp_timeout(due)
         self._wait_due = due
         self._waiter = task
         self._cut = False
@@ -438,6 +438,11 @@ def total_budget_spent(total: float) -> str:
         f"the reply took more than total_timeout={total:g} s"
         " (raise `total_timeout`, or pass None for no limit)"
     )
+
+
+def _aiohttp_timeout(due: float) -> float:
+    """Seconds left until ``due``, never 0: aiohttp reads a timeout of 0 as no timeout."""
+    return max(due - time.monotonic(), 1e-6)
 
 
 def _frame_ready(websocket: aiohttp.ClientWebSocketResponse[bool]) -> bool:
