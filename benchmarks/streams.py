@@ -36,7 +36,7 @@ __all__ = [
     "Reading",
     "read_bare_http",
     "read_bare_websocket",
-    "read_least_typed_http",
+    "read_minimal_typed_http",
     "read_readline_http",
     "read_with_client",
 ]
@@ -109,22 +109,22 @@ async def read_readline_http(
     return Reading(chunks, first, time.perf_counter() - start)
 
 
-async def read_least_typed_http(
+async def read_minimal_typed_http(
     session: aiohttp.ClientSession, url: str, wire_format: int, prompt: str
 ) -> Reading:
-    """The least any reader that hands out typed events can do: a bound, not a client.
+    """The bare reader plus what a client that hands out typed events one at a time must add.
 
-    The bare reader, plus what a client cannot leave out: decode each read to text, make one
-    :class:`TextDelta` per text line and hand each over from an async generator. It skips
-    everything a correct client must do besides (JSON, errors, the end of the reply, retries),
-    so its ratio to the bare reader is the most a client's can be.
+    It decodes each read to text, makes one :class:`TextDelta` per text line and hands each
+    over from an async generator, and does nothing else a correct client must (no JSON, no
+    escapes, no split characters or CRLF, no errors, no end of reply, no retries). A reference
+    for what reading one event per chunk costs, not a client: its runs vary as the client's do.
     """
     return await _text_events_read(
-        time.perf_counter(), _least_typed_events(session, url, wire_format, prompt)
+        time.perf_counter(), _minimal_typed_events(session, url, wire_format, prompt)
     )
 
 
-async def _least_typed_events(
+async def _minimal_typed_events(
     session: aiohttp.ClientSession, url: str, wire_format: int, prompt: str
 ) -> AsyncIterator[TextDelta]:
     before, after = _AROUND_TEXT[wire_format]
@@ -137,8 +137,8 @@ async def _least_typed_events(
             tail = lines.pop()
             for line in lines:
                 # (the stop event carries no text, and the usage event other keys)
-                if line.startswith(before) and line.endswith(after) and line[text]:
-                    yield TextDelta(line[text])
+                if line.startswith(before) and line.endswith(after) and (piece := line[text]):
+                    yield TextDelta(piece)
 
 
 async def read_bare_websocket(session: aiohttp.ClientSession, url: str, prompt: str) -> Reading:
