@@ -48,15 +48,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Probe",
     "Site",
-    "advice_for",
+    "error_check",
     "http_check",
     "http_wire_format_check",
-    "one_line",
     "page_check",
     "resolve_check",
     "tcp_check",
     "tls_check",
-    "verdict_of",
     "websocket_check",
 ]
 
@@ -114,6 +112,13 @@ def advice_for(error: BaseException, *, climb: str) -> str:
 def verdict_of(error: PlaygroundError) -> Verdict:
     """``refused`` when the site (or its edge) said no, else ``failed``."""
     return "refused" if isinstance(error, (ChallengeError, NotFoundError)) else "failed"
+
+
+def error_check(name: str, error: PlaygroundError, seconds: float, *, climb: str) -> Check:
+    """The check ``name`` that ``error`` ended: its verdict, the error on one line, the advice."""
+    return Check(
+        name, verdict_of(error), one_line(error), seconds, advice=advice_for(error, climb=climb)
+    )
 
 
 def one_line(error: BaseException) -> str:
@@ -276,13 +281,7 @@ async def page_check(transport: Transport, probe: Probe) -> Check:
     try:
         status, response_headers, body = await _get(transport, site, headers, timeout)
     except PlaygroundError as exc:
-        return Check(
-            "page",
-            verdict_of(exc),
-            one_line(exc),
-            time.monotonic() - start,
-            advice=advice_for(exc, climb=climb),
-        )
+        return error_check("page", exc, time.monotonic() - start, climb=climb)
     except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check("page", "failed", f"no page within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
@@ -317,13 +316,7 @@ async def http_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
             transport, site, headers, timeout, "/api/models"
         )
     except PlaygroundError as exc:
-        return Check(
-            name,
-            verdict_of(exc),
-            one_line(exc),
-            time.monotonic() - start,
-            advice=advice_for(exc, climb=climb),
-        )
+        return error_check(name, exc, time.monotonic() - start, climb=climb)
     except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check(name, "failed", f"no answer within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
@@ -408,13 +401,7 @@ async def http_wire_format_check(
                 time.monotonic() - start,
                 advice="check the URL (--base-url); if it is right, " + _UPGRADE_ADVICE,
             )
-        return Check(
-            "wire format",
-            verdict_of(exc),
-            one_line(exc),
-            time.monotonic() - start,
-            advice=advice_for(exc, climb=climb),
-        )
+        return error_check("wire format", exc, time.monotonic() - start, climb=climb)
     except asyncio.TimeoutError:  # not the builtin before Python 3.11
         return Check(
             "wire format", "failed", f"no reply within {timeout:g} s", time.monotonic() - start

@@ -343,13 +343,7 @@ class _Doctor:
         seconds = time.monotonic() - start
         failure = client.models.fetch_error
         if failure is not None:
-            return Check(
-                "model list",
-                network.verdict_of(failure),
-                network.one_line(failure),
-                seconds,
-                advice=network.advice_for(failure, climb=self.climb),
-            )
+            return network.error_check("model list", failure, seconds, climb=self.climb)
         ids = [model.id for model in models]
         facts = {"chat_models": len(ids), "default_model": DEFAULT_MODEL}
         if DEFAULT_MODEL not in ids:
@@ -384,13 +378,7 @@ class _Doctor:
                         first_token = time.monotonic() - start
                     characters += len(event.text) if isinstance(event, TextDelta) else 0
         except PlaygroundError as exc:
-            return Check(
-                CHAT,
-                network.verdict_of(exc),
-                network.one_line(exc),
-                time.monotonic() - start,
-                advice=network.advice_for(exc, climb=self.climb),
-            )
+            return network.error_check(CHAT, exc, time.monotonic() - start, climb=self.climb)
         total = time.monotonic() - start
         through = f"the {rung} rung" if rung else f"transport {self.settings.transport}"
         return Check(
