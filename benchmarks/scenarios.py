@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from benchmarks.pairs import alternate, in_turn, rate, throughput_rows
 from benchmarks.stats import Comparison
 from benchmarks.streams import (
     MODEL,
@@ -54,31 +55,6 @@ def _bare(session: aiohttp.ClientSession, servers: LocalServers, wire_format: st
     )
 
 
-async def _alternate(
-    repetitions: int,
-    ours: Callable[[], Awaitable[Reading]],
-    bare: Callable[[], Awaitable[Reading]],
-) -> tuple[list[tuple[Reading, float]], list[tuple[Reading, float]]]:
-    """Run both, alternately, after one warm-up each; each reading with its CPU seconds."""
-    mine, theirs = await _in_turn(repetitions, ours, bare)
-    return mine, theirs
-
-
-async def _in_turn(
-    repetitions: int, *readers: Callable[[], Awaitable[Reading]]
-) -> list[list[tuple[Reading, float]]]:
-    """Run every reader in turn, after one warm-up each; each reading with its CPU seconds."""
-    for read in readers:
-        await read()
-    readings: list[list[tuple[Reading, float]]] = [[] for _ in readers]
-    for _ in range(repetitions):
-        for read, into in zip(readers, readings, strict=True):
-            cpu = time.process_time()
-            reading = await read()
-            into.append((reading, time.process_time() - cpu))
-    return readings
-
-
 async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Comparison]:
     """Scenario 1: a 20,000-chunk reply, chunks per second, against bare aiohttp."""
     rows = []
@@ -99,59 +75,35 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
                         session, _url(servers, d), k, prompt
                     )
                 )
-            mine, theirs, *minimal = await _in_turn(reps, *readers)
+            mine, theirs, *minimal = await in_turn(reps, *readers)
             _check_chunks(wire_format, mine, LONG_REPLY)
-            rows.append(
-                Comparison(
-                    f"throughput, {wire_format}",
-                    "chunks/s",
-                    [_rate(r) for r, _ in mine],
-                    [_rate(r) for r, _ in theirs],
-                    target=">= 0.6x" if http else ">= 0.5x",
-                    min_ratio=0.6 if http else 0.5,
-                )
-            )
-            rows.append(
-                Comparison(
-                    f"CPU per chunk, {wire_format}",
-                    "us",
-                    [cpu / r.chunks * 1e6 for r, cpu in mine],
-                    [cpu / max(r.chunks, 1) * 1e6 for r, cpu in theirs],
-                    target="(measured)" if http else "<= 1.3x",
-                    max_ratio=None if http else 1.3,
-                )
+            rows += throughput_rows(
+                wire_format,
+                mine,
+                theirs,
+                min_throughput=0.6 if http else 0.5,
+                max_cpu=None if http else 1.3,
             )
             if http:
                 (typed,) = minimal
                 _check_chunks(wire_format, typed, LONG_REPLY)
-                rows.append(
-                    Comparison(
-                        f"throughput, {wire_format}, a minimal typed-event reader",
-                        "chunks/s",
-                        [_rate(r) for r, _ in typed],
-                        [_rate(r) for r, _ in theirs],
-                        note="against the same bare readings as the client's row",
-                    )
+                rows += throughput_rows(
+                    f"{wire_format}, a minimal typed-event reader",
+                    typed,
+                    theirs,
+                    note="against the same bare readings as the client's row",
                 )
                 rows.append(
                     Comparison(
                         f"throughput, {wire_format}, client vs a minimal typed-event reader",
                         "chunks/s",
-                        [_rate(r) for r, _ in mine],
-                        [_rate(r) for r, _ in typed],
+                        [rate(r) for r, _ in mine],
+                        [rate(r) for r, _ in typed],
                         note="each pair from the same turn",
                     )
                 )
-                rows.append(
-                    Comparison(
-                        f"CPU per chunk, {wire_format}, a minimal typed-event reader",
-                        "us",
-                        [cpu / r.chunks * 1e6 for r, cpu in typed],
-                        [cpu / max(r.chunks, 1) * 1e6 for r, cpu in theirs],
-                    )
-                )
                 # aiohttp's own line iterator, for readers who compare with it: not the floor.
-                mine, readline = await _alternate(
+                mine, readline = await alternate(
                     reps,
                     lambda c=client: read_with_client(c, prompt),
                     lambda d=wire_format, k=code: read_readline_http(
@@ -162,8 +114,8 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
                     Comparison(
                         f"throughput, {wire_format}, vs aiohttp's line iterator",
                         "chunks/s",
-                        [_rate(r) for r, _ in mine],
-                        [_rate(r) for r, _ in readline],
+                        [rate(r) for r, _ in mine],
+                        [rate(r) for r, _ in readline],
                     )
                 )
             await client.aclose()
@@ -176,7 +128,7 @@ async def time_to_first_token(servers: LocalServers, repetitions: int) -> list[C
     async with aiohttp.ClientSession() as session:
         for wire_format in WIRE_FORMATS:
             client = _client(servers, wire_format)
-            mine, theirs = await _alternate(
+            mine, theirs = await alternate(
                 repetitions,
                 lambda c=client: read_with_client(c, "hi"),
                 lambda d=wire_format: _bare(session, servers, d, "hi"),
@@ -363,12 +315,6 @@ def _worker(*args: str) -> dict[str, Any]:
         raise RuntimeError(msg)
     data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return data
-
-
-def _rate(reading: Reading) -> float:
-    """Chunks per second from the first chunk to the last: the time the server takes to start
-    (building a long reply) is the same for both readers and is left out."""
-    return (reading.chunks - 1) / (reading.total_seconds - reading.first_seconds)
 
 
 def _check_chunks(wire_format: str, readings: list[tuple[Reading, float]], expected: int) -> None:

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from benchmarks.pairs import alternate, throughput_rows
 from benchmarks.stats import Comparison
-from benchmarks.streams import Reading, read_with_client
+from benchmarks.streams import read_with_client
 from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.tls_edge import TestCertificates, TlsEdge
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Iterator
 
     from benchmarks.servers import LocalServers
 
@@ -227,7 +228,7 @@ async def rung_throughput(servers: LocalServers, repetitions: int) -> list[Compa
         direct = _open_client(url, wire_format, "direct")
         reps = max(2, repetitions // 2) if wire_format == "websocket" else repetitions
         try:
-            mine, theirs = await _alternate(
+            mine, theirs = await alternate(
                 reps,
                 functools.partial(read_with_client, imp, prompt),
                 functools.partial(read_with_client, direct, prompt),
@@ -239,23 +240,8 @@ async def rung_throughput(servers: LocalServers, repetitions: int) -> list[Compa
         if counts != {LONG_REPLY}:
             msg = f"{wire_format}: the clients read {counts} chunks, not {LONG_REPLY}"
             raise RuntimeError(msg)
-        rows.append(
-            Comparison(
-                f"throughput, impersonate vs direct, {wire_format}",
-                "chunks/s",
-                [_rate(r) for r, _ in mine],
-                [_rate(r) for r, _ in theirs],
-                target=">= 0.8x",
-                min_ratio=0.8,
-            )
-        )
-        rows.append(
-            Comparison(
-                f"CPU per chunk, impersonate vs direct, {wire_format}",
-                "us",
-                [cpu / r.chunks * 1e6 for r, cpu in mine],
-                [cpu / r.chunks * 1e6 for r, cpu in theirs],
-            )
+        rows += throughput_rows(
+            f"impersonate vs direct, {wire_format}", mine, theirs, min_throughput=0.8
         )
     return rows
 
@@ -269,28 +255,6 @@ def _open_client(url: str, wire_format: str, rung: str) -> PlaygroundClient:
         browser=rung == "browser",
         max_retries=0,
     )
-
-
-async def _alternate(
-    repetitions: int,
-    ours: Callable[[], Awaitable[Reading]],
-    baseline: Callable[[], Awaitable[Reading]],
-) -> tuple[list[tuple[Reading, float]], list[tuple[Reading, float]]]:
-    """Both in turn, after a warm-up each; each reading with its CPU seconds."""
-    await ours()
-    await baseline()
-    mine: list[tuple[Reading, float]] = []
-    theirs: list[tuple[Reading, float]] = []
-    for _ in range(repetitions):
-        for run, into in ((ours, mine), (baseline, theirs)):
-            cpu = time.process_time()
-            reading = await run()
-            into.append((reading, time.process_time() - cpu))
-    return mine, theirs
-
-
-def _rate(reading: Reading) -> float:
-    return (reading.chunks - 1) / (reading.total_seconds - reading.first_seconds)
 
 
 def _cold_worker(rung: str, url: str, ca_path: str) -> dict[str, Any]:
