@@ -10,6 +10,7 @@ Node 20 and ``npm ci`` in ``tests/agents_server`` (``make test`` and ``.ci/run``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -18,7 +19,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_DIR = Path(__file__).parent / "agents_server"
@@ -55,6 +60,7 @@ class AgentsServer:
         self._gate = gate
         self.port: int | None = None
         self.output: list[str] = []
+        self.model_url: str | None = None  # the scripted model's endpoint, once started
         self._process: subprocess.Popen[str] | None = None
         self._model: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
@@ -67,7 +73,7 @@ class AgentsServer:
 
     def start(self, deadline: float = 60.0) -> AgentsServer:
         """Start the scripted model, then wrangler, and wait for wrangler's ready line."""
-        model_url = self._start_model(deadline)
+        model_url = self.model_url = self._start_model(deadline)
         state = Path(self._state.name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
         env.update(
@@ -109,6 +115,36 @@ class AgentsServer:
             msg = f"wrangler dev did not become ready within {deadline:g} s:\n{tail}"
             raise RuntimeError(msg)
         return self
+
+    def chat_request(self, text: str, *, within: float = 60.0) -> dict[str, str]:
+        """The first chat request whose last user message contains ``text`` (``room``, ``text``).
+
+        Blocks until the Worker has asked the scripted model for its script (the request reached
+        the model), or fails after ``within`` seconds.
+        """
+        return self._report("requests", "text", text, within)
+
+    def stream_end(self, room: str, *, within: float = 60.0) -> dict[str, Any]:
+        """How the slowed reply (``[slow]``, ``[drip]``) in ``room`` ended, as the Worker saw it.
+
+        ``ended`` is ``"finished"`` or ``"cancelled"``, ``written`` the deltas it had handed to
+        the SDK by then, ``total`` the script's. Blocks until the Worker reports the end, or
+        fails after ``within`` seconds.
+        """
+        return self._report("streams", "room", room, within)
+
+    def _report(self, kind: str, key: str, value: str, within: float) -> dict[str, Any]:
+        assert self.model_url is not None, "the server is not running"
+        query = urllib.parse.urlencode({key: value, "wait": within})
+        try:
+            with urllib.request.urlopen(  # noqa: S310 (our own endpoint on loopback)
+                f"{self.model_url}/{kind}?{query}", timeout=within + 30
+            ) as response:
+                report: dict[str, Any] = json.load(response)
+        except urllib.error.HTTPError as exc:
+            msg = f"the Worker reported no {kind} with {key} {value!r} within {within:g} s"
+            raise AssertionError(msg) from exc
+        return report
 
     def _start_model(self, deadline: float) -> str:
         """Start ``tests/scripted_model.py``'s endpoint on a free port; return its URL."""

@@ -93,6 +93,8 @@ class CuttingProxy:
             _abort(writer, reset=False)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
+        # A relay ends only once its sockets are closed (see _accept), so none is left open.
+        assert not self._tasks, f"{len(self._tasks)} relays still running 5 s after the close"
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -117,11 +119,14 @@ class CuttingProxy:
         except (OSError, ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            _abort(client_w, reset=False)
-            if server_w is not None:
-                _abort(server_w, reset=False)
-                self._writers.discard(server_w)
-            self._writers.discard(client_w)
+            # Closing a transport only schedules its socket's close: wait for it, so that the
+            # relay's file descriptors are gone by the time its task is (what tests count).
+            for writer in (client_w, server_w):
+                if writer is not None:
+                    _abort(writer, reset=False)
+                    with contextlib.suppress(OSError, ConnectionError):
+                        await writer.wait_closed()
+                    self._writers.discard(writer)
             self._tasks.discard(task)
 
     async def _downstream(

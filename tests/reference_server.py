@@ -180,6 +180,56 @@ class RecordedRequest:
     peer: tuple[str, int] | None
 
 
+StreamOutcome = Literal["finished", "refused", "reset", "closed early", "reader gone", "stopped"]
+
+
+@dataclass
+class StreamRecord:
+    """How the server answered one chat request, for tests to wait on (events, not sleeps).
+
+    A test proves that a client let go of a reply by this record (the server saw its reader go,
+    after so many lines), not by waiting a while and finding nothing more.
+
+    Attributes:
+        prompt: The last user message of the request.
+        lines_written: Reply lines written so far (text, reasoning, errors and the end lines;
+            not ``extra_lines``).
+        outcome: How the answer ended (``None`` while it runs): ``"finished"`` (the whole
+            body), ``"refused"`` (a status, body or challenge fault), ``"reset"`` or
+            ``"closed early"`` (a ``cut_after`` or ``close_after`` fault), ``"reader gone"``
+            (the client closed the connection first), ``"stopped"`` (the server stopped).
+        stalling: Set while the server waits out a ``stall_before`` or ``stall_after`` fault.
+        ended: Set once ``outcome`` is known.
+    """
+
+    prompt: str
+    lines_written: int = 0
+    outcome: StreamOutcome | None = None
+    stalling: threading.Event = field(default_factory=threading.Event)
+    ended: threading.Event = field(default_factory=threading.Event)
+
+    def end(self, outcome: StreamOutcome) -> None:
+        """Record how the answer ended (the first outcome stands)."""
+        if self.outcome is None:
+            self.outcome = outcome
+        self.stalling.clear()
+        self.ended.set()
+
+    def wait_ended(self, seconds: float = 30.0) -> StreamOutcome:
+        """The outcome, once there is one; fails after ``seconds``."""
+        if not self.ended.wait(seconds):
+            msg = f"the answer to {self.prompt!r} did not end within {seconds:g} s"
+            raise AssertionError(msg)
+        assert self.outcome is not None
+        return self.outcome
+
+    def wait_stalling(self, seconds: float = 30.0) -> None:
+        """Return once the server waits out a stall in this answer; fails after ``seconds``."""
+        if not self.stalling.wait(seconds):
+            msg = f"the answer to {self.prompt!r} did not reach its stall within {seconds:g} s"
+            raise AssertionError(msg)
+
+
 class ReferenceServer(LoopThreadServer):
     """The reference server on a free loopback port, in a thread of its own."""
 
@@ -201,12 +251,15 @@ class ReferenceServer(LoopThreadServer):
         self.page_never_answers = False  # the site page hangs (a deadline test)
         self.port = port
         self.requests: list[RecordedRequest] = []
+        self.streams: list[StreamRecord] = []  # one per chat request, in order
+        self._stream_started = threading.Condition()
         self.models_payload: Any = {"models": CATALOG}
         self._faults: dict[str, deque[Fault]] = {
             "inference": deque(),
             "models": deque(),
             "agents": deque(),
         }
+        self._faults_for: dict[str, deque[Fault]] = {}
         self._runner: web.AppRunner | None = None
 
     @property
@@ -220,9 +273,50 @@ class ReferenceServer(LoopThreadServer):
         """Queue faults for the next requests to ``route``, one per request."""
         self._faults[route].extend(faults)
 
+    def push_for(self, prompt: str, *faults: Fault) -> None:
+        """Queue faults for the next chat requests whose last user message is ``prompt``.
+
+        One per request, retries included, ahead of the route's queue: many conversations at once
+        each meet their own faults, whatever order their requests arrive in.
+        """
+        self._faults_for.setdefault(prompt, deque()).extend(faults)
+
     def pending_faults(self, route: Literal["inference", "models", "agents"] = "inference") -> int:
         """How many queued faults have not been used yet."""
         return len(self._faults[route])
+
+    def stream(self, index: int = 0, seconds: float = 30.0) -> StreamRecord:
+        """The record of the ``index``-th chat request (from 0), once it has arrived.
+
+        Fails after ``seconds`` if fewer requests came.
+        """
+        with self._stream_started:
+            if not self._stream_started.wait_for(lambda: len(self.streams) > index, seconds):
+                msg = f"chat request {index} did not arrive within {seconds:g} s"
+                raise AssertionError(msg)
+            return self.streams[index]
+
+    def stream_for(self, prompt: str, seconds: float = 30.0) -> StreamRecord:
+        """The record of the first chat request whose last user message is ``prompt``."""
+
+        def found() -> StreamRecord | None:
+            return next((r for r in self.streams if r.prompt == prompt), None)
+
+        with self._stream_started:
+            record = self._stream_started.wait_for(found, seconds)
+        if record is None:
+            msg = f"no chat request for {prompt!r} arrived within {seconds:g} s"
+            raise AssertionError(msg)
+        return record
+
+    def clear(self) -> None:
+        """Forget the requests received and the faults not yet used."""
+        self.requests.clear()
+        with self._stream_started:
+            self.streams.clear()
+        for queue in self._faults.values():
+            queue.clear()
+        self._faults_for.clear()
 
     @property
     def inference_requests(self) -> list[RecordedRequest]:
@@ -242,7 +336,10 @@ class ReferenceServer(LoopThreadServer):
         # An HTTP-only server has no Agents route: the upgrade gets a 404, or whatever fault
         # is queued (a challenge page, as Cloudflare's edge answers non-browser clients).
         app.router.add_get("/agents/playground/{room}", self._agents)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        # A handler is cancelled when its client goes away, as the stream records say.
+        self._runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True
+        )
         await self._runner.setup()
         # A port another server listens on fails here (address reuse allows only lingering
         # connections of an earlier run, never a second listener).
@@ -290,8 +387,10 @@ class ReferenceServer(LoopThreadServer):
         response: web.StreamResponse = await handler(request)
         return response
 
-    def _next_fault(self, route: str) -> Fault:
-        queue = self._faults[route]
+    def _next_fault(self, route: str, prompt: str | None = None) -> Fault:
+        queue = self._faults_for.get(prompt) if prompt is not None else None
+        if not queue:
+            queue = self._faults[route]
         return queue.popleft() if queue else Fault()
 
     async def _record(self, request: web.Request) -> Any:
@@ -361,11 +460,13 @@ class ReferenceServer(LoopThreadServer):
             await asyncio.sleep(10)  # hold the connection, silent, past the client's close wait
         return ws
 
-    async def _refuse(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+    async def _refuse(
+        self, request: web.Request, fault: Fault, record: StreamRecord | None = None
+    ) -> web.StreamResponse | None:
         """Answer faults that replace the whole response; ``None`` if the reply should stream."""
         del request
         if fault.stall_before:
-            await asyncio.sleep(fault.stall_before)
+            await _stall(fault.stall_before, record)
         headers = dict(fault.headers)
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
@@ -398,13 +499,34 @@ class ReferenceServer(LoopThreadServer):
 
     async def _inference(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
-        fault = self._next_fault("inference")
-        refused = await self._refuse(request, fault)
+        record = StreamRecord(prompt=_last_user_text(body))
+        with self._stream_started:
+            self.streams.append(record)
+            self._stream_started.notify_all()
+        try:
+            response = await self._answer_inference(request, body, record)
+        except asyncio.CancelledError:
+            record.end("stopped" if self._stopping.is_set() else "reader gone")
+            raise
+        except ConnectionError:  # a write to a client that has gone
+            record.end("reader gone")
+            raise
+        record.end("finished")  # unless a fault's outcome was recorded first
+        return response
+
+    async def _answer_inference(
+        self, request: web.Request, body: Any, record: StreamRecord
+    ) -> web.StreamResponse:
+        fault = self._next_fault("inference", record.prompt)
+        refused = await self._refuse(request, fault, record)
         if refused is not None:
+            record.end("refused")
             return refused
         if not isinstance(body, dict):
+            record.end("refused")
             return web.json_response({"error": "body must be JSON"}, status=400)
         if fault.reset_before_status:
+            record.end("reset")
             _reset(request)
             return web.Response()  # never sent: the connection is gone
         lines = self._reply_lines(body, fault)
@@ -420,7 +542,7 @@ class ReferenceServer(LoopThreadServer):
         for name, value in fault.set_cookies.items():
             response.set_cookie(name, value, max_age=1800, httponly=True)
         await response.prepare(request)
-        await self._write_lines(request, response, lines, fault)
+        await self._write_lines(request, response, lines, fault, record)
         return response
 
     def _reply_lines(self, body: dict[str, Any], fault: Fault) -> list[tuple[bytes, bool]]:
@@ -470,6 +592,7 @@ class ReferenceServer(LoopThreadServer):
         response: web.StreamResponse,
         lines: list[tuple[bytes, bool]],
         fault: Fault,
+        record: StreamRecord,
     ) -> None:
         newline = fault.newline.encode()
         separator = newline * 2 if self.wire_format == "sse" else newline
@@ -498,6 +621,7 @@ class ReferenceServer(LoopThreadServer):
             for start in range(0, len(lines), _BATCH):
                 batch = lines[start : start + _BATCH]
                 await response.write(b"".join(line + separator for line, _ in batch))
+                record.lines_written += sum(counts for _, counts in batch)
             await response.write_eof()
             return
         sent = 0
@@ -507,17 +631,20 @@ class ReferenceServer(LoopThreadServer):
                     # Let the client read what was sent first: a reset makes the kernel drop
                     # data the reader has not taken yet.
                     await asyncio.sleep(0.05)
+                    record.end("reset")
                     _reset(request)
                     return
                 if fault.close_after is not None and sent >= fault.close_after:
+                    record.end("closed early")
                     await response.write_eof()
                     return
                 if fault.stall_after is not None and sent == fault.stall_after[0]:
-                    await asyncio.sleep(fault.stall_after[1])
+                    await _stall(fault.stall_after[1], record)
                 if fault.chunk_delay:
                     await asyncio.sleep(fault.chunk_delay)
                 sent += 1
             await response.write(line + separator)
+            record.lines_written += counts
         if fault.trailing_garbage:
             await response.write(fault.trailing_garbage)
         await response.write_eof()
@@ -525,6 +652,24 @@ class ReferenceServer(LoopThreadServer):
 
 _BATCH_OVER = 1000  # replies longer than this many lines are written in batches
 _BATCH = 64
+
+
+async def _stall(seconds: float, record: StreamRecord | None) -> None:
+    """Wait ``seconds``, with ``record.stalling`` set meanwhile."""
+    if record is not None:
+        record.stalling.set()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        if record is not None:
+            record.stalling.clear()
+
+
+def _last_user_text(body: Any) -> str:
+    """The last user message's text of a chat request body (``""`` if it has none)."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    users = [m for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+    return str(users[-1].get("content", "")) if users else ""
 
 
 def _challenge_interstitial(*, clears: bool = True) -> web.Response:

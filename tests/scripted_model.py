@@ -36,9 +36,11 @@ import argparse
 import json
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from langchain_cloudflare_playground.client.tools import Tool, ToolResult
 
@@ -797,24 +799,90 @@ def _pointer(root: dict[str, Any], ref: str) -> dict[str, Any] | None:
 # -- the endpoint the Agents Worker asks --------------------------------------------------
 
 
+class WorkerReports:
+    """What the Worker told the scripted model, for tests to wait on (events, not sleeps).
+
+    ``requests``: every chat request it asked a script for (``room``, ``text``: the last user
+    message). ``streams``: how each slowed reply (a delay before each delta: ``[slow]``,
+    ``[drip]``) ended, as the Worker saw it (``room``, ``ended``: ``"finished"`` when read to its
+    end, ``"cancelled"`` when the client cancelled it; ``written``: the deltas handed to the SDK
+    by then; ``total``: the deltas of the whole script).
+    """
+
+    def __init__(self) -> None:
+        """Nothing reported yet."""
+        self._changed = threading.Condition()
+        self._kinds: dict[str, list[dict[str, Any]]] = {"requests": [], "streams": []}
+
+    def add(self, kind: str, report: dict[str, Any]) -> None:
+        """Keep ``report`` and wake every waiter."""
+        with self._changed:
+            self._kinds[kind].append(report)
+            self._changed.notify_all()
+
+    def wait(self, kind: str, key: str, value: str, seconds: float) -> dict[str, Any] | None:
+        """The first report of ``kind`` whose ``key`` holds ``value``, waiting up to ``seconds``."""
+
+        def found() -> dict[str, Any] | None:
+            return next((r for r in self._kinds[kind] if value in str(r.get(key, ""))), None)
+
+        with self._changed:
+            return self._changed.wait_for(found, seconds)
+
+
+_MAX_WAIT = 120.0  # seconds a report may be waited for in one GET
+
+
 class _ScriptHandler(BaseHTTPRequestHandler):
-    """``POST /`` with the Worker's request, answered with ``agents_script``'s JSON."""
+    """``POST /``: the Worker's chat request, answered with ``agents_script``'s JSON.
+
+    ``POST /streams``: the Worker reports how a slowed reply ended. ``GET /requests?text=T`` and
+    ``GET /streams?room=R`` (with ``&wait=S``) answer with the first report that matches, once
+    there is one (404 if none came within ``S`` seconds).
+    """
 
     protocol_version = "HTTP/1.1"  # keep-alive: the Worker may reuse the connection
     # Headers and body go out in two writes: with Nagle's algorithm the body would wait for the
     # Worker's delayed ACK of the headers (up to 40 ms on Linux), a noise larger than anything
     # the benchmarks measure.
     disable_nagle_algorithm = True
+    server: _ScriptServer
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self.path == "/streams":
+            self.server.reports.add("streams", json.loads(raw))
+            self._answer(204, b"")
+            return
         try:
-            payload = json.dumps(agents_script(json.loads(self.rfile.read(length)))).encode()
-            status = 200
+            request = json.loads(raw)
+            users = [m for m in request.get("messages") or [] if m.get("role") == "user"]
+            text = str(users[-1].get("text", "")) if users else ""
+            self.server.reports.add("requests", {"room": request.get("room"), "text": text})
+            self._answer(200, json.dumps(agents_script(request)).encode(), "application/json")
         except Exception as exc:  # the Worker logs it and fails the chat request
-            payload, status = f"the scripted model failed: {exc!r}".encode(), 500
+            self._answer(500, f"the scripted model failed: {exc!r}".encode())
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        kind, key = {"/requests": ("requests", "text"), "/streams": ("streams", "room")}.get(
+            url.path, ("", "")
+        )
+        if not kind or key not in query:
+            self._answer(404, b"GET /requests?text=T or /streams?room=R")
+            return
+        seconds = min(float(query.get("wait", "0")), _MAX_WAIT)
+        report = self.server.reports.wait(kind, key, query[key], seconds)
+        if report is None:
+            self._answer(404, f"no report of {kind} with {key} {query[key]!r}".encode())
+        else:
+            self._answer(200, json.dumps(report).encode(), "application/json")
+
+    def _answer(self, status: int, payload: bytes, content_type: str = "text/plain") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json" if status == 200 else "text/plain")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -833,13 +901,18 @@ class _ScriptServer(ThreadingHTTPServer):
 
     request_queue_size = 1024
 
+    def __init__(self, address: tuple[str, int]) -> None:
+        """Serve ``_ScriptHandler`` on ``address``, with no reports yet."""
+        super().__init__(address, _ScriptHandler)
+        self.reports = WorkerReports()
+
 
 def main() -> None:
     """Serve ``agents_script`` on loopback until stopped; print the URL first."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0, help="0 (the default): a free port")
     args = parser.parse_args()
-    server = _ScriptServer(("127.0.0.1", args.port), _ScriptHandler)
+    server = _ScriptServer(("127.0.0.1", args.port))
     server.daemon_threads = True
     sys.stdout.write(f"scripted model on http://127.0.0.1:{server.server_address[1]}\n")
     sys.stdout.flush()

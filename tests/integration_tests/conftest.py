@@ -26,9 +26,7 @@ def _servers():
 
 
 def _fresh(server: ReferenceServer) -> ReferenceServer:
-    server.requests.clear()
-    for queue in server._faults.values():
-        queue.clear()
+    server.clear()
     return server
 
 

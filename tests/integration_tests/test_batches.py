@@ -239,11 +239,14 @@ def test_closing_the_client_while_a_thread_streams_ends_that_stream(server):
 
     worker = threading.Thread(target=stream)
     worker.start()
-    time.sleep(0.5)  # the reader waits for the stalled server, the thread for the reader
+    stalled = server.stream(1)  # after the warm-up's
+    stalled.wait_stalling()  # the reader waits for the stalled server, the thread for the reader
     started = time.monotonic()
     client.close()
     worker.join(5)
-    assert not worker.is_alive()  # told at once, not left waiting for the server
+    assert not worker.is_alive()  # told at once, not left waiting for the server (20 s)
     assert time.monotonic() - started < 5
     assert outcome[0] == TextDelta("a")
     assert isinstance(outcome[-1], BaseException)
+    assert stalled.wait_ended() == "reader gone"  # the connection was let go
+    assert stalled.lines_written == 1

@@ -449,14 +449,15 @@ def test_closing_while_another_thread_waits_in_a_sync_call(server):
 
     worker = threading.Thread(target=call)
     worker.start()
-    time.sleep(0.5)  # the call is waiting for the stalled server
+    server.stream(0).wait_stalling()  # the call is waiting for the stalled server
     started = time.monotonic()
     client.close()
     worker.join(5)
-    assert not worker.is_alive()  # it did not wait for the stalled server
+    assert not worker.is_alive()  # it did not wait for the stalled server (20 s)
     assert time.monotonic() - started < 5
     assert outcome  # it was told, not left hanging
     assert outcome[0] is not None
+    assert server.stream(0).wait_ended() == "reader gone"  # and let go of the connection
 
 
 async def test_one_client_from_a_thread_and_a_loop_at_once(server):

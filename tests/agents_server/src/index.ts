@@ -175,7 +175,12 @@ function textOfUIMessage(m: UIMessage): string {
 }
 
 /** Ask the scripted model what to do with the room's history. */
-async function fetchScript(env: Env, state: PlaygroundState, messages: UIMessage[]): Promise<Script> {
+async function fetchScript(
+  env: Env,
+  room: string,
+  state: PlaygroundState,
+  messages: UIMessage[]
+): Promise<Script> {
   if (!env.SCRIPTED_MODEL_URL) {
     throw new Error("SCRIPTED_MODEL_URL is not set: start this Worker with tests/agents_worker.py");
   }
@@ -183,6 +188,7 @@ async function fetchScript(env: Env, state: PlaygroundState, messages: UIMessage
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
+      room,
       // The state as the echo prints it (a template literal's ToString).
       model: `${state.model}`,
       temperature: `${state.temperature}`,
@@ -201,24 +207,77 @@ function scriptedError(error: ScriptedError): Error {
   return error.exposed ? new ExposedError(error.message) : new Error(error.message);
 }
 
-/** Like simulateReadableStream, but waits `delayMs` only before each text/reasoning delta. */
-function delayedDeltas(parts: StreamPart[], delayMs: number): ReadableStream<never> {
+/** How a slowed reply ended, as the tests read it from the scripted model (`GET /streams`). */
+type StreamEnd = { ended: "finished" | "cancelled"; written: number; total: number };
+
+/** Tell the scripted model how the slowed reply in `room` ended (a test waits for this). */
+function reportStreamEnd(env: Env, room: string, end: StreamEnd): Promise<void> {
+  return fetch(`${env.SCRIPTED_MODEL_URL}/streams`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ room, ...end })
+  }).then(
+    () => undefined,
+    () => undefined // a test that waits for the report says so; the reply is not to fail for it
+  );
+}
+
+/**
+ * Like simulateReadableStream, but waits `delayMs` before each text/reasoning delta, and says
+ * once how it ended: read to its end, or cancelled (the client's cancel aborts the request, and
+ * the SDK cancels the model's stream) after `written` deltas. A test proves a cancellation by
+ * this report instead of by waiting and finding no text.
+ */
+function delayedDeltas(
+  parts: StreamPart[],
+  delayMs: number,
+  abortSignal: AbortSignal | undefined,
+  report: (end: StreamEnd) => void
+): ReadableStream<never> {
+  const total = parts.filter((p) => p.type.endsWith("-delta")).length;
   let i = 0;
+  let written = 0;
+  let ended = false;
+  const end = (how: StreamEnd["ended"]) => {
+    if (ended) return;
+    ended = true;
+    report({ ended: how, written, total });
+  };
+  // A cancel may come before the model is called (while the script is fetched): the signal is
+  // aborted already, and a model must not start then, as Workers AI's aborted fetch would not.
+  if (abortSignal?.aborted) end("cancelled");
+  else abortSignal?.addEventListener("abort", () => end("cancelled"));
+  const stop = (controller: ReadableStreamDefaultController) => {
+    try {
+      controller.close();
+    } catch {} // a stream its reader cancelled is closed already
+  };
   return new ReadableStream({
     async pull(controller) {
-      if (i >= parts.length) return controller.close();
+      if (ended) return stop(controller);
+      if (i >= parts.length) {
+        end("finished");
+        return controller.close();
+      }
       const part = parts[i++];
-      if (part.type.endsWith("-delta")) await new Promise((r) => setTimeout(r, delayMs));
+      if (part.type.endsWith("-delta")) {
+        await new Promise((r) => setTimeout(r, delayMs));
+        if (ended) return stop(controller); // cancelled during the wait: nothing more
+        written++;
+      }
       controller.enqueue(part as never);
+    },
+    cancel() {
+      end("cancelled");
     }
   });
 }
 
-function scriptedModel(script: Script, modelId: string) {
+function scriptedModel(script: Script, modelId: string, report: (end: StreamEnd) => void) {
   return new MockLanguageModelV3({
     provider: "workers-ai.mock",
     modelId,
-    doStream: async () => {
+    doStream: async (options: { abortSignal?: AbortSignal }) => {
       if (script.errorBefore) throw scriptedError(script.errorBefore);
       const parts: StreamPart[] = [
         { type: "stream-start", warnings: [] },
@@ -245,7 +304,7 @@ function scriptedModel(script: Script, modelId: string) {
       return {
         stream:
           script.delayMs > 0
-            ? delayedDeltas(parts, script.delayMs)
+            ? delayedDeltas(parts, script.delayMs, options.abortSignal, report)
             : simulateReadableStream({ chunks })
       };
     }
@@ -294,12 +353,14 @@ export class PlaygroundWithoutSetConfig extends AIChatAgent<Env, PlaygroundState
   ): Promise<Response | undefined> {
     const state = this.state;
     const messages = this.messages as UIMessage[];
-    const script = await fetchScript(this.env, state, messages);
+    const script = await fetchScript(this.env, this.name, state, messages);
     if (script.respond === "no-response") return undefined;
     if (script.respond === "throw") throw new Error("scripted exception in onChatMessage");
 
     const result = streamText({
-      model: scriptedModel(script, state.model),
+      model: scriptedModel(script, state.model, (end) => {
+        void reportStreamEnd(this.env, this.name, end);
+      }),
       system: state.system,
       messages: await convertToModelMessages(messages),
       temperature: state.temperature,
