@@ -116,8 +116,10 @@ class AgentsServer:
             raise RuntimeError(msg)
         return self
 
-    def chat_request(self, text: str, *, within: float = 60.0) -> dict[str, str]:
-        """The first chat request whose last user message contains ``text`` (``room``, ``text``).
+    def chat_request(self, text: str, *, within: float = 60.0) -> dict[str, Any]:
+        """The first chat request whose last user message contains ``text``.
+
+        ``room``, ``text`` (that message) and ``script`` (what the scripted model answered).
 
         Blocks until the Worker has asked the scripted model for its script (the request reached
         the model), or fails after ``within`` seconds.

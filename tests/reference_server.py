@@ -192,6 +192,7 @@ class StreamRecord:
 
     Attributes:
         prompt: The last user message of the request.
+        request: The request's JSON body.
         lines_written: Reply lines written so far (text, reasoning, errors and the end lines;
             not ``extra_lines``).
         outcome: How the answer ended (``None`` while it runs): ``"finished"`` (the whole
@@ -203,6 +204,7 @@ class StreamRecord:
     """
 
     prompt: str
+    request: Any = None
     lines_written: int = 0
     outcome: StreamOutcome | None = None
     stalling: threading.Event = field(default_factory=threading.Event)
@@ -499,7 +501,7 @@ class ReferenceServer(LoopThreadServer):
 
     async def _inference(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
-        record = StreamRecord(prompt=_last_user_text(body))
+        record = StreamRecord(prompt=_last_user_text(body), request=body)
         with self._stream_started:
             self.streams.append(record)
             self._stream_started.notify_all()

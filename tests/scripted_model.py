@@ -803,10 +803,10 @@ class WorkerReports:
     """What the Worker told the scripted model, for tests to wait on (events, not sleeps).
 
     ``requests``: every chat request it asked a script for (``room``, ``text``: the last user
-    message). ``streams``: how each slowed reply (a delay before each delta: ``[slow]``,
-    ``[drip]``) ended, as the Worker saw it (``room``, ``ended``: ``"finished"`` when read to its
-    end, ``"cancelled"`` when the client cancelled it; ``written``: the deltas handed to the SDK
-    by then; ``total``: the deltas of the whole script).
+    message, ``script``: what ``agents_script`` answered). ``streams``: how each slowed reply (a
+    delay before each delta: ``[slow]``, ``[drip]``) ended, as the Worker saw it (``room``;
+    ``ended``: ``"finished"`` when read to its end, ``"cancelled"`` when the client cancelled it;
+    ``written``: the deltas handed to the SDK by then; ``total``: the deltas of the script).
     """
 
     def __init__(self) -> None:
@@ -859,8 +859,11 @@ class _ScriptHandler(BaseHTTPRequestHandler):
             request = json.loads(raw)
             users = [m for m in request.get("messages") or [] if m.get("role") == "user"]
             text = str(users[-1].get("text", "")) if users else ""
-            self.server.reports.add("requests", {"room": request.get("room"), "text": text})
-            self._answer(200, json.dumps(agents_script(request)).encode(), "application/json")
+            script = agents_script(request)
+            self.server.reports.add(
+                "requests", {"room": request.get("room"), "text": text, "script": script}
+            )
+            self._answer(200, json.dumps(script).encode(), "application/json")
         except Exception as exc:  # the Worker logs it and fails the chat request
             self._answer(500, f"the scripted model failed: {exc!r}".encode())
 

@@ -846,3 +846,21 @@ def test_without_curl_cffi_the_error_names_the_extra():
     )
     assert "needs the 'impersonate' extra" in result.stdout
     assert 'pip install "cloudflare-playground[impersonate]"' in result.stdout
+
+
+async def test_retried_requests_at_once_each_reach_the_server(server):
+    # A retried request's first response, closed, once stopped the transfer of whatever request
+    # had taken its curl handle from the pool since: that one ended at once, "an empty reply",
+    # without reaching the server. Every call here must get its own reply, after its retry.
+    prompts = [f"at once {i}" for i in range(50)]
+    for prompt in prompts[::5]:
+        server.push_for(prompt, Fault(status=500))
+    async with PlaygroundClient(
+        server.url, wire_format="http", transport="impersonate", timeout=10
+    ) as client:
+        client.retry_policy = type(client.retry_policy)(max_retries=2, initial_delay=0.01)
+        replies = await asyncio.gather(*(client.achat(prompt) for prompt in prompts))
+    assert [reply.text.split(" |")[0] for reply in replies] == [f"Echo: {p}" for p in prompts]
+    for prompt in prompts:
+        outcomes = [record.outcome for record in server.streams if record.prompt == prompt]
+        assert outcomes == (["refused", "finished"] if prompt in prompts[::5] else ["finished"])

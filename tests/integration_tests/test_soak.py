@@ -1,9 +1,12 @@
 """The soak: many chats, one in ten meeting a fault picked at random (fixed seed).
 
-Every call must end with the right reply or a typed error, within a bound (none hangs), and
-afterwards the process must hold what it held before: file descriptors, tasks, threads and
-Chromium processes. Warnings are errors in the whole suite, so an unclosed session, an un-awaited
-coroutine or a destroyed pending task fails it too.
+Every call must end exactly as documented: a call given no fault (or a fault the client gets
+past: a retried status, a dropped WebSocket) returns exactly the scripted model's reply to its
+prompt, as the server's own record of that request says it was; a faulted call ends in its typed
+error, carrying exactly the text that arrived before it. Any other ending fails the soak, and so
+does a call that takes longer than a bound (a hang). Afterwards the process must hold what it held
+before: file descriptors, tasks, threads and Chromium processes. Warnings are errors in the whole
+suite, so an unclosed session, an un-awaited coroutine or a destroyed pending task fails it too.
 
 ``make test`` runs a reduced size; ``make soak`` (``CF_PLAYGROUND_SOAK=full``) the full one:
 2,000 sequential and 200 concurrent chats per server.
@@ -16,106 +19,241 @@ import collections
 import os
 import random
 import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from langchain_cloudflare_playground.client import (
+    BadRequestError,
+    PlaygroundAPIError,
     PlaygroundClient,
     PlaygroundError,
+    PlaygroundProtocolError,
+    PlaygroundStreamError,
     PlaygroundTimeoutError,
+    RateLimitError,
     TextDelta,
 )
 from tests.cutting_proxy import Cut, CuttingProxy
 from tests.helpers import chromium_processes
-from tests.reference_server import Fault
+from tests.reference_server import Fault, ReferenceServer
+from tests.scripted_model import echo_reply
 from tests.tls_edge import TlsEdge
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from tests.agents_worker import AgentsServer
 
 FULL = os.environ.get("CF_PLAYGROUND_SOAK") == "full"
 SEQUENTIAL = 2000 if FULL else 200
 CONCURRENT = 200 if FULL else 50
 FAULT_RATE = 0.10
-CALL_BOUND = 30.0  # seconds: a call that takes longer counts as a hang
+CALL_BOUND = 60.0  # seconds: a call that takes longer counts as a hang
+# The idle timeout: long enough that no unfaulted call meets it on a busy machine (one that
+# does is resumed or retried anyway), short enough that the stalls below are quick to wait out.
+TIMEOUT = 1.0
 
-# Faults for the reference server's HTTP route; each is one request's misbehaviour.
-HTTP_FAULTS = [
-    Fault(status=429, retry_after="0"),
-    Fault(status=500),
-    Fault(status=503),
-    Fault(status=400),
-    Fault(challenge=True),
-    Fault(reset_before_status=True),
-    Fault(cut_after=2),
-    Fault(close_after=2),
-    Fault(error_after=(1, "model crashed")),
-    Fault(extra_lines=[b"\xff\xfe not a line"]),
-    Fault(body=b""),
-    Fault(stall_before=1.0),  # past the soak's 0.5 s timeout
+
+@dataclass(frozen=True)
+class Expect:
+    """How a call must end: the whole reply, or a typed error after the reply's first chunks.
+
+    ``error`` None: the whole reply. Otherwise an error of exactly that type, the text before it
+    exactly the reply's first ``chunks`` chunks (None: all of them), carried as ``partial_text``
+    by a stream error, and ``says`` in its message.
+    """
+
+    error: type[PlaygroundError] | None = None
+    chunks: int | None = 0
+    says: str = ""
+
+    def problem(  # noqa: PLR0911 (one return per way to break it)
+        self, prompt: str, reply: list[str], text: str, failure: BaseException | None
+    ) -> str | None:
+        """Why a call for ``prompt`` that ended in ``text`` and ``failure`` breaks this, if it does.
+
+        ``reply`` is the scripted model's reply to the prompt, chunk by chunk.
+        """
+        if self.error is None:
+            if failure is not None:
+                return f"{prompt!r}: expected the reply, got {failure!r} after {text!r}"
+            if text != "".join(reply):
+                return f"{prompt!r}: expected the reply {''.join(reply)!r}, got {text!r}"
+            return None
+        if type(failure) is not self.error:
+            return f"{prompt!r}: expected {self.error.__name__}, got {failure!r} after {text!r}"
+        before = "".join(reply if self.chunks is None else reply[: self.chunks])
+        if text != before:
+            return f"{prompt!r}: expected {before!r} before the error, got {text!r}"
+        partial = getattr(failure, "partial_text", text)
+        if partial != text:
+            return f"{prompt!r}: the error carries {partial!r}, but {text!r} arrived"
+        if self.says not in str(failure):
+            return f"{prompt!r}: the error does not say {self.says!r}: {failure}"
+        return None
+
+
+WHOLE = Expect()
+
+# Faults of the reference server's HTTP route, each one request's misbehaviour (retries get none),
+# and what the call ends in with the soak's two retries.
+HTTP_FAULTS: list[tuple[Fault, Expect]] = [
+    (Fault(status=429, retry_after="0"), WHOLE),
+    (Fault(status=500), WHOLE),
+    (Fault(status=503), WHOLE),
+    (Fault(status=400), Expect(BadRequestError, says="400")),
+    (Fault(challenge=True), WHOLE),
+    (Fault(reset_before_status=True), WHOLE),
+    (Fault(cut_after=2), Expect(PlaygroundStreamError, 2)),
+    (Fault(close_after=2), Expect(PlaygroundStreamError, 2)),
+    (Fault(error_after=(1, "model crashed")), Expect(PlaygroundStreamError, 1, "model crashed")),
+    (Fault(extra_lines=[b"\xff\xfe not a line"]), Expect(PlaygroundProtocolError, says="UTF-8")),
+    (Fault(body=b""), Expect(PlaygroundProtocolError, says="empty")),
+    (Fault(stall_before=3 * TIMEOUT), WHOLE),  # times out; the retry gets the reply
 ]
-# Triggers of the real Agents SDK server's scripted model, and dropped connections: the
-# cutting proxy in front of the server drops the first connection of a conversation whose
-# prompt has DROP (inside the frame of the first delta that quotes it, by a reset), and the reply
-# must still arrive whole, exactly once: resumed while it runs ([slow:...]) or read back once
+# Triggers of the real Agents SDK server's scripted model, and dropped connections: the cutting
+# proxy in front of the server drops the first connection of a conversation whose prompt has
+# DROP (inside the frame of the first delta that quotes it, by a reset), and the reply must
+# still arrive whole, exactly once: resumed while it runs ([slow:...]) or read back once
 # finished.
 DROP = "[drop]"
-AGENTS_FAULTS = [
-    "[error-before-text]",
-    "[rate-limit]",
-    "[error-after-text]",
-    "[slow:1000]",
-    DROP,
-    f"{DROP} [reasoning]",
-    f"{DROP} [reasoning] [slow:150]",  # cut while it runs: the reasoning quotes the prompt
+# A reply slower than the idle timeout and the two resumes it allows (3 waits and 1 s of backoff).
+NEVER_IN_TIME = f"[slow:{int((3 * TIMEOUT + 1 + 8) * 1000)}]"
+AGENTS_FAULTS: list[tuple[str, Expect]] = [
+    ("[error-before-text]", Expect(PlaygroundAPIError, says="An error occurred")),
+    ("[rate-limit]", Expect(RateLimitError, says="3021")),
+    ("[error-after-text]", Expect(PlaygroundStreamError, None, "An error occurred")),
+    (NEVER_IN_TIME, Expect(PlaygroundTimeoutError)),
+    (DROP, WHOLE),
+    (f"{DROP} [reasoning]", WHOLE),
+    (f"{DROP} [reasoning] [slow:150]", WHOLE),  # cut while it runs: the reasoning quotes it
 ]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One chat of the soak: its prompt and how it must end."""
+
+    prompt: str
+    expect: Expect
+    faulted: bool
 
 
 class Tally:
+    """What the soak saw: how calls ended, and every call that ended otherwise than it must."""
+
     def __init__(self) -> None:
-        self.calls = 0
-        self.faults = 0
-        self.resumed_alone = 0  # dropped and resumed whole among the sequential chats
         self.outcomes: collections.Counter[str] = collections.Counter()
+        self.problems: list[str] = []
+        self.resumed_alone = 0  # dropped and resumed whole among the sequential chats
+
+    def summary(self) -> str:
+        """One line: calls, faults, outcomes."""
+        calls = sum(self.outcomes.values())
+        ended = ", ".join(f"{count} {name}" for name, count in sorted(self.outcomes.items()))
+        return f"{calls} calls ({ended})"
 
 
 async def _chat(
     client: PlaygroundClient,
-    prompt: str,
+    call: Call,
+    reply_of: Callable[[str], Awaitable[list[str]]],
     tally: Tally,
-    whole: PlaygroundClient | None = None,
     *,
     together: bool = False,
 ) -> None:
-    tally.calls += 1
+    """Run one call and hold it to its expectation (a broken one goes into ``tally.problems``)."""
     text: list[str] = []
 
     async def run() -> None:
-        async for event in client.astream_chat(prompt):
+        async for event in client.astream_chat(call.prompt):
             if isinstance(event, TextDelta):
                 text.append(event.text)
 
-    failure: PlaygroundError | None = None
+    failure: BaseException | None = None
     try:
         await asyncio.wait_for(run(), CALL_BOUND)
+    except TimeoutError:
+        tally.problems.append(f"{call.prompt!r}: hung for {CALL_BOUND:g} s")
+        return
     except PlaygroundError as exc:
         failure = exc
-    except asyncio.TimeoutError:
-        pytest.fail(f"a call hung for {CALL_BOUND} s: {prompt!r}")
-    if failure is not None:
-        # A drop must end in the whole reply. Only among the concurrent chats may a dropped one,
-        # like any other there, run into the soak's 0.5 s idle timeout under the load.
-        load = together and isinstance(failure, PlaygroundTimeoutError)
-        assert DROP not in prompt or load, f"a drop lost the reply to {prompt!r}: {failure!r}"
-        tally.outcomes[type(failure).__name__] += 1
+    problem = call.expect.problem(call.prompt, await reply_of(call.prompt), "".join(text), failure)
+    if problem is not None:
+        tally.problems.append(problem)
         return
-    reply = "".join(text)
-    if DROP in prompt and whole is not None:
-        # The same conversation uncut, straight to the server: the text must be the same.
-        assert reply == (await whole.achat(prompt)).text, f"the resumed reply to {prompt!r}"
-        tally.outcomes["resumed reply"] += 1
-        tally.resumed_alone += not together
-        return
-    # The right reply, or (for a fault that answers without failing) a reply all the same.
-    assert reply, f"an empty reply to {prompt!r}"
-    tally.outcomes["reply"] += 1
+    outcome = "replies" if failure is None else type(failure).__name__
+    if call.faulted and failure is None:
+        outcome = "replies after a fault"
+        tally.resumed_alone += DROP in call.prompt and not together
+    tally.outcomes[outcome] += 1
+
+
+def _plan(faults: list[tuple[object, Expect]]) -> list[tuple[Call, object]]:
+    """The soak's calls, sequential ones first, each with its fault (None for most)."""
+    rng = random.Random(2026_11_26)  # noqa: S311 (a fixed seed, for faults, not secrets)
+    calls = []
+    for index in range(SEQUENTIAL + CONCURRENT):
+        prompt = f"soak {index:05d}"
+        if rng.random() < FAULT_RATE:
+            fault, expect = rng.choice(faults)
+            calls.append((Call(prompt, expect, faulted=True), fault))
+        else:
+            calls.append((Call(prompt, WHOLE, faulted=False), None))
+    return calls
+
+
+async def _soak(
+    client: PlaygroundClient,
+    calls: list[Call],
+    reply_of: Callable[[str], Awaitable[list[str]]],
+) -> Tally:
+    tally = Tally()
+    for call in calls[:SEQUENTIAL]:
+        await _chat(client, call, reply_of, tally)
+    await asyncio.gather(
+        *(_chat(client, call, reply_of, tally, together=True) for call in calls[SEQUENTIAL:])
+    )
+    return tally
+
+
+def _http_calls(server: ReferenceServer) -> list[Call]:
+    """The plan for the reference server, each fault pinned to its call's prompt."""
+    planned = _plan(HTTP_FAULTS)  # type: ignore[arg-type]
+    for call, fault in planned:
+        if fault is not None:
+            server.push_for(call.prompt, fault)  # type: ignore[arg-type]
+    return [call for call, _ in planned]
+
+
+def _agents_calls() -> list[Call]:
+    """The plan for the Agents server: a fault is a trigger in the prompt."""
+    planned = _plan(AGENTS_FAULTS)  # type: ignore[arg-type]
+    return [
+        call if trigger is None else Call(f"{trigger} {call.prompt}", call.expect, faulted=True)
+        for call, trigger in planned
+    ]
+
+
+def _http_reply_of(server: ReferenceServer) -> Callable[[str], Awaitable[list[str]]]:
+    async def reply_of(prompt: str) -> list[str]:
+        record = server.stream_for(prompt, seconds=0)  # the call has ended: it came
+        return echo_reply(record.request, server.wire_format)
+
+    return reply_of
+
+
+def _agents_reply_of(server: AgentsServer) -> Callable[[str], Awaitable[list[str]]]:
+    async def reply_of(prompt: str) -> list[str]:
+        try:
+            request = await asyncio.to_thread(server.chat_request, prompt, within=0)
+        except AssertionError:  # never reached the model (a timeout before it, say)
+            return []
+        return list(request["script"]["text"])
+
+    return reply_of
 
 
 def _counts() -> tuple[int, int, int, int]:
@@ -129,8 +267,9 @@ def _counts() -> tuple[int, int, int, int]:
 
 
 # The event loop's default executor (threads "asyncio_N") is the loop's, shared by everything
-# that runs blocking work on it (curl_cffi's WebSocket handshakes, getaddrinfo): its idle
-# workers stay until the loop closes, at most this many. It is checked apart from our threads.
+# that runs blocking work on it (curl_cffi's WebSocket handshakes, getaddrinfo, the tests' own
+# waits for a server's record): its idle workers stay until the loop closes, at most this many.
+# It is checked apart from our threads.
 LOOP_EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)
 
 
@@ -163,64 +302,41 @@ async def _settled(before: tuple[int, int, int, int]) -> tuple[int, int, int, in
     return after
 
 
-async def _soak(
-    client: PlaygroundClient,
-    plan: list[str],
-    faults: list[object],
-    push,
-    whole: PlaygroundClient | None = None,
-) -> Tally:
-    tally = Tally()
-    rng = random.Random(2026_11_26)  # noqa: S311 (a fixed seed, for faults, not secrets)
-    for index in range(SEQUENTIAL):
-        prompt = f"soak {index}"
-        if rng.random() < FAULT_RATE:
-            tally.faults += 1
-            prompt = push(rng.choice(faults), prompt)
-        await _chat(client, prompt, tally, whole)
-    batch = []
-    for index in range(CONCURRENT):
-        prompt = f"together {index}"
-        if rng.random() < FAULT_RATE:
-            tally.faults += 1
-            prompt = push(rng.choice(faults), prompt)
-        batch.append(_chat(client, prompt, tally, whole, together=True))
-    await asyncio.gather(*batch)
-    plan.append(f"{tally.calls} calls, {tally.faults} faults: {dict(tally.outcomes)}")
-    return tally
+def _held(tally: Tally, calls: list[Call]) -> None:
+    """Fail with the broken calls, if any; check every call ended and faults were met."""
+    assert tally.problems == [], f"{len(tally.problems)} calls ended wrong:\n" + "\n".join(
+        tally.problems[:20]
+    )
+    assert sum(tally.outcomes.values()) == len(calls)
+    assert any(call.faulted for call in calls)
 
 
 # Each transport pinned: a challenge fault would otherwise move the ladder's client for good.
 TRANSPORTS = ["direct", "impersonate"]
 
 
-@pytest.mark.timeout(900 if FULL else 240)
+@pytest.mark.timeout(900 if FULL else 300)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_soak_over_http(server, soak_report, transport):
-    def push(fault: Fault, prompt: str) -> str:
-        server.push(fault)
-        return prompt
-
+    calls = _http_calls(server)
     before = _counts()
     async with PlaygroundClient(
-        server.url, wire_format="http", timeout=0.5, transport=transport
+        server.url, wire_format="http", timeout=TIMEOUT, transport=transport
     ) as client:
         client.retry_policy = type(client.retry_policy)(max_retries=2, initial_delay=0.01)
-        tally = await _soak(client, soak_report, HTTP_FAULTS, push)
+        tally = await _soak(client, calls, _http_reply_of(server))
     # With the client closed, its pooled connections are closed too: back to where we began.
     after = await _settled(before)
-    assert tally.calls == SEQUENTIAL + CONCURRENT
-    assert tally.faults > 0
-    assert sum(tally.outcomes.values()) == tally.calls  # every call ended, one way or the other
+    soak_report.append(f"http {server.wire_format} {transport}: {tally.summary()}")
+    _held(tally, calls)
+    assert server.pending_faults() == 0
     assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
 
 
-@pytest.mark.timeout(900 if FULL else 240)
+@pytest.mark.timeout(900 if FULL else 300)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_soak_over_the_websocket(agents_server, soak_report, transport, tls_certificates):
-    def push(trigger: str, prompt: str) -> str:
-        return f"{trigger} {prompt}"
-
+    calls = _agents_calls()
     before, executor_before = _counts(), _loop_executor_threads()
     drops = CuttingProxy(agents_server.port, first_in_each_room=Cut(match=DROP, keep_bytes=30))
     await drops.__aenter__()
@@ -228,41 +344,107 @@ async def test_soak_over_the_websocket(agents_server, soak_report, transport, tl
     edge = TlsEdge(drops.port, tls_certificates) if transport == "impersonate" else None
     url = edge.start().url if edge is not None else drops.url
     try:
-        async with (
-            PlaygroundClient(
-                url,
-                wire_format="agents",
-                timeout=0.5,
-                transport=transport,
-                verify=tls_certificates.ca_path,
-            ) as client,
-            PlaygroundClient(agents_server.url, wire_format="agents") as whole,
-        ):
+        async with PlaygroundClient(
+            url,
+            wire_format="agents",
+            timeout=TIMEOUT,
+            transport=transport,
+            verify=tls_certificates.ca_path,
+        ) as client:
             client.retry_policy = type(client.retry_policy)(max_retries=1, initial_delay=0.01)
-            tally = await _soak(client, soak_report, AGENTS_FAULTS, push, whole)  # type: ignore[arg-type]
+            tally = await _soak(client, calls, _agents_reply_of(agents_server))
     finally:
         if edge is not None:
             edge.stop()
         await drops.__aexit__()
-    # Every conversation with DROP ended whole (checked in _chat). A few were not cut: under the
-    # concurrent load the client gave up on a silent first connection (the 0.5 s idle timeout)
-    # before the frame to cut came, and resumed from there.
-    assert 0 < drops.cuts_made <= tally.outcomes["resumed reply"]
+    soak_report.append(f"websocket {transport}: {tally.summary()}, {drops.cuts_made} cut")
+    _held(tally, calls)
+    # Every conversation with DROP ended whole (checked per call). A few may not have been cut:
+    # under the concurrent load the client can give up on a silent first connection (the idle
+    # timeout) before the frame to cut comes, and resume from there.
+    assert 0 < drops.cuts_made <= sum(DROP in call.prompt for call in calls)
     assert tally.resumed_alone > 0
     after = await _settled(before)
-    assert tally.calls == SEQUENTIAL + CONCURRENT
-    assert tally.faults > 0
-    assert sum(tally.outcomes.values()) == tally.calls
     assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
     assert _loop_executor_threads() - executor_before <= LOOP_EXECUTOR_THREADS
     if edge is not None:
         assert {seen.verdict for seen in edge.seen} == {"browser"}
 
 
-@pytest.fixture
-def soak_report(request):
+# -- the soak's judgement, fed wrong answers: it must fail them -----------------------------
+
+
+async def test_the_soak_fails_a_wrong_reply(data_stream_server):
+    """A server that answers one prompt with another's text: the soak's check reports it."""
+    prompt = "soak 00001"
+    data_stream_server.push_for(prompt, Fault(reply=["Echo: ", "soak 00002 ", "| model=x"]))
+    tally = Tally()
+    async with PlaygroundClient(data_stream_server.url, wire_format="http") as client:
+        await _chat(
+            client, Call(prompt, WHOLE, faulted=False), _http_reply_of(data_stream_server), tally
+        )
+    assert len(tally.problems) == 1
+    assert "expected the reply" in tally.problems[0]
+    assert not tally.outcomes
+
+
+async def test_the_soak_fails_an_error_where_a_reply_was_due(data_stream_server):
+    prompt = "soak 00003"
+    data_stream_server.push_for(prompt, Fault(status=400))
+    tally = Tally()
+    async with PlaygroundClient(data_stream_server.url, wire_format="http") as client:
+        await _chat(
+            client, Call(prompt, WHOLE, faulted=False), _http_reply_of(data_stream_server), tally
+        )
+    assert tally.problems == [
+        f"{prompt!r}: expected the reply, got {tally.problems[0].split('got ', 1)[1]}"
+    ]
+    assert "BadRequestError" in tally.problems[0]
+
+
+def _broke_after(text: str) -> PlaygroundStreamError:
+    return PlaygroundStreamError("the stream broke", partial_text=text)
+
+
+@pytest.mark.parametrize(
+    ("expect", "text", "failure", "wrong"),
+    [
+        (WHOLE, "a b", None, "expected the reply 'a b c'"),  # short
+        (WHOLE, "a b c c", None, "expected the reply"),  # a chunk twice
+        (Expect(PlaygroundStreamError, 2), "a b ", BadRequestError("x"), "expected Playground"),
+        (Expect(PlaygroundStreamError, 2), "a ", _broke_after("a "), "before"),
+        (Expect(PlaygroundStreamError, 2), "a b ", _broke_after("a "), "carries"),
+        (Expect(RateLimitError, says="3021"), "", RateLimitError("429"), "does not say"),
+        (Expect(PlaygroundTimeoutError), "", None, "expected PlaygroundTimeoutError"),
+    ],
+)
+def test_the_soak_judges_each_ending(expect, text, failure, wrong):
+    problem = expect.problem("p", ["a ", "b ", "c"], text, failure)
+    assert problem is not None
+    assert wrong in problem
+
+
+def test_the_soak_passes_the_right_endings():
+    reply = ["a ", "b ", "c"]
+    assert WHOLE.problem("p", reply, "a b c", None) is None
+    stream_error = PlaygroundStreamError("x", partial_text="a b ")
+    assert Expect(PlaygroundStreamError, 2).problem("p", reply, "a b ", stream_error) is None
+    assert (
+        Expect(BadRequestError, says="400").problem("p", reply, "", BadRequestError("HTTP 400"))
+        is None
+    )
+
+
+@pytest.fixture(scope="module")
+def soak_lines(request):
+    """What each soak saw, written as one line once the module's soaks have run."""
     lines: list[str] = []
     yield lines
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None and lines:
-        terminal.write_line(f"\n{request.node.name}: {'; '.join(lines)}")
+        terminal.write_line(f"\nsoak: {'; '.join(lines)}")
+
+
+@pytest.fixture
+def soak_report(soak_lines):
+    return soak_lines

@@ -143,15 +143,27 @@ _TAKEN: contextvars.ContextVar[list[Curl] | None] = contextvars.ContextVar(
 
 
 class _Session(AsyncSession[Response]):
-    """curl_cffi's session, telling the transport which curl handle each request takes."""
+    """curl_cffi's session, telling the transport which curl handles a request holds.
+
+    A request holds a handle from taking it out of the pool until curl_cffi puts it back, and
+    only then may the transport stop its transfer: once back, the handle may be another
+    request's, whose transfer that would end before it began.
+    """
 
     async def pop_curl(self) -> Curl:
-        """A handle from the pool, noted for the task that took it."""
+        """A handle from the pool, noted as held by the request that took it."""
         curl = await super().pop_curl()
         taken = _TAKEN.get()
         if taken is not None:
             taken.append(curl)
         return curl
+
+    def release_curl(self, curl: Curl) -> None:
+        """Back to the pool, and no longer held by the request that took it."""
+        taken = _TAKEN.get()
+        if taken is not None and curl in taken:
+            taken.remove(curl)
+        super().release_curl(curl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,14 +259,14 @@ class ImpersonatingTransport:
                 )
         except BaseException:
             # Cancelled or timed out before the headers: stop the transfer curl_cffi would
-            # otherwise finish in the background.
-            for curl in taken:
+            # otherwise finish in the background (if its handle is still this request's).
+            for curl in list(taken):  # noqa: PERF101 (a copy: giving one back changes the list)
                 _abort(session, curl)
             raise
         finally:
             _TAKEN.reset(token)
         headers = [(name, value or "") for name, value in response.headers.multi_items()]
-        body = _Body(response, self, started)
+        body = _Body(response, self, started, taken)
         try:
             yield HttpResponse(response.status_code, headers, body.chunks())
         finally:
@@ -417,11 +429,16 @@ class _Body:
     """A streamed body: each read bounded by the timeout, all by the total budget."""
 
     def __init__(
-        self, response: Response, transport: ImpersonatingTransport, started: float
+        self,
+        response: Response,
+        transport: ImpersonatingTransport,
+        started: float,
+        held: list[Curl],
     ) -> None:
         self._response = response
         self._transport = transport
         self._started = started
+        self._held = held  # the handle, until curl_cffi puts it back in the pool
         self._ended = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -454,8 +471,10 @@ class _Body:
         """Stop a transfer not read to its end (curl_cffi would wait for all of it) and wait."""
         response = self._response
         task = response.astream_task
-        if not self._ended and response.curl is not None:
-            _abort(session, response.curl)
+        if not self._ended:
+            # Only a handle still held: one back in the pool may carry another request now.
+            for curl in list(self._held):
+                _abort(session, curl)
         if isinstance(task, asyncio.Future) and not task.done():
             await asyncio.wait([task], timeout=_CLOSE_SECONDS)
 
