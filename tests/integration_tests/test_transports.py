@@ -307,20 +307,20 @@ async def _frames_then_outcome(url, **limits):
 
 async def test_websocket_silent_from_the_start_times_out_after_timeout():
     async with _scripted_websocket([]) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.0)
     assert frames == []
     assert isinstance(error, PlaygroundTimeoutError)
-    assert "no data from the playground for 0.5 s" in str(error)
-    assert 0.5 <= silence < 0.9
+    assert "no data from the playground for 1 s" in str(error)
+    assert 1.0 <= silence < 2.0  # the timeout, once (a second wait would make it 2 s)
 
 
 async def test_websocket_silent_after_many_frames_times_out_after_timeout():
     async with _scripted_websocket(_numbered([0.0] * 2000)) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.0)
     assert frames == [str(n) for n in range(2000)]
     assert isinstance(error, PlaygroundTimeoutError)
-    assert "no data from the playground for 0.5 s" in str(error)
-    assert 0.5 <= silence < 0.9
+    assert "no data from the playground for 1 s" in str(error)
+    assert 1.0 <= silence < 2.0  # the timeout, once
 
 
 async def test_websocket_frames_under_timeout_apart_do_not_time_out():
@@ -332,19 +332,19 @@ async def test_websocket_frames_under_timeout_apart_do_not_time_out():
     assert frames == [str(n) for n in range(len(gaps))]
     assert isinstance(error, PlaygroundTimeoutError)
     assert "no data from the playground for 1 s" in str(error)
-    assert 1.0 <= silence < 1.5
+    assert 1.0 <= silence < 2.0  # the timeout, once
 
 
 async def test_websocket_pings_restart_the_idle_timeout_and_are_answered():
     # Pings every third of the timeout for three times the timeout: the server is not silent.
-    script = [(0.2, PING)] * 9 + [(0.2, "after the pings")]
+    script = [(0.4, PING)] * 9 + [(0.4, "after the pings")]
     async with _scripted_websocket(script) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.6)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.2)
         pongs = list(server.pongs)
     assert frames == ["after the pings"]
     assert pongs == [b"still there?"] * 9
     assert isinstance(error, PlaygroundTimeoutError)
-    assert 0.6 <= silence < 1.0
+    assert 1.2 <= silence < 2.4  # the timeout, once
 
 
 async def test_websocket_total_timeout_ends_a_trickling_reply():
@@ -355,7 +355,7 @@ async def test_websocket_total_timeout_ends_a_trickling_reply():
     assert 3 <= len(frames) <= 5
     assert isinstance(error, PlaygroundTimeoutError)
     assert "total_timeout=1 s" in str(error)
-    assert 1.0 <= elapsed < 2.5  # the budget, not the 5 s idle timeout (server start included)
+    assert 1.0 <= elapsed < 5.0  # the budget, not the 5 s idle timeout (server start included)
 
 
 async def test_websocket_total_timeout_ends_a_stream_of_pings():
@@ -366,7 +366,7 @@ async def test_websocket_total_timeout_ends_a_stream_of_pings():
     assert frames == []
     assert isinstance(error, PlaygroundTimeoutError)
     assert "total_timeout=1 s" in str(error)
-    assert 1.0 <= elapsed < 2.5  # the budget, not the 5 s idle timeout (server start included)
+    assert 1.0 <= elapsed < 5.0  # the budget, not the 5 s idle timeout (server start included)
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.3], ids=["at-once", "during-a-wait"])
