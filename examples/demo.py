@@ -14,6 +14,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from langchain_cloudflare_playground.client import (
@@ -57,17 +58,23 @@ def _run_locally() -> int:
     sys.path.insert(0, str(ROOT))  # the local playground lives with the tests
     from tests.reference_server import ReferenceServer  # noqa: PLC0415 (only when needed)
 
-    with ReferenceServer("data-stream", port=0) as server:
+    # The local playground has a new port every run: what the client learns about it (the
+    # transport that worked) is of no use later, so it goes to a session cache of the demo's
+    # own, never to the user's.
+    with (
+        ReferenceServer("data-stream", port=0) as server,
+        tempfile.TemporaryDirectory(prefix="cf-playground-demo-") as cache_dir,
+    ):
         print(
             f"Running the demo against the local playground at {server.url}: the replies below"
             " come from its scripted model (it echoes what it is sent), not from a real model.",
             flush=True,
         )
-        return _run_examples(server.url)
+        return _run_examples(server.url, {"CF_PLAYGROUND_CACHE_DIR": cache_dir})
 
 
-def _run_examples(url: str) -> int:
-    env = {**os.environ, "CF_PLAYGROUND_URL": url}
+def _run_examples(url: str, environment: dict[str, str] | None = None) -> int:
+    env = {**os.environ, **(environment or {}), "CF_PLAYGROUND_URL": url}
     for name in EXAMPLES:
         example = str(Path(__file__).parent / name)
         done = subprocess.run([sys.executable, example], env=env, check=False)  # noqa: S603

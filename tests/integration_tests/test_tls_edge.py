@@ -26,6 +26,7 @@ from curl_cffi import requests as curl_requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from langchain_cloudflare_playground.client.browser.chromium import chromium_environment
 from tests.helpers import chromium_processes, require_tool
 from tests.reference_server import INTERSTITIAL, Fault, ReferenceServer
 from tests.tls_edge import (
@@ -117,7 +118,9 @@ class HeadlessChromium:
 
     ``--ignore-certificate-errors-spki-list`` takes the base64 SHA-256 of the server
     certificate's SubjectPublicKeyInfo and works only with ``--user-data-dir``; the profile is
-    a folder of the test's own. The browser runs in a process group of its own, ended on exit.
+    a folder of the test's own, and holds the browser's home and temporary folder too (the
+    package's ``chromium_environment``). The browser runs in a process group of its own, ended
+    on exit.
     """
 
     def __init__(self, executable: str, profile: Path, certificates: TestCertificates) -> None:
@@ -132,6 +135,7 @@ class HeadlessChromium:
 
     async def __aenter__(self) -> HeadlessChromium:  # noqa: PYI034 (Self needs Python 3.11)
         self._before = chromium_processes()
+        self.profile.mkdir(parents=True, exist_ok=True)
         self._process = await asyncio.create_subprocess_exec(
             self.executable,
             f"--user-data-dir={self.profile}",
@@ -145,6 +149,8 @@ class HeadlessChromium:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env=chromium_environment(str(self.profile)),  # the user's home stays untouched
+            cwd=self.profile,
         )
         try:
             port = await self._debugging_port()

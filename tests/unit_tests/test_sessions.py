@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import stat
 import threading
+import time
 from http.cookies import SimpleCookie
 
 import pytest
@@ -188,6 +189,89 @@ def test_cookies_never_reach_the_logs(tmp_path, caplog):
         SessionCache(path).save(BASE, browser_args())
         SessionCache(tmp_path / "ok.json").save(BASE, browser_args())
     assert SECRET not in caplog.text
+
+
+def _stale_file(path, now: float) -> None:
+    """A cache file as runs long gone left it: expired sessions and rungs beside live ones."""
+
+    def session(**expiries: float) -> dict:
+        cookies = {"cf_clearance": SECRET}
+        return {"user_agent": "UA", "headers": {}, "cookies": cookies, "cookie_expiries": expiries}
+
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "sessions": {
+                    "http://127.0.0.1:40001": session(cf_clearance=now - 1),
+                    "http://127.0.0.1:40002": session(cf_clearance=now + 3600),
+                    "http://session-cookie": session(),  # lasts until the site says otherwise
+                },
+                "transports": {
+                    "http://127.0.0.1:40003": {"rung": "direct", "until": now - 1},
+                    "http://127.0.0.1:40004": {"rung": "browser", "until": now + 3600},
+                    "http://unreadable": {"rung": "teleport", "until": 0},
+                },
+            }
+        )
+    )
+    path.chmod(0o600)
+
+
+_LIVE = {
+    ("sessions", "http://127.0.0.1:40002"),
+    ("sessions", "http://session-cookie"),
+    ("transports", "http://127.0.0.1:40004"),
+    ("transports", "http://unreadable"),  # not known to have expired
+}
+
+
+@pytest.mark.parametrize(
+    ("write", "change"),
+    [
+        (lambda cache: cache.save(BASE, browser_args()), {("sessions", BASE)}),
+        (lambda cache: cache.save_transport(BASE, "direct"), {("transports", BASE)}),
+        (
+            lambda cache: cache.clear("http://session-cookie"),
+            {("sessions", "http://session-cookie")},
+        ),
+    ],
+    ids=["save", "save_transport", "clear"],
+)
+def test_every_write_prunes_what_has_expired(tmp_path, write, change):
+    path = tmp_path / "s.json"
+    _stale_file(path, time.time())
+    assert write(SessionCache(path))
+    written = json.loads(path.read_text())
+    assert {(part, url) for part in ("sessions", "transports") for url in written[part]} == (
+        _LIVE ^ change  # added by a save, removed by the clear
+    )
+    assert written["sessions"]["http://127.0.0.1:40002"]["cookies"] == {"cf_clearance": SECRET}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.json.lock"]
+
+
+def test_the_entry_written_is_kept_though_expired(tmp_path):
+    # What a caller stores is stored; the next write prunes it.
+    path = tmp_path / "s.json"
+    cache = SessionCache(path)
+    assert cache.save_transport(BASE, "impersonate", seconds=-1)
+    assert cache.save(BASE, browser_args(cookie_expiries={"cf_clearance": 1.0}))
+    assert set(json.loads(path.read_text())["transports"]) == set()
+    assert set(cache.entries()) == {BASE}
+    assert cache.save("http://other", browser_args())
+    assert set(cache.entries()) == {"http://other"}
+
+
+def test_reading_prunes_nothing(tmp_path):
+    path = tmp_path / "s.json"
+    _stale_file(path, time.time())
+    before = path.read_bytes()
+    cache = SessionCache(path)
+    assert cache.load("http://127.0.0.1:40001") is None
+    assert cache.load_transport("http://127.0.0.1:40003") is None
+    assert "http://127.0.0.1:40001" in cache.entries()  # the doctor shows what expired
+    assert path.read_bytes() == before
 
 
 def _writer(path: str, index: int) -> None:

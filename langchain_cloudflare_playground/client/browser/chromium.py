@@ -4,6 +4,10 @@ We start Chromium ourselves, in its own process group with a private profile fol
 nodriver attach to its DevTools port. So the process's whole life is ours: however the work ends
 (success, error, deadline, cancellation), :meth:`Chromium.stop` ends the group and removes the
 profile, and no Chromium process outlives it.
+
+Nothing of it outlives it on disk either: Chromium runs with its home, its XDG folders and its
+temporary folder inside the profile (see :func:`chromium_environment`), so removing the profile
+removes everything it wrote.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from langchain_cloudflare_playground.client.browser.page_trust import chromium_t
 from langchain_cloudflare_playground.client.errors import PlaygroundError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
     from typing_extensions import Self
@@ -36,6 +40,7 @@ __all__ = [
     "PROFILE_PREFIX",
     "BrowserUnavailableError",
     "Chromium",
+    "chromium_environment",
     "find_browser",
     "import_nodriver",
     "sweep_stale_profiles",
@@ -63,6 +68,10 @@ _QUIET_ARGS = (
 )
 _STOP_GRACE_SECONDS = 3.0
 PROFILE_PREFIX = "cf-playground-chromium-"
+# The profile folder also holds the folders Chromium would otherwise write in the user's home.
+_PROFILE_HOME = "home"
+_PROFILE_TEMP = "tmp"
+_PROFILE_RUNTIME = "run"
 # A profile with no lock is a browser still starting, or one whose lock went with a clean exit;
 # only one older than this is left over.
 _UNLOCKED_PROFILE_GRACE_SECONDS = 600.0
@@ -147,6 +156,7 @@ class Chromium:
         # handled) left its profile behind: the first start after it clears that up.
         sweep_stale_profiles()
         self._profile = tempfile.mkdtemp(prefix=PROFILE_PREFIX)
+        environment = chromium_environment(self._profile, headless=self.headless)
         args = [
             self.executable,
             f"--user-data-dir={self._profile}",
@@ -168,6 +178,8 @@ class Chromium:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group, so stop() reaches every child
+                env=environment,
+                cwd=self._profile,  # where the environment's relative TMPDIR points
             )
         except OSError as exc:
             msg = f"cannot start the browser {self.executable!r} ({exc}); {INSTALL_ADVICE}"
@@ -287,6 +299,52 @@ class Chromium:
     ) -> None:
         """Stop, whatever happened."""
         await self.stop()
+
+
+def chromium_environment(
+    profile: str,
+    *,
+    headless: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment to run Chromium in: ``environ``'s, with the user's folders in ``profile``.
+
+    Chromium writes outside its ``--user-data-dir``: crash reports to
+    ``$XDG_CONFIG_HOME/chromium``, NSS's certificate store to ``$XDG_DATA_HOME/pki``, dconf's
+    file to ``$XDG_RUNTIME_DIR`` (``$XDG_CACHE_HOME`` when that is unset), and its singleton
+    socket to an ``org.chromium.Chromium.*`` folder of ``$TMPDIR``, which it leaves behind when
+    stopped by a signal. Here ``HOME``, the XDG folders and ``TMPDIR`` are folders of the
+    profile (created here, 0700), so nothing is left once the profile is removed.
+
+    ``TMPDIR`` is relative, ``tmp``, and Chromium must be started with ``profile`` as its
+    working folder: a Unix socket's path holds 107 bytes at most, and Chromium aborts at start-up
+    on a longer one, which an absolute path into a profile in a deep temporary folder makes.
+
+    A visible browser keeps the user's ``XDG_RUNTIME_DIR`` (Wayland's socket, the session bus)
+    and reads the user's ``~/.Xauthority`` when ``XAUTHORITY`` is unset: it needs the display.
+    """
+    environment = dict(os.environ if environ is None else environ)
+    user_home = environment.get("HOME")
+    root = Path(profile)
+    home = root / _PROFILE_HOME
+    runtime = root / _PROFILE_RUNTIME
+    for folder in (home, root / _PROFILE_TEMP, runtime):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    environment.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        TMPDIR=_PROFILE_TEMP,
+    )
+    if headless:
+        environment["XDG_RUNTIME_DIR"] = str(runtime)
+    elif user_home and "XAUTHORITY" not in environment:
+        xauthority = Path(user_home) / ".Xauthority"
+        if xauthority.is_file():
+            environment["XAUTHORITY"] = str(xauthority)
+    return environment
 
 
 def sweep_stale_profiles(folder: str | None = None) -> list[str]:

@@ -8,6 +8,10 @@ is not used.
 Nothing a user had is lost to a bad file: a corrupt or unreadable cache is logged and treated as
 empty, then replaced by the next write. A file that cannot be written leaves the client working
 without a cache.
+
+Every write leaves out the sessions and remembered transport rungs that have expired (other than
+the one it writes), so entries for sites no longer used, such as local playgrounds on ports of
+runs long gone, do not pile up.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ class SessionCache:
         with self._exclusive():
             document = self._read_document()
             document["sessions"][base_url] = _args_to_json(args)
-            return self._write_document(document)
+            return self._write_document(document, keep=("sessions", base_url))
 
     def load_transport(self, base_url: str) -> RememberedTransport | None:
         """The transport rung remembered for ``base_url``, or ``None`` if absent or expired."""
@@ -103,18 +107,15 @@ class SessionCache:
         with self._exclusive():
             document = self._read_document()
             document["transports"][base_url] = {"rung": rung, "until": time.time() + seconds}
-            return self._write_document(document)
+            return self._write_document(document, keep=("transports", base_url))
 
     def transports(self) -> dict[str, RememberedTransport]:
         """Every readable remembered transport rung, expired ones included, by base URL."""
         found: dict[str, RememberedTransport] = {}
         for base_url, entry in self._read_document()["transports"].items():
-            if (
-                isinstance(entry, dict)
-                and entry.get("rung") in RUNGS
-                and isinstance(entry.get("until"), (int, float))
-            ):
-                found[base_url] = RememberedTransport(entry["rung"], float(entry["until"]))
+            remembered = _transport_from_json(entry)
+            if remembered is not None:
+                found[base_url] = remembered
         return found
 
     def clear(self, base_url: str | None = None) -> bool:
@@ -295,8 +296,13 @@ class SessionCache:
             "transports": transports if isinstance(transports, dict) else {},
         }
 
-    def _write_document(self, document: dict[str, dict[str, Any]]) -> bool:
-        payload = json.dumps({"version": _FORMAT_VERSION, **document}, indent=1)
+    def _write_document(
+        self, document: dict[str, dict[str, Any]], *, keep: tuple[str, str] | None = None
+    ) -> bool:
+        """Write ``document`` less its expired entries; ``keep`` (part, base URL) stays as given."""
+        payload = json.dumps(
+            {"version": _FORMAT_VERSION, **_without_expired(document, keep=keep)}, indent=1
+        )
         temp_path: str | None = None
         try:
             self._make_folder()
@@ -331,6 +337,39 @@ class RememberedTransport:
     def is_expired(self, now: float | None = None) -> bool:
         """Whether the memory is too old to start on."""
         return (time.time() if now is None else now) >= self.until
+
+
+def _without_expired(
+    document: dict[str, dict[str, Any]],
+    *,
+    keep: tuple[str, str] | None = None,
+    now: float | None = None,
+) -> dict[str, dict[str, Any]]:
+    """``document`` less the sessions and transport rungs that have expired, but for ``keep``.
+
+    Entries this version cannot read are kept: they are not known to have expired.
+    """
+    current = time.time() if now is None else now
+    readers = {"sessions": _args_from_json, "transports": _transport_from_json}
+    pruned: dict[str, dict[str, Any]] = {}
+    for part, entries in document.items():
+        read = readers.get(part)
+        pruned[part] = {}
+        for base_url, entry in entries.items():
+            known = read(entry) if read is not None else None
+            if known is None or not known.is_expired(current) or keep == (part, base_url):
+                pruned[part][base_url] = entry
+    return pruned
+
+
+def _transport_from_json(entry: object) -> RememberedTransport | None:
+    if (
+        isinstance(entry, dict)
+        and entry.get("rung") in RUNGS
+        and isinstance(entry.get("until"), (int, float))
+    ):
+        return RememberedTransport(entry["rung"], float(entry["until"]))
+    return None
 
 
 def _args_to_json(args: SiteSession) -> dict[str, Any]:
