@@ -8,7 +8,7 @@ AGENTS := tests/agents_server
 AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 DEMO_PROMPT ?= In two sentences, what is Cloudflare Workers AI?
 
-.PHONY: help install test unit integration lint format type check demo demo-local cassettes cassettes-live live doctor bench soak clean
+.PHONY: help install test unit integration flake lint format type check demo demo-local cassettes cassettes-live live doctor bench soak clean
 
 help:
 	@echo "make demo        a LangChain chain and a LlamaIndex query against the live playground"
@@ -22,6 +22,7 @@ help:
 	@echo "make doctor      cf-playground doctor: which layer down to the live site works"
 	@echo "make bench       the benchmarks: ratios against bare aiohttp, the frameworks and g4f"
 	@echo "make soak        the soak at full size (make test runs it reduced)"
+	@echo "make flake       the tests that wait on time, sockets or processes, 5 rounds under CPU load"
 
 # The runtime: the package with every extra (what make demo needs).
 $(RUNTIME_STAMP): pyproject.toml
@@ -43,13 +44,20 @@ $(AGENTS_STAMP): $(AGENTS)/package.json $(AGENTS)/package-lock.json
 install: $(STAMP) $(AGENTS_STAMP)
 
 test: $(STAMP) $(AGENTS_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit_tests
 
 integration: $(STAMP) $(AGENTS_STAMP)
 	$(PY) -m pytest tests/integration_tests
+
+# The tests that wait on time, sockets or processes, FLAKE_ROUNDS times in a row while every
+# core runs a CPU burner of the check's own (stopped after). Run it before stopping when a change
+# touches such waits; not part of make test.
+FLAKE_ROUNDS ?= 5
+flake: $(STAMP) $(AGENTS_STAMP)
+	$(PY) -m tests.flake --rounds $(FLAKE_ROUNDS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
