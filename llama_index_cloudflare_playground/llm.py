@@ -45,9 +45,9 @@ from llama_index_cloudflare_playground.conversion import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Self
 
     from llama_index.core.tools.types import BaseTool
-    from typing_extensions import Self
 
     from langchain_cloudflare_playground.client import PlaygroundClient
     from langchain_cloudflare_playground.client.options import ClientOptions

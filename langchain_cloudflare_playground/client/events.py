@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from langchain_cloudflare_playground.client.tools.spec import ToolCall
 
@@ -75,7 +74,7 @@ class Finish:
 
 
 # With tools, a reply's calls come as ToolCall events, after its text and before its Finish.
-ChatEvent = Union[TextDelta, ReasoningDelta, ToolCall, Finish]  # noqa: UP007 (runtime alias on 3.10)
+ChatEvent = TextDelta | ReasoningDelta | ToolCall | Finish
 
 
 @dataclass(frozen=True, slots=True)

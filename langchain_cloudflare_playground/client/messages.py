@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args
+from typing import Any, Literal, get_args
 
 from langchain_cloudflare_playground.client.tools.spec import ToolCall, ToolResult
 
@@ -41,7 +41,7 @@ class Message:
     tool_results: tuple[ToolResult, ...] = ()
 
 
-MessageInput = Union[Message, Mapping[str, object]]  # noqa: UP007 (runtime alias on 3.10)
+MessageInput = Message | Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,8 +38,7 @@ from langchain_cloudflare_playground.client.wire_formats import ChatRequest
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
     from types import TracebackType
-
-    from typing_extensions import Self, Unpack
+    from typing import Self, Unpack
 
     from langchain_cloudflare_playground.client.events import ChatEvent
     from langchain_cloudflare_playground.client.messages import MessageInput

@@ -127,7 +127,7 @@ def one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-async def resolve_check(site: Site, *, timeout: float) -> tuple[Check, list[str]]:
+async def resolve_check(site: Site, *, timeout: float) -> tuple[Check, list[str]]:  # noqa: ASYNC109 (its verdict names the limit)
     """The name resolves; the addresses it resolves to."""
     start = time.monotonic()
     try:
@@ -135,8 +135,8 @@ async def resolve_check(site: Site, *, timeout: float) -> tuple[Check, list[str]
             asyncio.get_running_loop().getaddrinfo(site.host, site.port, type=socket.SOCK_STREAM),
             timeout,
         )
-    except (OSError, asyncio.TimeoutError) as exc:
-        why = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else one_line(exc)
+    except (TimeoutError, OSError) as exc:
+        why = "no answer in time" if isinstance(exc, TimeoutError) else one_line(exc)
         return Check(
             "name resolves",
             "failed",
@@ -156,16 +156,16 @@ async def resolve_check(site: Site, *, timeout: float) -> tuple[Check, list[str]
     ), addresses
 
 
-async def tcp_check(site: Site, address: str, *, timeout: float) -> Check:
+async def tcp_check(site: Site, address: str, *, timeout: float) -> Check:  # noqa: ASYNC109 (its verdict names the limit)
     """A TCP connection opens to the site's port."""
     start = time.monotonic()
     where = f"{address}:{site.port}"
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(address, site.port), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         why = (
             f"no answer within {timeout:g} s"
-            if isinstance(exc, asyncio.TimeoutError)
+            if isinstance(exc, TimeoutError)
             else "nothing listening (connection refused)"
             if isinstance(exc, ConnectionRefusedError)
             else one_line(exc)
@@ -184,7 +184,7 @@ async def tcp_check(site: Site, address: str, *, timeout: float) -> Check:
     return Check("tcp connect", "ok", where, time.monotonic() - start, {"address": where})
 
 
-async def tls_check(site: Site, *, verify: bool | str, timeout: float, climb: str) -> Check:
+async def tls_check(site: Site, *, verify: bool | str, timeout: float, climb: str) -> Check:  # noqa: ASYNC109 (its verdict names the limit)
     """The TLS handshake with Python's own TLS (OpenSSL): version and certificate."""
     if not site.secure:
         return Check("tls", "skipped", "plain http")
@@ -218,8 +218,8 @@ async def tls_check(site: Site, *, verify: bool | str, timeout: float, climb: st
                 advice=climb,
             )
         return Check("tls", "failed", one_line(exc), time.monotonic() - start)
-    except (OSError, asyncio.TimeoutError) as exc:
-        why = "no answer in time" if isinstance(exc, asyncio.TimeoutError) else one_line(exc)
+    except (TimeoutError, OSError) as exc:
+        why = "no answer in time" if isinstance(exc, TimeoutError) else one_line(exc)
         return Check("tls", "failed", why, time.monotonic() - start)
     tls = writer.get_extra_info("ssl_object")
     facts: dict[str, object] = {"version": tls.version() if tls else None}
@@ -252,22 +252,14 @@ def _name(rdns: object) -> str:
 
 
 async def _get(
-    transport: Transport,
-    site: Site,
-    headers: Mapping[str, str],
-    timeout: float,
-    path: str = "/",
+    transport: Transport, site: Site, headers: Mapping[str, str], path: str = "/"
 ) -> tuple[int, dict[str, str], str]:
     """``GET path``: the status, the headers and the start of the body."""
     accept = "text/html" if path == "/" else "application/json"
     request = HttpRequest("GET", f"{site.base_url}{path}", {**headers, "Accept": accept})
-
-    async def fetch() -> tuple[int, dict[str, str], str]:
-        async with transport.stream(request) as response:
-            body = await response.aread(_PAGE_LIMIT)
-            return response.status, response.headers, body.decode("utf-8", "replace")
-
-    return await asyncio.wait_for(fetch(), timeout)
+    async with transport.stream(request) as response:
+        body = await response.aread(_PAGE_LIMIT)
+        return response.status, response.headers, body.decode("utf-8", "replace")
 
 
 def _challenged(status: int, headers: Mapping[str, str], body: str) -> bool:
@@ -279,10 +271,11 @@ async def page_check(transport: Transport, probe: Probe) -> Check:
     site, headers, timeout, climb = probe.site, probe.headers, probe.timeout, probe.climb
     start = time.monotonic()
     try:
-        status, response_headers, body = await _get(transport, site, headers, timeout)
+        async with asyncio.timeout(timeout):
+            status, response_headers, body = await _get(transport, site, headers)
     except PlaygroundError as exc:
         return error_check("page", exc, time.monotonic() - start, climb=climb)
-    except asyncio.TimeoutError:  # not the builtin before Python 3.11
+    except TimeoutError:
         return Check("page", "failed", f"no page within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
     match = _TITLE.search(body)
@@ -312,12 +305,11 @@ async def http_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
     name = f"http via {rung}"
     start = time.monotonic()
     try:
-        status, response_headers, body = await _get(
-            transport, site, headers, timeout, "/api/models"
-        )
+        async with asyncio.timeout(timeout):
+            status, response_headers, body = await _get(transport, site, headers, "/api/models")
     except PlaygroundError as exc:
         return error_check(name, exc, time.monotonic() - start, climb=climb)
-    except asyncio.TimeoutError:  # not the builtin before Python 3.11
+    except TimeoutError:
         return Check(name, "failed", f"no answer within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
     if _challenged(status, response_headers, body) or status == 403:  # noqa: PLR2004
@@ -348,7 +340,7 @@ async def websocket_check(rung: Rung, transport: Transport, probe: Probe) -> Che
         else:
             why, todo = one_line(exc), advice_for(exc, climb=climb)
         return Check(name, verdict_of(exc), why, time.monotonic() - start, advice=todo)
-    except asyncio.TimeoutError:  # not the builtin before Python 3.11
+    except TimeoutError:
         return Check(name, "failed", f"no frame within {timeout:g} s", time.monotonic() - start)
     kind = _frame_type(frame)
     return Check(
@@ -402,7 +394,7 @@ async def http_wire_format_check(
                 advice="check the URL (--base-url); if it is right, " + _UPGRADE_ADVICE,
             )
         return error_check("wire format", exc, time.monotonic() - start, climb=climb)
-    except asyncio.TimeoutError:  # not the builtin before Python 3.11
+    except TimeoutError:
         return Check(
             "wire format", "failed", f"no reply within {timeout:g} s", time.monotonic() - start
         )

@@ -249,7 +249,7 @@ class _KeptBody:
             self._ended = True
 
         if not self._ended:
-            with contextlib.suppress(PlaygroundError, asyncio.TimeoutError):
+            with contextlib.suppress(PlaygroundError, TimeoutError):
                 await asyncio.wait_for(rest(), _REST_SECONDS)
         return self._ended
 

@@ -403,7 +403,6 @@ async def test_websocket_caller_cancel_is_a_cancel_and_the_socket_reads_on():
         assert time.monotonic() - started < 2.5  # the close handshake, bounded
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11's")
 async def test_websocket_caller_timeout_is_the_callers_and_the_socket_reads_on():
     # The caller's own asyncio.timeout cuts a wait the transport also bounds: the caller sees its
     # own TimeoutError, its task is not left cancelled, and the socket's next wait is bounded

@@ -32,8 +32,7 @@ from langchain_cloudflare_playground.client.errors import PlaygroundError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
-
-    from typing_extensions import Self
+    from typing import Self
 
 __all__ = [
     "INSTALL_ADVICE",
@@ -250,7 +249,7 @@ class Chromium:
             _signal_group(process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 _signal_group(process.pid, signal.SIGKILL)
                 await process.wait()
         if process is not None:
@@ -419,9 +418,9 @@ def _crash_handlers() -> set[int]:
     return found
 
 
-async def _group_gone(pgid: int, timeout: float = _STOP_GRACE_SECONDS) -> None:
+async def _group_gone(pgid: int) -> None:
     """Wait until no process of the group is left (a kill takes effect asynchronously)."""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + _STOP_GRACE_SECONDS
     while time.monotonic() < end:
         try:
             os.killpg(pgid, 0)

@@ -93,7 +93,7 @@ class BrowserSessionSource:
                 user_agent, hints, cookies = await asyncio.wait_for(
                     _open_and_collect(chrome.tab, base_url, self.deadline), self.deadline
                 )
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 msg = (
                     f"the browser did not get through the playground's page within"
                     f" {self.deadline:g} s; try once with a visible browser:"

@@ -381,7 +381,7 @@ class _Resume:
         left = self.deadline(total_timeout) - time.monotonic()
         try:
             return await asyncio.wait_for(socket.receive(), max(left, 0.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             msg = f"the reply took more than total_timeout={total_timeout:g} s"
             raise PlaygroundTimeoutError(msg) from None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import sys
 import time
 import weakref
 from dataclasses import dataclass
@@ -243,7 +242,7 @@ class AiohttpTransport:
             yield
         except PlaygroundError:
             raise
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             total = self.total_timeout
             if total is not None and time.monotonic() - started >= total:
                 msg = total_budget_spent(total)
@@ -299,9 +298,8 @@ class AiohttpWebSocket:
         self._started = time.monotonic()
         total = transport.total_timeout
         self._deadline = None if total is None else self._started + total
-        # The watchdog needs Task.uncancel (Python 3.11) to tell its cancel from the caller's,
-        # and aiohttp's flag for "waiting for the reader"; without either, aiohttp keeps a timer
-        # per wait, as before.
+        # The watchdog needs aiohttp's flag for "waiting for the reader" (a bool since aiohttp
+        # 3.10); an aiohttp whose flag is gone or of another shape keeps a timer per wait.
         self._watchable = isinstance(getattr(websocket, "_waiting", None), bool)
         self._watchdog: asyncio.TimerHandle | None = None
         self._watchdog_when = 0.0  # when it fires (time.monotonic())
@@ -334,7 +332,7 @@ class AiohttpWebSocket:
             except BaseException as exc:
                 with transport.translated_errors(self._started):
                     if self._cut_it(exc):
-                        raise asyncio.TimeoutError from None
+                        raise TimeoutError from None
                     raise
             finally:
                 self._waiter = None
@@ -368,13 +366,12 @@ class AiohttpWebSocket:
     def _watch(self, due: float) -> float | None:
         """Have the watchdog cut the coming wait at ``due`` (``time.monotonic()``).
 
-        Returns the timeout aiohttp must keep itself instead, if the watchdog cannot: before
-        Python 3.11, with an aiohttp whose state is not the one known, or outside a task.
+        Returns the timeout aiohttp must keep itself instead, if the watchdog cannot: with an
+        aiohttp whose state is not the one known, or outside a task (which has nothing to cancel;
+        aiohttp's own timeout refuses there, as ``asyncio.timeout`` does).
         """
-        if sys.version_info < (3, 11) or not self._watchable:
-            return _aiohttp_timeout(due)
         task = asyncio.current_task()
-        if task is None:
+        if not self._watchable or task is None:
             return _aiohttp_timeout(due)
         self._wait_due = due
         self._waiter = task
@@ -398,7 +395,7 @@ class AiohttpWebSocket:
         As ``asyncio.timeout`` does: its own cancel is taken back whatever the wait ended with,
         and it was the only one if no cancel is left beyond those pending when the wait began.
         """
-        if sys.version_info < (3, 11) or not self._cut or self._waiter is None:
+        if not self._cut or self._waiter is None:
             return False
         left = self._waiter.uncancel()
         return isinstance(exc, asyncio.CancelledError) and left <= self._cancelling
@@ -428,7 +425,7 @@ class AiohttpWebSocket:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
             await self._websocket.close(code=aiohttp.WSCloseCode.OK)
 
 
@@ -501,7 +498,7 @@ async def _drain_for_reuse(response: aiohttp.ClientResponse) -> None:
         while drained <= _DRAIN_LIMIT and (chunk := await response.content.readany()):
             drained += len(chunk)
 
-    with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError):
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
         await asyncio.wait_for(drain(), _DRAIN_SECONDS)
 
 

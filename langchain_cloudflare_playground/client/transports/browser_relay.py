@@ -98,9 +98,10 @@ class BrowserRelayTransport:
     async def open_websocket(self, request: WebSocketRequest) -> RelayedWebSocket:
         """Open ``request.url`` from inside the page; refused like an upgrade if the page can't."""
         tab = await (await self._browser()).ready_page()
-        socket = RelayedWebSocket(tab, request.url, f"cfPlaygroundRelay{next(self._names)}")
+        name = f"cfPlaygroundRelay{next(self._names)}"
+        socket = RelayedWebSocket(tab, request.url, name, self._timeout)
         try:
-            await socket.open(self._timeout)
+            await socket.open()
         except BaseException:
             await socket.close()
             raise
@@ -133,20 +134,22 @@ class BrowserRelayTransport:
 class RelayedWebSocket:
     """A WebSocket living in a browser page, with the interface of a direct one."""
 
-    def __init__(self, tab: Any, url: str, name: str) -> None:  # noqa: ANN401
-        """Prepare a socket to ``url`` in ``tab``; ``name`` keeps its events apart."""
+    def __init__(self, tab: Any, url: str, name: str, timeout: float) -> None:  # noqa: ANN401
+        """Prepare a socket to ``url`` in ``tab``; ``name`` keeps its events apart.
+
+        ``timeout`` bounds every wait: for a frame, and for the page to answer a command.
+        """
         self._tab = tab
         self._url = url
         self._binding = name
         self._handle = f"{name}Socket"
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._timeout = 0.0
+        self._timeout = timeout
         self._handlers: list[tuple[Any, Any]] = []
 
-    async def open(self, timeout: float) -> None:
+    async def open(self) -> None:
         """Open the socket in the page and wait until it is open."""
         cdp = import_nodriver().cdp
-        self._timeout = timeout
         self._handlers = [
             (cdp.runtime.BindingCalled, self._on_binding),
             (cdp.page.FrameNavigated, self._on_navigation),
@@ -184,7 +187,7 @@ class RelayedWebSocket:
     async def _next_event(self) -> dict[str, Any]:
         try:
             return await asyncio.wait_for(self._events.get(), self._timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             msg = f"no frame from the playground for {self._timeout:g} s (through the browser)"
             raise PlaygroundTimeoutError(msg) from exc
 
@@ -234,7 +237,7 @@ class RelayedWebSocket:
         """One DevTools command, bounded by the timeout, failing as a connection error."""
         try:
             return await asyncio.wait_for(self._tab.send(command), self._timeout or None)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             msg = f"the browser page did not answer within {self._timeout:g} s"
             raise PlaygroundTimeoutError(msg) from exc
         except Exception as exc:

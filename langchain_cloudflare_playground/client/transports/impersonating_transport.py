@@ -290,7 +290,7 @@ class ImpersonatingTransport:
         finally:
             task.cancel()  # cancelled or timed out: the caller stops what it started
         if not done:
-            raise asyncio.TimeoutError
+            raise TimeoutError
         return task.result()
 
     # -- WebSockets ----------------------------------------------------------------------------
@@ -378,7 +378,7 @@ class ImpersonatingTransport:
             yield
         except PlaygroundError:
             raise
-        except (asyncio.TimeoutError, Timeout) as exc:
+        except (TimeoutError, Timeout) as exc:
             total = self.total_timeout
             if total is not None and time.monotonic() - started >= total:
                 msg = total_budget_spent(total)
@@ -518,7 +518,7 @@ class ImpersonatingWebSocket:
 
     async def close(self) -> None:
         """Close; a peer that does not answer the close handshake costs at most a few seconds."""
-        with contextlib.suppress(CurlError, OSError, asyncio.TimeoutError):
+        with contextlib.suppress(CurlError, OSError, TimeoutError):
             await self._websocket.close(timeout=_CLOSE_SECONDS)
         self._websocket.terminate()
 
