@@ -23,7 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_DIR = Path(__file__).parent / "agents_server"
@@ -217,7 +217,7 @@ class AgentsServer:
                 model.stdout.close()
         self._state.cleanup()
 
-    def __enter__(self) -> AgentsServer:  # noqa: PYI034 (Self needs Python 3.11)
+    def __enter__(self) -> Self:
         """Start on entering ``with``."""
         return self.start()
 

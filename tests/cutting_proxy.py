@@ -16,6 +16,7 @@ import contextlib
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Self
 
 __all__ = ["Cut", "CuttingProxy"]
 
@@ -77,7 +78,7 @@ class CuttingProxy:
         """The base URL to give a client."""
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> CuttingProxy:  # noqa: PYI034 (Self needs Python 3.11)
+    async def __aenter__(self) -> Self:
         """Listen on a free loopback port."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = int(self._server.sockets[0].getsockname()[1])

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-
-from typing_extensions import Self
+from typing import Self
 
 __all__ = ["LoopThreadServer"]
 

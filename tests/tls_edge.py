@@ -286,7 +286,7 @@ class TestCertificates:
         """Make fresh keys and certificates in ``folder`` (which the caller owns)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=1)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cf-playground test CA")])

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import aiohttp
 import curl_cffi
@@ -133,7 +133,7 @@ class HeadlessChromium:
         self._ids = 0
         self._before: set[int] = set()
 
-    async def __aenter__(self) -> HeadlessChromium:  # noqa: PYI034 (Self needs Python 3.11)
+    async def __aenter__(self) -> Self:
         self._before = chromium_processes()
         self.profile.mkdir(parents=True, exist_ok=True)
         self._process = await asyncio.create_subprocess_exec(
