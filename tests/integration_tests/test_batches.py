@@ -50,17 +50,14 @@ def test_sync_first_token_does_not_wait_for_the_rest(server):
     with PlaygroundClient(server.url) as client:
         client.chat("warm up")
         server.push(Fault(reply=["a", "b", "c", "d"], chunk_delay=0.4))
-        started = time.monotonic()
         stream = client.stream_chat("x")
         first = next(stream)
-        first_at = time.monotonic() - started
+        # The first chunk reached the caller while the server was still writing the reply.
+        still_writing = not server.stream(1).ended.is_set()
         rest = list(stream)
-        total = time.monotonic() - started
     assert first == TextDelta("a")
     assert [e.text for e in rest[:3]] == ["b", "c", "d"]  # type: ignore[attr-defined]
-    # The first chunk leaves the server after one delay, the last after four.
-    assert first_at < 1.0
-    assert total > 1.5
+    assert still_writing
 
 
 def test_sync_stream_stopped_early_releases_its_connection(server):

@@ -170,11 +170,11 @@ async def test_clean_close_before_the_end_marker_is_not_a_silent_success(client,
 
 async def test_stalled_server_times_out(server):
     async with PlaygroundClient(server.url, timeout=0.5, max_retries=0) as c:
-        server.push(Fault(stall_before=3))
+        server.push(Fault(stall_before=10))
         started = time.monotonic()
         with pytest.raises(PlaygroundTimeoutError, match=r"0\.5 s"):
             await c.achat("x")
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5  # the timeout, long before the stall's end
 
 
 async def test_stall_mid_stream_raises_a_stream_error(server):

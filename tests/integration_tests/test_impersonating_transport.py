@@ -403,7 +403,7 @@ async def test_idle_and_total_timeouts(fault, expected, sse_server):
                 received += chunk
     elapsed = time.monotonic() - started
     await transport.aclose()
-    assert 0.4 < elapsed < 2.0
+    assert 0.4 < elapsed < 4.0  # the timeout or the budget, long before the 5 s stall ends
     if fault.stall_after or fault.trickle:
         assert received  # the timeout cut a reply that had started
 
@@ -420,7 +420,7 @@ async def test_a_silent_websocket_times_out(sse_server):
         started = time.monotonic()
         with pytest.raises(PlaygroundTimeoutError, match=r"0\.5 s"):
             await websocket.receive()
-        assert 0.4 < time.monotonic() - started < 2.0
+        assert 0.4 < time.monotonic() - started < 2 * 0.5 + 1  # the timeout, once
     finally:
         await websocket.close()
         await transport.aclose()

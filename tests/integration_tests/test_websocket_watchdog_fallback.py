@@ -85,20 +85,20 @@ async def test_the_socket_knows_the_flag_is_not_the_one_it_can_watch(watchdog_ar
 
 async def test_without_the_flag_silence_from_the_start_times_out_after_timeout(watchdog_arms):
     async with _scripted_websocket([]) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.0)
     assert frames == []
     assert isinstance(error, PlaygroundTimeoutError)
-    assert "no data from the playground for 0.5 s" in str(error)
-    assert 0.5 <= silence < 0.9
+    assert "no data from the playground for 1 s" in str(error)
+    assert 1.0 <= silence < 2.0  # the timeout, once
     assert watchdog_arms == []
 
 
 async def test_without_the_flag_silence_after_many_frames_times_out_after_timeout(watchdog_arms):
     async with _scripted_websocket(_numbered([0.0] * 2000)) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.5)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.0)
     assert frames == [str(n) for n in range(2000)]
     assert isinstance(error, PlaygroundTimeoutError)
-    assert 0.5 <= silence < 0.9
+    assert 1.0 <= silence < 2.0  # the timeout, once
     assert watchdog_arms == []
 
 
@@ -109,19 +109,19 @@ async def test_without_the_flag_frames_under_timeout_apart_do_not_time_out(watch
         frames, error, silence = await _frames_then_outcome(server.url, timeout=1.0)
     assert frames == [str(n) for n in range(len(gaps))]
     assert isinstance(error, PlaygroundTimeoutError)
-    assert 1.0 <= silence < 1.5
+    assert 1.0 <= silence < 2.0  # the timeout, once
     assert watchdog_arms == []
 
 
 async def test_without_the_flag_pings_restart_the_idle_timeout_and_are_answered(watchdog_arms):
-    script = [(0.2, PING)] * 9 + [(0.2, "after the pings")]
+    script = [(0.4, PING)] * 9 + [(0.4, "after the pings")]
     async with _scripted_websocket(script) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=0.6)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.2)
         pongs = list(server.pongs)
     assert frames == ["after the pings"]
     assert pongs == [b"still there?"] * 9
     assert isinstance(error, PlaygroundTimeoutError)
-    assert 0.6 <= silence < 1.0
+    assert 1.2 <= silence < 2.4  # the timeout, once
     assert watchdog_arms == []
 
 
@@ -130,21 +130,21 @@ async def test_without_the_flag_total_timeout_ends_a_trickling_reply(watchdog_ar
     async with _scripted_websocket(_numbered([0.2] * 100)) as server:
         frames, error, _ = await _frames_then_outcome(server.url, timeout=5.0, total_timeout=1.0)
     elapsed = time.monotonic() - started
-    assert 3 <= len(frames) <= 5
+    assert 1 <= len(frames) < 100  # frames kept coming: the budget, not silence, ended it
     assert isinstance(error, PlaygroundTimeoutError)
     assert "total_timeout=1 s" in str(error)
-    assert 1.0 <= elapsed < 2.5
+    assert 1.0 <= elapsed < 5.0  # the budget, not the 5 s idle timeout
     assert watchdog_arms == []
 
 
 async def test_without_the_flag_a_close_from_the_server_is_reported_with_its_code(watchdog_arms):
     script = [*_numbered([0.0, 0.0]), (0.3, Close(4000))]
     async with _scripted_websocket(script) as server:
-        frames, error, silence = await _frames_then_outcome(server.url, timeout=1.0)
+        frames, error, silence = await _frames_then_outcome(server.url, timeout=3.0)
     assert frames == ["0", "1"]
     assert isinstance(error, WebSocketClosedError)
     assert error.code == 4000
-    assert silence < 1.0
+    assert silence < 3.0  # reported when it came, not at the idle timeout
 
 
 async def test_without_the_flag_the_callers_cancel_and_timeout_are_the_callers(watchdog_arms):
