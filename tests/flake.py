@@ -36,6 +36,7 @@ MODULES = [
         "test_cutting_proxy",
         "test_browser_sessions",
         "test_impersonating_transport",
+        "test_websocket_watchdog_fallback",
     )
 ]
 _BURN = "while True: pass"
