@@ -150,3 +150,7 @@ def chromium_processes() -> set[int]:
 def our_profiles() -> list[str]:
     """The package's Chromium profiles left in this run's own temporary folder."""
     return [p for p in os.listdir(tempfile.gettempdir()) if p.startswith(PROFILE_PREFIX)]
+
+
+# What the soaks saw, one entry per soak, written as one line at the end of the run.
+SOAK_LINES = pytest.StashKey[list[str]]()

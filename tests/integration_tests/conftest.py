@@ -9,7 +9,7 @@ import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.agents_worker import AgentsServer
-from tests.helpers import require_agents_server
+from tests.helpers import SOAK_LINES, require_agents_server
 from tests.reference_server import ReferenceServer
 from tests.tls_edge import TestCertificates, TlsEdge
 
@@ -98,3 +98,10 @@ def gated_server(server, tls_certificates) -> Iterator[TlsEdge]:
     """The reference server (once per HTTP wire format) behind a TLS edge of this test's own."""
     with TlsEdge(server.port, tls_certificates) as edge:
         yield edge
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The soak's one line: what each soak of the run saw."""
+    lines = terminalreporter.config.stash.get(SOAK_LINES, [])
+    if lines:
+        terminalreporter.write_line(f"soak: {'; '.join(lines)}")
