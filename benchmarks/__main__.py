@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -61,6 +62,10 @@ def main() -> int:
         help="write the results here (by default results.json, and only for a whole run)",
     )
     args = parser.parse_args()
+    # The run's clients (and its worker processes, which inherit this) keep what they learn of
+    # the local servers in a cache of the run's own, never in the user's session cache.
+    cache = tempfile.TemporaryDirectory(prefix="cf-playground-bench-cache-")
+    os.environ["CF_PLAYGROUND_CACHE_DIR"] = cache.name
     unknown = set(args.only or ()) - set(STEPS)
     if unknown:
         parser.error(f"unknown steps: {', '.join(sorted(unknown))}; known: {', '.join(STEPS)}")
