@@ -18,9 +18,11 @@ from langchain_cloudflare_playground.client import PlaygroundClient, TextDelta
 from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.wire_formats import ChatRequest
 from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
+    RoomSettings,
     agent_url,
     chat_frame,
     new_room,
+    room_state,
     state_frame,
 )
 
@@ -160,7 +162,7 @@ async def read_bare_websocket(session: aiohttp.ClientSession, url: str, prompt: 
             if frame.get("type") == "cf_agent_state":
                 state = frame["state"]
                 break
-        await socket.send_str(state_frame(state, request))
+        await socket.send_str(state_frame(room_state(state, RoomSettings.of(request))))
         await socket.send_str(chat_frame(request.conversation))
         async for message in socket:
             data = message.data

@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 
     from langchain_cloudflare_playground.client.events import ChatEvent
     from langchain_cloudflare_playground.client.models import ModelInfo
-    from langchain_cloudflare_playground.client.sessions.cache import RememberedTransport
+    from langchain_cloudflare_playground.client.sessions.cache import (
+        RememberedSettingsWay,
+        RememberedTransport,
+    )
 
 __all__ = ["main"]
 
@@ -643,16 +646,18 @@ def _run_session(args: argparse.Namespace) -> int:
 
 
 def _show_cache(cache: SessionCache) -> None:
-    entries, rungs = cache.entries(), cache.transports()
+    entries, rungs, ways = cache.entries(), cache.transports(), cache.settings_ways()
     print(f"cache: {cache.path}")
-    if not entries and not rungs:
+    if not entries and not rungs and not ways:
         print("no cached session")
-    for url in sorted(entries.keys() | rungs.keys()):
+    for url in sorted(entries.keys() | rungs.keys() | ways.keys()):
         print(f"{url}:")
         if url in entries:
             _print_session(entries[url])
         if url in rungs:
             _print_transport(rungs[url])
+        if url in ways:
+            _print_settings_way(ways[url])
 
 
 def _has_display() -> bool:
@@ -666,6 +671,13 @@ def _print_transport(remembered: RememberedTransport) -> None:
     until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(remembered.until))
     state = "expired" if remembered.is_expired() else "the next run starts there"
     print(f"  transport:  {remembered.rung} (worked last; remembered until {until}, {state})")
+
+
+def _print_settings_way(remembered: RememberedSettingsWay) -> None:
+    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(remembered.until))
+    state = "expired" if remembered.is_expired() else "the next run goes straight to it"
+    print(f"  settings:   {remembered.way.describe()}")
+    print(f"              (learned; remembered until {until}, {state})")
 
 
 def _print_session(session: SiteSession) -> None:

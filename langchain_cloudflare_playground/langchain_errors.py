@@ -56,7 +56,7 @@ class PlaygroundModelNotFoundError(client.ModelNotFoundError, lc.ModelNotFoundEr
 class PlaygroundModelSettingsRefusedError(
     client.ModelSettingsRefusedError, lc.ModelInvalidRequestError
 ):
-    """The playground refused every way of choosing the model."""
+    """The playground would not take a setting the call asked for (model, temperature)."""
 
 
 _MAPPING: tuple[tuple[type[client.PlaygroundError], type[client.PlaygroundError]], ...] = (

@@ -441,6 +441,15 @@ class ReferenceServer(LoopThreadServer):
             if message.type is not WSMsgType.TEXT:
                 continue  # with ignore_close, a close frame gets no answer
             frame = json.loads(message.data)
+            if frame.get("type") == "rpc":  # no callable methods here, as the SDK answers
+                await ws.send_json(
+                    {
+                        "type": "rpc",
+                        "id": frame.get("id"),
+                        "success": False,
+                        "error": f"Method {frame.get('method')} does not exist",
+                    }
+                )
             if frame.get("type") != "cf_agent_use_chat_request":
                 continue
             for raw in fault.extra_lines:

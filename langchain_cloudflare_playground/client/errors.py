@@ -160,33 +160,57 @@ class PlaygroundAPIError(PlaygroundError):
 
 
 class ModelSettingsRefusedError(PlaygroundAPIError):
-    """The server refused every way the client has of choosing the model for a room.
+    """The room would not run with a setting the call asked for, and no other way gives it.
 
-    Over the Agents frames a room is configured twice at once, by its state and by a
-    ``setConfig`` call; this is raised only when both failed, as a reply would otherwise come
-    from a model the caller did not ask for.
+    Over the Agents frames a room's settings (model, temperature, system prompt) are given the
+    way the site takes them, and checked against what the room says its state is before any of
+    the reply reaches the caller. This is raised when the model or the temperature did not take
+    (a system prompt the room will not hold travels in the history instead), so the call never
+    returns a reply made under settings nobody asked for.
 
     Attributes:
-        model: The model that could not be chosen.
-        state_error: Why the room state was refused (``None``: refused in an earlier room, so not
-            sent again).
-        rpc_error: Why ``setConfig`` failed, in the server's words.
+        model: The model asked for.
+        settings: The settings that did not take: ``"model"``, ``"temperature"``, ``"system"``.
+        state_error: Why the room state was refused, if it was.
+        rpc_error: Why ``setConfig`` failed, in the server's words, if it did.
+        room: What the room runs with instead (its ``model`` and ``temperature``).
     """
 
-    def __init__(self, model: str, state_error: str | None, rpc_error: str) -> None:
-        """Build the error; the message names the model and both refusals."""
-        state = (
-            f"the room state ({state_error})"
-            if state_error
-            else "the room state (in an earlier room)"
-        )
+    def __init__(  # noqa: PLR0913 (what the message is made of)
+        self,
+        model: str,
+        state_error: str | None = None,
+        rpc_error: str | None = None,
+        *,
+        settings: tuple[str, ...] = ("model",),
+        temperature: float | None = None,
+        reasons: list[str] | None = None,
+        room: dict[str, object] | None = None,
+    ) -> None:
+        """Build the error; the message names each setting and how each way failed."""
+        named = {
+            "model": f"model {model!r}",
+            "temperature": f"temperature {temperature:g}" if temperature is not None else "",
+            "system": "the system prompt",
+        }
+        what = " and ".join(named[name] for name in settings if named.get(name))
+        if reasons is None:
+            reasons = [
+                f"it refused the room state ({state_error or 'in an earlier room'})",
+                f"it refused the setConfig call ({rpc_error})",
+            ]
+        room = room or {}
+        instead = ", ".join(f"{key} {value!r}" for key, value in room.items() if value is not None)
+        advice = f" The room runs with {instead}." if instead else ""
         super().__init__(
-            f"the playground would not use model {model!r}: it refused {state} and the"
-            f" setConfig call ({rpc_error})"
+            f"the playground would not use {what}: {'; '.join(reasons)}. Nothing of the reply"
+            f" was passed on.{advice} Leave the setting out to run with the site's own."
         )
         self.model = model
+        self.settings = settings
         self.state_error = state_error
         self.rpc_error = rpc_error
+        self.room = room
 
 
 class PlaygroundStatusError(PlaygroundAPIError):

@@ -69,7 +69,9 @@ class Router:
         self._ladder: TransportLadder | None = None  # built at first use: it reads the cache
         self._transports: dict[Rung, Transport] = {}
         self.http = HttpDriver()
-        self.agents = AgentsDriver(self.cleanup, total_timeout=options.total_timeout)
+        self.agents = AgentsDriver(
+            self.cleanup, total_timeout=options.total_timeout, sessions=sessions
+        )
         self._warned_about_vcr = False
 
     def __repr__(self) -> str:

@@ -1,93 +1,77 @@
-"""Each room is configured both ways at once, the room state and ``setConfig``, pipelined.
+"""A room runs with the settings the call asked for, or the call says so; the way is learned once.
 
 Against the real Agents SDK server (tests/agents_server) and its variants, reached at
-``/variant/<agent>/agents/playground/<room>``: with ``setConfig`` (the default agent, as the live
-site), without it (as the last public code), with a ``setConfig`` that refuses, one that refuses
-client state, one that refuses both (at once, or ``setConfig`` after 2 s), and one that answers
-``setConfig`` only after 2 s.
+``/variant/<agent>/agents/playground/<room>``, each taking settings its own way:
+
+- ``playground``: takes the client's state, and ``setConfig`` with a system prompt;
+- ``playground-refusing-state``: refuses the state with an error; ``setConfig`` takes everything;
+- ``playground-reverting-state``: takes the state and quietly puts its own values back (a
+  broadcast, no error); ``setConfig`` takes everything;
+- ``playground-ignoring-system``: as the reverting one, and ``setConfig`` ignores a system
+  prompt (the live site as captured in 2026);
+- ``playground-refusing-both``: neither way takes anything.
+
+What each room ran with is the scripted model's own report (the echo: model, temperature, the
+system prompt in the room's state and among the messages). What the client sent is the room's own
+record of the frames it got (``<room>/client-frames``). Every client here has a session cache of
+its own, so each test starts with nothing learned.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
-from dataclasses import dataclass, field
+import urllib.request
+from dataclasses import dataclass
 
 import pytest
 from langchain_core.exceptions import ModelInvalidRequestError
 
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
-    AiohttpTransport,
     ModelSettingsRefusedError,
     PlaygroundClient,
+    SessionCache,
     TextDelta,
 )
-from tests.helpers import echo_fields
+from tests.helpers import echo_fields, run_cli
 
 QWQ = "@cf/qwen/qwq-32b"
-SLOW_SET_CONFIG_S = 2.0  # SLOW_SET_CONFIG_MS in tests/agents_server/src/index.ts
+DEFAULT_SYSTEM = "You are a helpful assistant."  # the Worker's own, in every room's state
+
+LEARNING = ["cf_agent_state", "rpc settingsProbe", "rpc setConfig", "cf_agent_use_chat_request"]
 
 
-@dataclass
-class Call:
-    """One send() or receive() of a socket: when it returned, and the frame."""
+@dataclass(frozen=True)
+class Server:
+    """A variant, and what a client that learned its way sends and gets."""
 
-    op: str
-    at: float
-    frame: dict = field(repr=False)
-
-
-class RecordingSocket:
-    def __init__(self, inner, calls: list[Call]) -> None:
-        self.inner = inner
-        self.calls = calls
-
-    async def send(self, frame: str) -> None:
-        await self.inner.send(frame)
-        self.calls.append(Call("send", time.monotonic(), json.loads(frame)))
-
-    async def receive(self) -> str:
-        frame = await self.inner.receive()
-        self.calls.append(Call("receive", time.monotonic(), json.loads(frame)))
-        return frame
-
-    def conversation_ended(self) -> None:
-        self.inner.conversation_ended()
-
-    async def close(self) -> None:
-        await self.inner.close()
+    agent: str
+    straight: list[str]  # the frames of a conversation that knows the way
+    system_state: str  # the echo's "system (state)" for a chat with -s "Be terse."
+    system_messages: str  # its "system (messages)"
 
 
-class RecordingTransport:
-    """aiohttp underneath; every WebSocket's sends and receives recorded, in order, per room."""
-
-    def __init__(self) -> None:
-        self.inner = AiohttpTransport(timeout=10)
-        self.rooms: list[list[Call]] = []
-
-    def stream(self, request):
-        return self.inner.stream(request)
-
-    async def open_websocket(self, request):
-        self.rooms.append([])
-        return RecordingSocket(await self.inner.open_websocket(request), self.rooms[-1])
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def sent(calls: list[Call]) -> list[str]:
-    return [c.frame.get("method") or c.frame["type"] for c in calls if c.op == "send"]
-
-
-def received(calls: list[Call], kind: str) -> list[dict]:
-    return [c.frame for c in calls if c.op == "receive" and c.frame.get("type") == kind]
-
-
-def config_replies(calls: list[Call]) -> list[dict]:
-    return [f for f in received(calls, "rpc") if f.get("id") == "config-1"]
+SERVERS = [
+    Server("playground", ["cf_agent_state", "cf_agent_use_chat_request"], "Be terse.", "(none)"),
+    Server(
+        "playground-refusing-state",
+        ["rpc setConfig", "cf_agent_use_chat_request"],
+        "Be terse.",
+        "(none)",
+    ),
+    Server(
+        "playground-reverting-state",
+        ["rpc setConfig", "cf_agent_use_chat_request"],
+        "Be terse.",
+        "(none)",
+    ),
+    Server(
+        "playground-ignoring-system",
+        ["rpc setConfig", "cf_agent_use_chat_request"],
+        DEFAULT_SYSTEM,
+        "Be terse.",
+    ),
+]
 
 
 @pytest.fixture
@@ -98,164 +82,210 @@ def variant(agents_server):
     return url
 
 
-async def test_every_frame_goes_out_before_the_first_answer_is_read(agents_server):
-    transport = RecordingTransport()
-    async with PlaygroundClient(agents_server.url, transport=transport) as client:
-        reply = await client.achat("hi", model="qwq-32b", temperature=0.5)
-    assert echo_fields(reply.text[reply.text.index("Echo from") :])["model"] == QWQ
-    [calls] = transport.rooms
-    sends = [i for i, c in enumerate(calls) if c.op == "send"]
-    assert sent(calls) == ["cf_agent_state", "setConfig", "cf_agent_use_chat_request"]
-    # Before the sends only what the server pushes on connect was read (up to its state, whose
-    # keys the client keeps); between them nothing at all: no frame waits for an answer.
-    assert [c.frame["type"] for c in calls[: sends[0]]] == ["cf_agent_identity", "cf_agent_state"]
-    assert sends == list(range(sends[0], sends[0] + 3))
-    # The setConfig reply came back among the other frames, and it was a success.
-    assert config_replies(calls) == [
-        {"done": True, "id": "config-1", "success": True, "type": "rpc"}
+@pytest.fixture
+def cache(tmp_path) -> SessionCache:
+    return SessionCache(tmp_path / "session.json")
+
+
+def client_frames(agents_server, agent: str, text: str) -> list[str]:
+    """The frames the room that was asked ``text`` got from its client, as the room recorded."""
+    room = agents_server.chat_request(text)["room"]
+    url = f"{agents_server.url}/variant/{agent}/agents/playground/{room}/client-frames"
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback)
+        frames = json.load(response)
+    return [f"{f['type']} {f['method']}" if "method" in f else f["type"] for f in frames]
+
+
+def echo_of(text: str) -> dict[str, str]:
+    return echo_fields(text[text.index("Echo from") :])
+
+
+def ran_with(echo: dict[str, str]) -> tuple[str, str, str, str]:
+    return (
+        echo["model"],
+        echo["temperature"],
+        echo["system (state)"],
+        echo["system (messages)"],
+    )
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=[s.agent for s in SERVERS])
+async def test_each_server_runs_the_room_as_asked_and_a_second_process_goes_straight(
+    server, agents_server, variant, cache
+):
+    history = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": f"first to {server.agent}"},
     ]
-
-
-async def test_a_slow_setconfig_reply_delays_nothing(variant):
-    transport = RecordingTransport()
     async with PlaygroundClient(
-        variant("playground-slow-set-config"), transport=transport, wire_format="agents"
+        variant(server.agent), session_cache=cache, wire_format="agents"
     ) as client:
-        started = time.monotonic()
-        first_text = None
-        text = ""
-        async for event in client.astream_chat("hi", model="qwq-32b", temperature=0.5):
-            if isinstance(event, TextDelta):
-                first_text = first_text or time.monotonic() - started
-                text += event.text
-        finished = time.monotonic() - started
-    assert first_text is not None
-    assert first_text < SLOW_SET_CONFIG_S / 2
-    assert finished < SLOW_SET_CONFIG_S / 2
-    fields = echo_fields(text[text.index("Echo from") :])
-    assert (fields["model"], fields["temperature"]) == (QWQ, "0.5")
-    [calls] = transport.rooms
-    assert sent(calls) == ["cf_agent_state", "setConfig", "cf_agent_use_chat_request"]
-    assert config_replies(calls) == []  # the whole reply was read before setConfig answered
-
-
-async def test_setconfig_chooses_the_model_when_the_state_is_refused(variant):
-    transport = RecordingTransport()
-    async with PlaygroundClient(
-        variant("playground-refusing-state"), transport=transport, wire_format="agents"
-    ) as client:
-        reply = await client.achat("hi", model="qwq-32b", temperature=0.5)
-        again = await client.achat("again", model="llama-3.1-8b")
-    # The state was refused, so setConfig is the only way the model and temperature got there.
-    fields = echo_fields(reply.text[reply.text.index("Echo from") :])
-    assert (fields["model"], fields["temperature"]) == (QWQ, "0.5")
-    first, second = transport.rooms  # no system prompt to move: no second room for the first
-    assert received(first, "cf_agent_state_error") == [
-        {"type": "cf_agent_state_error", "error": "State update rejected"}
-    ]
-    assert config_replies(first)[0]["success"] is True
-    # The next room is not sent the state the server refuses.
-    assert sent(second) == ["setConfig", "cf_agent_use_chat_request"]
-    assert received(second, "cf_agent_state_error") == []
-    assert echo_fields(again.text)["model"] == "@cf/meta/llama-3.1-8b-instruct-fp8"
-
-
-async def test_a_refused_state_moves_the_system_prompt_into_the_history(variant):
-    transport = RecordingTransport()
-    history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "u"}]
-    async with PlaygroundClient(
-        variant("playground-refusing-state"), transport=transport, wire_format="agents"
-    ) as client:
-        reply = await client.achat(history, model="qwq-32b")
-        again = await client.achat(history, model="qwq-32b")
-    for text in (reply.text, again.text):
-        fields = echo_fields(text[text.index("Echo from") :])
-        assert fields["model"] == QWQ
-        assert fields["system (messages)"] == "Be brief."
-        assert fields["system (state)"] == "You are a helpful assistant."  # the server's own
-    # The first conversation learned it in a room of its own (whose request it then cancelled,
-    # before any of its reply reached the caller); the second knew.
-    assert [sent(room) for room in transport.rooms] == [
-        [
-            "cf_agent_state",
-            "setConfig",
-            "cf_agent_use_chat_request",
-            "cf_agent_chat_request_cancel",
-        ],
-        ["setConfig", "cf_agent_use_chat_request"],
-        ["setConfig", "cf_agent_use_chat_request"],
-    ]
-
-
-async def test_a_server_without_setconfig_chats_as_before(variant, caplog):
-    transport = RecordingTransport()
-    caplog.set_level(logging.INFO, logger="langchain_cloudflare_playground")
-    async with PlaygroundClient(
-        variant("playground-without-set-config"), transport=transport, wire_format="agents"
-    ) as client:
-        reply = await client.achat(
-            [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "u"}],
-            model="qwq-32b",
-            temperature=0.5,
-        )
-    fields = echo_fields(reply.text[reply.text.index("Echo from") :])
-    assert (fields["model"], fields["temperature"], fields["system (state)"]) == (
+        reply = await client.achat(history, model="qwq-32b", temperature=0.5)
+    assert ran_with(echo_of(reply.text)) == (
         QWQ,
         "0.5",
-        "Be brief.",
+        server.system_state,
+        server.system_messages,
     )
-    [calls] = transport.rooms
-    assert config_replies(calls) == [
-        {
-            "error": "Method setConfig does not exist",
-            "id": "config-1",
-            "success": False,
-            "type": "rpc",
-        }
-    ]
-    assert "setConfig" not in caplog.text
+    # The first conversation learned: every way at once, then the chat request.
+    assert client_frames(agents_server, server.agent, f"first to {server.agent}") == LEARNING
+
+    # Another process, the same session cache: straight to the way learned, nothing waited for.
+    prompt = f"second to {server.agent}"
+    result = run_cli(
+        "chat",
+        prompt,
+        "--base-url",
+        variant(server.agent),
+        "--wire-format",
+        "agents",
+        "-m",
+        "qwq-32b",
+        "--temperature",
+        "0.5",
+        "-s",
+        "Be terse.",
+        env={"CF_PLAYGROUND_CACHE_DIR": str(cache.path.parent)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert ran_with(echo_of(result.stdout)) == (
+        QWQ,
+        "0.5",
+        server.system_state,
+        server.system_messages,
+    )
+    assert client_frames(agents_server, server.agent, prompt) == server.straight
 
 
-async def test_a_refused_setconfig_alone_is_logged_and_not_fatal(variant, caplog):
-    caplog.set_level(logging.DEBUG, logger="langchain_cloudflare_playground")
+async def test_the_quietly_reverting_server_never_replies_under_its_own_system_prompt(
+    agents_server, variant, cache
+):
+    # The chat the issue saw exit 0 under the server's default: now it carries the prompt, in
+    # the history, once, or fails naming it.
+    result = run_cli(
+        "chat",
+        "terse please",
+        "--base-url",
+        variant("playground-ignoring-system"),
+        "--wire-format",
+        "agents",
+        "-s",
+        "Be terse.",
+        env={"CF_PLAYGROUND_CACHE_DIR": str(cache.path.parent)},
+    )
+    assert result.returncode == 0, result.stderr
+    echo = echo_of(result.stdout)
+    assert echo["system (messages)"] == "Be terse."
+    assert echo["system (state)"] == DEFAULT_SYSTEM  # the site's own, which it keeps
+
+
+async def test_a_server_taking_no_settings_is_an_error_naming_them_before_any_chat(
+    agents_server, variant, cache
+):
+    received = []
     async with PlaygroundClient(
-        variant("playground-refusing-set-config"), wire_format="agents"
+        variant("playground-refusing-both"), session_cache=cache, wire_format="agents"
     ) as client:
-        reply = await client.achat("hi", model="qwq-32b", temperature=0.5)
-        await client.achat("again", model="qwq-32b")
-    fields = echo_fields(reply.text[reply.text.index("Echo from") :])
-    assert (fields["model"], fields["temperature"]) == (QWQ, "0.5")  # through the state
-    records = [r for r in caplog.records if "refused setConfig" in r.getMessage()]
-    # A warning the first time, then quietly: the server will keep refusing.
-    assert [r.levelno for r in records] == [logging.WARNING, logging.DEBUG]
-    assert QWQ in records[0].getMessage()
-    assert "switched off here" in records[0].getMessage()
-
-
-@pytest.mark.parametrize("agent", ["playground-refusing-both", "playground-refusing-both-slowly"])
-async def test_a_server_refusing_both_ways_is_an_error_naming_the_model(variant, agent):
-    # "slowly": setConfig fails 2 s after the reply from the server's default model has come;
-    # that reply is held back until then, and never reaches the caller.
-    transport = RecordingTransport()
-    async with PlaygroundClient(
-        variant(agent), transport=transport, wire_format="agents"
-    ) as client:
-        received_text = []
         with pytest.raises(ModelSettingsRefusedError) as info:
-            async for event in client.astream_chat("hi", model="qwq-32b"):
-                received_text.append(event)
-    assert received_text == []  # nothing from the server's default model reached the caller
-    assert info.value.model == QWQ
-    message = str(info.value)
-    assert f"model '{QWQ}'" in message
+            async for event in client.astream_chat(
+                [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "x"}],
+                model="qwq-32b",
+                temperature=0.5,
+            ):
+                received.append(event)
+    assert received == []
+    error = info.value
+    assert error.settings == ("model", "temperature")
+    assert error.room["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    message = str(error)
+    assert f"would not use model '{QWQ}' and temperature 0.5" in message
     assert "State update rejected" in message
     assert "switched off here" in message
-    assert len(transport.rooms) == 1  # not retried: another try would be refused the same way
+    # Nothing reached the model: the chat request was never sent.
+    assert cache.load_settings_way(variant("playground-refusing-both")) is None
 
 
-def test_a_langchain_user_gets_an_error_of_langchain_and_of_the_client(variant):
+def test_the_command_line_exits_1_naming_the_setting(variant, cache):
+    result = run_cli(
+        "chat",
+        "x",
+        "--base-url",
+        variant("playground-refusing-both"),
+        "--wire-format",
+        "agents",
+        "-m",
+        "qwq-32b",
+        env={"CF_PLAYGROUND_CACHE_DIR": str(cache.path.parent)},
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert f"would not use model '{QWQ}'" in result.stderr
+
+
+async def test_a_server_taking_no_settings_still_gets_the_system_prompt_in_the_history(
+    variant, cache
+):
+    # The model asked for is the one the room runs anyway: only the system prompt needs a way.
+    async with PlaygroundClient(
+        variant("playground-refusing-both"), session_cache=cache, wire_format="agents"
+    ) as client:
+        reply = await client.achat(
+            [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "x"}]
+        )
+    echo = echo_of(reply.text)
+    assert (echo["system (state)"], echo["system (messages)"]) == (DEFAULT_SYSTEM, "Be terse.")
+
+
+async def test_a_way_that_stops_working_is_learned_again(agents_server, variant, cache):
+    # A way remembered from another site's behaviour (the state frame), which this server
+    # quietly reverts: the reply that started under the wrong settings is dropped, unseen, and
+    # the conversation runs again the way that works, which is remembered instead.
+    url = variant("playground-ignoring-system")
+    cache.save_settings_way(url, _state_way())
+    events = []
+    async with PlaygroundClient(url, session_cache=cache, wire_format="agents") as client:
+        async for event in client.astream_chat("relearn", model="qwq-32b", temperature=0.5):
+            events.append(event)
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text.count("Echo from") == 1  # the dropped reply's text never reached the caller
+    assert ran_with(echo_of(text))[:2] == (QWQ, "0.5")
+    learned = cache.load_settings_way(url)
+    assert learned is not None
+    assert learned.model == ("setConfig",)
+
+
+def _state_way():
+    from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
+        SettingsWay,
+    )
+
+    return SettingsWay(("state",), "state")
+
+
+async def test_a_slow_setconfig_reply_delays_nothing_once_the_way_is_known(
+    agents_server, variant, cache
+):
+    # The server applies setConfig at once and answers it 2 s later. Learning waits for that
+    # answer once; then the state frame is known to take, and no setConfig is sent to wait for.
+    url = variant("playground-slow-set-config")
+    async with PlaygroundClient(url, session_cache=cache, wire_format="agents") as client:
+        await client.achat("learn slowly", model="qwq-32b", temperature=0.5)
+        reply = await client.achat("then quickly", model="qwq-32b", temperature=0.5)
+    assert ran_with(echo_of(reply.text))[:2] == (QWQ, "0.5")
+    agent = "playground-slow-set-config"
+    assert client_frames(agents_server, agent, "learn slowly") == [*LEARNING[:3], LEARNING[3]]
+    assert client_frames(agents_server, agent, "then quickly") == [
+        "cf_agent_state",
+        "cf_agent_use_chat_request",
+    ]
+
+
+def test_a_langchain_user_gets_an_error_of_langchain_and_of_the_client(variant, cache):
     llm = ChatCloudflarePlayground(
-        base_url=variant("playground-refusing-both"), wire_format="agents", model="qwq-32b"
+        base_url=variant("playground-refusing-both"),
+        wire_format="agents",
+        model="qwq-32b",
+        session_cache=cache,
     )
     with pytest.raises(ModelInvalidRequestError, match="would not use model") as info:
         llm.invoke("hi")

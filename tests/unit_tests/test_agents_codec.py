@@ -19,13 +19,17 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     SET_CONFIG_ID,
     AgentChatDecoder,
     RoomConfiguration,
+    RoomSettings,
     RpcReply,
+    SettingsWay,
     agent_url,
     cancel_frame,
     chat_frame,
+    config_args,
     decode_rpc_reply,
     new_room,
     parse_rpc_reply,
+    room_state,
     rpc_frame,
     set_config_frame,
     state_frame,
@@ -138,85 +142,201 @@ CONFIG_REFUSED = (
     '{"error":"setConfig refused model @cf/qwen/qwq-32b: switched off here","id":"config-1",'
     '"success":false,"type":"rpc"}'
 )
+PROBE_ANSWERED = (
+    '{"error":"Method settingsProbe does not exist","id":"settings-probe-1","success":false,'
+    '"type":"rpc"}'
+)
+ON_CONNECT = {
+    "model": MODEL,
+    "temperature": 1,
+    "stream": True,
+    "system": "You are a helpful assistant.",
+    "authMethod": "provider-key",
+}
+ASKED = RoomSettings("@cf/qwen/qwq-32b", 0.5, "Be brief.")
 
 
-def decode(frames: list[str], *, state_sent: bool = True) -> tuple[AgentChatDecoder, list]:
-    decoder = AgentChatDecoder(MODEL, RoomConfiguration(MODEL, state_sent=state_sent))
+def broadcast(**settings: object) -> str:
+    """A state broadcast: the room's state on connect with ``settings`` on top."""
+    return json.dumps({"type": "cf_agent_state", "state": {**ON_CONNECT, **settings}})
+
+
+ASKED_BROADCAST = broadcast(model=ASKED.model, temperature=ASKED.temperature, system=ASKED.system)
+
+
+def configured(*, state_sent: bool = True, config_sent: bool = True) -> RoomConfiguration:
+    sent = room_state(ON_CONNECT, ASKED) if state_sent else None
+    configuration = RoomConfiguration(ASKED, ON_CONNECT, state_sent=sent)
+    if config_sent:
+        configuration.config_sent(SET_CONFIG_ID, config_args(ASKED))
+    return configuration
+
+
+def decode(
+    frames: list[str], configuration: RoomConfiguration | None = None
+) -> tuple[AgentChatDecoder, list]:
+    decoder = AgentChatDecoder(ASKED.model, configuration or configured())
     return decoder, [event for frame in frames for event in decoder.feed(frame)]
 
 
 REPLY_TEXT = [chunk(type="text-delta", id="t0", delta="Hi"), response("", done=True)]
+REPLY_EVENTS = [TextDelta("Hi"), Finish(None, None, ASKED.model)]
 
 
 @pytest.mark.parametrize(
     "config_reply", [CONFIG_OK, CONFIG_MISSING, CONFIG_NOT_CALLABLE, CONFIG_REFUSED, None]
 )
 @pytest.mark.parametrize("config_first", [True, False])
-def test_an_accepted_state_is_enough_whatever_setconfig_says(config_reply, config_first):
+def test_a_state_taken_in_silence_is_enough_whatever_setconfig_says(config_reply, config_first):
+    # The SDK does not echo a state it took to its sender: silence is how it says yes.
     replies = [config_reply] if config_reply else []
     frames = [*replies, *REPLY_TEXT] if config_first else [*REPLY_TEXT, *replies]
     decoder, events = decode(frames)
-    assert events == [TextDelta("Hi"), Finish(None, None, MODEL)]
-    configuration = decoder.configuration
-    assert not configuration.state_refused
-    assert not configuration.model_unconfirmed
-    assert configuration.rpc_error == (
-        "setConfig refused model @cf/qwen/qwq-32b: switched off here"
-        if config_reply == CONFIG_REFUSED
-        else None
+    assert events == REPLY_EVENTS
+    assert decoder.configuration.missing == ()
+    assert not decoder.configuration.unconfirmed  # nothing was held back for setConfig
+
+
+@pytest.mark.parametrize("config_reply", [CONFIG_MISSING, CONFIG_NOT_CALLABLE, CONFIG_REFUSED])
+def test_a_refused_state_and_a_failed_setconfig_name_every_setting(config_reply):
+    with pytest.raises(ModelSettingsRefusedError) as info:
+        decode([STATE_REFUSED, config_reply, *REPLY_TEXT])
+    error = info.value
+    assert error.settings == ("model", "temperature", "system")
+    assert error.model == ASKED.model
+    assert error.state_error == "State update rejected"
+    assert error.room == {"model": MODEL, "temperature": 1}  # what it runs with instead
+    message = str(error)
+    assert message.startswith(
+        "the playground would not use model '@cf/qwen/qwq-32b' and temperature 0.5 and the"
+        " system prompt: it refused the room state (State update rejected); "
     )
+    assert json.loads(config_reply)["error"] in message or "it has no setConfig" in message
+    assert "Nothing of the reply was passed on" in message
 
 
-def test_a_refused_state_leaves_the_model_unconfirmed_until_setconfig_answers():
+def test_a_state_put_back_by_the_server_is_seen():
+    # Taken without an error, then the server's own values broadcast over it.
+    put_back = broadcast()
+    with pytest.raises(ModelSettingsRefusedError, match="took the room state and put its own"):
+        decode([put_back, *REPLY_TEXT], configured(config_sent=False))
+
+
+def test_what_setconfig_broadcasts_is_the_rooms_state():
+    _, events = decode([STATE_REFUSED, ASKED_BROADCAST, CONFIG_OK, *REPLY_TEXT])
+    assert events == REPLY_EVENTS
+    only_model = broadcast(model=ASKED.model, temperature=ASKED.temperature)
+    with pytest.raises(ModelSettingsRefusedError) as info:
+        decode([STATE_REFUSED, only_model, CONFIG_OK, *REPLY_TEXT])
+    assert info.value.settings == ("system",)
+    assert "setConfig left them as they were" in str(info.value)
+
+
+def test_a_setconfig_answer_holding_the_settings_counts():
+    result = {"model": ASKED.model, "temperature": ASKED.temperature, "system": ASKED.system}
+    answer = json.dumps({"type": "rpc", "id": "config-1", "success": True, "result": result})
+    _, events = decode([STATE_REFUSED, answer, *REPLY_TEXT])
+    assert events == REPLY_EVENTS
+
+
+def test_a_silent_successful_setconfig_is_taken_at_its_word():
+    # Nothing broadcast after the call: a server keeping the settings outside the state.
+    configuration = RoomConfiguration(ASKED, ON_CONNECT)
+    configuration.config_sent(SET_CONFIG_ID, config_args(ASKED, with_system=True))
+    _, events = decode([CONFIG_OK, *REPLY_TEXT], configuration)
+    assert events == REPLY_EVENTS
+    # Without the system prompt in the call, the room keeps its own.
+    configuration = RoomConfiguration(ASKED, ON_CONNECT)
+    configuration.config_sent(SET_CONFIG_ID, config_args(ASKED))
+    with pytest.raises(ModelSettingsRefusedError) as info:
+        decode([CONFIG_OK, *REPLY_TEXT], configuration)
+    assert info.value.settings == ("system",)
+
+
+def test_a_reply_started_before_setconfig_answered_waits_for_it():
     decoder, events = decode([STATE_REFUSED, *REPLY_TEXT])
-    assert decoder.configuration.state_refused
-    assert decoder.configuration.state_error == "State update rejected"
-    assert decoder.configuration.model_unconfirmed  # the reply may be the default model's
-    assert events == [TextDelta("Hi"), Finish(None, None, MODEL)]
-    assert decoder.feed(CONFIG_OK) == []
-    assert not decoder.configuration.model_unconfirmed
+    assert decoder.configuration.unconfirmed  # the caller holds these events back
+    assert events == REPLY_EVENTS
+    assert decoder.feed(ASKED_BROADCAST) == []  # too late: the reply ran without it
+    assert decoder.configuration.unconfirmed
+    with pytest.raises(ModelSettingsRefusedError, match="switched off here"):
+        decoder.feed(CONFIG_REFUSED)
 
 
-@pytest.mark.parametrize(
-    ("config_reply", "reason"),
-    [
-        (CONFIG_REFUSED, "switched off here"),
-        (CONFIG_MISSING, "Method setConfig does not exist"),
-        (CONFIG_NOT_CALLABLE, "Method setConfig is not callable"),
-    ],
-)
-@pytest.mark.parametrize("state_first", [True, False])
-def test_both_ways_refused_is_an_error_naming_the_model(config_reply, reason, state_first):
-    frames = [STATE_REFUSED, config_reply] if state_first else [config_reply, STATE_REFUSED]
-    with pytest.raises(ModelSettingsRefusedError, match=reason) as info:
-        decode(frames)
-    assert MODEL in str(info.value)
-    assert "State update rejected" in str(info.value)
-    assert info.value.model == MODEL
-    assert info.value.state_error == "State update rejected"
-
-
-def test_without_the_state_setconfig_alone_decides():
-    decoder, _ = decode([], state_sent=False)
-    assert decoder.configuration.model_unconfirmed
+def test_a_late_silent_setconfig_success_confirms_the_reply():
+    configuration = RoomConfiguration(ASKED, ON_CONNECT)
+    configuration.config_sent(SET_CONFIG_ID, config_args(ASKED, with_system=True))
+    decoder, _ = decode(REPLY_TEXT, configuration)
+    assert configuration.unconfirmed
     decoder.feed(CONFIG_OK)
-    assert not decoder.configuration.model_unconfirmed
-    with pytest.raises(ModelSettingsRefusedError, match=r"room state \(in an earlier room\)"):
-        decode([CONFIG_REFUSED], state_sent=False)
+    assert not configuration.unconfirmed
+
+
+def test_the_probe_answer_marks_what_the_state_frame_did():
+    configuration = configured()
+    for frame in (broadcast(), PROBE_ANSWERED, ASKED_BROADCAST, CONFIG_OK):
+        configuration.observe(json.loads(frame))
+    assert configuration.after_state is not None
+    assert ASKED.missing_in(configuration.after_state) == ("model", "temperature", "system")
+    assert configuration.missing == ()
 
 
 def test_replies_to_other_calls_and_repeated_frames_do_not_count():
-    decoder, _ = decode(
+    decoder, events = decode(
         [
-            '{"type":"rpc","id":"rpc-getModels","success":false,"error":"nope"}',
-            '{"type":"rpc","id":"config-1","success":true,"done":false,"result":1}',
-            CONFIG_REFUSED,  # a second answer to the same id: the first one stands
-            '{"type":"cf_agent_state_error"}',
+            STATE_REFUSED,
+            '{"type":"rpc","id":"rpc-getModels","success":true,"result":[]}',
+            CONFIG_REFUSED,
+            CONFIG_OK,  # a second answer to the same id: the first one stands
+            '{"type":"cf_agent_state_error","error":"again"}',
         ]
     )
-    assert decoder.configuration.rpc == RpcReply(SET_CONFIG_ID, success=True, result=1)
-    assert decoder.configuration.state_error == "no reason given"
-    assert not decoder.configuration.model_unconfirmed
+    configuration = decoder.configuration
+    assert configuration.config_reply() == RpcReply(
+        SET_CONFIG_ID,
+        success=False,
+        error="setConfig refused model @cf/qwen/qwq-32b: switched off here",
+    )
+    assert configuration.state_error == "State update rejected"
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    ("state", "missing"),
+    [
+        ({"model": ASKED.model, "temperature": 0.5, "system": "Be brief."}, ()),
+        ({"model": ASKED.model, "temperature": 0.5000000001, "system": "Be brief."}, ()),
+        ({"model": ASKED.model, "temperature": "0.5", "system": "Be brief."}, ("temperature",)),
+        ({"model": ASKED.model, "temperature": True, "system": "Be brief."}, ("temperature",)),
+        ({"model": ASKED.model.upper(), "temperature": 0.5}, ("model", "system")),
+        ({}, ("model", "temperature", "system")),
+    ],
+)
+def test_which_settings_a_state_lacks(state, missing):
+    assert ASKED.missing_in(state) == missing
+
+
+def test_settings_left_to_the_room_are_never_missing():
+    assert RoomSettings(MODEL).missing_in(ON_CONNECT) == ()
+
+
+def test_a_settings_way_survives_the_session_cache_and_bad_entries_do_not():
+    way = SettingsWay(("setConfig",), "history", confirm_first=True)
+    assert SettingsWay.from_json(json.loads(json.dumps(way.to_json()))) == way
+    assert way.sends_config
+    assert not way.sends_state
+    assert way.serves(ASKED)
+    assert not SettingsWay(("state",)).serves(ASKED)  # no way known yet for a system prompt
+    assert SettingsWay(("state",)).serves(RoomSettings(MODEL))
+    for bad in (
+        None,
+        [],
+        {"model": []},
+        {"model": ["telepathy"]},
+        {"model": ["state"], "system": "carrier pigeon"},
+        {"model": ["state"], "confirm_first": "yes"},
+    ):
+        assert SettingsWay.from_json(bad) is None
 
 
 def test_broken_json_frame():
@@ -243,7 +363,7 @@ def test_state_keeps_the_servers_other_keys():
         "system": "S",
         "authMethod": "provider-key",
     }
-    frame = json.loads(state_frame(server_state, request()))
+    frame = json.loads(state_frame(room_state(server_state, RoomSettings.of(request()))))
     assert frame == {
         "type": "cf_agent_state",
         "state": {
@@ -254,9 +374,11 @@ def test_state_keeps_the_servers_other_keys():
             "authMethod": "provider-key",
         },
     }
-    unchanged = json.loads(state_frame(server_state, request(system=None, temperature=None)))
-    assert unchanged["state"]["system"] == "S"
-    assert unchanged["state"]["temperature"] == 1
+    unchanged = room_state(server_state, RoomSettings.of(request(system=None, temperature=None)))
+    assert unchanged["system"] == "S"
+    assert unchanged["temperature"] == 1
+    without_system = room_state(server_state, RoomSettings.of(request()), with_system=False)
+    assert without_system["system"] == "S"
 
 
 def test_chat_frame_carries_the_whole_history_as_ui_messages():
@@ -293,14 +415,18 @@ def test_cancel_and_rpc_frames():
 
 
 def test_set_config_frame_has_the_captured_shape():
-    assert json.loads(set_config_frame(request())) == {
+    settings = RoomSettings.of(request())
+    assert json.loads(set_config_frame(settings)) == {
         "type": "rpc",
         "id": SET_CONFIG_ID,
         "method": "setConfig",
         "args": [{"model": "@cf/qwen/qwq-32b", "temperature": 0.2, "stream": True}],
     }
-    no_temperature = json.loads(set_config_frame(request(temperature=None)))
+    no_temperature = json.loads(set_config_frame(RoomSettings.of(request(temperature=None))))
     assert no_temperature["args"] == [{"model": "@cf/qwen/qwq-32b", "stream": True}]
+    with_system = json.loads(set_config_frame(settings, with_system=True, rpc_id="config-2"))
+    assert with_system["id"] == "config-2"
+    assert with_system["args"][0]["system"] == "Be brief."
 
 
 def test_parse_rpc_reply():

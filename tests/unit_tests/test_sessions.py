@@ -19,6 +19,7 @@ from langchain_cloudflare_playground.client.sessions import (
     default_cache_path,
     default_site_session,
 )
+from langchain_cloudflare_playground.client.wire_formats.agents_frames import SettingsWay
 
 BASE = "https://playground.example"
 SECRET = "cf-clearance-SECRET-VALUE"
@@ -212,6 +213,11 @@ def _stale_file(path, now: float) -> None:
                     "http://127.0.0.1:40004": {"rung": "browser", "until": now + 3600},
                     "http://unreadable": {"rung": "teleport", "until": 0},
                 },
+                "settings_ways": {
+                    "http://127.0.0.1:40005": {"model": ["state"], "until": now - 1},
+                    "http://127.0.0.1:40006": {"model": ["setConfig"], "until": now + 3600},
+                    "http://unreadable": {"model": ["telepathy"], "until": 0},
+                },
             }
         )
     )
@@ -223,7 +229,10 @@ _LIVE = {
     ("sessions", "http://session-cookie"),
     ("transports", "http://127.0.0.1:40004"),
     ("transports", "http://unreadable"),  # not known to have expired
+    ("settings_ways", "http://127.0.0.1:40006"),
+    ("settings_ways", "http://unreadable"),
 }
+_PARTS = ("sessions", "transports", "settings_ways")
 
 
 @pytest.mark.parametrize(
@@ -232,18 +241,26 @@ _LIVE = {
         (lambda cache: cache.save(BASE, browser_args()), {("sessions", BASE)}),
         (lambda cache: cache.save_transport(BASE, "direct"), {("transports", BASE)}),
         (
+            lambda cache: cache.save_settings_way(BASE, SettingsWay(("setConfig",), "history")),
+            {("settings_ways", BASE)},
+        ),
+        (
+            lambda cache: cache.forget_settings_way("http://127.0.0.1:40006"),
+            {("settings_ways", "http://127.0.0.1:40006")},
+        ),
+        (
             lambda cache: cache.clear("http://session-cookie"),
             {("sessions", "http://session-cookie")},
         ),
     ],
-    ids=["save", "save_transport", "clear"],
+    ids=["save", "save_transport", "save_settings_way", "forget_settings_way", "clear"],
 )
 def test_every_write_prunes_what_has_expired(tmp_path, write, change):
     path = tmp_path / "s.json"
     _stale_file(path, time.time())
     assert write(SessionCache(path))
     written = json.loads(path.read_text())
-    assert {(part, url) for part in ("sessions", "transports") for url in written[part]} == (
+    assert {(part, url) for part in _PARTS for url in written[part]} == (
         _LIVE ^ change  # added by a save, removed by the clear
     )
     assert written["sessions"]["http://127.0.0.1:40002"]["cookies"] == {"cf_clearance": SECRET}
@@ -270,6 +287,10 @@ def test_reading_prunes_nothing(tmp_path):
     cache = SessionCache(path)
     assert cache.load("http://127.0.0.1:40001") is None
     assert cache.load_transport("http://127.0.0.1:40003") is None
+    assert cache.load_settings_way("http://127.0.0.1:40005") is None
+    assert cache.load_settings_way("http://unreadable") is None
+    assert cache.load_settings_way("http://127.0.0.1:40006") == SettingsWay(("setConfig",))
+    assert set(cache.settings_ways()) == {"http://127.0.0.1:40005", "http://127.0.0.1:40006"}
     assert "http://127.0.0.1:40001" in cache.entries()  # the doctor shows what expired
     assert path.read_bytes() == before
 

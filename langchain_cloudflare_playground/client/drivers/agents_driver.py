@@ -3,18 +3,18 @@
 One fresh room per conversation. The driver configures the room, sends the whole history, and
 feeds the frames to the pure decoder in ``wire_formats.agents_frames``.
 
-Configuring a room: third-party captures of the live site disagree on how it takes the model
-(client state in some, a ``setConfig`` call the public server code never had in later ones), so
-every room gets both, pipelined: the state frame, the ``setConfig`` call and the chat request go
-out one after the other with no wait between, and the call's reply is read whenever it arrives
-among the chat frames. It costs no round trip: the server handles the frames in order, so the
-model is chosen before the chat request is read. The reply is only waited for when it matters,
-once the state was refused (a ``cf_agent_state_error``, which the server sends before any chat
-frame): then the reply to the chat request is held back until ``setConfig`` says whether the
-model was taken. ``setConfig`` failing alone (the state carried the settings) is logged; a
-server without ``setConfig`` ("Method setConfig does not exist") is fine; both failing is a
-:class:`~langchain_cloudflare_playground.client.errors.ModelSettingsRefusedError` naming the
-model (see ``RoomConfiguration``).
+Settings are verified, never assumed. Sites take a room's model, temperature and system prompt
+in different ways (the state frame; a ``setConfig`` call, with or without the system prompt; the
+system prompt only as a ``system`` message in the history), and a site may take a state frame
+without an error and then put its own values back. So the first conversation with a site learns
+its way: it gives the room its settings every way at once, waits one round trip for what the room
+says its state is, and remembers the way that took (:class:`SettingsWay`, kept in the session
+cache for a day, as the transport rung is). Later conversations go straight to it, pipelined
+with the chat request. Every conversation checks the room's state at the reply's first frame
+(:class:`RoomConfiguration`): a setting that did not take drops the reply before any of it
+reaches the caller, and the site's way is learned again; when no way gives the model or the
+temperature, the call fails with
+:class:`~langchain_cloudflare_playground.client.errors.ModelSettingsRefusedError` naming it.
 
 A dropped connection loses nothing. When the WebSocket breaks after the chat request went out
 (a reset, an abrupt close, idle silence), the driver connects again to the same room over the same
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from langchain_cloudflare_playground.client.errors import (
     CertificateError,
+    ModelSettingsRefusedError,
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
@@ -49,11 +50,16 @@ from langchain_cloudflare_playground.client.models import parse_model_list
 from langchain_cloudflare_playground.client.transports.base import WebSocketRequest
 from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     CHAT_REQUEST_ID,
+    SET_CONFIG_AGAIN_ID,
+    SET_CONFIG_ID,
     AgentChatDecoder,
     RoomConfiguration,
+    RoomSettings,
+    SettingsWay,
     agent_url,
     cancel_frame,
     chat_frame,
+    config_args,
     decode_rpc_reply,
     holds_message,
     is_initial_state,
@@ -63,14 +69,16 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     resume_ack_frame,
     resume_probe_frame,
     resume_request_frame,
+    room_state,
     rpc_frame,
-    set_config_frame,
+    settings_probe_frame,
     state_frame,
     stored_finish_reason,
     stored_messages_path,
     stored_reply,
 )
 from langchain_cloudflare_playground.client.wire_formats.base import parse_json_frame
+from langchain_cloudflare_playground.testing.cassette_slot import active_cassette
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable
@@ -79,8 +87,13 @@ if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.drivers.base import Route
     from langchain_cloudflare_playground.client.events import ChatEvent
     from langchain_cloudflare_playground.client.models import ModelInfo
+    from langchain_cloudflare_playground.client.sessions import SessionStore
     from langchain_cloudflare_playground.client.transports.base import WebSocket
     from langchain_cloudflare_playground.client.wire_formats import ChatRequest
+    from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
+        Carrier,
+        SystemCarrier,
+    )
 
 __all__ = ["AgentsDriver"]
 
@@ -98,14 +111,22 @@ _STORED_LIMIT = 32 * 1024 * 1024
 class AgentsDriver:
     """Speaks the Agents-SDK chat protocol."""
 
-    def __init__(self, cleanup: Cleanup, *, total_timeout: float | None = None) -> None:
-        """Close conversations through ``cleanup``; resume replies only within ``total_timeout``."""
+    def __init__(
+        self,
+        cleanup: Cleanup,
+        *,
+        total_timeout: float | None = None,
+        sessions: SessionStore | None = None,
+    ) -> None:
+        """Close conversations through ``cleanup``; resume replies only within ``total_timeout``.
+
+        ``sessions`` keeps the site's way of taking settings from one process to the next.
+        """
         self._cleanup = cleanup
         self._total_timeout = total_timeout
-        # Once a server refused client state, rooms get setConfig only, and the system prompt
-        # travels in the history: the state would only be refused again.
-        self._state_refused = False
-        self._setconfig_refusals = 0
+        self._sessions = sessions
+        self._way: SettingsWay | None = None
+        self._way_loaded = False
 
     async def stream(
         self, route: Route, request: ChatRequest
@@ -114,48 +135,142 @@ class AgentsDriver:
 
         Raises:
             NotFoundError: the server has no Agents route (checked before anything is yielded).
-            ModelSettingsRefusedError: the server refused both the room state and ``setConfig``.
+            ModelSettingsRefusedError: the room would not take the model or the temperature
+                (checked before anything is yielded).
         """
-        by_state = not self._state_refused
-        resume = _Resume(
-            route,
-            _conversation_key(request),
-            new_room(),
-            last_sent_id(request.conversation, system_in_messages=not by_state),
-        )
-        socket = resume.socket = await _open(route, resume.key, resume.room)
-        configuration = RoomConfiguration(request.model, state_sent=by_state)
-        decoder = AgentChatDecoder(request.model, configuration)
-        system_lost = False
+        settings = RoomSettings.of(request)
+        way = self._known_way(settings)
+        went_wrong: ModelSettingsRefusedError | None = None
         try:
-            server_state = await _initial_state(socket)
-            if by_state:
-                await socket.send(state_frame(server_state, request))
-            await socket.send(set_config_frame(request))
-            await socket.send(chat_frame(request.conversation, system_in_messages=not by_state))
+            async with contextlib.aclosing(self._converse(route, request, way)) as replies:
+                async for batch in replies:
+                    yield batch
+        except ModelSettingsRefusedError as exc:
+            if way is None:
+                raise
+            went_wrong = exc  # raised at the reply's first frame: nothing reached the caller
+        if went_wrong is not None and way is not None:
+            logger.info(
+                "%s did not take the settings the way it did before (%s); learning its way again",
+                route.base_url,
+                went_wrong,
+            )
+            self._forget_way()
+            async with contextlib.aclosing(
+                self._converse(route, request, None, failed_way=way)
+            ) as replies:
+                async for batch in replies:
+                    yield batch
+
+    async def _converse(
+        self,
+        route: Route,
+        request: ChatRequest,
+        way: SettingsWay | None,
+        *,
+        failed_way: SettingsWay | None = None,
+    ) -> AsyncGenerator[list[ChatEvent], None]:
+        """One conversation in a fresh room: its settings given ``way`` (``None``: learn it)."""
+        settings = RoomSettings.of(request)
+        key, room = _conversation_key(request), new_room()
+        socket = await _open(route, key, room)
+        try:
+            initial = await _initial_state(socket)
+            if way is None:
+                configuration, way = await self._learn(route, socket, settings, initial, failed_way)
+            else:
+                configuration = await _configure(socket, settings, initial, way)
+            system_in_messages = way.system == "history" and settings.system is not None
+            configuration.system_in_history = system_in_messages
+            chat = chat_frame(request.conversation, system_in_messages=system_in_messages)
+            await socket.send(chat)
+        except BaseException:
+            self._end(socket, cancel=False)
+            raise
+        asked_id = last_sent_id(request.conversation, system_in_messages=system_in_messages)
+        resume = _Resume(route, key, room, asked_id)
+        resume.socket = socket
+        decoder = AgentChatDecoder(request.model, configuration)
+        try:
             held: list[ChatEvent] = []
-            while resume.socket and (not decoder.done or configuration.model_unconfirmed):
+            while resume.socket and (not decoder.done or configuration.unconfirmed):
                 events = await self._next_events(resume, decoder, resumable=not held)
-                if configuration.model_unconfirmed:
+                if configuration.unconfirmed:  # setConfig is yet to say whether it took
                     held.extend(events)
                     continue
-                if by_state and configuration.state_refused:
-                    self._state_refused = True
-                    if request.conversation.system is not None:
-                        system_lost = True  # it was in the refused state only
-                        break
                 batch = _batch(held, events, resume.reconnects)
                 if batch:  # a frame's events travel on together
                     yield batch
-            if configuration.rpc_error is not None:
-                self._setconfig_refused(route, request.model, configuration.rpc_error)
         finally:
             self._leave(resume, decoder)
-        if system_lost:  # nothing reached the caller yet: again, with the prompt in the history
-            logger.info("%s refuses client state; configuring rooms with setConfig", route.base_url)
-            async with contextlib.aclosing(self.stream(route, request)) as retried:
-                async for batch in retried:
-                    yield batch
+
+    async def _learn(
+        self,
+        route: Route,
+        socket: WebSocket,
+        settings: RoomSettings,
+        initial: dict[str, Any],
+        failed_way: SettingsWay | None,
+    ) -> tuple[RoomConfiguration, SettingsWay]:
+        """Give the room its settings every way at once, see which took, and remember that.
+
+        One round trip, on a site's first conversation: the state frame, a probe whose answer
+        marks where the state frame's effects end, and ``setConfig`` with the system prompt;
+        then ``setConfig``'s answer is waited for. A ``setConfig`` refused while the model is
+        still missing is called once more without the system prompt, which it may not know.
+
+        Raises:
+            ModelSettingsRefusedError: no way gave the model or the temperature.
+        """
+        state = room_state(initial, settings)
+        await socket.send(state_frame(state))
+        configuration = RoomConfiguration(settings, initial, state_sent=state)
+        await socket.send(settings_probe_frame())
+        await _call_set_config(socket, configuration, SET_CONFIG_ID, with_system=True)
+        await _observe_until_answered(socket, configuration)
+        first = configuration.config_reply(SET_CONFIG_ID)
+        if (
+            settings.system is not None
+            and first is not None
+            and not first.success
+            and not first.method_missing
+            and _model_missing(configuration)
+        ):
+            await _call_set_config(socket, configuration, SET_CONFIG_AGAIN_ID, with_system=False)
+            await _observe_until_answered(socket, configuration)
+        model_missing = _model_missing(configuration)
+        if model_missing:
+            raise configuration.refusal(model_missing)
+        way = _learned_way(configuration, failed_way)
+        if self._way is not None and way.system is None and self._way.model == way.model:
+            way = dataclasses.replace(way, system=self._way.system)  # what it knew still holds
+        self._remember_way(route, way)
+        return configuration, way
+
+    def _known_way(self, settings: RoomSettings) -> SettingsWay | None:
+        """The site's way of taking settings, if known and enough for ``settings``."""
+        if active_cassette() is not None:
+            # Recorded and replayed conversations go the same way whatever this machine has
+            # learned, so that a cassette replays anywhere: they always learn.
+            return None
+        if self._way is None and not self._way_loaded and self._sessions is not None:
+            self._way_loaded = True
+            self._way = self._sessions.remembered_settings_way()
+        way = self._way
+        return way if way is not None and way.serves(settings) else None
+
+    def _remember_way(self, route: Route, way: SettingsWay) -> None:
+        if way == self._way:
+            return
+        self._way = way
+        logger.info("%s takes room settings this way: %s", route.base_url, way.describe())
+        if self._sessions is not None and active_cassette() is None:
+            self._sessions.remember_settings_way(way)
+
+    def _forget_way(self) -> None:
+        self._way = None
+        if self._sessions is not None:
+            self._sessions.forget_settings_way()
 
     def _leave(self, resume: _Resume, decoder: AgentChatDecoder) -> None:
         """The caller is done with the reply: stop it in its room if it still runs."""
@@ -299,18 +414,6 @@ class AgentsDriver:
             )
             return tail
 
-    def _setconfig_refused(self, route: Route, model: str, error: str) -> None:
-        """Log a ``setConfig`` refusal the room state made up for: loudly once, then quietly."""
-        self._setconfig_refusals += 1
-        level = logging.WARNING if self._setconfig_refusals == 1 else logging.DEBUG
-        logger.log(
-            level,
-            "%s refused setConfig for %s (%s); the room state carried the settings",
-            route.base_url,
-            model,
-            error,
-        )
-
     async def list_models(self, route: Route) -> list[ModelInfo]:
         """The catalog from the ``getModels`` call, chat models only."""
         socket = await _open(route, {"rpc": "getModels"})
@@ -335,6 +438,103 @@ class AgentsDriver:
             await socket.close()
 
         self._cleanup.in_background(finish)
+
+
+async def _configure(
+    socket: WebSocket, settings: RoomSettings, initial: dict[str, Any], way: SettingsWay
+) -> RoomConfiguration:
+    """Give the room its settings the way the site takes them; nothing is waited for.
+
+    Unless the way says the site applies ``setConfig`` too late: then its answer is.
+    """
+    state = None
+    if way.sends_state:
+        state = room_state(initial, settings, with_system=way.system == "state")
+        await socket.send(state_frame(state))
+    configuration = RoomConfiguration(settings, initial, state_sent=state)
+    if way.sends_config:
+        with_system = way.system == "setConfig"
+        await _call_set_config(socket, configuration, SET_CONFIG_ID, with_system=with_system)
+        if way.confirm_first:
+            await _observe_until_answered(socket, configuration)
+    return configuration
+
+
+async def _call_set_config(
+    socket: WebSocket, configuration: RoomConfiguration, rpc_id: str, *, with_system: bool
+) -> None:
+    args = config_args(configuration.settings, with_system=with_system)
+    configuration.config_sent(rpc_id, args)
+    await socket.send(rpc_frame(rpc_id, "setConfig", [args]))
+
+
+async def _observe_until_answered(socket: WebSocket, configuration: RoomConfiguration) -> None:
+    """Read the room's frames into ``configuration`` until every ``setConfig`` call is answered."""
+    while configuration.config_pending:
+        frame = parse_json_frame(await socket.receive(), "agent")
+        if isinstance(frame, dict):
+            configuration.observe(frame)
+
+
+def _model_missing(configuration: RoomConfiguration) -> tuple[str, ...]:
+    """The settings other than the system prompt the room lacks (the history can carry that)."""
+    return tuple(name for name in configuration.missing if name != "system")
+
+
+def _learned_way(configuration: RoomConfiguration, failed_way: SettingsWay | None) -> SettingsWay:
+    """The way of taking settings a learning conversation's frames show.
+
+    A setting asked with the value the room had anyway shows nothing of how it is taken: then
+    both carriers are kept for the model, and the system prompt's stays unknown.
+    """
+    settings, initial = configuration.settings, configuration.initial_state
+    after_state, final = configuration.after_state, configuration.state
+    model_keys = {"model", "temperature"}
+    unchanged = not (model_keys & set(settings.missing_in(initial)))
+    config = configuration.config_reply(SET_CONFIG_ID) or configuration.config_reply(
+        SET_CONFIG_AGAIN_ID
+    )
+    config_ok = config is not None and config.success
+    if after_state is None or unchanged:  # the state frame's effects cannot be told apart
+        model: tuple[Carrier, ...] = ("state", "setConfig") if config_ok else ("state",)
+    elif model_keys & set(settings.missing_in(after_state)):
+        model = ("setConfig",)
+    else:
+        model = ("state",)
+    system: SystemCarrier | None = None
+    if settings.system is not None and initial.get("system") != settings.system:
+        if after_state is not None and after_state.get("system") == settings.system:
+            system = "state"
+        elif final.get("system") == settings.system:
+            system = "setConfig" if after_state is not None else "state"
+        else:
+            system = "history"
+    way = SettingsWay(model, system)
+    if failed_way is not None and (failed_way.model, failed_way.system) == (model, system):
+        way = _other_than(way, configuration, config_ok=config_ok)
+    return way
+
+
+def _other_than(
+    failed: SettingsWay, configuration: RoomConfiguration, *, config_ok: bool
+) -> SettingsWay:
+    """A way other than ``failed``, which this conversation's frames showed working.
+
+    It failed sent in one go: what the state frame did was undone after the probe was answered
+    (setConfig then carries what it can, the history the system prompt), or ``setConfig`` is
+    applied too late for a chat request right behind it (then it is waited for).
+    """
+    model, system = failed.model, failed.system
+    if model == ("state",) and config_ok:
+        model = ("setConfig",)
+    if system == "state":
+        asked = configuration.settings.system
+        system = (
+            "setConfig" if config_ok and configuration.state.get("system") == asked else "history"
+        )
+    if (model, system) == (failed.model, failed.system):
+        return dataclasses.replace(failed, confirm_first=True)
+    return SettingsWay(model, system)
 
 
 async def _open(

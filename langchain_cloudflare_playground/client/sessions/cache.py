@@ -9,9 +9,10 @@ Nothing a user had is lost to a bad file: a corrupt or unreadable cache is logge
 empty, then replaced by the next write. A file that cannot be written leaves the client working
 without a cache.
 
-Every write leaves out the sessions and remembered transport rungs that have expired (other than
-the one it writes), so entries for sites no longer used, such as local playgrounds on ports of
-runs long gone, do not pile up.
+Besides sessions, the file remembers per site what the client learned of it: the transport rung
+that got in, and how its rooms take their settings (:class:`SettingsWay`). Every write leaves out
+the entries that have expired (other than the one it writes), so entries for sites no longer
+used, such as local playgrounds on ports of runs long gone, do not pile up.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from langchain_cloudflare_playground.client.transport_ladder import (
     RUNGS,
     Rung,
 )
+from langchain_cloudflare_playground.client.wire_formats.agents_frames import SettingsWay
 
 try:
     import fcntl
@@ -43,7 +45,12 @@ except ImportError:  # Windows: the atomic rename still keeps the file whole
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["RememberedTransport", "SessionCache", "default_cache_path"]
+__all__ = [
+    "RememberedSettingsWay",
+    "RememberedTransport",
+    "SessionCache",
+    "default_cache_path",
+]
 
 logger = logging.getLogger("langchain_cloudflare_playground")
 
@@ -108,6 +115,39 @@ class SessionCache:
             document = self._read_document()
             document["transports"][base_url] = {"rung": rung, "until": time.time() + seconds}
             return self._write_document(document, keep=("transports", base_url))
+
+    def load_settings_way(self, base_url: str) -> SettingsWay | None:
+        """How ``base_url``'s rooms take their settings, if remembered and not expired."""
+        entry = self._read_document()["settings_ways"].get(base_url)
+        remembered = _way_from_json(entry)
+        return None if remembered is None or remembered.is_expired() else remembered.way
+
+    def save_settings_way(
+        self, base_url: str, way: SettingsWay, *, seconds: float = REMEMBER_SECONDS
+    ) -> bool:
+        """Remember for ``seconds`` how ``base_url``'s rooms take their settings."""
+        with self._exclusive():
+            document = self._read_document()
+            entry = {**way.to_json(), "until": time.time() + seconds}
+            document["settings_ways"][base_url] = entry
+            return self._write_document(document, keep=("settings_ways", base_url))
+
+    def forget_settings_way(self, base_url: str) -> bool:
+        """Forget how ``base_url``'s rooms take their settings (they stopped taking them so)."""
+        with self._exclusive():
+            document = self._read_document()
+            if document["settings_ways"].pop(base_url, None) is None:
+                return True
+            return self._write_document(document)
+
+    def settings_ways(self) -> dict[str, RememberedSettingsWay]:
+        """Every readable remembered way of taking settings, expired ones included, by base URL."""
+        found: dict[str, RememberedSettingsWay] = {}
+        for base_url, entry in self._read_document()["settings_ways"].items():
+            remembered = _way_from_json(entry)
+            if remembered is not None:
+                found[base_url] = remembered
+        return found
 
     def transports(self) -> dict[str, RememberedTransport]:
         """Every readable remembered transport rung, expired ones included, by base URL."""
@@ -270,7 +310,7 @@ class SessionCache:
 
     def _read_document(self) -> dict[str, dict[str, Any]]:
         """The file's sessions and remembered transport rungs, each a dict by base URL."""
-        empty: dict[str, dict[str, Any]] = {"sessions": {}, "transports": {}}
+        empty: dict[str, dict[str, Any]] = {"sessions": {}, "transports": {}, "settings_ways": {}}
         content = self._read_bytes()
         if content is None:
             return empty
@@ -290,11 +330,11 @@ class SessionCache:
                 "The session cache %s has an unknown layout; it will be replaced", self.path
             )
             return empty
-        transports = data.get("transports", {})  # absent from files of earlier versions
-        return {
-            "sessions": sessions,
-            "transports": transports if isinstance(transports, dict) else {},
-        }
+        document: dict[str, dict[str, Any]] = {"sessions": sessions}
+        for part in ("transports", "settings_ways"):  # absent from files of earlier versions
+            entries = data.get(part, {})
+            document[part] = entries if isinstance(entries, dict) else {}
+        return document
 
     def _write_document(
         self, document: dict[str, dict[str, Any]], *, keep: tuple[str, str] | None = None
@@ -350,7 +390,11 @@ def _without_expired(
     Entries this version cannot read are kept: they are not known to have expired.
     """
     current = time.time() if now is None else now
-    readers = {"sessions": _args_from_json, "transports": _transport_from_json}
+    readers = {
+        "sessions": _args_from_json,
+        "transports": _transport_from_json,
+        "settings_ways": _way_from_json,
+    }
     pruned: dict[str, dict[str, Any]] = {}
     for part, entries in document.items():
         read = readers.get(part)
@@ -370,6 +414,28 @@ def _transport_from_json(entry: object) -> RememberedTransport | None:
     ):
         return RememberedTransport(entry["rung"], float(entry["until"]))
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedSettingsWay:
+    """How a site's rooms take their settings, and until when that is trusted."""
+
+    way: SettingsWay
+    until: float
+
+    def is_expired(self, now: float | None = None) -> bool:
+        """Whether the memory is too old to go by."""
+        return (time.time() if now is None else now) >= self.until
+
+
+def _way_from_json(entry: object) -> RememberedSettingsWay | None:
+    way = SettingsWay.from_json(entry)
+    if way is None or not isinstance(entry, dict):
+        return None
+    until = entry.get("until")
+    if not isinstance(until, (int, float)) or isinstance(until, bool):
+        return None
+    return RememberedSettingsWay(way, float(until))
 
 
 def _args_to_json(args: SiteSession) -> dict[str, Any]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from langchain_cloudflare_playground.client.sessions.cache import SessionCache
     from langchain_cloudflare_playground.client.transport_ladder import Rung
+    from langchain_cloudflare_playground.client.wire_formats.agents_frames import SettingsWay
 
 __all__ = ["DefaultHeadersSource", "SessionSource", "SessionStore"]
 
@@ -165,6 +166,20 @@ class SessionStore:
         """Remember ``rung`` for the site, so the next process starts on it."""
         if self._cache is not None:
             self._cache.save_transport(self._base_url, rung)
+
+    def remembered_settings_way(self) -> SettingsWay | None:
+        """How the site's rooms take their settings, while the cache remembers it."""
+        return None if self._cache is None else self._cache.load_settings_way(self._base_url)
+
+    def remember_settings_way(self, way: SettingsWay) -> None:
+        """Remember how the site's rooms take their settings, for the next process."""
+        if self._cache is not None:
+            self._cache.save_settings_way(self._base_url, way)
+
+    def forget_settings_way(self) -> None:
+        """Forget how the site's rooms took their settings: they no longer do."""
+        if self._cache is not None:
+            self._cache.forget_settings_way(self._base_url)
 
     def _save(self, args: SiteSession) -> None:
         if self._cache is not None:

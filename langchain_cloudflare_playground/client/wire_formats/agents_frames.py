@@ -1,11 +1,12 @@
 """The Agents frames (live since 2025-10-28): the Agents SDK chat protocol over a WebSocket.
 
 A conversation is one connection to a fresh room ``/agents/playground/{room}``. The client
-chooses the room's model two ways at once, by merging its model, temperature and system prompt
-into the room's state and by calling ``setConfig``, sends the whole history as UI messages in one
-``cf_agent_use_chat_request``, and reads ``cf_agent_use_chat_response`` frames whose ``body``
-holds AI SDK UI-message-stream chunks. Everything here is pure: frames in and out as strings, no
-network.
+gives the room its settings (model, temperature, system prompt) the way the site takes them (the
+room's state, a ``setConfig`` call, or the history; :class:`SettingsWay`), sends the whole history
+as UI messages in one ``cf_agent_use_chat_request``, and reads ``cf_agent_use_chat_response``
+frames whose ``body`` holds AI SDK UI-message-stream chunks, once what the room says of its state
+shows the settings took (:class:`RoomConfiguration`). Everything here is pure: frames in and out
+as strings, no network.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from langchain_cloudflare_playground.client.errors import (
@@ -35,11 +36,15 @@ __all__ = [
     "AGENT_PATH",
     "CHAT_REQUEST_ID",
     "RESUME_PROBE_ID",
+    "SETTINGS_PROBE_ID",
+    "SET_CONFIG_AGAIN_ID",
     "SET_CONFIG_ID",
     "AgentChatDecoder",
     "ReplyProgress",
     "RoomConfiguration",
+    "RoomSettings",
     "RpcReply",
+    "SettingsWay",
     "agent_url",
     "cancel_frame",
     "chat_frame",
@@ -54,8 +59,10 @@ __all__ = [
     "resume_ack_frame",
     "resume_probe_frame",
     "resume_request_frame",
+    "room_state",
     "rpc_frame",
     "set_config_frame",
+    "settings_probe_frame",
     "state_frame",
     "stored_finish_reason",
     "stored_messages_path",
@@ -67,6 +74,11 @@ AGENT_PATH = "/agents/playground"
 # ids keep recorded conversations (cassettes) identical from one run to the next.
 CHAT_REQUEST_ID = "chat-1"
 SET_CONFIG_ID = "config-1"
+# While learning a site's way of taking settings: a second setConfig without the system prompt,
+# for a server that refused the first for carrying one.
+SET_CONFIG_AGAIN_ID = "config-2"
+SETTINGS_PROBE_ID = "settings-probe-1"
+_SETTINGS_PROBE_METHOD = "settingsProbe"
 _STATE = "cf_agent_state"
 _STATE_ERROR = "cf_agent_state_error"
 _CHAT_RESPONSE = "cf_agent_use_chat_response"
@@ -99,25 +111,32 @@ def is_initial_state(frame: dict[str, Any]) -> bool:
     return frame.get("type") == _STATE and isinstance(frame.get("state"), dict)
 
 
-def state_frame(server_state: dict[str, Any], request: ChatRequest) -> str:
-    """The room state with our model, temperature and system prompt laid over the server's.
+def room_state(
+    server_state: dict[str, Any], settings: RoomSettings, *, with_system: bool = True
+) -> dict[str, Any]:
+    """The room state with our model, temperature and (``with_system``) system prompt on top.
 
     A client state replaces the whole state, so keys the server keeps there (and this client does
     not know) are carried over rather than wiped.
     """
-    state = {**server_state, "model": request.model, "stream": True}
-    if request.temperature is not None:
-        state["temperature"] = request.temperature
-    if request.conversation.system is not None:
-        state["system"] = request.conversation.system
+    state = {**server_state, "model": settings.model, "stream": True}
+    if settings.temperature is not None:
+        state["temperature"] = settings.temperature
+    if with_system and settings.system is not None:
+        state["system"] = settings.system
+    return state
+
+
+def state_frame(state: dict[str, Any]) -> str:
+    """The frame giving the room ``state`` (made by :func:`room_state`)."""
     return json.dumps({"type": _STATE, "state": state})
 
 
 def chat_frame(conversation: Conversation, *, system_in_messages: bool = False) -> str:
     """The chat request carrying the whole history as UI messages.
 
-    The system prompt travels in the room state; ``system_in_messages`` puts it in the history
-    instead, for a server that refuses client state.
+    The system prompt travels in the room's settings; ``system_in_messages`` puts it in the
+    history instead, for a server that takes it no other way.
     """
     messages: list[dict[str, Any]] = []
     if system_in_messages and conversation.system is not None:
@@ -297,22 +316,34 @@ def rpc_frame(rpc_id: str, method: str, args: list[Any]) -> str:
     return json.dumps({"type": "rpc", "id": rpc_id, "method": method, "args": args})
 
 
-def config_args(request: ChatRequest) -> dict[str, Any]:
+def config_args(settings: RoomSettings, *, with_system: bool = False) -> dict[str, Any]:
     """``setConfig``'s argument, in the shape captured from the live site's own client.
 
-    No system prompt: whether ``setConfig`` takes one is unknown, and a field it does not expect
-    could make it refuse the model too. The system prompt travels in the room state, or in the
-    history when the server refuses state.
+    The live site's client sends no system prompt: ``with_system`` adds one, for a server whose
+    ``setConfig`` takes it (learned on the first conversation, see :class:`SettingsWay`).
     """
-    config: dict[str, Any] = {"model": request.model, "stream": True}
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
+    config: dict[str, Any] = {"model": settings.model, "stream": True}
+    if settings.temperature is not None:
+        config["temperature"] = settings.temperature
+    if with_system and settings.system is not None:
+        config["system"] = settings.system
     return config
 
 
-def set_config_frame(request: ChatRequest) -> str:
-    """The ``setConfig`` call choosing the request's model and temperature."""
-    return rpc_frame(SET_CONFIG_ID, "setConfig", [config_args(request)])
+def set_config_frame(
+    settings: RoomSettings, *, with_system: bool = False, rpc_id: str = SET_CONFIG_ID
+) -> str:
+    """The ``setConfig`` call choosing the model and temperature (and maybe the system prompt)."""
+    return rpc_frame(rpc_id, "setConfig", [config_args(settings, with_system=with_system)])
+
+
+def settings_probe_frame() -> str:
+    """An RPC call any server answers at once, sent after the state frame while learning.
+
+    The server handles a connection's frames in order, so whatever the state frame caused (a
+    refusal, a broadcast putting the server's values back) has reached us when this is answered.
+    """
+    return rpc_frame(SETTINGS_PROBE_ID, _SETTINGS_PROBE_METHOD, [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,80 +394,270 @@ def decode_rpc_reply(raw: str, rpc_id: str) -> tuple[bool, Any]:
     return True, reply.result
 
 
-class RoomConfiguration:
-    """What the frames of one room tell about the two ways its model was chosen.
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    """The settings one conversation asks its room to run with (``None``: the room's own)."""
 
-    The client sends the room state and the ``setConfig`` call together, before the chat request,
-    and learns how each went from the frames that come back. What counts as refused, from the
-    Agents SDK (``agents/src/websockets/websockets.ts`` ``applyStateFrame``, ``agents/src/index.ts``
-    ``onMessage``):
+    model: str
+    temperature: float | None = None
+    system: str | None = None
 
-    - The state: a ``cf_agent_state_error`` frame (``"State update rejected"``, ``"Connection is
-      readonly"``). The server handles the state frame before it reads the chat request and
-      answers a refusal at once, while an accepted state is not echoed to the sender; so if a chat
-      frame comes first, the state was taken. A server that takes the state and ignores it cannot
-      be told from the frames.
-    - ``setConfig``: a reply with ``success:false``. ``Method setConfig does not exist`` (or ``is
-      not callable``) only means the server predates it, as the public code did; any other error
-      is a refusal.
+    @classmethod
+    def of(cls, request: ChatRequest) -> RoomSettings:
+        """The settings ``request`` asks for."""
+        return cls(request.model, request.temperature, request.conversation.system)
 
-    Either way succeeding is enough. Both failing (a missing ``setConfig`` counts, since then
-    nothing chose the model) raises :class:`ModelSettingsRefusedError`.
+    def missing_in(self, state: dict[str, Any]) -> tuple[str, ...]:
+        """The settings ``state`` does not hold as asked: ``model``, ``temperature``, ``system``."""
+        missing: list[str] = []
+        if state.get("model") != self.model:
+            missing.append("model")
+        if self.temperature is not None and not _same_number(
+            state.get("temperature"), self.temperature
+        ):
+            missing.append("temperature")
+        if self.system is not None and state.get("system") != self.system:
+            missing.append("system")
+        return tuple(missing)
+
+
+def _same_number(value: object, wanted: float) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and abs(value - wanted) <= 1e-9 * max(1.0, abs(wanted))
+    )
+
+
+Carrier = Literal["state", "setConfig"]
+SystemCarrier = Literal["state", "setConfig", "history"]
+_CARRIERS: tuple[Carrier, ...] = ("state", "setConfig")
+_SYSTEM_CARRIERS: tuple[SystemCarrier, ...] = ("state", "setConfig", "history")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsWay:
+    """How a site's rooms take their settings, learned on a first conversation.
+
+    Attributes:
+        model: What carries the model and temperature: the state frame, ``setConfig``, or both
+            (when the first conversation could not tell which of the two did it).
+        system: What carries the system prompt: the state frame, ``setConfig``, or the history
+            (a ``system`` UI message, the way of last resort: the room's own system prompt then
+            reaches the model too); ``None`` until a conversation had a system prompt.
+        confirm_first: Wait for ``setConfig`` to answer before sending the chat request: the site
+            applies it too late for a chat request sent right behind it.
     """
 
-    def __init__(self, model: str, *, state_sent: bool = True) -> None:
-        """Track the room configured for ``model``; ``state_sent=False``: by ``setConfig`` only."""
-        self.model = model
-        self.state_sent = state_sent
-        self.state_error: str | None = None
-        self.rpc: RpcReply | None = None
+    model: tuple[Carrier, ...]
+    system: SystemCarrier | None = None
+    confirm_first: bool = False
+
+    def serves(self, settings: RoomSettings) -> bool:
+        """Whether this way knows how to give every setting of ``settings``."""
+        return settings.system is None or self.system is not None
 
     @property
-    def state_refused(self) -> bool:
-        """Whether the room state cannot have chosen the model."""
-        return not self.state_sent or self.state_error is not None
+    def sends_state(self) -> bool:
+        """Whether rooms get the state frame."""
+        return "state" in self.model or self.system == "state"
 
     @property
-    def rpc_error(self) -> str | None:
-        """``setConfig``'s error, unless it only said the method does not exist."""
-        if self.rpc is None or self.rpc.success or self.rpc.method_missing:
+    def sends_config(self) -> bool:
+        """Whether rooms get the ``setConfig`` call."""
+        return "setConfig" in self.model or self.system == "setConfig"
+
+    def describe(self) -> str:
+        """The way in words, for logs and ``cf-playground session``."""
+        names = {"state": "the room state", "setConfig": "setConfig", "history": "the history"}
+        model = " and ".join(names[carrier] for carrier in self.model)
+        system = "not learned yet" if self.system is None else f"by {names[self.system]}"
+        wait = "; setConfig's answer is waited for" if self.confirm_first else ""
+        return f"model and temperature by {model}, system prompt {system}{wait}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The way as the session cache stores it."""
+        return {
+            "model": list(self.model),
+            "system": self.system,
+            "confirm_first": self.confirm_first,
+        }
+
+    @classmethod
+    def from_json(cls, entry: object) -> SettingsWay | None:
+        """A way read back from the session cache; ``None`` if it is not one."""
+        if not isinstance(entry, dict):
             return None
-        return self.rpc.error
+        model, system = entry.get("model"), entry.get("system")
+        if not (
+            isinstance(model, list)
+            and model
+            and all(carrier in _CARRIERS for carrier in model)
+            and (system is None or system in _SYSTEM_CARRIERS)
+            and isinstance(entry.get("confirm_first", False), bool)
+        ):
+            return None
+        return cls(tuple(model), system, bool(entry.get("confirm_first", False)))
+
+
+class RoomConfiguration:
+    """What the frames of one room say its settings are, and how each way of giving them went.
+
+    From the Agents SDK (``agents/src/index.ts``, the state capability and ``onMessage``): a state
+    frame a server takes is not echoed to its sender, one it refuses is answered at once with
+    ``cf_agent_state_error``, and every change the server itself makes to the state (what
+    ``setConfig`` sets, or its own values put back over ours) is broadcast to every connection,
+    the sender's too. So the room's state, as far as the frames tell, is the last state
+    broadcast, else the state we sent unless it was refused, else the state it had on connect. A
+    ``setConfig`` that succeeds is taken at its word when its answer holds the new settings, or
+    when nothing was broadcast after it was called (a server keeping them outside the state).
+
+    The reply runs with the state the room has when it starts, so that is the state checked:
+    at the reply's first frame. A missing setting raises :class:`ModelSettingsRefusedError`
+    before any of the reply reaches the caller; a ``setConfig`` still unanswered then is waited
+    for first (:attr:`unconfirmed`).
+    """
+
+    def __init__(
+        self,
+        settings: RoomSettings,
+        initial_state: dict[str, Any],
+        *,
+        state_sent: dict[str, Any] | None = None,
+    ) -> None:
+        """Track a room that had ``initial_state`` on connect and was sent ``state_sent``."""
+        self.settings = settings
+        self.initial_state = dict(initial_state)
+        self.state_sent = state_sent is not None
+        self.state: dict[str, Any] = dict(state_sent if state_sent is not None else initial_state)
+        self.state_error: str | None = None
+        # The system prompt travels in the history (a system UI message), not in the room.
+        self.system_in_history = False
+        self.after_state: dict[str, Any] | None = None  # the state when the probe was answered
+        self.replies: dict[str, RpcReply] = {}
+        self._configs: dict[str, dict[str, Any]] = {}  # setConfig calls sent, by RPC id
+        self._broadcasts = 0  # state broadcasts since the probe was answered (or since the start)
+        self._started = False
+        self._confirmed = False
+
+    def config_sent(self, rpc_id: str, args: dict[str, Any]) -> None:
+        """Note a ``setConfig`` call sent as ``rpc_id`` with ``args``."""
+        self._configs[rpc_id] = args
 
     @property
-    def model_unconfirmed(self) -> bool:
-        """Whether the reply may not come from the model asked for, until ``setConfig`` answers.
+    def config_pending(self) -> bool:
+        """Whether a ``setConfig`` call sent is still unanswered."""
+        return any(rpc_id not in self.replies for rpc_id in self._configs)
 
-        True only once the state is refused and while the call is unanswered: the caller should
-        hold the reply back until then.
-        """
-        return self.rpc is None and self.state_refused  # asked every frame: the cheap test first
+    def config_reply(self, rpc_id: str = SET_CONFIG_ID) -> RpcReply | None:
+        """The answer to the ``setConfig`` call ``rpc_id``, once it came."""
+        return self.replies.get(rpc_id)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The settings the room's state does not hold as asked (and the history does not carry)."""
+        missing = self.settings.missing_in(self.state)
+        return tuple(m for m in missing if m != "system") if self.system_in_history else missing
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Whether the reply started before its settings could be checked: hold it back."""
+        return self._started and not self._confirmed
 
     def observe(self, frame: dict[str, Any]) -> None:
-        """Take note of ``frame`` (a parsed frame) if it tells how the room was configured.
+        """Take note of ``frame`` (a parsed frame) if it tells about the room's settings.
 
         Raises:
-            ModelSettingsRefusedError: both ways of choosing the model failed.
+            ModelSettingsRefusedError: the reply started, and its room lacks a setting.
         """
         kind = frame.get("type")
         if kind == _STATE_ERROR and self.state_sent and self.state_error is None:
             error = frame.get("error")
             self.state_error = str(error) if error else "no reason given"
-        elif kind == "rpc" and self.rpc is None:
+            if not self._started:
+                self.state = dict(self.initial_state)
+        elif kind == _STATE and isinstance(frame.get("state"), dict):
+            if not self._started:  # later changes do not touch a reply already running
+                self.state = dict(frame["state"])
+                self._broadcasts += 1
+        elif kind == "rpc":
             reply = parse_rpc_reply(frame)
-            if reply is not None and reply.id == SET_CONFIG_ID:
-                self.rpc = reply
-        self.check()
+            if reply is not None and reply.id not in self.replies:
+                self._answered(reply)
+        if self.unconfirmed:
+            self._check()
 
-    def check(self) -> None:
-        """Raise if both ways of choosing the model failed (what any other frame observes).
+    def _answered(self, reply: RpcReply) -> None:
+        self.replies[reply.id] = reply
+        if reply.id == SETTINGS_PROBE_ID:
+            self.after_state = dict(self.state)
+            self._broadcasts = 0
+            return
+        args = self._configs.get(reply.id)
+        if args is None or not reply.success:
+            return
+        result = reply.result
+        if isinstance(result, dict) and any(key in result for key in _SETTING_KEYS):
+            self.state.update({k: result[k] for k in _SETTING_KEYS if k in result})
+        elif self._broadcasts == 0:
+            self.state.update({k: args[k] for k in _SETTING_KEYS if k in args})
+
+    def reply_started(self) -> None:
+        """The reply's first frame came: the room runs with the state it has now.
 
         Raises:
-            ModelSettingsRefusedError: both ways of choosing the model failed.
+            ModelSettingsRefusedError: the room lacks a setting, and no ``setConfig`` is left
+                to answer.
         """
-        # Asked every frame: the tests that rule it out soonest (setConfig answered yes) first.
-        if self.rpc is not None and not self.rpc.success and self.state_refused:
-            raise ModelSettingsRefusedError(self.model, self.state_error, self.rpc.error)
+        if not self._started:
+            self._started = True
+            self._check()
+
+    def _check(self) -> None:
+        missing = self.missing
+        if not missing:
+            self._confirmed = True
+        elif not self.config_pending:  # else setConfig may yet say it took them
+            raise self.refusal(missing)
+
+    def refusal(self, missing: tuple[str, ...]) -> ModelSettingsRefusedError:
+        """The error for a room that lacks the settings ``missing``, saying what each way did."""
+        return ModelSettingsRefusedError(
+            self.settings.model,
+            self.state_error,
+            self._config_error(),
+            settings=missing,
+            temperature=self.settings.temperature,
+            reasons=self._reasons(),
+            room={key: self.state.get(key) for key in ("model", "temperature")},
+        )
+
+    def _config_error(self) -> str | None:
+        for reply in (self.replies.get(rpc_id) for rpc_id in self._configs):
+            if reply is not None and not reply.success:
+                return reply.error
+        return None
+
+    def _reasons(self) -> list[str]:
+        reasons: list[str] = []
+        if self.state_error is not None:
+            reasons.append(f"it refused the room state ({self.state_error})")
+        elif self.state_sent:
+            reasons.append("it took the room state and put its own values back")
+        for rpc_id in self._configs:
+            reply = self.replies.get(rpc_id)
+            if reply is None:
+                reasons.append("setConfig never answered")
+            elif reply.method_missing:
+                reasons.append("it has no setConfig")
+            elif not reply.success:
+                reasons.append(f"it refused the setConfig call ({reply.error})")
+            else:
+                reasons.append("setConfig left them as they were")
+        return reasons or ["it was given them the way it took them before, and refused"]
+
+
+_SETTING_KEYS = ("model", "temperature", "system")
 
 
 # Nearly every frame of a reply is one text (or reasoning) delta of our request, in the SDK's
@@ -462,9 +683,9 @@ class AgentChatDecoder:
     """
 
     def __init__(self, model: str, configuration: RoomConfiguration | None = None) -> None:
-        """Decode a reply from ``model`` in a room configured as ``configuration`` tracks."""
+        """Decode a reply from ``model``; with ``configuration``, check its room's settings."""
         self.model = model
-        self.configuration = configuration or RoomConfiguration(model)
+        self.configuration = configuration
         self._finish_reason: str | None = None
         self._done = False
         self._finished = False
@@ -489,13 +710,14 @@ class AgentChatDecoder:
         """Decode one WebSocket text frame.
 
         Raises:
-            ModelSettingsRefusedError: the room refused both ways of choosing the model.
+            ModelSettingsRefusedError: the reply started in a room that lacks a setting asked for.
             PlaygroundAPIError: the server reported an error for the request.
         """
         if not self._done:
             plain = _PLAIN_DELTA_FRAME.fullmatch(raw)
             if plain is not None:
-                self.configuration.check()
+                if self.configuration is not None:
+                    self.configuration.reply_started()
                 kind, part_id, delta = plain.groups()
                 if kind == "text":
                     unseen = self.progress.take("text", part_id, delta)
@@ -509,9 +731,12 @@ class AgentChatDecoder:
         frame = parse_json_frame(raw, "agent")
         if not isinstance(frame, dict):
             return []
-        self.configuration.observe(frame)
+        if self.configuration is not None:
+            self.configuration.observe(frame)
         if self._done or frame.get("type") != _CHAT_RESPONSE or frame.get("id") != CHAT_REQUEST_ID:
             return []
+        if self.configuration is not None:
+            self.configuration.reply_started()
         body = frame.get("body")
         if frame.get("error"):
             raise make_stream_error(_error_message(body))

@@ -314,11 +314,47 @@ function scriptedModel(script: Script, modelId: string, report: (end: StreamEnd)
 // ---------------------------------------------------------------------------
 // Agent
 
+type ClientFrame = { type: string; method?: string };
+
+function describeClientFrame(raw: string): ClientFrame {
+  try {
+    const frame = JSON.parse(raw) as { type?: unknown; method?: unknown };
+    const type = typeof frame.type === "string" ? frame.type : "(no type)";
+    return typeof frame.method === "string" ? { type, method: frame.method } : { type };
+  } catch {
+    return { type: "(not JSON)" };
+  }
+}
+
 /**
  * The public playground as it was published (before 2026-06): client state configures the room,
  * and there is no `setConfig` (an RPC call of it gets "Method setConfig does not exist").
  */
 export class PlaygroundWithoutSetConfig extends AIChatAgent<Env, PlaygroundState> {
+  /**
+   * Every frame clients sent this room, in order (the type, and the method of an RPC call): how
+   * tests see how a room was configured. Read at `<room>/client-frames`.
+   */
+  clientFrames: ClientFrame[] = [];
+
+  // biome-ignore lint: the SDK's constructor arguments (DurableObjectState, Env)
+  constructor(ctx: any, env: Env) {
+    super(ctx, env);
+    // The SDK wraps onMessage and onRequest on the instance; these wrap around its wrappers.
+    const handleMessage = this.onMessage;
+    this.onMessage = async (connection, message) => {
+      if (typeof message === "string") this.clientFrames.push(describeClientFrame(message));
+      return handleMessage(connection, message);
+    };
+    const handleRequest = this.onRequest;
+    this.onRequest = async (request: Request) => {
+      if (new URL(request.url).pathname.endsWith("/client-frames")) {
+        return Response.json(this.clientFrames);
+      }
+      return handleRequest(request);
+    };
+  }
+
   initialState: PlaygroundState = {
     model: "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
     temperature: 1,
@@ -417,6 +453,42 @@ export class PlaygroundRefusingSetConfig extends PlaygroundWithoutSetConfig {
 export class PlaygroundRefusingState extends Playground {
   validateStateChange(nextState: PlaygroundState, source: unknown) {
     if (source !== "server") throw new Error("client state is not accepted here");
+  }
+}
+
+type Settings = Pick<PlaygroundState, "model" | "temperature" | "system">;
+
+function settingsOf(state: PlaygroundState): Settings {
+  return { model: state.model, temperature: state.temperature, system: state.system };
+}
+
+/**
+ * Takes a client's state frame (no error; other connections get the broadcast), then puts its
+ * own settings back over it, as a server whose settings are written only through `setConfig`
+ * would. The put-back is a server change, so it is broadcast to the sender too.
+ */
+export class PlaygroundRevertingState extends Playground {
+  kept: Settings = settingsOf(this.initialState);
+
+  onStateChanged(state: PlaygroundState, source: unknown) {
+    if (source === "server") return;
+    this.setState({ ...state, ...this.kept });
+  }
+
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    const next = configured(this.state, config);
+    this.kept = settingsOf(next);
+    this.setState(next);
+  }
+}
+
+/** As PlaygroundRevertingState, and `setConfig` ignores a system prompt: the live site as captured. */
+export class PlaygroundIgnoringSystem extends PlaygroundRevertingState {
+  @callable()
+  async setConfig(config: ConfigUpdate) {
+    const { system: _ignored, ...rest } = config ?? {};
+    return super.setConfig(rest);
   }
 }
 
