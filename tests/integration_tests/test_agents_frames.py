@@ -182,7 +182,9 @@ async def test_server_refusing_client_state_is_configured_by_rpc(ws_client):
     fields = echo_fields(reply.text[reply.text.index("Echo from") :])
     assert fields["model"] == "@cf/qwen/qwq-32b"
     assert fields["temperature"] == "0.5"
-    assert fields["system (messages)"] == "[reject-state] Be brief."
+    # setConfig took the system prompt too: in the room, once, and not in the history.
+    assert fields["system (state)"] == "[reject-state] Be brief."
+    assert fields["system (messages)"] == "(none)"
 
 
 async def test_breaking_out_early_cancels_on_the_server(agents_server, monkeypatch):

@@ -564,7 +564,8 @@ DROP_CASES: dict[str, tuple[str, list[Cut | None], str | None]] = {
             ("before the first delta", _DELTA, 1, 0),
             ("inside a delta's frame", _DELTA, 5, 40),
             ("between the text and the finish", 'text-end\\"', 1, 0),
-            ("after the finish, before done", '"done":true', 1, 0),
+            # The reply's own done frame: the setConfig answer is "done":true too.
+            ("after the finish, before done", '"done":true,"id":"chat-1"', 1, 0),
         )
         for state, prompt in (("running", RUNNING), ("finished", FINISHED))
         for cut in [Cut(match=match, nth=nth, keep_bytes=keep, reset=is_reset)]

@@ -54,7 +54,7 @@ CUT_POINTS = {
     "mid-delta-frame": Cut(match='text-delta\\"', nth=5, keep_bytes=40),
     "after-some-deltas-fin": Cut(match='text-delta\\"', nth=8, reset=False),
     "between-text-and-finish": Cut(match='text-end\\"'),
-    "after-finish-before-done": Cut(match='"done":true'),
+    "after-finish-before-done": Cut(match='"done":true,"id":"chat-1"'),
 }
 
 
