@@ -220,6 +220,8 @@ async def test_the_model_list_as_captured(golden, tmp_path):
     gemma = by_id["@cf/google/gemma-4-26b-a4b-it"]
     assert gemma.task == "Text Generation"
     assert dict(gemma.properties) == {"function_calling": "true", "vision": "true"}
+    assert (gemma.vision, gemma.function_calling, gemma.paid_only) == (True, True, False)
+    assert not by_id["@cf/zai-org/glm-4.7-flash"].vision
 
 
 async def test_langchain_reads_the_captured_reply(golden, tmp_path):
