@@ -27,6 +27,8 @@ from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_DIR = Path(__file__).parent / "agents_server"
+# How many chat models the Worker lists: the Text Generation rows of `ROWS` in src/index.ts.
+CHAT_MODEL_COUNT = 30
 WRANGLER = SERVER_DIR / "node_modules" / ".bin" / "wrangler"
 _READY = re.compile(r"Ready on http://127\.0\.0\.1:(\d+)")
 _MODEL_READY = re.compile(r"scripted model on (http://127\.0\.0\.1:\d+)")

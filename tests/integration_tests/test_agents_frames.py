@@ -28,6 +28,7 @@ from langchain_cloudflare_playground.client.drivers.agents_driver import RECONNE
 from langchain_cloudflare_playground.client.transports.aiohttp_transport import (
     _CLOSE_SECONDS as CLOSE_SECONDS,
 )
+from tests.agents_worker import CHAT_MODEL_COUNT
 from tests.helpers import echo_fields, request_outcome
 from tests.reference_server import Fault
 
@@ -100,7 +101,7 @@ async def test_no_response_is_an_empty_reply_not_a_hang(ws_client):
 
 async def test_list_models_keeps_chat_models_and_derives_aliases(ws_client):
     models = await ws_client.alist_models()
-    assert len(models) == 29
+    assert len(models) == CHAT_MODEL_COUNT
     by_alias = {m.alias: m for m in models}
     assert by_alias["llama-3.3-70b"].id == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
     assert by_alias["llama-3.3-70b"].context_window == 24000
@@ -264,7 +265,7 @@ def test_sync_twins_over_the_websocket(agents_server):
             "".join(e.text for e in client.stream_chat("[long:4]") if isinstance(e, TextDelta))
             == "t0 t1 t2 t3 "
         )
-        assert len(client.list_models()) == 29
+        assert len(client.list_models()) == CHAT_MODEL_COUNT
 
 
 # -- choosing the wire format --------------------------------------------------------------

@@ -22,7 +22,7 @@ from langchain_cloudflare_playground.client import (
     TextDelta,
 )
 from langchain_cloudflare_playground.client.browser import BrowserSessionSource
-from tests.agents_worker import AgentsServer
+from tests.agents_worker import CHAT_MODEL_COUNT, AgentsServer
 from tests.helpers import (
     chromium_processes,
     echo_fields,
@@ -85,7 +85,7 @@ async def test_the_relay_carries_a_full_chat_and_the_model_list(browser_gated_ag
     assert fields["system (state)"] == "Be brief."
     assert fields["messages"] == "3"
     assert reasoning.startswith("Let me think")
-    assert len(models) == 29
+    assert len(models) == CHAT_MODEL_COUNT
     assert second.text.startswith("Echo from the mock model.")
     assert relay_browsers == 1  # one browser kept open across conversations
     assert our_profiles() == []  # and closed with the client

@@ -28,7 +28,7 @@ from langchain_cloudflare_playground.client.browser import (
     BrowserUnavailableError,
     BrowserWithFallbackSource,
 )
-from tests.agents_worker import AgentsServer
+from tests.agents_worker import CHAT_MODEL_COUNT, AgentsServer
 from tests.helpers import (
     chromium_processes,
     our_profiles,
@@ -143,7 +143,7 @@ async def test_the_agents_frames_through_the_gate(gated_agents):
         models = await client.alist_models()
         assert client.sessions.acquisitions == 1
     assert reply.text.startswith("Echo from the mock model.")
-    assert len(models) == 29
+    assert len(models) == CHAT_MODEL_COUNT
 
 
 async def test_a_second_refusal_raises_the_challenge_error_with_advice(gated_agents):

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from langchain_cloudflare_playground.client.models import DEFAULT_MODEL
+from tests.agents_worker import CHAT_MODEL_COUNT
 from tests.helpers import CLI, echo_fields, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
 
@@ -123,13 +125,73 @@ def test_models_table_and_json(server):
     assert table.returncode == 0, table.stderr
     assert table.stderr == ""  # the live list: no note about the built-in table
     lines = table.stdout.splitlines()
-    assert lines[0].split() == ["ALIAS", "MODEL", "ID"]
-    assert any(line.split() == ["qwq-32b", "@cf/qwen/qwq-32b"] for line in lines)
+    header = ["ALIAS", "MODEL", "ID", "CONTEXT", "VISION", "TOOLS", "REASONING", "PAID"]
+    assert lines[0].split() == header
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert rows["qwq-32b"] == ["@cf/qwen/qwq-32b", "24000", "-", "-", "yes", "-"]
+    assert rows["sparrow-9b"] == ["@cf/acme/sparrow-9b-instruct-awq", "8192", "-", "yes", "-", "-"]
     as_json = run_cli("models", "--json", "--base-url", server.url)
     models = json.loads(as_json.stdout)
     sparrow = next(m for m in models if m["alias"] == "sparrow-9b")
     assert sparrow["properties"]["context_window"] == "8192"
+    assert sparrow["context_window"] == 8192
+    assert (sparrow["function_calling"], sparrow["vision"], sparrow["paid_only"]) == (
+        True,
+        False,
+        False,
+    )
+    assert next(m for m in models if m["alias"] == "qwq-32b")["reasoning"] is True
     assert all(m["task"] == "Text Generation" for m in models)
+
+
+# The vision rows of the playground's catalog of 2026-09-30, as the local Agents server lists it.
+VISION_MODELS = {
+    "@cf/meta/llama-3.2-11b-vision-instruct",
+    "@cf/meta/llama-4-scout-17b-16e-instruct",
+    "@cf/google/gemma-4-26b-a4b-it",
+    "@cf/qwen/qwen3.8-27b",
+    "@cf/zai-org/glm-5.3-flash",
+}
+
+
+def test_models_vision_lists_only_the_vision_models(agents_server):
+    table = run_cli("models", "--vision", "--base-url", agents_server.url)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ALIAS", "MODEL", "ID"]
+    assert {line.split()[1] for line in lines[1:]} == VISION_MODELS
+    assert all(line.split()[3] == "yes" for line in lines[1:])  # the VISION column
+
+    everything = json.loads(run_cli("models", "--json", "--base-url", agents_server.url).stdout)
+    assert {m["id"] for m in everything if m["vision"]} == VISION_MODELS
+    assert len(everything) > len(VISION_MODELS)
+
+
+def test_models_filters_combine(agents_server):
+    result = run_cli(
+        "models", "--json", "--vision", "--tools", "--free", "--base-url", agents_server.url
+    )
+    assert result.returncode == 0, result.stderr
+    # llama-3.2-11b-vision is not flagged for tools; glm-5.3-flash is flagged Workers Paid.
+    assert {m["id"] for m in json.loads(result.stdout)} == {
+        "@cf/meta/llama-4-scout-17b-16e-instruct",
+        "@cf/google/gemma-4-26b-a4b-it",
+        "@cf/qwen/qwen3.8-27b",
+    }
+    reasoning = run_cli("models", "--json", "--reasoning", "--base-url", agents_server.url)
+    ids = {m["id"] for m in json.loads(reasoning.stdout)}
+    assert {"@cf/qwen/qwq-32b", "@cf/openai/gpt-oss-120b", "@cf/zai-org/glm-5.3"} <= ids
+    assert DEFAULT_MODEL not in ids
+
+
+def test_models_says_when_no_model_matches(server):
+    result = run_cli("models", "--vision", "--tools", "--base-url", server.url)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].split()[:3] == ["ALIAS", "MODEL", "ID"]
+    assert len(result.stdout.splitlines()) == 1  # the header, no model
+    assert result.stderr == "note: none of the 3 models listed matches --vision --tools\n"
+    as_json = run_cli("models", "--json", "--vision", "--base-url", server.url)
+    assert (as_json.returncode, json.loads(as_json.stdout)) == (1, [])
 
 
 def test_session_show_and_clear_never_print_cookie_values(server, isolated_session_cache):
@@ -255,7 +317,7 @@ def test_chat_and_models_over_the_websocket(agents_server):
     assert "last user: hi" in chat.stdout
     models = run_cli("models", "--json", "--base-url", agents_server.url)  # auto: the WebSocket
     assert models.returncode == 0, models.stderr
-    assert len(json.loads(models.stdout)) == 29
+    assert len(json.loads(models.stdout)) == CHAT_MODEL_COUNT
 
 
 def test_the_former_dialect_flag_still_works(agents_server):
@@ -293,6 +355,21 @@ def test_models_says_when_it_prints_the_built_in_table(tmp_path):
     assert offline in last
     assert last.endswith("--allow-builtin accepts it")
     assert "Traceback" not in result.stderr
+
+
+def test_the_built_in_table_filters_too_and_lists_no_gone_model(tmp_path):
+    offline = f"http://127.0.0.1:{free_port()}"
+    result = run_cli(
+        "models", "--json", "--vision", "--allow-builtin", "--base-url", offline, "--timeout", "2"
+    )
+    assert result.returncode == 0, result.stderr
+    assert {m["id"] for m in json.loads(result.stdout)} == VISION_MODELS
+    everything = run_cli(
+        "models", "--json", "--allow-builtin", "--base-url", offline, "--timeout", "2"
+    )
+    aliases = {m["alias"] for m in json.loads(everything.stdout)}
+    assert {"llama-3.3-70b", "glm-5.3", "granite-4.0-h-micro"} <= aliases
+    assert not aliases & {"kimi-k2.6", "gemma-3-12b", "phi-2"}  # gone from the catalog
 
 
 def test_models_allow_builtin_exits_0_and_still_says_so(tmp_path):

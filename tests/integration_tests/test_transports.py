@@ -27,6 +27,7 @@ from langchain_cloudflare_playground.client import (
     WebSocketRequest,
 )
 from llama_index_cloudflare_playground import CloudflarePlayground
+from tests.agents_worker import CHAT_MODEL_COUNT
 
 
 class CountingSocket:
@@ -82,7 +83,7 @@ async def test_the_client_sends_everything_through_the_callers_transport(agents_
         deltas = [e async for e in client.astream_chat("hello") if isinstance(e, TextDelta)]
         models = await client.alist_models()
     assert "".join(d.text for d in deltas).startswith("Echo from the mock model.")
-    assert len(models) == 29
+    assert len(models) == CHAT_MODEL_COUNT
     assert transport.websockets == 2  # the chat and the model list
     # Each text delta came in a frame of its own, after the room's greeting frames.
     assert transport.frames_received > len(deltas) + 3

@@ -37,8 +37,8 @@ type ConfigUpdate = Partial<
 >;
 
 // ---------------------------------------------------------------------------
-// Model catalog (shape of env.AI.models(); entries copied from the public
-// Workers AI catalog the old playground shipped, abbreviated).
+// Model catalog (shape of env.AI.models(): the public Workers AI catalog the old playground shipped,
+// abbreviated, brought to the live site's catalog of 2026-09-30).
 
 const TEXT_GENERATION = {
   id: "c329a1f9-323d-4e91-b2aa-582dd4188d34",
@@ -76,35 +76,43 @@ type CatalogRow = [
 ];
 
 const ROWS: CatalogRow[] = [
-  ["@cf/meta/llama-3.3-70b-instruct-fp8-fast", "7a143886-c9bb-4a1c-be95-377b1973bc3b", 1, "2024-12-06 17:09:18.338", "Llama 3.3 70B quantized to fp8 precision, optimized to be faster.", { context_window: "24000", function_calling: "true" }],
-  ["@cf/meta/llama-3.1-8b-instruct-fp8", "9b9c87c6-d4b7-494c-b177-87feab5904db", 1, "2024-07-25 17:28:43.328", "Llama 3.1 8B quantized to FP8 precision", { context_window: "32000" }],
-  ["@cf/meta/llama-2-7b-chat-int8", "9c95c39d-45b3-4163-9631-22f0c0dc3b14", 1, "2023-09-25 19:21:11.898", "Quantized (int8) generative text model with 7 billion parameters from Meta", { context_window: "8192" }],
-  ["@cf/meta/llama-2-7b-chat-fp16", "ca54bcd6-0d98-4739-9b3b-5c8b4402193d", 1, "2023-11-07 11:54:20.229", "Full precision (fp16) generative text model with 7 billion parameters from Meta", { context_window: "4096" }],
-  ["@hf/meta-llama/meta-llama-3-8b-instruct", "1a7b6ad6-9987-4bd3-a329-20ee8de93296", 2, "2024-05-22 18:21:04.371", "Generation over generation, Meta Llama 3 demonstrates state-of-the-art performance.", { context_window: "8192" }],
-  ["@cf/meta/llama-3.2-1b-instruct", "906a57fd-b018-4d6c-a43e-a296d4cc5839", 1, "2024-09-25 21:36:32.050", "The Llama 3.2 instruction-tuned text only models are optimized for multilingual dialogue use cases.", { context_window: "60000" }],
-  ["@cf/meta/llama-3.2-3b-instruct", "d9dc8363-66f4-4bb0-8641-464ee7bfc131", 1, "2024-09-25 20:05:43.986", "The Llama 3.2 instruction-tuned text only models are optimized for multilingual dialogue use cases.", { context_window: "128000" }],
-  ["@cf/meta/llama-3.2-11b-vision-instruct", "2cbc033b-ded8-4e02-bbb2-47cf05d5cfe5", 1, "2024-09-25 05:36:04.547", "The Llama 3.2-Vision instruction-tuned models are optimized for visual recognition.", { context_window: "128000", lora: "true" }],
-  ["@cf/meta/llama-4-scout-17b-16e-instruct", "06455e78-19f7-487b-93cd-c05a3dd07813", 1, "2025-04-05 20:25:56.137", "Meta's Llama 4 Scout is a 17 billion parameter model with 16 experts that is natively multimodal.", { context_window: "131000", function_calling: "true" }],
+  // The live catalog's Text Generation rows as captured on 2026-09-30 (the getModels answer in
+  // OmniRoute's fixture): names, uuids and properties as captured, every value the string "true".
+  // It carries no context windows; the client knows those. Descriptions, sources and dates are
+  // not in the capture: the older catalog's where it had the model, else ours, dated the capture's
+  // day.
+  ["@cf/meta/llama-3.3-70b-instruct-fp8-fast", "7a143886-c9bb-4a1c-be95-377b1973bc3b", 1, "2024-12-06 17:09:18.338", "Llama 3.3 70B quantized to fp8 precision, optimized to be faster.", { function_calling: "true" }],
+  ["@cf/meta/llama-3.1-8b-instruct-fp8", "9b9c87c6-d4b7-494c-b177-87feab5904db", 1, "2024-07-25 17:28:43.328", "Llama 3.1 8B quantized to FP8 precision", {}],
+  ["@cf/meta/llama-3.2-1b-instruct", "906a57fd-b018-4d6c-a43e-a296d4cc5839", 1, "2024-09-25 21:36:32.050", "The Llama 3.2 instruction-tuned text only models are optimized for multilingual dialogue use cases.", {}],
+  ["@cf/meta/llama-3.2-3b-instruct", "d9dc8363-66f4-4bb0-8641-464ee7bfc131", 1, "2024-09-25 20:05:43.986", "The Llama 3.2 instruction-tuned text only models are optimized for multilingual dialogue use cases.", { lora: "true" }],
+  ["@cf/meta/llama-3.2-11b-vision-instruct", "2cbc033b-ded8-4e02-bbb2-47cf05d5cfe5", 1, "2024-09-25 05:36:04.547", "The Llama 3.2-Vision instruction-tuned models are optimized for visual recognition.", { lora: "true", vision: "true" }],
+  ["@cf/meta/llama-4-scout-17b-16e-instruct", "06455e78-19f7-487b-93cd-c05a3dd07813", 1, "2025-04-05 20:25:56.137", "Meta's Llama 4 Scout is a 17 billion parameter model with 16 experts that is natively multimodal.", { function_calling: "true", vision: "true" }],
   ["@cf/meta/llama-guard-3-8b", "cc80437b-9a8d-4f1a-9c77-9aaf0d226922", 1, "2025-01-22 23:26:23.495", "Llama Guard 3 is a Llama-3.1-8B pretrained model, fine-tuned for content safety classification.", { lora: "true" }],
-  ["@hf/thebloke/mistral-7b-instruct-v0.1-awq", "980ec5e9-33c2-483a-a2d8-cd092fdf273f", 2, "2023-11-24 00:27:15.869", "Mistral 7B Instruct v0.1 AWQ is an efficient, accurate and blazing-fast low-bit weight quantized Mistral variant.", { beta: "true", context_window: "4096" }],
-  ["@hf/mistral/mistral-7b-instruct-v0.2", "b97d7069-48d9-461c-80dd-445d20a632eb", 2, "2024-04-02 13:00:59.244", "The Mistral-7B-Instruct-v0.2 Large Language Model (LLM) is an instruct fine-tuned version of Mistral-7B-v0.2.", { beta: "true", context_window: "3072", lora: "true" }],
-  ["@cf/mistralai/mistral-small-3.1-24b-instruct", "31690291-ebdc-4f98-bcfc-a44844e215b7", 1, "2025-03-18 03:28:37.890", "Building upon Mistral Small 3 (2501), Mistral Small 3.1 (2503) adds state-of-the-art vision understanding.", { context_window: "128000", function_calling: "true" }],
+  ["@cf/meta-llama/llama-2-7b-chat-hf-lora", "7ed8d8e8-6040-4680-843a-aef402d6b013", 1, "2026-09-30 00:00:00.000", "Llama 2 7B chat, a base for LoRA adapters.", { lora: "true" }],
+  ["@cf/mistralai/mistral-small-3.1-24b-instruct", "31690291-ebdc-4f98-bcfc-a44844e215b7", 1, "2025-03-18 03:28:37.890", "Building upon Mistral Small 3 (2501), Mistral Small 3.1 (2503) adds state-of-the-art vision understanding.", { function_calling: "true" }],
+  ["@cf/mistral/mistral-7b-instruct-v0.2-lora", "c58c317b-0c15-4bda-abb6-93e275f282d9", 1, "2026-09-30 00:00:00.000", "Mistral 7B Instruct v0.2, a base for LoRA adapters.", { lora: "true" }],
+  ["@cf/google/gemma-4-26b-a4b-it", "328adb49-4a7d-43e3-a2d5-802ae8100fe7", 1, "2026-09-30 00:00:00.000", "Gemma 4 26B A4B is Google's mixture-of-experts Gemma 4 model; it reads images too.", { function_calling: "true", vision: "true" }],
+  ["@cf/google/gemma-2b-it-lora", "e8e8abe4-a372-4c13-815f-4688ba655c8e", 1, "2026-09-30 00:00:00.000", "Gemma 2B instruct, a base for LoRA adapters.", { lora: "true" }],
+  ["@cf/google/gemma-7b-it-lora", "337170b7-bd2f-4631-9a57-688b579cf6d3", 1, "2026-09-30 00:00:00.000", "Gemma 7B instruct, a base for LoRA adapters.", { lora: "true" }],
+  ["@cf/aisingapore/gemma-sea-lion-v4-27b-it", "41ca173f-72d5-4420-8915-49e835d2676e", 1, "2026-09-30 00:00:00.000", "Gemma-SEA-LION v4 27B is AI Singapore's Gemma model for Southeast Asian languages.", {}],
+  ["@cf/qwen/qwen2.5-coder-32b-instruct", "51b71d5b-8bc0-4489-a107-95e542b69914", 1, "2025-02-27 00:31:43.829", "Qwen2.5-Coder is the latest series of Code-Specific Qwen large language models.", { lora: "true" }],
+  ["@cf/qwen/qwq-32b", "02c16efa-29f5-4304-8e6c-3d188889f875", 1, "2025-03-05 21:52:40.974", "QwQ is the reasoning model of the Qwen series.", { lora: "true" }],
+  ["@cf/qwen/qwen3-30b-a3b-fp8", "4090e54c-eee4-4221-b410-10c1c0f92f17", 1, "2026-09-30 00:00:00.000", "Qwen3 is the latest generation of large language models in Qwen series.", { function_calling: "true" }],
+  ["@cf/qwen/qwen3.8-27b", "22338608-b54d-4f04-884e-ab06f3dbbf3e", 1, "2026-09-30 00:00:00.000", "Qwen3.8 27B is a dense Qwen model that reads images and calls tools.", { function_calling: "true", vision: "true" }],
+  ["@cf/deepseek-ai/deepseek-r1-distill-qwen-32b", "ad01ab83-baf8-4e7b-8fed-a0a219d4eb45", 1, "2025-01-22 19:48:55.776", "DeepSeek-R1-Distill-Qwen-32B is a model distilled from DeepSeek-R1 based on Qwen2.5.", {}],
+  ["@cf/openai/gpt-oss-120b", "f9f2250b-1048-4a52-9910-d0bf976616a1", 1, "2025-08-05 10:27:29.131", "OpenAI's open-weight models designed for powerful reasoning, agentic tasks, and versatile developer use cases.", { function_calling: "true" }],
+  ["@cf/openai/gpt-oss-20b", "188a4e1e-253e-46d0-9616-0bf8c149763f", 1, "2025-08-05 10:49:53.265", "OpenAI's open-weight models designed for powerful reasoning, agentic tasks, and versatile developer use cases.", { function_calling: "true" }],
+  ["@cf/zai-org/glm-4.7-flash", "86b3e51a-4b05-43fa-a403-0f27821919d2", 1, "2026-09-30 00:00:00.000", "GLM-4.7-Flash is a fast, lightweight model from Z.ai.", { function_calling: "true" }],
+  ["@cf/zai-org/glm-5.3", "c05fea67-c5a9-49ca-a7ab-446a0d62cb7a", 1, "2026-09-30 00:00:00.000", "GLM-5.3 is Z.ai's flagship model for reasoning, coding and agents.", { require_workers_paid: "true", function_calling: "true" }],
+  ["@cf/zai-org/glm-5.3-flash", "95666467-f984-4211-b48a-7c246dd4adb7", 1, "2026-09-30 00:00:00.000", "GLM-5.3-Flash is the fast GLM-5.3; it reads images too.", { require_workers_paid: "true", function_calling: "true", vision: "true" }],
+  ["@cf/nvidia/nemotron-3-120b-a12b", "43dbadb4-2b0a-47e9-8479-34a49b971f1e", 1, "2026-09-30 00:00:00.000", "NVIDIA Nemotron 3 Super is a hybrid mixture-of-experts model for agentic applications.", { function_calling: "true" }],
+  ["@cf/ibm-granite/granite-4.0-h-micro", "7952d0cc-cb00-4e10-be02-667565c2ee0f", 1, "2026-09-30 00:00:00.000", "Granite 4.0 H Micro is IBM's small hybrid model, tuned for following instructions and calling tools.", { function_calling: "true" }],
+  // Gone from the live catalog by 2026-09-30, kept as the older catalog had them: the tool-family
+  // tests play one model of every family.
   ["@cf/google/gemma-3-12b-it", "053d5ac0-861b-4d3b-8501-e58d00417ef8", 1, "2025-03-18 03:58:02.423", "Gemma 3 models are well-suited for a variety of text generation and image understanding tasks.", { context_window: "80000", lora: "true" }],
-  ["@hf/google/gemma-7b-it", "0f002249-7d86-4698-aabf-8529ed86cefb", 2, "2024-04-01 23:51:35.866", "Gemma is a family of lightweight, state-of-the-art open models from Google.", { beta: "true", context_window: "8192", lora: "true" }],
-  ["@cf/qwen/qwen1.5-7b-chat-awq", "90a20ae7-7cf4-4eb3-8672-8fc4ee580635", 1, "2024-02-27 18:24:11.709", "Qwen1.5 is the improved version of Qwen, the large language model series developed by Alibaba Cloud.", { beta: "true", context_window: "20000" }],
-  ["@cf/qwen/qwen2.5-coder-32b-instruct", "51b71d5b-8bc0-4489-a107-95e542b69914", 1, "2025-02-27 00:31:43.829", "Qwen2.5-Coder is the latest series of Code-Specific Qwen large language models.", { context_window: "32768", lora: "true" }],
-  ["@cf/qwen/qwq-32b", "02c16efa-29f5-4304-8e6c-3d188889f875", 1, "2025-03-05 21:52:40.974", "QwQ is the reasoning model of the Qwen series.", { context_window: "24000", lora: "true" }],
-  ["@cf/qwen/qwen3-30b-a3b-fp8", "00000000-0000-4000-8000-000000000301", 1, "2025-05-01 00:00:00.000", "Qwen3 is the latest generation of large language models in Qwen series.", { context_window: "32768", function_calling: "true" }],
-  ["@cf/deepseek-ai/deepseek-r1-distill-qwen-32b", "ad01ab83-baf8-4e7b-8fed-a0a219d4eb45", 1, "2025-01-22 19:48:55.776", "DeepSeek-R1-Distill-Qwen-32B is a model distilled from DeepSeek-R1 based on Qwen2.5.", { context_window: "80000" }],
-  ["@cf/deepseek-ai/deepseek-math-7b-instruct", "4c3a544e-da47-4336-9cea-c7cbfab33f16", 1, "2024-02-27 17:54:17.459", "DeepSeekMath-Instruct 7B is a mathematically instructed tuning model.", { beta: "true", context_window: "4096" }],
-  ["@cf/openai/gpt-oss-120b", "f9f2250b-1048-4a52-9910-d0bf976616a1", 1, "2025-08-05 10:27:29.131", "OpenAI's open-weight models designed for powerful reasoning, agentic tasks, and versatile developer use cases.", { context_window: "128000", function_calling: "true" }],
-  ["@cf/openai/gpt-oss-20b", "188a4e1e-253e-46d0-9616-0bf8c149763f", 1, "2025-08-05 10:49:53.265", "OpenAI's open-weight models designed for powerful reasoning, agentic tasks, and versatile developer use cases.", { context_window: "128000", function_calling: "true" }],
-  ["@cf/zai-org/glm-4.7-flash", "00000000-0000-4000-8000-000000000302", 1, "2026-01-20 00:00:00.000", "GLM-4.7-Flash is a fast, lightweight model from Z.ai.", { context_window: "131072", function_calling: "true" }],
-  ["@cf/moonshotai/kimi-k2.6", "00000000-0000-4000-8000-000000000303", 1, "2026-04-20 00:00:00.000", "Kimi K2.6 is a large mixture-of-experts model from Moonshot AI.", { context_window: "262144", function_calling: "true" }],
-  ["@cf/microsoft/phi-2", "1d933df3-680f-4280-940d-da87435edb07", 1, "2024-02-27 18:26:21.126", "Phi-2 is a Transformer-based model with a next-word prediction objective.", { beta: "true", context_window: "2048" }],
-  ["@cf/tiiuae/falcon-7b-instruct", "48dd2443-0c61-43b2-8894-22abddf1b081", 1, "2024-02-27 18:21:15.796", "Falcon-7B-Instruct is a 7B parameters causal decoder-only model built by TII.", { beta: "true", context_window: "4096" }],
+  ["@hf/mistral/mistral-7b-instruct-v0.2", "b97d7069-48d9-461c-80dd-445d20a632eb", 2, "2024-04-02 13:00:59.244", "The Mistral-7B-Instruct-v0.2 Large Language Model (LLM) is an instruct fine-tuned version of Mistral-7B-v0.2.", { beta: "true", context_window: "3072", lora: "true" }],
   ["@hf/nousresearch/hermes-2-pro-mistral-7b", "44774b85-08c8-4bb8-8d2a-b06ebc538a79", 2, "2024-04-01 23:45:53.800", "Hermes 2 Pro on Mistral 7B is the new flagship 7B Hermes!", { beta: "true", context_window: "24000", function_calling: "true" }],
-  ["@cf/tinyllama/tinyllama-1.1b-chat-v1.0", "bf6ddd21-6477-4681-bbbe-24c3d5423e78", 1, "2024-02-27 18:25:37.524", "The TinyLlama project aims to pretrain a 1.1B Llama model on 3 trillion tokens.", { beta: "true", context_window: "2048" }],
+  ["@cf/moonshotai/kimi-k2.6", "00000000-0000-4000-8000-000000000303", 1, "2026-04-20 00:00:00.000", "Kimi K2.6 is a large mixture-of-experts model from Moonshot AI.", { context_window: "262144", function_calling: "true" }],
   // Non-chat models: a client must filter on task.name == "Text Generation".
   ["@cf/black-forest-labs/flux-1-schnell", "00000000-0000-4000-8000-000000000401", 1, "2024-08-29 16:37:39.541", "FLUX.1 [schnell] is a 12 billion parameter rectified flow transformer capable of generating images from text descriptions.", {}, TEXT_TO_IMAGE],
   ["@cf/openai/whisper", "00000000-0000-4000-8000-000000000402", 1, "2023-09-25 19:21:11.898", "Whisper is a general-purpose speech recognition model.", { beta: "true" }, SPEECH_RECOGNITION],
