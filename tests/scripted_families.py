@@ -3,7 +3,8 @@
 A real model reads tools offered the way it was trained and writes calls its own way. The scripted
 model (``tests/scripted_model.py``) stands in for one model per family: given a model id it
 recognises only that family's offering (a Qwen reads ``<tools>``, a gpt-oss reads a TypeScript
-``namespace functions``, a Mistral reads ``[AVAILABLE_TOOLS]`` before the request...), writes its
+``namespace functions``, a Mistral reads ``[AVAILABLE_TOOLS]`` before the request, a Gemma 4 reads
+``<|tool>declaration:...``), writes its
 calls in the family's native format and recognises results in the family's own markup. Models of
 no family here follow the package's generic format (``offerings.GENERIC``).
 
@@ -103,6 +104,63 @@ def _listed_definitions(*marks: str) -> Callable[[str, str], Any]:
         return _definitions(system) or None
 
     return read
+
+
+_XML_FUNCTION = re.compile(r"<function>\n<name>(.*?)</name>\n(.*?)\n</function>", re.DOTALL)
+_XML_PARAMETER = re.compile(r"<parameter>\n<name>(.*?)</name>\n(.*?)\n</parameter>", re.DOTALL)
+
+
+def _xml_tools(system: str, request: str) -> list[Offered] | None:
+    """Qwen3-Coder's ``<function>`` listing, as Nemotron 3's template writes it, read back."""
+    inside = _between(system, "<tools>\n", "\n</tools>")
+    if inside is None or "<function=example_function_name>" not in system:
+        return None
+    tools = []
+    for name, body in _XML_FUNCTION.findall(inside):
+        properties: dict[str, Any] = {}
+        for argument, fields in _XML_PARAMETER.findall(body):
+            kind = re.search(r"<type>(.*?)</type>", fields)
+            enum = re.search(r"<enum>(.*?)</enum>", fields)
+            properties[argument] = {"type": kind.group(1) if kind else "string"}
+            if enum:
+                properties[argument]["enum"] = json.loads(enum.group(1))
+        required = re.search(r"<required>(.*?)</required>", body)
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = json.loads(required.group(1))
+        tools.append(Offered(name, schema))
+    return tools or None
+
+
+# Gemma 4's own syntax: strings between <|"|> tokens, keys bare.
+_GEMMA_STRING = '<|"|>'
+_GEMMA_DECLARATION = re.compile(r"<\|tool>declaration:([^{]+)(\{.*?\})<tool\|>", re.DOTALL)
+
+
+def _gemma_json(text: str) -> Any:
+    """Gemma 4's syntax read as JSON: strings quoted, then bare keys quoted."""
+    pieces = text.split(_GEMMA_STRING)  # strings are the odd pieces
+    return json.loads(
+        "".join(
+            json.dumps(piece) if i % 2 else re.sub(r"([{,])([^{}\[\],:\"]+):", r'\1"\2":', piece)
+            for i, piece in enumerate(pieces)
+        )
+    )
+
+
+def _lower_types(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: v.lower() if k == "type" else _lower_types(v) for k, v in schema.items()}
+    return schema
+
+
+def _gemma4_tools(system: str, request: str) -> list[Offered] | None:
+    """Gemma 4's ``<|tool>declaration:NAME{...}<tool|>`` declarations, types in capitals."""
+    tools = []
+    for name, body in _GEMMA_DECLARATION.findall(system):
+        declared = _gemma_json(body)
+        tools.append(Offered(name, _lower_types(declared.get("parameters", {}))))
+    return tools or None
 
 
 def _mistral_tools(system: str, request: str) -> list[Offered] | None:
@@ -219,15 +277,57 @@ def _hermes(prose: str, calls: list[Call]) -> str:
 
 
 def _glm(prose: str, calls: list[Call]) -> str:
+    """GLM 4.7 and later: no line breaks between the tags, calls back to back."""
     tags = []
     for call in calls:
         pairs = "".join(
-            f"\n<arg_key>{key}</arg_key>\n<arg_value>"
+            f"<arg_key>{key}</arg_key><arg_value>"
             f"{value if isinstance(value, str) else _one_line(value)}</arg_value>"
             for key, value in call["arguments"].items()
         )
-        tags.append(f"<tool_call>{call['name']}{pairs}\n</tool_call>")
-    return prose + "\n".join(tags)
+        tags.append(f"<tool_call>{call['name']}{pairs}</tool_call>")
+    return prose + "".join(tags)
+
+
+def _xml_calls(written: Callable[[Any], str]) -> Callable[[str, list[Call]], str]:
+    """Qwen3-Coder's ``<function=NAME>`` calls, non-string values as ``written`` writes them."""
+
+    def write(prose: str, calls: list[Call]) -> str:
+        tags = [
+            f"<tool_call>\n<function={c['name']}>\n"
+            + "".join(
+                f"<parameter={k}>\n{v if isinstance(v, str) else written(v)}\n</parameter>\n"
+                for k, v in c["arguments"].items()
+            )
+            + "</function>\n</tool_call>\n"
+            for c in calls
+        ]
+        return prose + "".join(tags)
+
+    return write
+
+
+def _python_scalar(value: Any) -> str:
+    """Nemotron 3's template: lists and mappings as JSON, other values as Python's str()."""
+    return _one_line(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _gemma_value(value: Any) -> str:
+    if isinstance(value, str):
+        return f"{_GEMMA_STRING}{value}{_GEMMA_STRING}"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_gemma_value(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(map(_gemma_value, value)) + "]"
+    return _one_line(value)  # numbers, true, false, null
+
+
+def _gemma4(prose: str, calls: list[Call]) -> str:
+    # The template writes <|tool_response> after the last call: the model stops on it.
+    written = "".join(
+        f"<|tool_call>call:{c['name']}{_gemma_value(c['arguments'])}<tool_call|>" for c in calls
+    )
+    return f"{prose}{written}<|tool_response>"
 
 
 def _mistral(prose: str, calls: list[Call]) -> str:
@@ -265,6 +365,17 @@ def _tagged_results(opening: str, closing: str) -> Callable[[str], list[str] | N
         return [found.strip() for found in pattern.findall(text)]
 
     return read
+
+
+_GEMMA_RESULT = re.compile(
+    r"<\|tool_response>response:[^{]+\{value:<\|\"\|>(.*?)<\|\"\|>\}<tool_response\|>", re.DOTALL
+)
+
+
+def _gemma4_results(text: str) -> list[str] | None:
+    if not text.startswith("<|tool_response>"):
+        return None
+    return _GEMMA_RESULT.findall(text)
 
 
 def _mistral_results(text: str) -> list[str] | None:
@@ -319,6 +430,13 @@ FAMILIES: tuple[ScriptedFamily, ...] = (
         _tagged_results("```tool_output\n", "\n```"),
     ),
     ScriptedFamily(
+        "gemma-4",
+        re.compile(r"/gemma-4-"),
+        _gemma4_tools,
+        _gemma4,
+        _gemma4_results,
+    ),
+    ScriptedFamily(
         "hermes",
         re.compile(r"/(?:qwen2\.5-|qwq-|qwen3-|hermes-2-pro-)"),
         _tagged_definitions("<tools>", "</tools>", "<tool_call>"),
@@ -326,9 +444,32 @@ FAMILIES: tuple[ScriptedFamily, ...] = (
         _tagged_results("<tool_response>", "</tool_response>"),
     ),
     ScriptedFamily(
+        "granite-4",
+        re.compile(r"/granite-4\.0-"),
+        _tagged_definitions("<tools>", "</tools>", "For each tool call, return a json object"),
+        _hermes,
+        _tagged_results("<tool_response>", "</tool_response>"),
+    ),
+    ScriptedFamily(
+        "qwen3.5",
+        re.compile(r"/qwen3\.8-"),
+        _tagged_definitions("<tools>", "</tools>", "<function=example_function_name>"),
+        _xml_calls(_one_line),
+        _tagged_results("<tool_response>", "</tool_response>"),
+    ),
+    ScriptedFamily(
+        "qwen3-coder",
+        re.compile(r"/nemotron-3-"),
+        _xml_tools,
+        _xml_calls(_python_scalar),
+        _tagged_results("<tool_response>", "</tool_response>"),
+    ),
+    ScriptedFamily(
         "glm",
-        re.compile(r"/glm-"),
-        _tagged_definitions("<tools>", "</tools>", "<arg_key>"),
+        re.compile(r"/glm-(?:4\.7|5)"),
+        _tagged_definitions(
+            "<tools>", "</tools>", "<tool_call>{function-name}<arg_key>{arg-key-1}</arg_key>"
+        ),
         _glm,
         _tagged_results("<tool_response>", "</tool_response>"),
     ),

@@ -2,9 +2,10 @@
 
 The scripted model plays each family as its model id says (``tests/scripted_families.py``): it
 takes tools only when they are offered in the family's own format, writes its calls in the
-family's native format (Llama's JSON and pythonic lists, Qwen's ``<tool_call>`` tags, GLM's
-argument tags, Mistral's ``[TOOL_CALLS]``, gpt-oss's harmony messages...) and reads results in
-the family's own markup. So each test below fails if the client offers a family the wrong way,
+family's native format (Llama's JSON and pythonic lists, Qwen's ``<tool_call>`` tags, Qwen 3.8's
+and Nemotron 3's ``<function=...>`` tags, GLM's argument tags, Gemma 4's ``<|tool_call>``,
+Mistral's ``[TOOL_CALLS]``, gpt-oss's harmony messages...) and reads results in the family's own
+markup. So each test below fails if the client offers a family the wrong way,
 cannot read what it writes, or sends results back in a form the family does not read.
 """
 
@@ -45,6 +46,11 @@ MODELS = [
     "@cf/qwen/qwen3-30b-a3b-fp8",
     "@hf/nousresearch/hermes-2-pro-mistral-7b",
     "@cf/zai-org/glm-4.7-flash",
+    "@cf/zai-org/glm-5.3",
+    "@cf/qwen/qwen3.8-27b",
+    "@cf/nvidia/nemotron-3-120b-a12b",
+    "@cf/google/gemma-4-26b-a4b-it",
+    "@cf/ibm-granite/granite-4.0-h-micro",
     "@cf/mistralai/mistral-small-3.1-24b-instruct",
     "@cf/openai/gpt-oss-120b",
     "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b",

@@ -111,6 +111,8 @@ def test_long_comma_separated_model_text_is_read_in_linear_time():
         "<|tool_call_begin|>add<|tool_call_argument_begin|>{",
         "to=functions.add<|message|>[",
         "\n[add(a=1",
+        '<|tool_call>call:add{a:<|"|>',
+        "call:add{a:[",
     ],
 )
 def test_thousands_of_unclosed_native_openings_are_read_quickly(opening):
@@ -401,6 +403,14 @@ NATIVE_PIECES = [
     "</function>",
     "<think>",
     "</think>",
+    "<|channel>thought\n",
+    "<channel|>",
+    "call:calc{",
+    "call:search{query:",
+    '<|"|>',
+    "<tool_call|>",
+    "<|tool_response>",
+    "x:1.5,n:null}",
     "\n[get_weather(city=",
     "search(query=",
     "calc(x=1.5, n=None)",
@@ -600,6 +610,7 @@ def shows_no_call_opening(shown: str) -> bool:
 # Pieces of openings, which a stream may cut anywhere.
 OPENING_PIECES = ["`", "``", "<tool", "_ca", "[ ", "{", "[TOOL", "_CALLS]", "<|", "|>", "<\uff5c"]
 OPENING_PIECES += ["to=func", "tions.", "functools", "[add", "(a=1)]", "python_", "tag|>"]
+OPENING_PIECES += ["c", "cal", "l:", "call:ad", "d{", "recall:x{"]
 
 
 @FUZZ
@@ -641,7 +652,7 @@ def native_written_calls(
 ) -> tuple[str, str]:
     """``calls`` written in one family's native format, with prose before: (text, that prose)."""
     formats = ["mistral", "mistral-args", "granite", "python-tag", "deepseek", "deepseek-v31"]
-    formats += ["kimi", "harmony", "glm", "qwen3-coder", "phi4"]
+    formats += ["kimi", "harmony", "glm", "qwen3-coder", "phi4", "gemma4"]
     if all(
         is_identifier(name) and all(is_identifier(arg) for arg in arguments)
         for name, arguments in calls
@@ -722,6 +733,19 @@ def native_written_calls(
             + "</tool_call>\n"
             for n, a in calls
         )
+    elif native == "gemma4":
+
+        def gemma(value: Any) -> str:  # Gemma 4's syntax: strings in <|"|>, keys bare
+            if isinstance(value, str):
+                return f'<|"|>{value}<|"|>'
+            if isinstance(value, dict):
+                return "{" + ",".join(f"{k}:{gemma(v)}" for k, v in value.items()) + "}"
+            if isinstance(value, list):
+                return "[" + ",".join(gemma(item) for item in value) + "]"
+            return json.dumps(value)
+
+        written = "".join(f"<|tool_call>call:{n}{gemma(a)}<tool_call|>" for n, a in calls)
+        written += draw(st.sampled_from(["", "<|tool_response>"]))
     elif native == "qwen3-coder":
         written = "".join(
             f"<tool_call>\n<function={n}>\n"
@@ -827,7 +851,7 @@ def test_every_familys_written_calls_read_back_the_same_at_any_split(data, tools
         ToolCall(f"c{i}", tool.name, data.draw(arguments_for(tool, kinds)))
         for i, (tool, kinds) in enumerate(picked)
     ]
-    if offering.name == "glm":
+    if offering.name.startswith("glm"):
         # GLM writes a value right inside its tags, and the reader takes one newline on each
         # side as the line breaks Qwen3-Coder's template puts there: a string that starts or
         # ends with a newline cannot be told apart in these formats.

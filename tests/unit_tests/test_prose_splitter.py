@@ -55,6 +55,12 @@ REPLIES = {
     ),
     "Qwen3-Coder": ("A\n<tool_call>\n<function=add>\n</function>\n</tool_call>", "A\n"),
     "Phi-4 functools": (f"Calling functools[{CALL}]", "Calling "),
+    "Gemma 4": ("Adding.<|tool_call>call:add{a:1,b:2}<tool_call|>", "Adding."),
+    "Gemma 4, special tokens dropped": ("Adding. call:add{a:1,b:2}", "Adding. "),
+    "a word that ends in call:": (
+        "Recall: the call: stays prose.",
+        "Recall: the call: stays prose.",
+    ),
     # Prose that only starts like an opening is released.
     "a bracketed word": (
         "Mistral uses [TOOL] tags, [x] marks.",

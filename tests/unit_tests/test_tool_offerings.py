@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 import pytest
 
 from langchain_cloudflare_playground.client.messages import normalize_messages
 from langchain_cloudflare_playground.client.tools.native_writers import (
+    gemma_declarations,
     mistral_call_id,
     pythonic_calls,
     typescript_namespace,
+    xml_function_listing,
 )
 from langchain_cloudflare_playground.client.tools.offerings import (
     GENERIC,
@@ -20,8 +23,15 @@ from langchain_cloudflare_playground.client.tools.offerings import (
     written_for,
 )
 from langchain_cloudflare_playground.client.tools.parser import parse_reply
-from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall
+from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall, ToolResult
 from tests.helpers import ADD
+
+ANY_OBJECT = Tool("f", parameters={"type": "object", "properties": {}})
+
+
+def _read_back(written: str, tool: Tool = ANY_OBJECT) -> list[dict[str, object]]:
+    """The arguments of the calls the parser reads in ``written``."""
+    return [dict(call.arguments) for call in parse_reply(written, [tool], "required").calls]
 
 
 @pytest.mark.parametrize(
@@ -38,6 +48,15 @@ from tests.helpers import ADD
         ("@cf/qwen/qwen3-30b-a3b-fp8", "hermes"),
         ("@hf/nousresearch/hermes-2-pro-mistral-7b", "hermes"),
         ("@cf/zai-org/glm-4.7-flash", "glm"),
+        ("@cf/zai-org/glm-5.3", "glm"),
+        ("@cf/zai-org/glm-5.3-flash", "glm"),
+        ("@cf/zai-org/glm-4.5-air", "glm-4.5"),
+        ("@cf/qwen/qwen3.8-27b", "qwen3.5"),
+        ("@cf/qwen/qwen3-coder-30b-a3b-instruct", "qwen3-coder"),
+        ("@cf/nvidia/nemotron-3-120b-a12b", "qwen3-coder"),
+        ("@cf/google/gemma-4-26b-a4b-it", "gemma-4"),
+        ("@cf/ibm-granite/granite-4.0-h-micro", "granite-4"),
+        ("@cf/ibm-granite/granite-4.2-8b", "qwen3.5"),
         ("@cf/mistralai/mistral-small-3.1-24b-instruct", "mistral"),
         ("@cf/openai/gpt-oss-120b", "harmony"),
         ("@cf/openai/gpt-oss-20b", "harmony"),
@@ -87,7 +106,8 @@ def test_every_offering_lists_each_tool_and_says_when_to_call(offering, choice):
     assert conversation.system is not None
     assert conversation.system.startswith("Be brief.\n\n# Tools\n\n")
     everything = conversation.system + conversation.turns[-1].content
-    assert '"name": "add"' in everything or "type add = " in everything
+    names = ('"name": "add"', "type add = ", "<name>add</name>", "<|tool>declaration:add{")
+    assert any(name in everything for name in names)
     assert "Add two integers." in everything
     when = {
         "auto": "Call a tool only when it helps",
@@ -164,9 +184,35 @@ def test_mistral_gets_its_tools_before_the_request_not_before_the_results():
         (
             "@cf/zai-org/glm-4.7-flash",
             (
+                "<tool_call>add<arg_key>a</arg_key><arg_value>1</arg_value>"
+                "<arg_key>b</arg_key><arg_value>2</arg_value></tool_call>"
+            ),
+            "<tool_response>3</tool_response>",
+        ),
+        (
+            "@cf/zai-org/glm-4.5-air",
+            (
                 "<tool_call>add\n<arg_key>a</arg_key>\n<arg_value>1</arg_value>\n"
                 "<arg_key>b</arg_key>\n<arg_value>2</arg_value>\n</tool_call>"
             ),
+            "<tool_response>\n3\n</tool_response>",
+        ),
+        (
+            "@cf/qwen/qwen3.8-27b",
+            (
+                "<tool_call>\n<function=add>\n<parameter=a>\n1\n</parameter>\n"
+                "<parameter=b>\n2\n</parameter>\n</function>\n</tool_call>"
+            ),
+            "<tool_response>\n3\n</tool_response>",
+        ),
+        (
+            "@cf/google/gemma-4-26b-a4b-it",
+            "<|tool_call>call:add{a:1,b:2}<tool_call|>",
+            '<|tool_response>response:add{value:<|"|>3<|"|>}<tool_response|>',
+        ),
+        (
+            "@cf/ibm-granite/granite-4.0-h-micro",
+            '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>',
             "<tool_response>\n3\n</tool_response>",
         ),
         (
@@ -222,10 +268,7 @@ def test_pythonic_calls_are_python_literals_the_parser_reads_back():
     tree = ast.parse(written, mode="eval")
     assert isinstance(tree.body, ast.List)
     assert {kw.arg: ast.literal_eval(kw.value) for kw in tree.body.elts[0].keywords} == arguments
-    tool = Tool("f", parameters={"type": "object", "properties": {}})
-    assert [dict(c.arguments) for c in parse_reply(written, [tool], "required").calls] == [
-        arguments
-    ]
+    assert _read_back(written) == [arguments]
 
 
 def test_the_typescript_namespace_writes_types_optionals_enums_defaults_and_references():
@@ -379,3 +422,131 @@ def test_the_typescript_namespace_survives_unusual_schemas():
         '"first name"?: string,',
         "}) => any;",
     ]
+
+
+def test_glm_4_7_and_later_write_calls_and_results_back_to_back():
+    calls = [ToolCall("1", "add", {"a": 1}), ToolCall("2", "magic", {})]
+    glm = offering_for("@cf/zai-org/glm-5.3")
+    assert glm.write_calls("Both.", calls) == (
+        "Both.\n<tool_call>add<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>"
+        "<tool_call>magic</tool_call>"
+    )
+    results = [ToolResult("1", "add", "2"), ToolResult("2", "magic", "x", is_error=True)]
+    assert glm.write_results(results) == (
+        "<tool_response>2</tool_response><tool_response>Error: x</tool_response>"
+    )
+    assert "<tool_call>{function-name}<arg_key>{arg-key-1}</arg_key><arg_value>" in (
+        glm.system_section([ADD], "auto")
+    )
+
+
+def test_nemotron_writes_scalars_as_python_and_qwen_3_8_as_json():
+    arguments = {"flag": True, "nothing": None, "n": 2.5, "items": [1, "x"], "text": "True"}
+    call = [ToolCall("1", "f", arguments)]
+    nemotron = offering_for("@cf/nvidia/nemotron-3-120b-a12b").write_calls("", call)
+    qwen = offering_for("@cf/qwen/qwen3.8-27b").write_calls("", call)
+
+    def values(written: str) -> list[str]:
+        return re.findall(r"<parameter=\w+>\n(.*?)\n</parameter>", written)
+
+    assert values(nemotron) == ["True", "None", "2.5", '[1, "x"]', "True"]
+    assert values(qwen) == ["true", "null", "2.5", '[1, "x"]', "True"]
+    tool = Tool("f", parameters={"type": "object", "properties": {"text": {"type": "string"}}})
+    assert _read_back(nemotron, tool) == _read_back(qwen, tool) == [arguments]
+
+
+def test_the_xml_listing_gives_each_argument_its_tags_as_nemotrons_template_does():
+    tool = Tool(
+        "get_weather",
+        " Get the weather. ",
+        {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "A city."},
+                "unit": {"type": "string", "enum": ["c", "f"], "default": "c"},
+                "days": {"type": "array", "items": {"type": "integer"}, "nullable": False},
+            },
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    )
+    assert xml_function_listing([tool, Tool("ping")]).split("\n") == [
+        "<function>",
+        "<name>get_weather</name>",
+        "<description>Get the weather.</description>",
+        "<parameters>",
+        "<parameter>",
+        "<name>city</name>",
+        "<type>string</type>",
+        "<description>A city.</description>",
+        "</parameter>",
+        "<parameter>",
+        "<name>unit</name>",
+        "<type>string</type>",
+        '<enum>["c", "f"]</enum>',
+        "<default>c</default>",
+        "</parameter>",
+        "<parameter>",
+        "<name>days</name>",
+        "<type>array</type>",
+        '<items>{"type": "integer"}</items>',
+        "<nullable>False</nullable>",
+        "</parameter>",
+        "<additionalProperties>False</additionalProperties>",
+        '<required>["city"]</required>',
+        "</parameters>",
+        "</function>",
+        "<function>",
+        "<name>ping</name>",
+        "<description></description>",
+        "<parameters>",
+        "</parameters>",
+        "</function>",
+    ]
+
+
+def test_gemma_4_declarations_are_in_its_own_syntax_with_types_in_capitals():
+    tool = Tool(
+        "get_weather",
+        "Get the weather.",
+        {
+            "type": "object",
+            "properties": {
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "c"},
+                "location": {"type": "string", "description": "A city."},
+                "days": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+                "near": {"$ref": "#/$defs/Point"},
+                "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+            },
+            "required": ["location"],
+            "$defs": {
+                "Point": {
+                    "type": "object",
+                    "properties": {"x": {"type": "number"}},
+                    "required": ["x"],
+                }
+            },
+        },
+    )
+    q = '<|"|>'
+    assert gemma_declarations([tool, Tool("ping")]) == (
+        f"<|tool>declaration:get_weather{{description:{q}Get the weather.{q},parameters:{{"
+        f"properties:{{days:{{nullable:true,type:{q}INTEGER{q}}},"
+        f"location:{{description:{q}A city.{q},type:{q}STRING{q}}},"
+        f"near:{{properties:{{x:{{type:{q}NUMBER{q}}}}},required:[{q}x{q}],type:{q}OBJECT{q}}},"
+        f"tags:{{items:{{type:{q}STRING{q}}},nullable:true,type:{q}ARRAY{q}}},"
+        f"unit:{{enum:[{q}celsius{q},{q}fahrenheit{q}],type:{q}STRING{q}}}}},"
+        f"required:[{q}location{q}],type:{q}OBJECT{q}}}}}<tool|>"
+        f"<|tool>declaration:ping{{description:{q}{q},parameters:{{type:{q}OBJECT{q}}}}}<tool|>"
+    )
+
+
+def test_gemma_4_calls_are_sorted_in_its_syntax_and_read_back():
+    arguments = {"b": [1, None], "a": {"z": False, "odd key": "x"}, "text": 'say "hi", {ok}'}
+    gemma = offering_for("@cf/google/gemma-4-26b-a4b-it")
+    written = gemma.write_calls("", [ToolCall("1", "f", arguments)])
+    assert written == (
+        '<|tool_call>call:f{a:{<|"|>odd key<|"|>:<|"|>x<|"|>,z:false},b:[1,null],'
+        'text:<|"|>say "hi", {ok}<|"|>}<tool_call|>'
+    )
+    assert _read_back(written) == [arguments]

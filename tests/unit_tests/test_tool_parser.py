@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from langchain_cloudflare_playground.client.tools import Tool, parse_reply
+from langchain_cloudflare_playground.client.tools.prose_splitter import ProseSplitter
 from tests.helpers import ADD
 
 WEATHER = Tool(
@@ -487,6 +488,116 @@ NATIVE: dict[str, Case] = {
     "Granite near-miss: the token named in prose": Case(
         "Granite writes <|tool_call|> before its calls."
     ),
+    "GLM (5.3): two calls back to back, no line breaks": Case(
+        "<tool_call>add<arg_key>a</arg_key><arg_value>2</arg_value><arg_key>b</arg_key>"
+        "<arg_value>3</arg_value></tool_call><tool_call>get_weather<arg_key>location</arg_key>"
+        "<arg_value>Paris</arg_value></tool_call>",
+        [("add", {"a": 2, "b": 3}), PARIS],
+        "",
+    ),
+    "GLM (4.7): reasoning the template opened, closed before the call": Case(
+        "The user wants the weather in Paris.</think><tool_call>get_weather<arg_key>location"
+        "</arg_key><arg_value>Paris</arg_value></tool_call>",
+        [PARIS],
+        "The user wants the weather in Paris.</think>",
+    ),
+    "Qwen (Qwen 3.8): function tags after reasoning the template opened": Case(
+        "The user wants 2 + 3.\n</think>\n\n<tool_call>\n<function=add>\n<parameter=a>\n2\n"
+        "</parameter>\n<parameter=b>\n3\n</parameter>\n</function>\n</tool_call>",
+        [("add", {"a": 2, "b": 3})],
+        "The user wants 2 + 3.\n</think>",
+    ),
+    "Qwen (Qwen 3.8): a call drafted before the template-opened reasoning closes is not made": Case(
+        "I might call <tool_call>\n<function=add>\n<parameter=a>\n1\n</parameter>\n"
+        "<parameter=b>\n1\n</parameter>\n</function>\n</tool_call> but they want 2 + 3.\n"
+        "</think>\n\n<tool_call>\n<function=add>\n<parameter=a>\n2\n</parameter>\n"
+        "<parameter=b>\n3\n</parameter>\n</function>\n</tool_call>",
+        [("add", {"a": 2, "b": 3})],
+        "I might call <tool_call>\n<function=add>\n<parameter=a>\n1\n</parameter>\n"
+        "<parameter=b>\n1\n</parameter>\n</function>\n</tool_call> but they want 2 + 3.\n"
+        "</think>",
+    ),
+    "Qwen (Qwen 3.8): reasoning that goes straight to a call without closing": Case(
+        "<think>\nThe user wants 2 + 3.\n<tool_call>\n<function=add>\n<parameter=a>\n2\n"
+        "</parameter>\n<parameter=b>\n3\n</parameter>\n</function>\n</tool_call>",
+        [("add", {"a": 2, "b": 3})],
+        "<think>\nThe user wants 2 + 3.",
+    ),
+    "Qwen near-miss: a closing tag named in prose": Case(
+        "Models end their reasoning with </think>, then answer."
+    ),
+    "Nemotron (3): Python's None in a parameter, as its template writes it": Case(
+        "<tool_call>\n<function=lookup>\n<parameter=query>\nParis\n</parameter>\n"
+        "<parameter=limit>\nNone\n</parameter>\n</function>\n</tool_call>\n",
+        [("lookup", {"query": "Paris", "limit": None})],
+        "",
+    ),
+    "Nemotron (3): prose, then two calls": Case(
+        "Checking both.\n<tool_call>\n<function=add>\n<parameter=a>\n1\n</parameter>\n"
+        "<parameter=b>\n2\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n"
+        "<function=get_weather>\n<parameter=location>\nParis\n</parameter>\n</function>\n"
+        "</tool_call>\n",
+        [("add", {"a": 1, "b": 2}), PARIS],
+        "Checking both.",
+    ),
+    "Nemotron near-miss: the tags named in prose": Case(
+        "Nemotron wraps each call in <tool_call><function=name> tags, one per call."
+    ),
+    "Gemma (Gemma 4): a call in its tokens, then the response token": Case(
+        '<|tool_call>call:get_weather{location:<|"|>Paris<|"|>}<tool_call|><|tool_response>',
+        [PARIS],
+        "",
+    ),
+    "Gemma (Gemma 4): prose, then two calls back to back": Case(
+        'Both.<|tool_call>call:add{a:2,b:3}<tool_call|><|tool_call>call:get_weather{location:<|"|>'
+        'Paris<|"|>,unit:<|"|>celsius<|"|>}<tool_call|>',
+        [("add", {"a": 2, "b": 3}), ("get_weather", {"location": "Paris", "unit": "celsius"})],
+        "Both.",
+    ),
+    "Gemma (Gemma 4): nested values and a string that looks like a number": Case(
+        '<|tool_call>call:lookup{filter:{tag:<|"|>x, y<|"|>},limit:null,query:<|"|>42<|"|>}'
+        "<tool_call|>",
+        [("lookup", {"filter": {"tag": "x, y"}, "limit": None, "query": "42"})],
+        "",
+    ),
+    "Gemma (Gemma 4): a call drafted on the thought channel is not made": Case(
+        "<|channel>thought\nMaybe <|tool_call>call:add{a:1,b:1}<tool_call|> first.<channel|>"
+        "<|tool_call>call:add{a:2,b:3}<tool_call|>",
+        [("add", {"a": 2, "b": 3})],
+        "<|channel>thought\nMaybe <|tool_call>call:add{a:1,b:1}<tool_call|> first.<channel|>",
+    ),
+    "Gemma (Gemma 4, special tokens dropped): bare strings": Case(
+        "call:get_weather{location:Paris,unit:celsius}",
+        [("get_weather", {"location": "Paris", "unit": "celsius"})],
+        "",
+    ),
+    "Gemma (Gemma 4, special tokens dropped): after prose, a number": Case(
+        "Adding now. call:add{a:2,b:3}", [("add", {"a": 2, "b": 3})], "Adding now."
+    ),
+    "Gemma near-miss (Gemma 4): call: in prose, and a word that ends in it": Case(
+        "Make the call: tomorrow. Then recall:get_weather{location:Paris} later."
+    ),
+    "Gemma near-miss (Gemma 4): a bare call of something that is not a tool": Case(
+        "call:note{text:hello}"
+    ),
+    "Gemma (Gemma 4): a call whose closing token never came": Case(
+        "Adding.<|tool_call>call:add{a:2,b:3}", [("add", {"a": 2, "b": 3})], "Adding."
+    ),
+    "Gemma (Gemma 4): arguments that never close": Case(
+        '<|tool_call>call:add{a:1,b:<|"|>2', problem="do not close"
+    ),
+    "Gemma (Gemma 4): an unknown tool in its tokens": Case(
+        "<|tool_call>call:delete_all{confirm:true}<tool_call|>",
+        problem='"delete_all", which is not a tool here',
+    ),
+    "Gemma (Gemma 4): arguments in a syntax of no kind": Case(
+        "<|tool_call>call:add{a 1 b 2}<tool_call|>", problem="the arguments of 'add'"
+    ),
+    "Granite (4.0): Hermes tags": Case(
+        '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>',
+        [("add", {"a": 1, "b": 2})],
+        "",
+    ),
     "Phi-4-mini: functools list": Case(
         'functools[{"name": "add", "arguments": {"a": 1, "b": 2}}]',
         [("add", {"a": 1, "b": 2})],
@@ -508,6 +619,7 @@ FAMILIES = (
     "Kimi",
     "gpt-oss",
     "GLM",
+    "Nemotron",
     "Granite",
     "Phi-4-mini",
 )
@@ -564,3 +676,36 @@ def test_problems_name_what_the_tools_are() -> None:
 
     assert parsed.problem is not None
     assert '"get_weather", "add", "magic_function_no_args", "lookup"' in parsed.problem
+
+
+def test_a_call_drafted_in_reasoning_whose_opening_was_already_shown_is_not_made() -> None:
+    """Streamed, the prose before the first brace is shown; the held rest starts mid-reasoning."""
+    reply = (
+        '<think>\nI could call {"name": "add", "arguments": {"a": 1, "b": 1}}, but they asked'
+        ' for 2 and 3.\n</think>\n<tool_call>\n{"name": "add", "arguments": {"a": 2, "b": 3}}\n'
+        "</tool_call>"
+    )
+    splitter = ProseSplitter()
+    shown = "".join(splitter.feed(reply[i : i + 5]) for i in range(0, len(reply), 5))
+
+    assert shown == "<think>\nI could call "
+    parsed = parse_reply(splitter.held(), TOOLS, "auto")
+    assert [(call.name, dict(call.arguments)) for call in parsed.calls] == [
+        ("add", {"a": 2, "b": 3})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("0", "0"), ("true", "true"), ("Paris", "Paris"), ("null", None), ("None", None)],
+)
+def test_a_tagged_string_or_null_argument_is_text_unless_it_reads_as_null(written, read) -> None:
+    note = Tool(
+        "note", parameters={"type": "object", "properties": {"text": {"type": ["string", "null"]}}}
+    )
+    for reply in (
+        f"<tool_call>note<arg_key>text</arg_key><arg_value>{written}</arg_value></tool_call>",
+        f"<tool_call>\n<function=note>\n<parameter=text>\n{written}\n</parameter>\n</function>\n</tool_call>",
+    ):
+        (call,) = parse_reply(reply, [note], "auto").calls
+        assert dict(call.arguments) == {"text": read}

@@ -3,8 +3,9 @@
 ``spec`` (what callers declare), ``offerings`` (how each model family is offered tools, by model
 id: one table) with ``prompt`` (the generic format) and ``native_writers`` (the pieces of each
 family's own format), ``parser`` with ``lenient_json``, ``call_shapes``, ``native_formats`` (each
-family's own call format, one table) and ``schema_check`` (reading replies), ``prose_splitter``
-(streaming prose while a call may be coming) and ``calling`` (the loop, with one correction).
+family's own call format, one table; ``gemma4_syntax`` for Gemma 4's values, read and written) and
+``schema_check`` (reading replies), ``prose_splitter`` (streaming prose while a call may be
+coming) and ``calling`` (the loop, with one correction).
 """
 
 from typing import TYPE_CHECKING, Any

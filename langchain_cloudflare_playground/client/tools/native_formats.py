@@ -6,10 +6,11 @@ in ``docs/tool-formats.md``. Four kinds of reader cover them all:
 
 * :class:`_JsonAfterToken`: a special token, then call-shaped JSON (Mistral ``[TOOL_CALLS][...]``,
   Granite ``<|tool_call|>[...]``, Llama 3.1 ``<|python_tag|>{...}``, Phi-4 ``functools[...]``);
-* :class:`_HeaderThenArguments`: a header naming the tool, then a JSON object of arguments
-  (Mistral ``[ARGS]``, DeepSeek, Kimi K2, gpt-oss harmony);
+* :class:`_HeaderThenArguments`: a header naming the tool, then its arguments as a JSON object
+  (Mistral ``[ARGS]``, DeepSeek, Kimi K2, gpt-oss harmony) or in Gemma 4's own syntax
+  (``<|tool_call>call:name{key:<|"|>text<|"|>}``, ``gemma4_syntax``);
 * :class:`_TaggedArguments`: a name and one tag pair per argument (GLM ``<arg_key>``, Qwen3-Coder
-  ``<parameter=...>``);
+  ``<parameter=...>``, which Qwen 3.5+, Nemotron 3 and Granite 4.2+ write too);
 * :class:`_PythonicCalls`: Python call syntax, read with :mod:`ast` as literals only, never run
   (Llama 3.2/4 ``[f(a=1)]``, Llama 4 ``<|python_start|>``, Gemma ``tool_code`` fences).
 
@@ -25,7 +26,7 @@ import bisect
 import itertools
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from langchain_cloudflare_playground.client.tools.call_shapes import (
     arguments_value,
     as_calls,
 )
+from langchain_cloudflare_playground.client.tools.gemma4_syntax import read_value
 from langchain_cloudflare_playground.client.tools.lenient_json import (
     find_json_spans,
     json_end,
@@ -127,33 +129,47 @@ class _JsonAfterToken(_Reader):
                 yield Found(*_swallow(text, match.start(), end, self.around), tuple(calls))
 
 
+def _json_arguments(text: str, start: int) -> tuple[object, int] | None:
+    """The JSON arguments at ``text[start:]`` and where they end; ``None`` if they never close."""
+    end = json_end(text, start)
+    if end is None:
+        return None
+    return arguments_value(loads_lenient(text[start:end])), end
+
+
 @dataclass(frozen=True, slots=True)
 class _HeaderThenArguments(_Reader):
-    """A header with the tool's name (group ``name``), a JSON object, then ``footer``."""
+    """A header with the tool's name (group ``name``), the arguments, then ``footer``.
+
+    ``read`` reads the arguments (JSON, or Gemma 4's syntax). With ``known_only`` the header is
+    also ordinary text: only calls of offered tools count, and nothing unreadable is reported.
+    """
 
     header: re.Pattern[str]
     footer: re.Pattern[str]
     around: re.Pattern[str] | None = None
     name_prefix: str = ""
+    read: Callable[[str, int], tuple[object, int] | None] = _json_arguments
+    known_only: bool = False
 
-    def find(self, text: str, tools: Tools) -> Iterator[Found]:  # noqa: ARG002 (any tool)
+    def find(self, text: str, tools: Tools) -> Iterator[Found]:
         for match in itertools.islice(self.header.finditer(text), _MAX_OPENINGS):
             name = match["name"].removeprefix(self.name_prefix)
-            start = _skip_space(text, match.end())
-            end = json_end(text, start)
-            footer = self.footer.match(text, end) if end is not None else None
-            if end is None or footer is None:
-                reason = f"the arguments of {name!r} after {match.group().strip()!r} do not close"
-                yield Found(match.start(), match.end(), broken=reason)
+            if self.known_only and name not in tools:
                 continue
             try:
-                arguments = arguments_value(loads_lenient(text[start:end]))
+                read = self.read(text, _skip_space(text, match.end()))
             except ValueError as exc:
-                reason = f"the arguments of {name!r}: {str(exc).split(':', 1)[0]}"
-                yield Found(match.start(), match.end(), broken=reason)
+                read, reason = None, f"the arguments of {name!r}: {str(exc).split(':', 1)[0]}"
+            else:
+                reason = f"the arguments of {name!r} after {match.group().strip()!r} do not close"
+            footer = self.footer.match(text, read[1]) if read is not None else None
+            if read is None or footer is None:
+                if not self.known_only:
+                    yield Found(match.start(), match.end(), broken=reason)
                 continue
             span = _swallow(text, match.start(), footer.end(), self.around)
-            yield Found(*span, (RawCall(name, arguments),))
+            yield Found(*span, (RawCall(name, read[0]),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +215,42 @@ def _property(tool: Tool | None, key: str) -> object:
 def _tagged_value(raw: str, schema: object) -> object:
     # The templates put each value on its own lines (Qwen3-Coder) or right inside the tags (GLM).
     raw = raw.removeprefix("\n").removesuffix("\n")
-    if isinstance(schema, Mapping) and schema.get("type") == "string":
+    kinds = _schema_types(schema)
+    if kinds == {"string"}:
         return raw
     try:
-        return loads_lenient(raw)
+        value = loads_lenient(raw)
     except ValueError:
         return raw
+    # A string argument that may also be something else ("string or null") is written as it is:
+    # "0" there is the text 0 unless the schema takes a number too.
+    if "string" in kinds and not kinds & _JSON_TYPES.get(type(value), set()):
+        return raw
+    return value
+
+
+_JSON_TYPES: dict[type, set[str]] = {
+    type(None): {"null"},
+    bool: {"boolean"},
+    int: {"integer", "number"},
+    float: {"number"},
+    str: {"string"},
+    list: {"array"},
+    dict: {"object"},
+}
+
+
+def _schema_types(schema: object) -> set[str]:
+    """The JSON types a schema names, at its top and in its ``anyOf``/``oneOf`` branches."""
+    if not isinstance(schema, Mapping):
+        return set()
+    kind = schema.get("type")
+    kinds = {kind} if isinstance(kind, str) else {k for k in kind or () if isinstance(k, str)}
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        for branch in branches if isinstance(branches, list) else ():
+            kinds |= _schema_types(branch)
+    return kinds
 
 
 _NOT_LITERAL = object()
@@ -392,6 +438,32 @@ FORMATS: tuple[NativeFormat, ...] = (
         ),
     ),
     NativeFormat(
+        'Google Gemma 4: <|tool_call>call:name{key:<|"|>value<|"|>}<tool_call|>',
+        ("<|tool_call>",),
+        _HeaderThenArguments(
+            re.compile(rf"<\|tool_call>\s*call:(?P<name>{_NAME})(?=\{{)"),
+            re.compile(r"\s*<tool_call\|>"),
+            # The template writes <|tool_response> straight after the calls: the model ends so.
+            _tokens("<|tool_response>", "<turn|>"),
+            read=read_value,
+        ),
+    ),
+    NativeFormat(
+        # Servers that drop special tokens leave call:name{key:value}, strings bare; that is
+        # also text, so only offered tools count, not after a letter ("recall:"). No literal
+        # opening: the streaming splitter holds from "call:name{" (prose_splitter). A call
+        # whose closing token never came (a server stopping on it) is read here too.
+        "Google Gemma 4, special tokens dropped: call:name{key:value}",
+        (),
+        _HeaderThenArguments(
+            re.compile(rf"(?<![\w.])call:(?P<name>{_NAME})(?=\{{)"),
+            re.compile(""),
+            _tokens("<|tool_call>", "<|tool_response>", "<turn|>"),
+            read=read_value,
+            known_only=True,
+        ),
+    ),
+    NativeFormat(
         "Zhipu GLM 4.5+: <tool_call>name<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>",
         ("<tool_call>",),
         _TaggedArguments(
@@ -404,6 +476,7 @@ FORMATS: tuple[NativeFormat, ...] = (
         ),
     ),
     NativeFormat(
+        # Also Qwen 3.5+, Nemotron 3 and Granite 4.2+ (docs/tool-formats.md).
         "Qwen3-Coder: <tool_call><function=name><parameter=k>v</parameter></function></tool_call>",
         ("<tool_call>",),
         _TaggedArguments(

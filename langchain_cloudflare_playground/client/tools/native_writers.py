@@ -1,15 +1,15 @@
 """The pieces of each family's own tool format that the client writes.
 
-Three kinds: how the tools are listed (JSON function definitions, or harmony's TypeScript-like
-namespace), how an earlier assistant turn's calls are written back (in the format the family
-writes them, so the model sees its own past turns as it would have written them), and how results
-go back. Which family gets which is data, in ``offerings``; the facts and their sources are in
-``docs/tool-formats.md``.
+Three kinds: how the tools are listed (JSON function definitions, Qwen3-Coder's XML, Gemma 4's
+declarations, or harmony's TypeScript-like namespace), how an earlier assistant turn's calls are
+written back (in the format the family writes them, so the model sees its own past turns as it
+would have written them), and how results go back. Which family gets which is data, in
+``offerings``; the facts and their sources are in ``docs/tool-formats.md``.
 
 The playground carries only system, user and assistant turns, so results always travel in a user
-turn: in the family's own result markup where it has one that is plain text (Qwen's and Hermes's
-``<tool_response>``, Mistral's ``[TOOL_RESULTS]``, Gemma's ``tool_output`` fence), else in the
-generic words.
+turn: in the family's own result markup where it has one that is plain text (Qwen's, Hermes's,
+GLM's, Nemotron's and Granite's ``<tool_response>``, Mistral's ``[TOOL_RESULTS]``, Gemma 3's
+``tool_output`` fence, Gemma 4's ``<|tool_response>``), else in the generic words.
 """
 
 from __future__ import annotations
@@ -19,15 +19,21 @@ import keyword
 import re
 from typing import TYPE_CHECKING, Any
 
+from langchain_cloudflare_playground.client.tools.gemma4_syntax import write_value
 from langchain_cloudflare_playground.client.tools.prompt import with_calls
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall, ToolResult
 
 __all__ = [
+    "gemma_calls",
+    "gemma_declarations",
+    "gemma_results",
+    "glm45_calls",
     "glm_calls",
+    "glm_results",
     "harmony_calls",
     "hermes_calls",
     "json_definition_lines",
@@ -38,9 +44,12 @@ __all__ = [
     "mistral_results",
     "pythonic_calls",
     "pythonic_names",
+    "qwen3_coder_calls",
+    "qwen_xml_calls",
     "tool_output_results",
     "tool_response_results",
     "typescript_namespace",
+    "xml_function_listing",
 ]
 
 _MAX_DEPTH = 8
@@ -60,8 +69,120 @@ def json_definition_lines(tools: Sequence[Tool]) -> str:
 
 
 def json_definition_list(tools: Sequence[Tool]) -> str:
-    """The function definitions as one JSON list (Llama 3.2 and 4, Gemma, Mistral)."""
+    """The function definitions as one JSON list (Llama 3.2 and 4, Gemma 3, Mistral)."""
     return json.dumps([_definition(tool) for tool in tools], ensure_ascii=False)
+
+
+def xml_function_listing(tools: Sequence[Tool]) -> str:
+    """Qwen3-Coder's and Nemotron 3's listing: a ``<function>`` of XML tags per tool.
+
+    Each argument's name, type, description and enum have tags of their own; any other key of
+    its schema gets a tag of its name (JSON inside for lists and mappings), as the templates do.
+    """
+    functions = []
+    for tool in tools:
+        lines = [
+            "<function>",
+            f"<name>{tool.name}</name>",
+            f"<description>{tool.description.strip()}</description>",
+            "<parameters>",
+        ]
+        properties = tool.parameters.get("properties")
+        for name, given in (properties if isinstance(properties, dict) else {}).items():
+            spec = given if isinstance(given, dict) else {}
+            lines += ["<parameter>", f"<name>{name}</name>"]
+            if "type" in spec:
+                lines.append(f"<type>{_template_text(spec['type'])}</type>")
+            if "description" in spec:
+                lines.append(f"<description>{str(spec['description']).strip()}</description>")
+            if "enum" in spec:
+                lines.append(f"<enum>{_json(spec['enum'])}</enum>")
+            lines += _extra_tags(spec, ("name", "type", "description", "enum"))
+            lines.append("</parameter>")
+        lines += _extra_tags(tool.parameters, ("type", "properties", "required"))
+        if "required" in tool.parameters:
+            lines.append(f"<required>{_json(tool.parameters['required'])}</required>")
+        lines += ["</parameters>", "</function>"]
+        functions.append("\n".join(lines))
+    return "\n".join(functions)
+
+
+def _extra_tags(schema: Mapping[str, Any], handled: tuple[str, ...]) -> list[str]:
+    return [
+        f"<{key}>{_template_text(v)}</{key}>" for key, v in schema.items() if key not in handled
+    ]
+
+
+def _template_text(value: object) -> str:
+    """``value`` as Qwen3-Coder's and Nemotron 3's templates write it.
+
+    Lists and mappings as JSON, anything else as Python's ``str`` writes it (``True``, ``None``).
+    """
+    return _json(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def gemma_declarations(tools: Sequence[Tool]) -> str:
+    """Gemma 4's ``<|tool>declaration:NAME{description:...,parameters:{...}}<tool|>`` per tool.
+
+    The parameters keep what Gemma's template declares (description, type in capitals, enum,
+    nullable, properties, required, items); references are resolved and ``Optional``'s
+    ``anyOf`` with null becomes ``nullable``.
+    """
+    declarations = []
+    for tool in tools:
+        declared = {
+            "description": tool.description.strip(),
+            "parameters": _gemma_schema(tool.parameters, tool.parameters, 0),
+        }
+        declarations.append(f"<|tool>declaration:{tool.name}{write_value(declared)}<tool|>")
+    return "".join(declarations)
+
+
+def _gemma_schema(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    if depth >= _MAX_DEPTH:
+        return {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _gemma_schema({**_pointer(root, ref), **_without(schema, "$ref")}, root, depth + 1)
+    declared = _gemma_optional(schema, root, depth)
+    declared.update(_gemma_type(schema.get("type")))
+    declared.update({key: schema[key] for key in ("description", "enum") if key in schema})
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and properties:
+        declared["properties"] = {
+            str(name): _gemma_schema(p if isinstance(p, dict) else {}, root, depth + 1)
+            for name, p in properties.items()
+        }
+    required = schema.get("required")
+    if isinstance(required, list) and required:
+        declared["required"] = [name for name in required if isinstance(name, str)]
+    items = schema.get("items")
+    if isinstance(items, dict):
+        declared["items"] = _gemma_schema(items, root, depth + 1)
+    return declared
+
+
+def _gemma_optional(
+    schema: Mapping[str, Any], root: Mapping[str, Any], depth: int
+) -> dict[str, Any]:
+    """``anyOf`` (or ``oneOf``) of one schema and null, ``Optional``'s shape: that one, nullable."""
+    branches = [b for b in schema.get("anyOf") or schema.get("oneOf") or () if isinstance(b, dict)]
+    others = [b for b in branches if b.get("type") != "null"]
+    if len(others) != 1:
+        return {}
+    declared = _gemma_schema(others[0], root, depth + 1)
+    return {**declared, "nullable": True} if len(branches) > 1 else declared
+
+
+def _gemma_type(kind: object) -> dict[str, Any]:
+    """A schema's ``type`` as Gemma 4 declares it: in capitals, with ``null`` as ``nullable``."""
+    if isinstance(kind, str):
+        return {"type": kind.upper()}
+    if not isinstance(kind, list):
+        return {}
+    named = [k.upper() for k in kind if isinstance(k, str) and k != "null"]
+    declared: dict[str, Any] = {"nullable": True} if "null" in kind else {}
+    return {**declared, "type": named[0]} if named else declared
 
 
 def typescript_namespace(tools: Sequence[Tool]) -> str:
@@ -177,7 +298,7 @@ def llama_json_calls(text: str, calls: Sequence[ToolCall]) -> str:
 
 
 def pythonic_calls(text: str, calls: Sequence[ToolCall]) -> str:
-    """Llama 3.2/4 and Gemma: ``[name(argument=value, ...), ...]``."""
+    """Llama 3.2/4 and Gemma 3: ``[name(argument=value, ...), ...]``."""
     written = [
         f"{c.name}({', '.join(f'{key}={_python(value)}' for key, value in c.arguments.items())})"
         for c in calls
@@ -221,16 +342,58 @@ def hermes_calls(text: str, calls: Sequence[ToolCall]) -> str:
 
 
 def glm_calls(text: str, calls: Sequence[ToolCall]) -> str:
-    """GLM 4.5 and later: the name, then one ``<arg_key>``/``<arg_value>`` pair per argument."""
+    """GLM 4.7 and later: the name, then ``<arg_key>``/``<arg_value>`` pairs, no line breaks.
+
+    Several calls stand back to back.
+    """
+    return with_calls(text, "".join(_glm_call(call, "") for call in calls))
+
+
+def glm45_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """GLM 4.5 and 4.6: as 4.7, with a line break after the name and after each tag."""
+    return with_calls(text, "\n".join(_glm_call(call, "\n") for call in calls))
+
+
+def _glm_call(call: ToolCall, newline: str) -> str:
+    pairs = "".join(
+        f"<arg_key>{key}</arg_key>{newline}<arg_value>"
+        f"{value if isinstance(value, str) else _json(value)}</arg_value>{newline}"
+        for key, value in call.arguments.items()
+    )
+    return f"<tool_call>{call.name}{newline}{pairs}</tool_call>"
+
+
+def qwen_xml_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Qwen 3.5 and later: Qwen3-Coder's ``<function=NAME>`` tags, non-strings as JSON."""
+    return with_calls(text, _xml_calls(calls, _json))
+
+
+def qwen3_coder_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Qwen3-Coder and Nemotron 3: ``<function=NAME>`` tags, values as their templates write.
+
+    Lists and mappings as JSON, other values as Python writes them (``True``, ``None``).
+    """
+    return with_calls(text, _xml_calls(calls, _template_text))
+
+
+def _xml_calls(calls: Sequence[ToolCall], written: Callable[[object], str]) -> str:
     tags = []
     for call in calls:
-        pairs = "".join(
-            f"<arg_key>{key}</arg_key>\n<arg_value>"
-            f"{value if isinstance(value, str) else _json(value)}</arg_value>\n"
+        parameters = "".join(
+            f"<parameter={key}>\n{value if isinstance(value, str) else written(value)}\n"
+            "</parameter>\n"
             for key, value in call.arguments.items()
         )
-        tags.append(f"<tool_call>{call.name}\n{pairs}</tool_call>")
-    return with_calls(text, "\n".join(tags))
+        tags.append(f"<tool_call>\n<function={call.name}>\n{parameters}</function>\n</tool_call>")
+    return "\n".join(tags)
+
+
+def gemma_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """Gemma 4: ``<|tool_call>call:NAME{key:value,...}<tool_call|>`` per call, back to back."""
+    written = "".join(
+        f"<|tool_call>call:{c.name}{write_value(dict(c.arguments))}<tool_call|>" for c in calls
+    )
+    return with_calls(text, written)
 
 
 def mistral_calls(text: str, calls: Sequence[ToolCall]) -> str:
@@ -278,12 +441,28 @@ def _content(result: ToolResult) -> str:
 
 
 def tool_response_results(results: Sequence[ToolResult]) -> str:
-    """Qwen, Hermes and GLM: each result inside ``<tool_response>`` tags, in one user turn."""
+    """Qwen, Hermes, GLM 4.5, Nemotron 3, Granite 4: each result in ``<tool_response>`` tags.
+
+    Each on lines of its own, all in one user turn.
+    """
     return "\n".join(f"<tool_response>\n{_content(r)}\n</tool_response>" for r in results)
 
 
+def glm_results(results: Sequence[ToolResult]) -> str:
+    """GLM 4.7 and later: ``<tool_response>`` tags with no line breaks, back to back."""
+    return "".join(f"<tool_response>{_content(r)}</tool_response>" for r in results)
+
+
+def gemma_results(results: Sequence[ToolResult]) -> str:
+    """Gemma 4: ``<|tool_response>response:NAME{value:<|"|>...<|"|>}<tool_response|>`` each."""
+    return "".join(
+        f"<|tool_response>response:{r.name}{write_value({'value': _content(r)})}<tool_response|>"
+        for r in results
+    )
+
+
 def tool_output_results(results: Sequence[ToolResult]) -> str:
-    """Gemma: each result in a ``tool_output`` fence."""
+    """Gemma 3: each result in a ``tool_output`` fence."""
     return "\n".join(f"```tool_output\n{_content(r)}\n```" for r in results)
 
 

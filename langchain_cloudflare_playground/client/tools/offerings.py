@@ -81,15 +81,51 @@ _TOOL_RESPONSE_NOTE = (
     "Each result comes back inside <tool_response></tool_response> tags (starting with"
     ' "Error:" when the tool failed); then answer from it.'
 )
-# Qwen's and Hermes's own wording, from their chat templates (docs/tool-formats.md).
-_HERMES_SECTION = Template(
+# Qwen's, Hermes's and GLM's own words, from their chat templates (docs/tool-formats.md).
+_SIGNATURES = (
     "# Tools\n\n"
     "You may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n"
     "<tools>\n$tools\n</tools>\n\n"
+)
+_HERMES_SECTION = Template(
+    f"{_SIGNATURES}"
     "For each function call, return a json object with function name and arguments within"
     " <tool_call></tool_call> XML tags:\n"
     '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>\n'
+    "$rules"
+)
+
+
+def _glm_section(example: str) -> Template:
+    """GLM's own wording (docs/tool-formats.md), with the call format as the version writes it."""
+    return Template(
+        f"{_SIGNATURES}"
+        "For each function call, output the function name and arguments within the"
+        " following XML format:\n"
+        f"{example}\n"
+        "$rules"
+    )
+
+
+# Qwen3-Coder's wording, which Qwen 3.5+ and Nemotron 3 keep; they list the tools differently.
+_XML_CALLS_SECTION = Template(
+    "# Tools\n\n"
+    "You have access to the following functions:\n\n"
+    "<tools>\n$tools\n</tools>\n\n"
+    "If you choose to call a function ONLY reply in the following format with NO suffix:\n\n"
+    "<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n"
+    "</parameter>\n<parameter=example_parameter_2>\nThis is the value for the second parameter\n"
+    "that can span\nmultiple lines\n</parameter>\n</function>\n</tool_call>\n\n"
+    "<IMPORTANT>\nReminder:\n"
+    "- Function calls MUST follow the specified format: an inner <function=...></function> block"
+    " must be nested within <tool_call></tool_call> XML tags\n"
+    "- Required parameters MUST be specified\n"
+    "- You may provide optional reasoning for your function call in natural language BEFORE the"
+    " function call, but NOT after\n"
+    "- If there is no function call available, answer the question like normal with your current"
+    " knowledge and do not tell the user about function calls\n"
+    "</IMPORTANT>\n"
     "$rules"
 )
 
@@ -161,8 +197,27 @@ OFFERINGS: tuple[Offering, ...] = (
         python_names_only=True,
     ),
     Offering(
+        name="gemma-4",
+        models=re.compile(r"/gemma-4-"),
+        # Gemma 4's template only declares the tools (the format is trained); the one line on
+        # how a call is written is ours.
+        section=Template(
+            "# Tools\n\n$tools\n\n"
+            'To call a function, write <|tool_call>call:function_name{argument:<|"|>text<|"|>,'
+            "number:42}<tool_call|>.\n"
+            "$rules"
+        ),
+        list_tools=write.gemma_declarations,
+        write_calls=write.gemma_calls,
+        write_results=write.gemma_results,
+        results_note=(
+            "Each result comes back in <|tool_response>response:function_name{value:...}"
+            '<tool_response|> (starting with "Error:" when the tool failed); then answer from it.'
+        ),
+    ),
+    Offering(
         name="hermes",
-        # Qwen3-Coder writes a format of its own (<function=...>); it gets the generic offer.
+        # Qwen3-Coder and Qwen 3.5+ write <function=...> tags: the rows below.
         models=re.compile(r"/(?:qwen2\.5-|qwq-|qwen3-(?!coder)|hermes-2-pro-)"),
         section=_HERMES_SECTION,
         list_tools=write.json_definition_lines,
@@ -171,21 +226,67 @@ OFFERINGS: tuple[Offering, ...] = (
         results_note=_TOOL_RESPONSE_NOTE,
     ),
     Offering(
-        name="glm",
-        models=re.compile(r"/glm-(?:4\.[5-9]|[5-9])"),
+        name="granite-4",
+        # Granite 4.0 and 4.1 write Hermes's tags, asked in IBM's words; 4.2 on, Qwen's XML.
+        models=re.compile(r"/granite-4\.[01]-"),
         section=Template(
             "# Tools\n\n"
-            "You may call one or more functions to assist with the user query.\n\n"
+            "You are a helpful assistant with access to the following tools. You may call one or"
+            " more tools to assist with the user query.\n\n"
             "You are provided with function signatures within <tools></tools> XML tags:\n"
             "<tools>\n$tools\n</tools>\n\n"
-            "For each function call, output the function name and arguments within the"
-            " following XML format:\n"
-            "<tool_call>{function-name}\n<arg_key>{arg-key-1}</arg_key>\n"
-            "<arg_value>{arg-value-1}</arg_value>\n...\n</tool_call>\n"
+            "For each tool call, return a json object with function name and arguments within"
+            " <tool_call></tool_call> XML tags:\n"
+            '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>.'
+            " If a tool does not exist in the provided list of tools, notify the user that you do"
+            " not have the ability to fulfill the request.\n"
             "$rules"
         ),
         list_tools=write.json_definition_lines,
+        write_calls=write.hermes_calls,
+        write_results=write.tool_response_results,
+        results_note=_TOOL_RESPONSE_NOTE,
+    ),
+    Offering(
+        name="qwen3.5",
+        models=re.compile(r"/(?:qwen3\.[5-9]|granite-4\.[2-9])"),
+        section=_XML_CALLS_SECTION,
+        list_tools=write.json_definition_lines,
+        write_calls=write.qwen_xml_calls,
+        write_results=write.tool_response_results,
+        results_note=_TOOL_RESPONSE_NOTE,
+    ),
+    Offering(
+        name="qwen3-coder",
+        models=re.compile(r"/(?:qwen3-coder-|nemotron-3-)"),
+        section=_XML_CALLS_SECTION,
+        list_tools=write.xml_function_listing,
+        write_calls=write.qwen3_coder_calls,
+        write_results=write.tool_response_results,
+        results_note=_TOOL_RESPONSE_NOTE,
+    ),
+    Offering(
+        name="glm",
+        models=re.compile(r"/glm-(?:4\.[7-9]|[5-9])"),
+        section=_glm_section(
+            "<tool_call>{function-name}<arg_key>{arg-key-1}</arg_key><arg_value>"
+            "{arg-value-1}</arg_value><arg_key>{arg-key-2}</arg_key><arg_value>{arg-value-2}"
+            "</arg_value>...</tool_call>"
+        ),
+        list_tools=write.json_definition_lines,
         write_calls=write.glm_calls,
+        write_results=write.glm_results,
+        results_note=_TOOL_RESPONSE_NOTE,
+    ),
+    Offering(
+        name="glm-4.5",
+        models=re.compile(r"/glm-4\.[56]"),
+        section=_glm_section(
+            "<tool_call>{function-name}\n<arg_key>{arg-key-1}</arg_key>\n"
+            "<arg_value>{arg-value-1}</arg_value>\n...\n</tool_call>"
+        ),
+        list_tools=write.json_definition_lines,
+        write_calls=write.glm45_calls,
         write_results=write.tool_response_results,
         results_note=_TOOL_RESPONSE_NOTE,
     ),

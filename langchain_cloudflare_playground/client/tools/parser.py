@@ -11,7 +11,8 @@ and every family's native format (``native_formats``; Mistral, Llama, DeepSeek, 
 GLM, Qwen3-Coder, Gemma...), which models fall back to whatever the prompt asks for.
 
 JSON that is not shaped like a call stays part of the text: a call is never invented. Reasoning
-(``<think>...</think>``, harmony's analysis channel) is prose, even where it drafts a call.
+(``<think>...</think>``, Gemma 4's thought channel, harmony's analysis channel) is prose, even
+where it drafts a call.
 """
 
 from __future__ import annotations
@@ -37,8 +38,17 @@ __all__ = ["ParsedReply", "parse_reply"]
 # What is left of a fence or tag once the JSON inside it is taken out.
 _WRAPPER_REMNANT = re.compile(r"```[\w-]*\s*```|<tool_call>\s*</tool_call>", re.IGNORECASE)
 _ATTEMPT_HINT = re.compile(r"""["'](tool_calls|arguments|parameters)["']\s*:""")
-# Reasoning written into the reply, (opening, closing): a call drafted there is not made.
-_REASONING = (("<think>", "</think>"), ("<|channel|>analysis<|message|>", "<|end|>"))
+# Reasoning written into the reply, (opening, closing, whether a reply may start inside it): a
+# call drafted there is not made. Chat templates that open the reasoning themselves (Qwen 3.5+,
+# Nemotron 3, GLM 4.7+ end their prompt with "<think>") have the reply start inside it, and
+# the streaming splitter shows an opening in prose before it holds a call; either way a closing
+# with no opening before it closes reasoning that began with the text. Harmony's <|end|> ends
+# a message of any channel, so it alone proves nothing.
+_REASONING = (
+    ("<think>", "</think>", True),
+    ("<|channel>thought", "<channel|>", True),  # Gemma 4
+    ("<|channel|>analysis<|message|>", "<|end|>", False),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +139,17 @@ def _extract_calls(text: str, tools: Mapping[str, Tool]) -> tuple[list[RawCall],
 
 
 def _reasoning_spans(text: str) -> list[tuple[int, int]]:
-    """Where ``text`` reasons, in order; an unclosed ``<think>`` is not reasoning yet."""
+    """Where ``text`` reasons, in order; an unclosed ``<think>`` is not reasoning yet.
+
+    A model that goes from its reasoning straight to a call without closing the reasoning has
+    the call read; a call followed by the reasoning's closing was a draft, and stays reasoning.
+    """
     spans: list[tuple[int, int]] = []
-    for opening, closing in _REASONING:
+    for opening, closing, may_start_inside in _REASONING:
         start = text.find(opening)
+        first_close = text.find(closing)
+        if may_start_inside and first_close >= 0 and (start < 0 or first_close < start):
+            spans.append((0, first_close + len(closing)))
         while start >= 0:
             end = text.find(closing, start + len(opening))
             if end < 0:

@@ -1,8 +1,9 @@
 """Streaming a reply that may turn out to be a tool call: prose flows, possible calls wait.
 
-Text before anything that could open a call (``{``, ``[{``, ``[name(``, a code fence, a
-``<tool_call>`` tag, or any native format's opening in ``native_formats.OPENINGS``) goes to the
-caller as it arrives; from there on the text is held until the reply ends and the parser decides.
+Text before anything that could open a call (``{``, ``[{``, ``[name(``, ``call:name{``, a code
+fence, a ``<tool_call>`` tag, or any native format's opening in ``native_formats.OPENINGS``) goes
+to the caller as it arrives; from there on the text is held until the reply ends and the parser
+decides.
 A false alarm (a brace in prose) only delays the rest of the text; it is never lost or changed.
 """
 
@@ -15,15 +16,18 @@ from langchain_cloudflare_playground.client.tools.native_formats import OPENINGS
 __all__ = ["CALL_OPENING", "ProseSplitter"]
 
 _LITERAL_OPENINGS = ("```", "<tool_call", *OPENINGS)
-# A bracket opens JSON (``[{``) or Python calls (``[get_weather(``, Llama 3.2/4).
+# A bracket opens JSON (``[{``) or Python calls (``[get_weather(``, Llama 3.2/4); ``call:name{``
+# is Gemma 4's call once a server has dropped its special tokens (a word alone is no opening).
 CALL_OPENING = re.compile(
-    r"\{|\[\s*\{|\[\s*[A-Za-z_]\w*\(|"
+    r"\{|\[\s*\{|\[\s*[A-Za-z_]\w*\(|call:[\w.-]{1,64}\{|"
     + "|".join(re.escape(opening) for opening in sorted(_LITERAL_OPENINGS, key=len, reverse=True))
 )
-# The end of a delta that may be a bracket opening, completed by the next delta. It waits through
-# a little whitespace and one word only: held without bound, a long run would be searched again
-# on every delta.
-_PARTIAL_BRACKET = re.compile(r"\[\s{0,64}(?:[A-Za-z_]\w{0,63})?\Z")
+# The end of a delta that may be a bracket or ``call:`` opening, completed by the next delta. It
+# waits through a little whitespace and one word only: held without bound, a long run would be
+# searched again on every delta.
+_PARTIAL_PATTERN = re.compile(
+    r"(?:\[\s{0,64}(?:[A-Za-z_]\w{0,63})?|c(?:a(?:l(?:l(?::[\w.-]{0,64})?)?)?)?)\Z"
+)
 _LONGEST_LITERAL = max(len(opening) for opening in _LITERAL_OPENINGS)
 
 
@@ -38,8 +42,8 @@ def _partial_start(text: str) -> int:
     else:
         literal = len(text)
     window = max(0, len(text) - 130)
-    bracket = _PARTIAL_BRACKET.search(text, window)
-    return min(literal, bracket.start() if bracket is not None else len(text))
+    partial = _PARTIAL_PATTERN.search(text, window)
+    return min(literal, partial.start() if partial is not None else len(text))
 
 
 class ProseSplitter:
