@@ -752,7 +752,11 @@ def _run_serve(args: argparse.Namespace) -> int:
         serve.check_bind(settings)
     except serve.UnsafeBindError as exc:
         raise _UsageError(str(exc)) from None
-    serve.run(_client(args), settings)  # the server closes the client when it stops
+    try:
+        serve.run(_client(args), settings)  # the server closes the client when it stops
+    except _Terminated:
+        # uvicorn stopped gracefully on SIGTERM, then passed the signal on: a clean stop.
+        print("cf-playground serve: stopped", file=sys.stderr)
     return 0
 
 

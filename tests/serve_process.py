@@ -30,6 +30,7 @@ class ServeProcess:
         self.output: list[str] = []  # standard output and error, line by line
         self.process: subprocess.Popen[str] | None = None
         self._listening = threading.Event()
+        self._more_output = threading.Condition()
         self._reader: threading.Thread | None = None
 
     @property
@@ -59,12 +60,21 @@ class ServeProcess:
         assert self.process is not None
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.output.append(line)
+            with self._more_output:
+                self.output.append(line)
+                self._more_output.notify_all()
             match = _LISTENING.search(line)
             if match and not self.url:
                 self.url = match.group(1)
                 self._listening.set()
         self._listening.set()  # the process ended
+
+    def wait_for_output(self, text: str, seconds: float = 30.0) -> None:
+        """Return once the process has written ``text``; fails after ``seconds``."""
+        with self._more_output:
+            if not self._more_output.wait_for(lambda: text in self.text, seconds):
+                msg = f"cf-playground serve did not write {text!r} within {seconds:g} s"
+                raise AssertionError(msg)
 
     @property
     def text(self) -> str:
