@@ -400,8 +400,11 @@ def _tool_choice(value: object, tools: tuple[dict[str, Any], ...]) -> str | None
     else:
         msg = "tool_choice must be 'auto', 'none', 'required' or {'type': 'function', ...}"
         raise bad_request(msg, "tool_choice")
-    if choice not in ("auto", "none") and not any(tool["name"] == choice for tool in tools):
-        msg = f"tool_choice {choice!r} needs tools, and names none of them"
+    if choice == "required" and not tools:
+        msg = "tool_choice 'required' needs tools"
+        raise bad_request(msg, "tool_choice")
+    if choice not in ("auto", "none", "required") and all(tool["name"] != choice for tool in tools):
+        msg = f"tool_choice names {choice!r}, which is not among the tools"
         raise bad_request(msg, "tool_choice")
     return choice
 
