@@ -693,7 +693,11 @@ def _add_serve_command(commands: argparse._SubParsersAction[_Parser], connection
         help=f"the key callers must send as a Bearer token (default ${_API_KEY_ENV}; the"
         " variable keeps it out of the process list)",
     )
-    serve.add_argument("-m", "--model", help=f"the default model (default {DEFAULT_MODEL})")
+    serve.add_argument(
+        "-m",
+        "--model",
+        help=f"the model for requests that name none (default {DEFAULT_MODEL})",
+    )
     serve.add_argument(
         "--max-concurrency",
         type=_count,

@@ -85,7 +85,7 @@ class ChatCompletions:
 
     async def _start(self, call: CompletionRequest) -> Response:
         """The whole reply, or a stream whose first batch has come (early errors get a status)."""
-        model = await self._client.aresolve_model(call.model)
+        model = await self._client.aresolve_model(call.model or self._client.model)
         meta = ReplyMeta(f"chatcmpl-{secrets.token_hex(12)}", int(time.time()), model)
         builder = ReplyBuilder(call)
         batches = self._client.astream_chat_batches(

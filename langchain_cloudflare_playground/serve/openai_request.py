@@ -90,9 +90,12 @@ class ResponseFormat:
 
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
-    """A chat completion request, checked, with its messages and tools in the client's shape."""
+    """A chat completion request, checked, with its messages and tools in the client's shape.
 
-    model: str
+    ``model`` is ``None`` when the request names none: the server's default model runs it.
+    """
+
+    model: str | None
     messages: tuple[dict[str, Any], ...]
     stream: bool = False
     include_usage: bool = False
@@ -146,8 +149,8 @@ def parse_completion_request(body: object) -> CompletionRequest:
         raise bad_request(msg)
     _refuse_what_cannot_be_honoured(body)
     model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        msg = "model is required: an alias such as 'llama-3.3-70b' or a full '@cf/...' id"
+    if model is not None and not isinstance(model, str):
+        msg = "model must be a string: an alias such as 'llama-3.3-70b' or a full '@cf/...' id"
         raise bad_request(msg, "model")
     stream = _flag(body, "stream", default=False)
     options = _object(body, "stream_options")
@@ -162,7 +165,7 @@ def parse_completion_request(body: object) -> CompletionRequest:
         )
         raise bad_request(msg, "response_format")
     return CompletionRequest(
-        model=model.strip(),
+        model=(model or "").strip() or None,
         messages=_messages(body.get("messages")),
         stream=stream,
         include_usage=bool(options.get("include_usage")),

@@ -63,11 +63,11 @@ def test_a_whole_reply_is_json(http):
     [
         ("POST", "/v1/chat/completions", b"{not json", 400),
         ("POST", "/v1/chat/completions", b'{"model": "llama-3.3-70b"}', 400),
-        ("POST", "/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}]}', 400),
+        ("POST", "/v1/chat/completions", b'{"model": 7, "messages": []}', 400),
         ("POST", "/v1/embeddings", b"{}", 404),
         ("GET", "/v1/chat/completions", None, 405),
     ],
-    ids=["not JSON", "no messages", "no model", "no such route", "wrong method"],
+    ids=["not JSON", "no messages", "a model that is no name", "no such route", "wrong method"],
 )
 def test_errors_are_in_openais_shape(http, method, path, body, status):
     response = http.request(method, path, content=body)
@@ -76,6 +76,13 @@ def test_errors_are_in_openais_shape(http, method, path, body, status):
     assert set(error) == {"message", "type", "param", "code"}
     assert error["message"]
     assert "Traceback" not in response.text
+
+
+def test_a_request_without_a_model_runs_on_the_servers_default(upstream):
+    args = ("--base-url", upstream.url, "--wire-format", "http", "--model", "qwq-32b")
+    with ServeProcess(*args) as served, httpx.Client(base_url=served.url) as http:
+        response = http.post("/v1/chat/completions", json={"messages": CHAT["messages"]})
+    assert response.json()["model"] == "@cf/qwen/qwq-32b"
 
 
 def test_health(http):
