@@ -151,12 +151,16 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _token_count(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         msg = f"invalid int value: {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
+
+
+def _token_count(text: str) -> int:
+    value = _whole_number(text)
     if value <= 0:
         msg = f"must be a whole number of tokens above 0, not {text!r}"
         raise argparse.ArgumentTypeError(msg)
@@ -659,13 +663,17 @@ _API_KEY_ENV = "CF_PLAYGROUND_API_KEY"
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"invalid int value: {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
+    value = _whole_number(text)
     if value < 1:
         msg = f"must be 1 or more, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _queue_length(text: str) -> int:
+    value = _whole_number(text)
+    if value < 0:
+        msg = f"must be 0 or more, not {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -706,7 +714,7 @@ def _add_serve_command(commands: argparse._SubParsersAction[_Parser], connection
     )
     serve.add_argument(
         "--max-queue",
-        type=int,
+        type=_queue_length,
         default=64,
         help="conversations that may wait; past them a 429 (default 64)",
     )
@@ -746,7 +754,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=args.api_key or os.environ.get(_API_KEY_ENV) or None,
         max_concurrency=args.max_concurrency,
-        max_queue=max(args.max_queue, 0),
+        max_queue=args.max_queue,
         max_body_bytes=args.max_body_bytes,
         cors_origins=tuple(args.cors_origin),
         shutdown_grace=args.shutdown_grace,

@@ -10,6 +10,7 @@ Every wait is on an event (a record, a report, a line of output), never on the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -138,12 +139,15 @@ async def test_past_the_cap_requests_wait_and_past_the_queue_get_a_429(upstream)
     assert stalled.wait_ended(STALL / 2) == "reader gone"
 
 
-def test_sigterm_lets_a_stream_in_flight_finish(upstream):
-    # The stall is the time the stream is in flight while the server shuts down.
-    upstream.push(Fault(reply=["one ", "two ", "three"], stall_after=(1, 3.0)))
-    args = ("--base-url", upstream.url, "--wire-format", "http")
+@contextlib.contextmanager
+def terminated_mid_stream(upstream, fault: Fault, *args: str):
+    """A server streaming a reply that ``fault`` stalls after "one ", sent SIGTERM meanwhile.
+
+    Yields the server and the rest of the stream's lines, still to be read.
+    """
+    upstream.push(fault)
     with (
-        ServeProcess(*args) as served,
+        ServeProcess("--base-url", upstream.url, "--wire-format", "http", *args) as served,
         httpx.Client(base_url=served.url, timeout=30) as http,
         http.stream("POST", "/v1/chat/completions", json=chat("x", stream=True)) as response,
     ):
@@ -151,6 +155,13 @@ def test_sigterm_lets_a_stream_in_flight_finish(upstream):
         read_until(lines, '"one "')
         upstream.stream(0).wait_stalling()
         served.terminate()
+        yield served, lines
+
+
+def test_sigterm_lets_a_stream_in_flight_finish(upstream):
+    # The stall is the time the stream is in flight while the server shuts down.
+    fault = Fault(reply=["one ", "two ", "three"], stall_after=(1, 3.0))
+    with terminated_mid_stream(upstream, fault) as (served, lines):
         served.wait_for_output("Shutting down")
         assert upstream.stream(0).outcome is None  # still stalling: the reply is in flight
         with pytest.raises(httpx.ConnectError):  # no new connections
@@ -169,17 +180,8 @@ def test_sigterm_lets_a_stream_in_flight_finish(upstream):
 
 
 def test_sigterm_cuts_a_stream_past_the_grace_period(upstream):
-    upstream.push(Fault(reply=["one ", "two "], stall_after=(1, STALL)))
-    args = ("--base-url", upstream.url, "--wire-format", "http", "--shutdown-grace", "1")
-    with (
-        ServeProcess(*args) as served,
-        httpx.Client(base_url=served.url, timeout=30) as http,
-        http.stream("POST", "/v1/chat/completions", json=chat("x", stream=True)) as response,
-    ):
-        lines = response.iter_lines()
-        read_until(lines, '"one "')
-        upstream.stream(0).wait_stalling()
-        served.terminate()
+    fault = Fault(reply=["one ", "two "], stall_after=(1, STALL))
+    with terminated_mid_stream(upstream, fault, "--shutdown-grace", "1") as (served, lines):
         with pytest.raises(httpx.RemoteProtocolError):  # the server cuts it, unfinished
             list(lines)
         assert served.wait(STALL / 2) == 0
