@@ -160,7 +160,7 @@ def terminated_mid_stream(upstream, fault: Fault, *args: str):
 
 def test_sigterm_lets_a_stream_in_flight_finish(upstream):
     # The stall is the time the stream is in flight while the server shuts down.
-    fault = Fault(reply=["one ", "two ", "three"], stall_after=(1, 3.0))
+    fault = Fault(reply=["one ", "two ", "three"], stall_after=(1, 5.0))
     with terminated_mid_stream(upstream, fault) as (served, lines):
         served.wait_for_output("Shutting down")
         assert upstream.stream(0).outcome is None  # still stalling: the reply is in flight
