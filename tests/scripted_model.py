@@ -239,7 +239,11 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
     ``request`` is what the Worker sends (``tests/agents_server/src/index.ts``): the room's state
     as the echo prints it (``model``, ``temperature``, ``system``; strings), ``chatModel`` (is the
     model a chat model of the Worker's catalog?) and ``messages``, the room's history as
-    ``{"role", "text"}`` objects. The answer tells ``onChatMessage`` what to do (``respond``:
+    ``{"role", "text"}`` objects, and ``images``: every image the model was handed (``mediaType``,
+    ``bytes``, ``sha256``, ``userMessage``), which the echo reports one line each, as
+    ``image N: image/png 68 bytes sha256=<hex> in user message M``, before the last user line
+    (the Worker asks again with them once the AI SDK has handed the model its prompt). The
+    answer tells ``onChatMessage`` what to do (``respond``:
     ``"stream"``, ``"no-response"`` or ``"throw"``) and the scripted model what to stream:
     ``reasoning`` and ``text`` deltas, ``delayMs`` before each delta, ``finishReason``, or an
     error (``errorBefore``: thrown before any part; ``errorAfter``: a stream error after the
@@ -276,6 +280,7 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
         f"system (messages): {shown}\n"
         f"messages: {len(messages)}\n"
         f"roles: {','.join(role for role, _ in messages)}\n"
+        f"{_image_lines(request.get('images') or [])}"
         f"last user: {_AVAILABLE_TOOLS.sub('[tools]', user_text)}"
     )
     script["text"] = _word_pairs(echo)
@@ -300,6 +305,24 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
         )
     _apply_triggers(script, user_text, tool_mode=tool_text is not None)
     return script
+
+
+def image_report(media_type: str, size: int, sha256: str, user_message: int) -> str:
+    """How the echo reports one image the model was handed (the value of its ``image N`` line)."""
+    return f"{media_type} {size} bytes sha256={sha256} in user message {user_message}"
+
+
+def _image_lines(images: list[dict[str, Any]]) -> str:
+    lines = []
+    for number, image in enumerate(images, 1):
+        report = image_report(
+            str(image.get("mediaType")),
+            int(image.get("bytes", 0)),
+            str(image.get("sha256")),
+            int(image.get("userMessage", 0)),
+        )
+        lines.append(f"image {number}: {report}\n")
+    return "".join(lines)
 
 
 def _apply_triggers(script: dict[str, Any], user_text: str, *, tool_mode: bool) -> None:
