@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import struct
 import threading
@@ -9,12 +10,25 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
+from langchain_cloudflare_playground.client import AiohttpTransport, HttpResponse
 from tests.scripted_model import image_report
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from typing import Self
 
-__all__ = ["VISION_MODEL", "ImageHost", "gif", "jpeg", "png", "reported", "webp"]
+    from langchain_cloudflare_playground.client import HttpRequest, WebSocket, WebSocketRequest
+
+__all__ = [
+    "VISION_MODEL",
+    "ImageHost",
+    "ServedImages",
+    "gif",
+    "jpeg",
+    "png",
+    "reported",
+    "webp",
+]
 
 # A model the catalog flags vision, in the built-in table and the Agents server's catalog.
 VISION_MODEL = "@cf/meta/llama-4-scout-17b-16e-instruct"
@@ -123,3 +137,42 @@ class ImageHost:
         """Stop serving."""
         self._server.shutdown()
         self._server.server_close()
+
+
+class ServedImages:
+    """A transport that answers the GETs of some image URLs itself and passes the rest on.
+
+    For tests that name an image on the internet (LangChain's standard image tests download one
+    from GitHub) and must run offline: the client fetches that URL over its transport, and this
+    one answers it from ``images`` (URL to PNG bytes); everything else goes to aiohttp.
+    """
+
+    def __init__(self, images: dict[str, bytes]) -> None:
+        """Answer each URL of ``images`` with its bytes, as ``image/png``."""
+        self.images = images
+        self.fetched: list[str] = []
+        self.inner = AiohttpTransport(timeout=10)
+
+    def stream(self, request: HttpRequest) -> contextlib.AbstractAsyncContextManager[HttpResponse]:
+        """A served image, or the request sent on."""
+        if request.method == "GET" and request.url in self.images:
+            return self._served(request.url)
+        return self.inner.stream(request)
+
+    @contextlib.asynccontextmanager
+    async def _served(self, url: str) -> AsyncIterator[HttpResponse]:
+        self.fetched.append(url)
+        body = self.images[url]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield body
+
+        yield HttpResponse(200, [("Content-Type", "image/png")], chunks())
+
+    async def open_websocket(self, request: WebSocketRequest) -> WebSocket:
+        """Sent on."""
+        return await self.inner.open_websocket(request)
+
+    async def aclose(self) -> None:
+        """Close aiohttp's connections."""
+        await self.inner.aclose()
