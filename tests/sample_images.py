@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import struct
 import threading
 import zlib
@@ -24,6 +25,7 @@ __all__ = [
     "ImageHost",
     "ServedImages",
     "gif",
+    "images_reported",
     "jpeg",
     "png",
     "reported",
@@ -84,6 +86,14 @@ def webp(*, seed: int = 0) -> bytes:
     chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload
     body = b"WEBP" + chunk
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+_IMAGE_LINE = re.compile(r"^image \d+: (.*)$", re.MULTILINE)
+
+
+def images_reported(echo: str) -> list[str]:
+    """What the Agents server's echo says of each image the model got (its ``image N`` lines)."""
+    return _IMAGE_LINE.findall(echo)
 
 
 def reported(data: bytes, media_type: str, user_message: int = 1) -> str:

@@ -15,7 +15,16 @@ from langchain_cloudflare_playground.client import (
 )
 from tests.helpers import echo_fields
 from tests.reference_server import free_port
-from tests.sample_images import VISION_MODEL, ImageHost, gif, jpeg, png, reported, webp
+from tests.sample_images import (
+    VISION_MODEL,
+    ImageHost,
+    gif,
+    images_reported,
+    jpeg,
+    png,
+    reported,
+    webp,
+)
 
 
 @pytest.fixture
@@ -26,19 +35,15 @@ async def ws_client(agents_server):
         yield client
 
 
-def _images(text: str) -> list[str]:
-    """The echo's ``image N`` lines, in order."""
-    fields = echo_fields(text)
-    return [fields[f"image {n}"] for n in range(1, len(fields) + 1) if f"image {n}" in fields]
-
-
 async def test_each_type_reaches_the_model_byte_for_byte(ws_client):
     samples = [(png(seed=1), "image/png"), (jpeg(seed=2), "image/jpeg"), (gif(seed=3), "image/gif")]
     samples.append((webp(seed=4), "image/webp"))
     content: list[object] = [{"type": "text", "text": "what are these?"}]
     content += [ImagePart.from_bytes(data) for data, _ in samples]
     reply = await ws_client.achat([{"role": "user", "content": content}])
-    assert _images(reply.text) == [reported(data, media_type) for data, media_type in samples]
+    assert images_reported(reply.text) == [
+        reported(data, media_type) for data, media_type in samples
+    ]
     assert echo_fields(reply.text)["last user"] == "what are these?"
 
 
@@ -58,7 +63,7 @@ async def test_images_in_earlier_turns_stay_with_their_turns(ws_client):
     reply = await ws_client.achat(history)
     fields = echo_fields(reply.text)
     assert fields["roles"] == "user,assistant,user,assistant,user"
-    assert _images(reply.text) == [
+    assert images_reported(reply.text) == [
         reported(first, "image/png", 1),
         reported(second, "image/jpeg", 3),
     ]
@@ -70,7 +75,7 @@ def test_the_sync_twin_sends_images_too(agents_server):
             [{"role": "user", "content": ["x", ImagePart.from_bytes(gif(seed=7))]}],
             model="gemma-4-26b",
         )
-    assert _images(reply.text) == [reported(gif(seed=7), "image/gif")]
+    assert images_reported(reply.text) == [reported(gif(seed=7), "image/gif")]
 
 
 async def test_an_http_image_is_fetched_by_the_client_and_reaches_the_model(agents_server):
@@ -84,7 +89,7 @@ async def test_an_http_image_is_fetched_by_the_client_and_reaches_the_model(agen
                 [{"role": "user", "content": ["see", {"type": "image", "url": url}]}],
                 model=VISION_MODEL,
             )
-    assert _images(reply.text) == [reported(photo, "image/webp")]
+    assert images_reported(reply.text) == [reported(photo, "image/webp")]
     ((path, headers),) = host.requests  # fetched once, by the client
     assert path == "/photo.webp"
     assert "site" not in headers.get("Cookie", "")  # the playground's session stays there

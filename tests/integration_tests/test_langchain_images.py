@@ -13,12 +13,16 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import ImagePart, ImagesNotSupportedError
 from tests.helpers import echo_fields
-from tests.sample_images import VISION_MODEL, ImageHost, gif, jpeg, png, reported, webp
-
-
-def _images(text: str) -> list[str]:
-    fields = echo_fields(text)
-    return [value for key, value in fields.items() if key.startswith("image ")]
+from tests.sample_images import (
+    VISION_MODEL,
+    ImageHost,
+    gif,
+    images_reported,
+    jpeg,
+    png,
+    reported,
+    webp,
+)
 
 
 def _b64(data: bytes) -> str:
@@ -56,7 +60,9 @@ def test_every_block_form_reaches_the_model(llm):
         )
         reply = llm.invoke([message])
     types = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/png", "image/jpeg"]
-    assert _images(reply.content) == [reported(d, t) for d, t in zip(shots, types, strict=True)]
+    assert images_reported(reply.content) == [
+        reported(d, t) for d, t in zip(shots, types, strict=True)
+    ]
     assert echo_fields(reply.content)["last user"] == "Compare these."
 
 
@@ -69,7 +75,7 @@ async def test_stream_and_the_async_twins_carry_images_too(llm):
     async_streamed = "".join([chunk.text async for chunk in llm.astream([message])])
     invoked = (await llm.ainvoke([message])).content
     for text in (streamed, async_streamed, invoked):
-        assert _images(text) == [reported(picture, "image/gif")]
+        assert images_reported(text) == [reported(picture, "image/gif")]
 
 
 def test_images_in_earlier_human_messages_stay_with_them(llm):
@@ -90,7 +96,7 @@ def test_images_in_earlier_human_messages_stay_with_them(llm):
         ),
     ]
     reply = llm.invoke(history)
-    assert _images(reply.content) == [
+    assert images_reported(reply.content) == [
         reported(first, "image/png", 1),
         reported(second, "image/webp", 2),
     ]
