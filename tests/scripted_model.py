@@ -230,6 +230,9 @@ _AGENTS_SLOW = re.compile(r"\[slow(?::([0-9]+))?\]")
 # [drip:N:MS]: N text deltas "d0 ", "d1 ", ... each after MS ms (a reply still running when a
 # client that lost its connection comes back).
 _AGENTS_DRIP = re.compile(r"\[drip:([0-9]+):([0-9]+)\]")
+# [pace:MS]: the reply it would give (the echo, say), each delta after MS ms: a reply about an
+# image still running when a client that lost its connection comes back.
+_AGENTS_PACE = re.compile(r"\[pace:([0-9]+)\]")
 _AGENTS_ERROR = re.compile(r"\[error:([^\]]*)\]")
 
 
@@ -350,6 +353,9 @@ def _apply_triggers(script: dict[str, Any], user_text: str, *, tool_mode: bool) 
         # In the tool format the reply is slowed down, not replaced: a slow tool call.
         if not tool_mode:
             script["text"] = ["Slow ", "reply, ", "done."]
+    pace = _AGENTS_PACE.search(user_text)
+    if pace:
+        script["delayMs"] = int(pace.group(1))
     drip = _AGENTS_DRIP.search(user_text)
     if drip:
         script["text"] = [f"d{i} " for i in range(min(int(drip.group(1)), 1000))]
