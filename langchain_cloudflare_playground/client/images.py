@@ -336,7 +336,12 @@ async def _fetch(url: str, media_type: str | None, transport: Transport) -> Imag
     except ImageFetchError:
         raise
     except PlaygroundError as exc:
-        raise ImageFetchError(url, str(exc) or type(exc).__name__) from exc
+        # The transports word their errors for the playground; here they are about the image's
+        # site ("cannot reach the image's site: ...", "no data from the image's site for 10 s").
+        reason = str(exc).replace("the playground", "the image's site") or type(exc).__name__
+        raise ImageFetchError(url, reason) from exc
+    except ValueError as exc:  # a URL the HTTP library cannot request (a host IDNA refuses)
+        raise ImageFetchError(url, f"the URL cannot be requested ({exc})") from None
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageFetchError(url, _too_large(MAX_IMAGE_BYTES, "the image", more=True))
     try:
@@ -433,9 +438,16 @@ def _file_reference(reference: object) -> ImageError:
 
 
 def _check_http_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        msg = f"the image URL {url!r} is not an http(s) URL with a host"
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a port that is no number raises here
+        if parts.hostname:
+            parts.hostname.encode("idna")  # an empty or overlong label raises here
+    except ValueError:  # "Invalid IPv6 URL", a bad port, a host IDNA refuses (UnicodeError)
+        valid = False
+    if not valid:
+        msg = f"the image URL {url!r:.80} is not an http(s) URL with a host"
         raise ImageError(msg)
 
 
