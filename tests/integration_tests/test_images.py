@@ -13,6 +13,7 @@ from langchain_cloudflare_playground.client import (
     NotFoundError,
     PlaygroundClient,
 )
+from langchain_cloudflare_playground.client.images import MAX_IMAGE_BYTES
 from tests.helpers import echo_fields
 from tests.reference_server import free_port
 from tests.sample_images import (
@@ -66,6 +67,22 @@ async def test_images_in_earlier_turns_stay_with_their_turns(ws_client):
     assert images_reported(reply.text) == [
         reported(first, "image/png", 1),
         reported(second, "image/jpeg", 3),
+    ]
+
+
+async def test_images_at_the_size_limit_reach_the_model(ws_client):
+    # Two 5 MiB images in one request: a 14 MB chat frame, stored by the room across rows.
+    big = png() + b"\x00" * (MAX_IMAGE_BYTES - len(png()))
+    other = big[:-1] + b"\x01"
+    history = [
+        {"role": "user", "content": ["big", ImagePart.from_bytes(big)]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": ["again", ImagePart.from_bytes(other)]},
+    ]
+    reply = await ws_client.achat(history)
+    assert images_reported(reply.text) == [
+        reported(big, "image/png", 1),
+        reported(other, "image/png", 2),
     ]
 
 
