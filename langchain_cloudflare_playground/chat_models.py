@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +38,7 @@ from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
     PlaygroundError,
 )
+from langchain_cloudflare_playground.client.json_replies import json_instruction
 from langchain_cloudflare_playground.client.models import builtin_model
 from langchain_cloudflare_playground.client.options import base_url_from_env
 from langchain_cloudflare_playground.client.shared_clients import (
@@ -486,13 +486,8 @@ class ChatCloudflarePlayground(BaseChatModel):
 
 
 def _json_instruction(schema: dict[str, Any] | type | None) -> str:
-    instruction = (
-        "Answer with one JSON object and nothing else: no prose before or after it, no code fences."
-    )
-    if schema is None:
-        return instruction
-    json_schema = convert_to_json_schema(schema)  # pydantic (v1 or v2), TypedDict or a schema
-    return f"{instruction} The object must match this JSON schema:\n{json.dumps(json_schema)}"
+    # A pydantic class (v1 or v2), a TypedDict or a schema, as the JSON schema it stands for.
+    return json_instruction(None if schema is None else convert_to_json_schema(schema))
 
 
 def _as_messages(value: LanguageModelInput) -> list[BaseMessage]:

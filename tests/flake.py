@@ -37,6 +37,7 @@ MODULES = [
         "test_browser_sessions",
         "test_impersonating_transport",
         "test_websocket_watchdog_fallback",
+        "test_serve_faults",
     )
 ]
 _BURN = "while True: pass"

@@ -13,6 +13,7 @@ from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.agents_worker import AgentsServer
 from tests.helpers import SOAK_LINES, require_agents_server, require_tool
 from tests.reference_server import ReferenceServer, free_port
+from tests.serve_process import ServeProcess
 from tests.tls_edge import TestCertificates, TlsEdge
 
 if TYPE_CHECKING:
@@ -129,6 +130,35 @@ def gated_server(server, tls_certificates) -> Iterator[TlsEdge]:
     """The reference server (once per HTTP wire format) behind a TLS edge of this test's own."""
     with TlsEdge(server.port, tls_certificates) as edge:
         yield edge
+
+
+# -- cf-playground serve, in front of the local servers -----------------------------------------
+
+# No browser in a server the tests start: the refusals they provoke are answered, not solved.
+SERVE_ENV = {"CF_PLAYGROUND_BROWSER": "0"}
+
+
+@pytest.fixture(scope="session")
+def served_http(_servers) -> Iterator[ServeProcess]:
+    """``cf-playground serve`` in front of the data-stream reference server (clear it first)."""
+    upstream = _servers["data-stream"]
+    args = ("--base-url", upstream.url, "--wire-format", "http", "--timeout", "10")
+    with ServeProcess(*args, env=SERVE_ENV) as served:
+        yield served
+
+
+@pytest.fixture
+def upstream(_servers) -> ReferenceServer:
+    """The reference server behind ``served_http``, with no faults queued."""
+    return _fresh(_servers["data-stream"])
+
+
+@pytest.fixture(scope="session")
+def served_agents(agents_server) -> Iterator[ServeProcess]:
+    """``cf-playground serve`` in front of the real Agents SDK server."""
+    args = ("--base-url", agents_server.url, "--wire-format", "agents")
+    with ServeProcess(*args, env=SERVE_ENV) as served:
+        yield served
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -33,6 +34,7 @@ from langchain_cloudflare_playground.client import (
     SessionCache,
     TextDelta,
 )
+from langchain_cloudflare_playground.client.drivers import agents_driver
 from tests.helpers import echo_fields, run_cli
 
 QWQ = "@cf/qwen/qwq-32b"
@@ -89,7 +91,11 @@ def cache(tmp_path) -> SessionCache:
 
 def client_frames(agents_server, agent: str, text: str) -> list[str]:
     """The frames the room that was asked ``text`` got from its client, as the room recorded."""
-    room = agents_server.chat_request(text)["room"]
+    return room_frames(agents_server, agent, agents_server.chat_request(text)["room"])
+
+
+def room_frames(agents_server, agent: str, room: str) -> list[str]:
+    """The frames ``room`` got from its client, as the room recorded them."""
     url = f"{agents_server.url}/variant/{agent}/agents/playground/{room}/client-frames"
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback)
         frames = json.load(response)
@@ -180,8 +186,10 @@ async def test_the_quietly_reverting_server_never_replies_under_its_own_system_p
 
 
 async def test_a_server_taking_no_settings_is_an_error_naming_them_before_any_chat(
-    agents_server, variant, cache
+    agents_server, variant, cache, monkeypatch
 ):
+    room = f"neither-{uuid.uuid4().hex}"
+    monkeypatch.setattr(agents_driver, "new_room", lambda: room)
     received = []
     async with PlaygroundClient(
         variant("playground-refusing-both"), session_cache=cache, wire_format="agents"
@@ -201,7 +209,14 @@ async def test_a_server_taking_no_settings_is_an_error_naming_them_before_any_ch
     assert f"would not use model '{QWQ}' and temperature 0.5" in message
     assert "State update rejected" in message
     assert "switched off here" in message
-    # Nothing reached the model: the chat request was never sent.
+    # Nothing reached the model: the room got every way of configuring it (setConfig once more
+    # without the system prompt), and never the chat request.
+    assert room_frames(agents_server, "playground-refusing-both", room) == [
+        "cf_agent_state",
+        "rpc settingsProbe",
+        "rpc setConfig",
+        "rpc setConfig",
+    ]
     assert cache.load_settings_way(variant("playground-refusing-both")) is None
 
 

@@ -28,7 +28,8 @@ def test_the_wheel_holds_both_packages_the_licence_and_no_made_up_url(tmp_path):
     assert "License-Expression: MIT" in metadata
     assert "Project-URL" not in metadata  # no address is claimed until one exists
     extras = {line.split(": ", 1)[1] for line in metadata.splitlines() if "Provides-Extra" in line}
-    assert extras == {"all", "browser", "impersonate", "langchain", "llama-index"}
+    assert extras == {"all", "browser", "impersonate", "langchain", "llama-index", "serve"}
+    assert "langchain_cloudflare_playground/serve/app.py" in names
 
     # Installed from the wheel (its dependencies are this environment's), it imports and runs.
     target = tmp_path / "site"

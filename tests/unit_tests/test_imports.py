@@ -21,6 +21,8 @@ EVERY_FRAMEWORK = {"langchain_core", "langchain", "llama_index", "nodriver"}
         ("langchain_cloudflare_playground", EVERY_FRAMEWORK),
         ("langchain_cloudflare_playground.client", EVERY_FRAMEWORK),
         ("langchain_cloudflare_playground.cli", EVERY_FRAMEWORK),
+        # cf-playground serve is an adapter of its own, on the client alone.
+        ("langchain_cloudflare_playground.serve", EVERY_FRAMEWORK),
         # The LlamaIndex adapter loads LlamaIndex, and never LangChain.
         ("llama_index_cloudflare_playground", EVERY_FRAMEWORK - {"llama_index"}),
     ],

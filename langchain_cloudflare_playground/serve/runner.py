@@ -1,0 +1,65 @@
+"""Running the application under uvicorn, after the checks that keep it safe.
+
+uvicorn stops on SIGTERM (and Ctrl-C) as a server should: it stops accepting connections, lets
+the replies in flight finish for up to ``shutdown_grace`` seconds, cancels those still running
+(which closes them upstream), and then the application closes the client.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from langchain_cloudflare_playground.serve.app import create_app
+from langchain_cloudflare_playground.serve.settings import check_bind
+
+if TYPE_CHECKING:
+    import socket
+
+    from langchain_cloudflare_playground.client.playground import PlaygroundClient
+    from langchain_cloudflare_playground.serve.settings import ServeSettings
+
+__all__ = ["run"]
+
+
+def run(client: PlaygroundClient, settings: ServeSettings) -> None:
+    """Serve ``client`` until SIGTERM or Ctrl-C; the client is closed on the way out.
+
+    Raises:
+        UnsafeBindError: a non-loopback address without an API key (checked before binding).
+    """
+    check_bind(settings)
+    config = uvicorn.Config(
+        create_app(client, settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
+        lifespan="on",
+        server_header=False,
+        # The SSE and JSON bodies are made here; the wire stays plain asyncio with h11.
+        http="h11",
+        loop="asyncio",
+    )
+    _AnnouncingServer(config).run()
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn, printing the address it actually took (port 0 takes a free one)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start, then say where the OpenAI base URL is, on one line of standard output."""
+        await super().startup(sockets)
+        if not self.servers:
+            return
+        host, port = self.servers[0].sockets[0].getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(  # noqa: T201 (the line scripts and tests wait for)
+            f"cf-playground serve: listening on http://{shown}:{port}"
+            f" (OpenAI base URL: http://{shown}:{port}/v1)",
+            flush=True,
+        )
+        sys.stdout.flush()
