@@ -24,6 +24,7 @@ from llama_index.core.llms import ChatMessage
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
     Finish,
+    ImagePart,
     PlaygroundClient,
     PlaygroundConnectionError,
     PlaygroundStreamError,
@@ -34,6 +35,7 @@ from langchain_cloudflare_playground.client.drivers import agents_driver
 from langchain_cloudflare_playground.client.drivers.agents_driver import RECONNECT_DELAYS
 from llama_index_cloudflare_playground import CloudflarePlayground
 from tests.cutting_proxy import Cut, CuttingProxy
+from tests.sample_images import VISION_MODEL, images_reported, jpeg, png, reported
 
 
 @tool
@@ -121,6 +123,44 @@ async def test_a_cut_reply_arrives_whole_exactly_once(  # noqa: PLR0917 (fixture
     assert RECONNECT_DELAYS[0] <= took < whole_took + RECONNECT_DELAYS[0] + TIMEOUT / 2, took
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     assert _open_fds() <= fds
+
+
+@pytest.mark.parametrize(
+    ("prompt", "how"),
+    [("What is it? [pace:60]", "resumed the running reply"), ("What is it?", "stored messages")],
+    ids=["running", "finished"],
+)
+async def test_a_cut_reply_about_images_arrives_whole(agents_server, prompt, how, caplog):
+    # The history holds an image in an earlier turn and one in the request; the reply (the echo,
+    # which reports both) is cut while running, or after it finished.
+    first, second = jpeg(seed=71), png(seed=72)
+    conversation = [
+        {"role": "user", "content": ["This one.", ImagePart.from_bytes(first)]},
+        {"role": "assistant", "content": "A JPEG."},
+        {"role": "user", "content": [prompt, ImagePart.from_bytes(second)]},
+    ]
+
+    async def run(url: str) -> tuple[str, Finish]:
+        async with PlaygroundClient(
+            url, wire_format="agents", timeout=TIMEOUT, max_retries=0, model=VISION_MODEL
+        ) as client:
+            events = [e async for e in client.astream_chat(conversation)]
+        assert isinstance(events[-1], Finish)
+        return "".join(e.text for e in events if isinstance(e, TextDelta)), events[-1]
+
+    whole, _ = await run(agents_server.url)
+    caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
+    async with CuttingProxy(agents_server.port, [CUT_POINTS["mid-delta-frame"]]) as proxy:
+        text, finish = await run(proxy.url)
+    assert proxy.cuts_made == 1
+    assert finish.reconnects == 1
+    assert [r for r in caplog.records if how in r.message]
+    assert text == whole
+    assert images_reported(text) == [
+        reported(first, "image/jpeg", 1),
+        reported(second, "image/png", 2),
+    ]
+    assert finish.reason == "stop"
 
 
 async def test_a_running_reply_is_resumed_by_replay_not_read_from_storage(agents_server, caplog):

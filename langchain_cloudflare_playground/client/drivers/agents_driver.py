@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.cleanup import Cleanup
     from langchain_cloudflare_playground.client.drivers.base import Route
     from langchain_cloudflare_playground.client.events import ChatEvent
+    from langchain_cloudflare_playground.client.messages import Message
     from langchain_cloudflare_playground.client.models import ModelInfo
     from langchain_cloudflare_playground.client.sessions import SessionStore
     from langchain_cloudflare_playground.client.transports.base import WebSocket
@@ -703,10 +704,21 @@ async def _call(socket: WebSocket, method: str, args: list[Any]) -> Any:  # noqa
 
 
 def _conversation_key(request: ChatRequest) -> dict[str, object]:
-    """What identifies a conversation to a recorder: settings and history, nothing random."""
+    """What identifies a conversation to a recorder: settings and history, nothing random.
+
+    An image is there by its media type and SHA-256, never its bytes: a recording holds the
+    frames it was sent anyway, and a key must stay small.
+    """
     return {
         "model": request.model,
         "temperature": request.temperature,
         "system": request.conversation.system,
-        "messages": [[m.role, m.content] for m in request.conversation.turns],
+        "messages": [_turn_key(m) for m in request.conversation.turns],
     }
+
+
+def _turn_key(turn: Message) -> list[object]:
+    key: list[object] = [turn.role, turn.content]
+    if turn.images:  # only then: the keys of recordings without images stay as they were
+        key.append([f"{image.media_type} sha256:{image.sha256}" for image in turn.images])
+    return key
