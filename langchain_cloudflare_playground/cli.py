@@ -706,20 +706,21 @@ def _run_doctor(args: argparse.Namespace) -> int:
 _API_KEY_ENV = "CF_PLAYGROUND_API_KEY"
 
 
-def _count(text: str) -> int:
-    value = _whole_number(text)
-    if value < 1:
-        msg = f"must be 1 or more, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def _at_least(lowest: int) -> Callable[[str], int]:
+    """An argument type: a whole number of ``lowest`` or more."""
+
+    def whole_number(text: str) -> int:
+        value = _whole_number(text)
+        if value < lowest:
+            msg = f"must be {lowest} or more, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return whole_number
 
 
-def _queue_length(text: str) -> int:
-    value = _whole_number(text)
-    if value < 0:
-        msg = f"must be 0 or more, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+_count = _at_least(1)
+_queue_length = _at_least(0)
 
 
 def _add_serve_command(commands: argparse._SubParsersAction[_Parser], connection: _Parser) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -11,8 +9,8 @@ import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.agents_worker import AgentsServer
-from tests.helpers import SOAK_LINES, require_agents_server, require_tool
-from tests.reference_server import ReferenceServer, free_port
+from tests.helpers import SOAK_LINES, require_agents_server, running_tinyproxy
+from tests.reference_server import ReferenceServer
 from tests.serve_process import ServeProcess
 from tests.tls_edge import TestCertificates, TlsEdge
 
@@ -86,27 +84,8 @@ async def client(server):
 @pytest.fixture
 def tinyproxy(tmp_path):
     """A tinyproxy on loopback: its URL, and its log (which names every URL it carried)."""
-    binary = require_tool("tinyproxy")
-    port = free_port()
-    log = tmp_path / "tinyproxy.log"
-    config = tmp_path / "tinyproxy.conf"
-    config.write_text(
-        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n"
-        f'LogLevel Info\nLogFile "{log}"\nPidFile "{tmp_path / "tinyproxy.pid"}"\n'
-        "ConnectPort 443\n"
-    )
-    process = subprocess.Popen(
-        [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 10
-    while "Accepting connections" not in (log.read_text() if log.exists() else ""):
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail(f"tinyproxy did not start: {log.read_text() if log.exists() else ''}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", log
-    process.terminate()
-    process.wait(10)
+    with running_tinyproxy(tmp_path) as proxy:
+        yield proxy
 
 
 # -- behind the TLS test edge, which lets only a browser's handshake through ------------------

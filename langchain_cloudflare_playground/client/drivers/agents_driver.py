@@ -143,7 +143,9 @@ class AgentsDriver:
         way = self._known_way(settings)
         went_wrong: ModelSettingsRefusedError | None = None
         try:
-            async with contextlib.aclosing(self._converse(route, request, way)) as replies:
+            async with contextlib.aclosing(
+                self._converse(route, request, settings, way)
+            ) as replies:
                 async for batch in replies:
                     yield batch
         except ModelSettingsRefusedError as exc:
@@ -158,7 +160,7 @@ class AgentsDriver:
             )
             self._forget_way()
             async with contextlib.aclosing(
-                self._converse(route, request, None, failed_way=way)
+                self._converse(route, request, settings, None, failed_way=way)
             ) as replies:
                 async for batch in replies:
                     yield batch
@@ -167,12 +169,12 @@ class AgentsDriver:
         self,
         route: Route,
         request: ChatRequest,
+        settings: RoomSettings,
         way: SettingsWay | None,
         *,
         failed_way: SettingsWay | None = None,
     ) -> AsyncGenerator[list[ChatEvent], None]:
-        """One conversation in a fresh room: its settings given ``way`` (``None``: learn it)."""
-        settings = RoomSettings.of(request)
+        """One conversation in a fresh room: ``settings`` given ``way`` (``None``: learn it)."""
         key, room = _conversation_key(request), new_room()
         socket = await _open(route, key, room)
         try:
