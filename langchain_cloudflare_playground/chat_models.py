@@ -11,6 +11,7 @@ from langchain_cloudflare_playground.client.extras import require_extra
 # Before the framework's own imports: a missing framework then reads as the extra to install.
 require_extra("langchain_core", extra="langchain", needed_by="ChatCloudflarePlayground")
 
+from langchain_core.language_models import ModelProfile
 from langchain_core.language_models.chat_models import (
     BaseChatModel,
     agenerate_from_stream,
@@ -38,6 +39,7 @@ from langchain_cloudflare_playground.client import (
     PlaygroundError,
 )
 from langchain_cloudflare_playground.client.json_replies import json_instruction
+from langchain_cloudflare_playground.client.models import builtin_model
 from langchain_cloudflare_playground.client.options import base_url_from_env
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
@@ -109,6 +111,23 @@ class ChatCloudflarePlayground(BaseChatModel):
             await llm.ainvoke(messages)
             async for chunk in llm.astream(messages):
                 print(chunk.text, end="")
+
+    Image input (vision models: ``cf-playground models`` marks them; ``llm.profile`` says so):
+        .. code-block:: python
+
+            llm = ChatCloudflarePlayground(model="llama-4-scout")
+            llm.invoke(
+                [
+                    HumanMessage(
+                        content=[
+                            {"type": "text", "text": "What is in this picture?"},
+                            {"type": "image", "base64": b64_png, "mime_type": "image/png"},
+                            # or {"type": "image", "url": "https://..."} (fetched by the client)
+                            # or {"type": "image_url", "image_url": {"url": "data:image/png;..."}}
+                        ]
+                    )
+                ]
+            )
 
     Response metadata:
         .. code-block:: python
@@ -212,6 +231,26 @@ class ChatCloudflarePlayground(BaseChatModel):
             "temperature": self.temperature,
             "wire_format": self.wire_format,
         }
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        # What the built-in table knows of the model, without the network: what it takes in.
+        info = builtin_model(self.model_name)
+        if info is None:
+            return None
+        profile = ModelProfile(
+            text_inputs=True,
+            text_outputs=True,
+            image_inputs=info.vision,
+            image_url_inputs=info.vision,  # fetched by the client, sent as data
+            image_tool_message=False,  # tool results reach the model as text
+            pdf_inputs=False,
+            audio_inputs=False,
+            video_inputs=False,
+            reasoning_output=info.reasoning,
+        )
+        if info.context_window is not None:
+            profile["max_input_tokens"] = info.context_window
+        return profile
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)

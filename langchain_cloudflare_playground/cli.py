@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
+    ImageError,
+    ImagePart,
     Message,
     PlaygroundClient,
     PlaygroundError,
@@ -70,10 +72,11 @@ _MAX_TEMPERATURE = 2.0
 _HELP = """\
 /help   this list
 /reset  forget the conversation so far (the system prompt stays)
+/image PATH_OR_URL  attach an image to your next message (again for more; vision models)
 /exit   leave (also /quit, or Ctrl-D)
 Ctrl-C stops a reply and returns to the prompt; at the prompt it leaves (exit code 130).
 A line that starts with // is sent as a message, with one slash less."""
-_COMMANDS = ("/help", "/reset", "/exit", "/quit")
+_COMMANDS = ("/help", "/reset", "/image", "/exit", "/quit")
 _COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
 
 
@@ -175,6 +178,13 @@ def _temperature(text: str) -> float:
     return value
 
 
+def _image(text: str) -> ImagePart:
+    try:
+        return ImagePart.from_source(text)
+    except ImageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _http_url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         msg = f"must start with http:// or https://, not {text!r}"
@@ -218,6 +228,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument(
         "--hide-reasoning", action="store_true", help="do not print the model's reasoning"
+    )
+    chat.add_argument(
+        "--image",
+        action="append",
+        type=_image,
+        default=[],
+        metavar="PATH_OR_URL",
+        help="an image sent with the prompt (repeatable; vision models): a file, a data: URL,"
+        " or an http(s) URL (fetched here, through --proxy); at most 5 MiB, PNG/JPEG/WebP/GIF",
     )
     chat.add_argument(
         "-i",
@@ -370,7 +389,7 @@ def _run_chat(args: argparse.Namespace) -> int:
             return _interactive(client, history, args)
         reply = _Reply(args)
         try:
-            reply.stream(client, [*history, Message("user", prompt)])
+            reply.stream(client, [*history, Message("user", prompt, images=tuple(args.image))])
         except KeyboardInterrupt:
             reply.end_line()
             print("interrupted", file=sys.stderr)
@@ -409,6 +428,7 @@ def _interactive(client: PlaygroundClient, history: list[Message], args: argpars
     recall = sys.stdin.isatty() and _enable_line_editing()
     print("Chatting with the Cloudflare AI Playground. /help lists the commands, /exit leaves.")
     start = len(history)  # the system prompt survives /reset
+    pending: list[ImagePart] = list(args.image)  # for the next message
     while True:
         try:
             line = input("you> ")
@@ -419,6 +439,9 @@ def _interactive(client: PlaygroundClient, history: list[Message], args: argpars
             print()
             return _EXIT_INTERRUPTED
         command, _, rest = line.strip().partition(" ")
+        if command == "/image":
+            _attach(rest.strip(), pending)
+            continue
         if _COMMAND_WORD.fullmatch(command):
             if _run_command(command, rest, history, start):
                 return 0
@@ -426,7 +449,24 @@ def _interactive(client: PlaygroundClient, history: list[Message], args: argpars
         if line.startswith("//"):
             line = line[1:]
         if line.strip():
-            _take_turn(client, history, line, args, recall=recall)
+            images, pending[:] = tuple(pending), []
+            message = Message("user", line, images=images)
+            if not _take_turn(client, history, message, args, recall=recall):
+                pending[:] = images  # a turn that did not complete gives its images back
+
+
+def _attach(source: str, pending: list[ImagePart]) -> None:
+    """``/image PATH_OR_URL``: check the image now, send it with the next message."""
+    if not source:
+        print("error: /image takes a file path, a data: URL or an http(s) URL", file=sys.stderr)
+        return
+    try:
+        pending.append(ImagePart.from_source(source))
+    except ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return
+    what = "image" if len(pending) == 1 else f"{len(pending)} images"
+    print(f"[{what} attached to your next message]")
 
 
 def _run_command(command: str, rest: str, history: list[Message], start: int) -> bool:
@@ -454,13 +494,16 @@ def _run_command(command: str, rest: str, history: list[Message], start: int) ->
 def _take_turn(
     client: PlaygroundClient,
     history: list[Message],
-    line: str,
+    message: Message,
     args: argparse.Namespace,
     *,
     recall: bool,
-) -> None:
-    """Send ``line``, stream the reply, and keep both in ``history`` if the reply completes."""
-    history.append(Message("user", line))
+) -> bool:
+    """Send ``message``, stream the reply, and keep both in ``history`` if the reply completes.
+
+    Returns whether it did.
+    """
+    history.append(message)
     reply = _Reply(args)
     try:
         text = reply.stream(client, history)
@@ -474,13 +517,14 @@ def _take_turn(
         reply.end_line()
         hint = "; the up arrow recalls your message" if recall else ""
         print(f"[reply stopped; this exchange is dropped from the history{hint}]", file=sys.stderr)
-        return
+        return False
     except PlaygroundError as exc:
         del history[-1]  # the turn failed; the user can try again
         reply.end_line()
         print(f"error: {exc}", file=sys.stderr)
-        return
+        return False
     history.append(Message("assistant", text))
+    return True
 
 
 def _enable_line_editing() -> bool:
@@ -662,20 +706,21 @@ def _run_doctor(args: argparse.Namespace) -> int:
 _API_KEY_ENV = "CF_PLAYGROUND_API_KEY"
 
 
-def _count(text: str) -> int:
-    value = _whole_number(text)
-    if value < 1:
-        msg = f"must be 1 or more, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def _at_least(lowest: int) -> Callable[[str], int]:
+    """An argument type: a whole number of ``lowest`` or more."""
+
+    def whole_number(text: str) -> int:
+        value = _whole_number(text)
+        if value < lowest:
+            msg = f"must be {lowest} or more, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return whole_number
 
 
-def _queue_length(text: str) -> int:
-    value = _whole_number(text)
-    if value < 0:
-        msg = f"must be 0 or more, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+_count = _at_least(1)
+_queue_length = _at_least(0)
 
 
 def _add_serve_command(commands: argparse._SubParsersAction[_Parser], connection: _Parser) -> None:

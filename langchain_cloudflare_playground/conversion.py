@@ -22,7 +22,8 @@ from langchain_core.messages import (
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
-from langchain_cloudflare_playground.client import Finish, ReasoningDelta, TextDelta
+from langchain_cloudflare_playground.client import Finish, ImageError, ReasoningDelta, TextDelta
+from langchain_cloudflare_playground.client.images import image_of_part
 from langchain_cloudflare_playground.client.stop_sequences import StopSequenceFilter
 from langchain_cloudflare_playground.client.tools import ToolCall
 
@@ -145,10 +146,13 @@ def _response_metadata(
 def to_playground_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     """LangChain messages as the client takes them.
 
+    Image blocks of human messages (LangChain's standard ``image`` blocks, OpenAI's ``image_url``
+    parts) pass on as they are: the client reads every form.
+
     Raises:
-        ValueError: a message the playground cannot carry (an image, say), named by its place.
+        ValueError: a message the playground cannot carry (audio, an image in a tool result),
+            named by its place.
     """
-    """LangChain messages as the client's, raising a clear error for what cannot be carried."""
     converted: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         if isinstance(message, ToolMessage):
@@ -157,7 +161,7 @@ def to_playground_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
                     "role": "tool",
                     "tool_call_id": message.tool_call_id,
                     "name": message.name,
-                    "content": _text_only(message.content),
+                    "content": _text_only(message.content, index),
                     "is_error": message.status == "error",
                 }
             )
@@ -188,19 +192,35 @@ def to_playground_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     return converted
 
 
-def _text_only(content: str | list[str | dict[str, Any]]) -> str:
-    """A tool's output as text: its text parts, and anything else as JSON."""
+def _text_only(content: str | list[str | dict[str, Any]], index: int) -> str:
+    """A tool's output as text: its text parts, and anything else (but an image) as JSON."""
     if isinstance(content, str):
         return content
     parts = []
-    for part in content:
+    for part_index, part in enumerate(content):
         if isinstance(part, str):
             parts.append(part)
         elif part.get("type") == "text":
             parts.append(str(part.get("text", "")))
+        elif _is_image(part):
+            # The tool result reaches the model as text in the next user turn, and the room's
+            # AI SDK keeps only the text of a tool result's content (workers-ai-provider).
+            msg = (
+                f"messages[{index}].content[{part_index}] is an image in a tool result; the"
+                " playground takes images in user messages only: return text from the tool and"
+                " put the image in a HumanMessage"
+            )
+            raise ImageError(msg)
         else:
             parts.append(json.dumps(part, ensure_ascii=False, default=str))
     return "".join(parts)
+
+
+def _is_image(part: dict[str, Any]) -> bool:
+    try:
+        return image_of_part(part) is not None
+    except ImageError:
+        return True  # an image block whose image is bad is an image block all the same
 
 
 def _without_reasoning(content: str | list[str | dict[str, Any]]) -> str | list[Any]:

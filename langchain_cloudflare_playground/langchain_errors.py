@@ -59,6 +59,20 @@ class PlaygroundModelSettingsRefusedError(
     """The playground would not take a setting the call asked for (model, temperature)."""
 
 
+class PlaygroundImageFetchError(client.ImageFetchError, lc.ModelInvalidRequestError):
+    """An ``http(s)`` image of the messages could not be fetched."""
+
+
+class PlaygroundImageError(client.ImageError, lc.ModelInvalidRequestError):
+    """An image that cannot be sent (type, size, cut short)."""
+
+
+class PlaygroundImagesNotSupportedError(
+    client.ImagesNotSupportedError, lc.ModelInvalidRequestError
+):
+    """Images for a model without vision, or over the HTTP wire formats."""
+
+
 _MAPPING: tuple[tuple[type[client.PlaygroundError], type[client.PlaygroundError]], ...] = (
     (client.RateLimitError, PlaygroundRateLimitError),
     (client.ChallengeError, PlaygroundChallengeError),
@@ -71,6 +85,9 @@ _MAPPING: tuple[tuple[type[client.PlaygroundError], type[client.PlaygroundError]
     (client.PlaygroundConnectionError, PlaygroundConnectionError),
     (client.ModelNotFoundError, PlaygroundModelNotFoundError),
     (client.ModelSettingsRefusedError, PlaygroundModelSettingsRefusedError),
+    (client.ImageFetchError, PlaygroundImageFetchError),
+    (client.ImageError, PlaygroundImageError),
+    (client.ImagesNotSupportedError, PlaygroundImagesNotSupportedError),
 )
 
 

@@ -13,13 +13,21 @@ from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
     CompletionResponse,
+    ImageBlock,
     MessageRole,
     TextBlock,
     ThinkingBlock,
     ToolCallBlock,
 )
 
-from langchain_cloudflare_playground.client import Finish, ReasoningDelta, TextDelta, ToolCall
+from langchain_cloudflare_playground.client import (
+    Finish,
+    ImageError,
+    ImagePart,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,7 +60,7 @@ def to_playground_messages(
                     "role": "tool",
                     "tool_call_id": message.additional_kwargs.get("tool_call_id"),
                     "name": message.additional_kwargs.get("name"),
-                    "content": _text_of(message, index),
+                    "content": _content_of(message, index),
                 }
             )
             continue
@@ -62,7 +70,7 @@ def to_playground_messages(
                 " user, assistant and tool messages."
             )
             raise ValueError(msg)
-        entry: dict[str, Any] = {"role": _ROLES[role], "content": _text_of(message, index)}
+        entry: dict[str, Any] = {"role": _ROLES[role], "content": _content_of(message, index)}
         calls = [block for block in message.blocks if isinstance(block, ToolCallBlock)]
         if calls:
             entry["tool_calls"] = [
@@ -73,21 +81,52 @@ def to_playground_messages(
     return converted
 
 
-def _text_of(message: ChatMessage, index: int) -> str:
-    texts = []
+def _content_of(message: ChatMessage, index: int) -> str | list[str | ImagePart]:
+    """The text of ``message``, with its images after it when it has any.
+
+    The client refuses images outside a user message, saying where they belong.
+    """
+    texts: list[str] = []
+    images: list[ImagePart] = []
     for part, block in enumerate(message.blocks):
         if isinstance(block, TextBlock):
             texts.append(block.text)
+        elif isinstance(block, ImageBlock):
+            images.append(_image_of(block, f"messages[{index}].blocks[{part}]"))
         elif isinstance(block, (ThinkingBlock, ToolCallBlock)):
             # Earlier reasoning is not part of the conversation; calls travel as tool_calls.
             continue
         else:
             msg = (
                 f"messages[{index}].blocks[{part}] is a {type(block).__name__}; the Cloudflare AI"
-                " Playground takes text only."
+                " Playground takes text, and images in user messages."
             )
             raise ValueError(msg)  # noqa: TRY004 (a value the playground cannot carry)
-    return "".join(texts)
+    text = "".join(texts)
+    return [text, *images] if images else text
+
+
+def _image_of(block: ImageBlock, where: str) -> ImagePart:
+    """An ``ImageBlock`` as the client's image: its bytes, its path or its URL.
+
+    LlamaIndex keeps the bytes as base64. For a path or a URL the media type is read from the
+    bytes: LlamaIndex guesses one from the name's suffix, which the bytes may contradict.
+    """
+    try:
+        if isinstance(block.image, bytes) and block.image:
+            return ImagePart.from_base64(block.image, block.image_mimetype)
+        if block.image is not None and not isinstance(block.image, bytes):  # a file object
+            block.image.seek(0)
+            return ImagePart.from_bytes(block.image.read(), block.image_mimetype)
+        if block.path is not None:
+            return ImagePart.from_path(block.path)
+        if block.url is not None:
+            return ImagePart.from_url(str(block.url))
+    except ImageError as exc:
+        msg = f"{where}: {exc}"
+        raise ImageError(msg) from None
+    msg = f"{where} is an ImageBlock with no image, path or url"
+    raise ImageError(msg)
 
 
 class ResponseBuilder:

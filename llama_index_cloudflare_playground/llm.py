@@ -31,6 +31,7 @@ from llama_index.core.llms.llm import ToolSelection
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
 )
+from langchain_cloudflare_playground.client.models import builtin_model
 from langchain_cloudflare_playground.client.options import base_url_from_env
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
@@ -73,6 +74,16 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         print(llm.complete("What is Workers AI?"))
         for r in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
             print(r.delta, end="")
+
+    Vision models (``llm.takes_images``) read ``ImageBlock`` s of user messages: bytes, a path,
+    or a URL (an ``http(s)`` one is fetched by the client)::
+
+        llm = CloudflarePlayground(model="llama-4-scout")
+        question = ChatMessage(
+            role="user",
+            blocks=[ImageBlock(path="photo.png"), TextBlock(text="What is in this picture?")],
+        )
+        print(llm.chat([question]))
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="An alias or a full @cf/ id.")
@@ -144,6 +155,20 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
             is_function_calling_model=True,  # by prompt, on every model (see the class doc)
             model_name=self.model,
         )
+
+    @property
+    def takes_images(self) -> bool:
+        """Whether the catalog flags the model vision (it reads ``ImageBlock`` s).
+
+        From the model list once fetched, else the built-in table; a model neither knows counts
+        as not. LlamaIndex's ``LLMMetadata`` has no such field; this is where to look instead.
+        """
+        known = builtin_model(self.model)
+        model_id = known.id if known is not None else self.model
+        live = self.client.cached_models()  # the cached list only: no network here
+        if live is not None:
+            return any(info.vision for info in live if model_id in (info.id, info.alias))
+        return known is not None and known.vision
 
     def _known_context_window(self) -> int:
         live = self.client.cached_models()  # the cached list only: no network here

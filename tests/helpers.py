@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ import pytest
 from langchain_cloudflare_playground.client.tools import Tool
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +68,40 @@ def require_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@contextmanager
+def running_tinyproxy(folder: Path, *, any_port: bool = False) -> Iterator[tuple[str, Path]]:
+    """A tinyproxy on loopback with its files in ``folder``: its URL, and its log file.
+
+    The log names every URL it carried. It tunnels (``CONNECT``) to port 443 only, as a proxy
+    for the web would, unless ``any_port`` (a test server's TLS port is random).
+    """
+    from tests.reference_server import free_port
+
+    binary = require_tool("tinyproxy")
+    port = free_port()
+    log = folder / "tinyproxy.log"
+    config = folder / "tinyproxy.conf"
+    config.write_text(
+        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n"
+        f'LogLevel Info\nLogFile "{log}"\nPidFile "{folder / "tinyproxy.pid"}"\n'
+        + ("" if any_port else "ConnectPort 443\n")
+    )
+    process = subprocess.Popen(
+        [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 10
+    while "Accepting connections" not in (log.read_text() if log.exists() else ""):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail(f"tinyproxy did not start: {log.read_text() if log.exists() else ''}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 # -- running the project's programs -------------------------------------------------------

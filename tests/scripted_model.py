@@ -230,6 +230,9 @@ _AGENTS_SLOW = re.compile(r"\[slow(?::([0-9]+))?\]")
 # [drip:N:MS]: N text deltas "d0 ", "d1 ", ... each after MS ms (a reply still running when a
 # client that lost its connection comes back).
 _AGENTS_DRIP = re.compile(r"\[drip:([0-9]+):([0-9]+)\]")
+# [pace:MS]: the reply it would give (the echo, say), each delta after MS ms: a reply about an
+# image still running when a client that lost its connection comes back.
+_AGENTS_PACE = re.compile(r"\[pace:([0-9]+)\]")
 _AGENTS_ERROR = re.compile(r"\[error:([^\]]*)\]")
 
 
@@ -239,7 +242,11 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
     ``request`` is what the Worker sends (``tests/agents_server/src/index.ts``): the room's state
     as the echo prints it (``model``, ``temperature``, ``system``; strings), ``chatModel`` (is the
     model a chat model of the Worker's catalog?) and ``messages``, the room's history as
-    ``{"role", "text"}`` objects. The answer tells ``onChatMessage`` what to do (``respond``:
+    ``{"role", "text"}`` objects, and ``images``: every image the model was handed (``mediaType``,
+    ``bytes``, ``sha256``, ``userMessage``), which the echo reports one line each, as
+    ``image N: image/png 68 bytes sha256=<hex> in user message M``, before the last user line
+    (the Worker asks again with them once the AI SDK has handed the model its prompt). The
+    answer tells ``onChatMessage`` what to do (``respond``:
     ``"stream"``, ``"no-response"`` or ``"throw"``) and the scripted model what to stream:
     ``reasoning`` and ``text`` deltas, ``delayMs`` before each delta, ``finishReason``, or an
     error (``errorBefore``: thrown before any part; ``errorAfter``: a stream error after the
@@ -276,6 +283,7 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
         f"system (messages): {shown}\n"
         f"messages: {len(messages)}\n"
         f"roles: {','.join(role for role, _ in messages)}\n"
+        f"{_image_lines(request.get('images') or [])}"
         f"last user: {_AVAILABLE_TOOLS.sub('[tools]', user_text)}"
     )
     script["text"] = _word_pairs(echo)
@@ -300,6 +308,24 @@ def agents_script(request: dict[str, Any]) -> dict[str, Any]:
         )
     _apply_triggers(script, user_text, tool_mode=tool_text is not None)
     return script
+
+
+def image_report(media_type: str, size: int, sha256: str, user_message: int) -> str:
+    """How the echo reports one image the model was handed (the value of its ``image N`` line)."""
+    return f"{media_type} {size} bytes sha256={sha256} in user message {user_message}"
+
+
+def _image_lines(images: list[dict[str, Any]]) -> str:
+    lines = []
+    for number, image in enumerate(images, 1):
+        report = image_report(
+            str(image.get("mediaType")),
+            int(image.get("bytes", 0)),
+            str(image.get("sha256")),
+            int(image.get("userMessage", 0)),
+        )
+        lines.append(f"image {number}: {report}\n")
+    return "".join(lines)
 
 
 def _apply_triggers(script: dict[str, Any], user_text: str, *, tool_mode: bool) -> None:
@@ -327,6 +353,9 @@ def _apply_triggers(script: dict[str, Any], user_text: str, *, tool_mode: bool) 
         # In the tool format the reply is slowed down, not replaced: a slow tool call.
         if not tool_mode:
             script["text"] = ["Slow ", "reply, ", "done."]
+    pace = _AGENTS_PACE.search(user_text)
+    if pace:
+        script["delayMs"] = int(pace.group(1))
     drip = _AGENTS_DRIP.search(user_text)
     if drip:
         script["text"] = [f"d{i} " for i in range(min(int(drip.group(1)), 1000))]

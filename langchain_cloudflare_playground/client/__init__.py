@@ -26,6 +26,9 @@ from langchain_cloudflare_playground.client.errors import (
     CertificateError,
     ChallengeError,
     HandshakeRefusedError,
+    ImageError,
+    ImageFetchError,
+    ImagesNotSupportedError,
     ModelNotFoundError,
     ModelSettingsRefusedError,
     NotFoundError,
@@ -53,6 +56,7 @@ from langchain_cloudflare_playground.client.events import (
 from langchain_cloudflare_playground.client.tools.spec import Tool, ToolCall
 
 if TYPE_CHECKING:
+    from langchain_cloudflare_playground.client.images import ImagePart
     from langchain_cloudflare_playground.client.messages import Message
     from langchain_cloudflare_playground.client.models import ModelInfo
     from langchain_cloudflare_playground.client.playground import PlaygroundClient
@@ -62,6 +66,7 @@ if TYPE_CHECKING:
 # The client and the session layer load on first use: importing an adapter (which needs only
 # the event and error types) stays cheap next to its framework.
 _LAZY = {
+    "ImagePart": "langchain_cloudflare_playground.client.images",
     "Message": "langchain_cloudflare_playground.client.messages",
     "ModelInfo": "langchain_cloudflare_playground.client.models",
     "ToolResult": "langchain_cloudflare_playground.client.tools",
@@ -104,6 +109,10 @@ __all__ = [
     "HandshakeRefusedError",
     "HttpRequest",
     "HttpResponse",
+    "ImageError",
+    "ImageFetchError",
+    "ImagePart",
+    "ImagesNotSupportedError",
     "Message",
     "ModelInfo",
     "ModelNotFoundError",

@@ -20,6 +20,9 @@ __all__ = [
     "CertificateError",
     "ChallengeError",
     "HandshakeRefusedError",
+    "ImageError",
+    "ImageFetchError",
+    "ImagesNotSupportedError",
     "ModelNotFoundError",
     "ModelSettingsRefusedError",
     "NotFoundError",
@@ -131,6 +134,48 @@ class ModelNotFoundError(PlaygroundError, ValueError):
             f"Unknown model {name!r}.{hint} A full id such as '@cf/meta/llama-3.1-8b-instruct-fp8'"
             " is always accepted."
         )
+
+
+class ImageError(PlaygroundError, ValueError):
+    """An image that cannot be sent as given.
+
+    Empty, cut short, too large, or of a type (or a declared type) the playground's models do
+    not take. Raised before anything is sent.
+    """
+
+
+class ImageFetchError(ImageError):
+    """An ``http(s)`` image URL could not be fetched (the client fetches such images itself).
+
+    Attributes:
+        url: The image's URL.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        """``url`` could not be fetched because of ``reason``."""
+        super().__init__(
+            f"could not fetch the image at {url}: {reason}. Check the URL, or download the"
+            " image and pass its bytes or its path instead."
+        )
+        self.url = url
+
+
+class ImagesNotSupportedError(PlaygroundError, ValueError):
+    """The conversation holds images and the model, or the wire format, takes none.
+
+    Raised before anything is sent.
+
+    Attributes:
+        model: The model asked for.
+        vision_models: The models known to take images (empty when the wire format is the
+            reason).
+    """
+
+    def __init__(self, message: str, model: str, vision_models: tuple[str, ...] = ()) -> None:
+        """``message`` says why; ``vision_models`` are the models to use instead."""
+        super().__init__(message)
+        self.model = model
+        self.vision_models = vision_models
 
 
 class PlaygroundAPIError(PlaygroundError):

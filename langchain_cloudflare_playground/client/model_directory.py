@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from langchain_cloudflare_playground.client.errors import PlaygroundError
+from langchain_cloudflare_playground.client.errors import ImagesNotSupportedError, PlaygroundError
 from langchain_cloudflare_playground.client.models import ModelCatalog, ModelInfo, static_models
 
 if TYPE_CHECKING:
@@ -90,3 +90,23 @@ class ModelDirectory:
             with self._lock:
                 raise self._catalog.not_found(name or "")
         return resolved
+
+    def check_takes_images(self, model_id: str) -> None:
+        """Refuse images for a model the catalog says has no vision; pass one it does not know.
+
+        The live list is asked when it is cached (however old), else the built-in table: the
+        check never touches the network.
+
+        Raises:
+            ImagesNotSupportedError: the model is known and has no vision; the message names
+                the models that have.
+        """
+        models = self.cached() or static_models()
+        known = next((model for model in models if model.id == model_id), None)
+        if known is None or known.vision:
+            return
+        vision = tuple(model.id for model in models if model.vision)
+        names = ", ".join(f"{model.alias} ({model.id})" for model in models if model.vision)
+        advice = f"use a vision model: {names}" if names else "no model of the catalog takes images"
+        msg = f"{model_id} takes no images (the catalog does not flag it vision); {advice}"
+        raise ImagesNotSupportedError(msg, model_id, vision)

@@ -23,6 +23,7 @@ __all__ = [
     "KnownModel",
     "ModelCatalog",
     "ModelInfo",
+    "builtin_model",
     "derive_alias",
     "is_reasoning_model",
     "parse_model_list",
@@ -332,6 +333,13 @@ def _from_known(known: KnownModel) -> ModelInfo:
         task=CHAT_TASK,  # the table holds chat models only
         properties=MappingProxyType(known.catalog_properties()),
     )
+
+
+def builtin_model(name: str | None) -> ModelInfo | None:
+    """What the built-in table knows of ``name`` (an alias or a full id), or ``None``."""
+    model_id = ModelCatalog().resolve(name)
+    known = _KNOWN_BY_ID.get(model_id) if model_id is not None else None
+    return _from_known(known) if known is not None else None
 
 
 def static_models() -> list[ModelInfo]:

@@ -19,6 +19,7 @@ from langchain_cloudflare_playground.client.events import (
     ReasoningDelta,
     TextDelta,
 )
+from langchain_cloudflare_playground.client.images import fetch_images
 from langchain_cloudflare_playground.client.messages import Conversation, normalize_messages
 from langchain_cloudflare_playground.client.model_directory import ModelDirectory
 from langchain_cloudflare_playground.client.options import (
@@ -137,7 +138,10 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         Args:
             messages: The conversation: dicts with ``role`` and ``content``, :class:`Message`
                 objects, or a single user prompt as a string. Assistant dicts may carry
-                ``tool_calls`` and ``{"role": "tool", ...}`` dicts carry their results.
+                ``tool_calls`` and ``{"role": "tool", ...}`` dicts carry their results. A user
+                message's content may hold images (:class:`ImagePart`, ``image_url`` parts,
+                LangChain ``image`` blocks); an ``http(s)`` image is fetched by the client,
+                over its transport, before anything is sent.
             **options: A :class:`~langchain_cloudflare_playground.client.options.ChatOptions`:
                 ``model`` (an alias or full id; the client's model by default),
                 ``max_tokens`` (the HTTP wire formats send it; the Agents frames have no such
@@ -150,6 +154,10 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         Raises:
             PlaygroundStreamError: the stream broke after something reached the caller; it
                 carries the text received so far.
+            ImagesNotSupportedError: images for a model the catalog says has no vision (the
+                message names the vision models), or over the HTTP wire formats.
+            ImageError: an image that cannot be sent (too large, of another type, cut short,
+                or, as ``ImageFetchError``, an ``http(s)`` one that could not be fetched).
             PlaygroundError: any other failure, typed (see ``errors``).
             TypeError: an unknown option (raised at once; the message lists the valid names).
             ValueError: for messages, tools or a tool choice that cannot be sent.
@@ -196,6 +204,12 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
         choice = normalize_tool_choice(options.get("tool_choice"), offered)
         resolved = await self.models.aresolve(options.get("model") or self.model)
         temperature = options.get("temperature")
+        images = conversation.images
+        if images:
+            self.models.check_takes_images(resolved)
+            if not all(image.fetched for image in images):
+                fetched = await fetch_images(images, self._router.fetch_transport())
+                conversation = conversation.with_images(fetched)
 
         def send(conversation: Conversation) -> AsyncGenerator[list[ChatEvent], None]:
             request = ChatRequest(

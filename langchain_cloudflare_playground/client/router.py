@@ -112,6 +112,14 @@ class Router:
                 self._fall_back_to_http(exc)
         return await self.http.list_models(self._route(websocket=False))
 
+    def fetch_transport(self) -> Transport:
+        """What fetches a resource of another site (an image URL) for a call.
+
+        The transport of the current rung that carries HTTP, with its proxy and timeouts (in the
+        cassette while one is in use). Requests over it never carry the site's session.
+        """
+        return self._route(websocket=False).transport
+
     @property
     def sends_session(self) -> bool:
         """Whether the next try sends the client's session (a browser page sends its own)."""

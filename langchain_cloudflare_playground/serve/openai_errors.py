@@ -16,6 +16,8 @@ from langchain_cloudflare_playground.client.errors import (
     BadRequestError,
     CertificateError,
     ChallengeError,
+    ImageError,
+    ImagesNotSupportedError,
     ModelNotFoundError,
     ModelSettingsRefusedError,
     PermissionDeniedError,
@@ -126,12 +128,21 @@ def from_exception(exc: Exception) -> OpenAIError:
     )
 
 
+# What the caller asked for and cannot have: a 400 in the client's words, which say what to do
+# (the closest model names, the models that see images, what is wrong with an image).
+_CALLERS_MISTAKES: tuple[tuple[type[PlaygroundError], str | None, str], ...] = (
+    (ImageError, "messages", "invalid_image"),
+    (ImagesNotSupportedError, "model", "model_without_vision"),
+    (ModelNotFoundError, "model", "model_not_found"),
+    (ModelSettingsRefusedError, None, "setting_refused"),
+)
+
+
 def _from_playground_error(exc: PlaygroundError) -> OpenAIError:  # noqa: PLR0911 (one per family)
     message = str(exc)
-    if isinstance(exc, ModelNotFoundError):  # its message has the closest names
-        return bad_request(message, param="model", code="model_not_found")
-    if isinstance(exc, ModelSettingsRefusedError):
-        return bad_request(message, code="setting_refused")
+    for kind, param, code in _CALLERS_MISTAKES:
+        if isinstance(exc, kind):
+            return bad_request(message, param, code)
     if isinstance(exc, RateLimitError):
         wait = exc.retry_after
         seconds = DEFAULT_RATE_LIMIT_RETRY_AFTER if wait is None else max(1, math.ceil(wait))

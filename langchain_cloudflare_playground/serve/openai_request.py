@@ -272,7 +272,7 @@ def _message(raw: object, index: int) -> dict[str, Any]:
         msg = f"{where} must be an object with a role and content"
         raise bad_request(msg, where)
     role = raw.get("role")
-    content = _content(raw.get("content"), where)
+    content = _content(raw.get("content"), where, images=role == "user")
     if role == "tool":
         call_id = raw.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
@@ -292,8 +292,12 @@ def _message(raw: object, index: int) -> dict[str, Any]:
     return message
 
 
-def _content(value: object, where: str) -> str:
-    """A message's text: a string, or text parts joined (images are refused, for now)."""
+def _content(value: object, where: str, *, images: bool = False) -> str | list[dict[str, Any]]:
+    """A message's content: its text, or (``images``: a user message) text and image parts.
+
+    Image parts go on as the client takes them (``image_url``, a ``data:`` or http(s) URL); the
+    client checks each image (type, size, the model's vision) before anything is sent.
+    """
     if value is None:
         return ""
     if isinstance(value, str):
@@ -301,22 +305,36 @@ def _content(value: object, where: str) -> str:
     if not isinstance(value, list):
         msg = f"{where}.content must be a string or a list of content parts"
         raise bad_request(msg, f"{where}.content")
-    texts: list[str] = []
+    parts: list[dict[str, Any]] = []
     for place, part in enumerate(value):
         kind = part.get("type") if isinstance(part, Mapping) else None
         if isinstance(part, Mapping) and kind in _TEXT_PARTS:
-            texts.append(str(part.get(kind) or ""))
+            parts.append({"type": "text", "text": str(part.get(kind) or "")})
             continue
         param = f"{where}.content[{place}]"
-        if kind == "image_url":
-            msg = (
-                f"{param} is an image part; this server does not take images yet (vision"
-                " support is on its way). Send text only."
-            )
-            raise bad_request(msg, param, "image_parts_unsupported")
-        msg = f"{param} is a {kind!r} part; the Cloudflare AI Playground takes text parts only"
+        if kind == "image_url" and isinstance(part, Mapping):
+            if not images:
+                msg = f"{param} is an image part; only user messages carry images"
+                raise bad_request(msg, param)
+            parts.append({"type": "image_url", "image_url": _image_url(part, param)})
+            continue
+        msg = (
+            f"{param} is a {kind!r} part; the Cloudflare AI Playground takes text and image_url"
+            " parts only"
+        )
         raise bad_request(msg, param)
-    return "".join(texts)
+    if all(part["type"] == "text" for part in parts):
+        return "".join(part["text"] for part in parts)
+    return parts
+
+
+def _image_url(part: Mapping[str, Any], param: str) -> dict[str, str]:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, Mapping) else image
+    if not isinstance(url, str) or not url:
+        msg = f"{param}.image_url must be {{'url': 'data:...' or 'https://...'}}"
+        raise bad_request(msg, f"{param}.image_url")
+    return {"url": url}
 
 
 def _assistant_calls(value: object, where: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient
 from tests.agents_worker import AgentsServer
-from tests.helpers import SOAK_LINES, require_agents_server
+from tests.helpers import SOAK_LINES, require_agents_server, running_tinyproxy
 from tests.reference_server import ReferenceServer
 from tests.serve_process import ServeProcess
 from tests.tls_edge import TestCertificates, TlsEdge
@@ -76,6 +76,16 @@ async def client(server):
     """A client for ``server`` with a short timeout; closed after the test."""
     async with PlaygroundClient(server.url, timeout=5) as playground:
         yield playground
+
+
+# -- a real proxy -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tinyproxy(tmp_path):
+    """A tinyproxy on loopback: its URL, and its log (which names every URL it carried)."""
+    with running_tinyproxy(tmp_path) as proxy:
+        yield proxy
 
 
 # -- behind the TLS test edge, which lets only a browser's handshake through ------------------

@@ -7,8 +7,10 @@ README there to re-record them (against the reference server, or the live site).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+from pathlib import Path
 
 import pytest
 import vcr
@@ -16,6 +18,7 @@ from pytest_socket import SocketBlockedError, disable_socket, enable_socket
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from langchain_cloudflare_playground.client import (
+    ImagePart,
     PlaygroundClient,
     PlaygroundStreamError,
     TextDelta,
@@ -24,6 +27,7 @@ from langchain_cloudflare_playground.testing import cassette_patches
 from langchain_cloudflare_playground.testing import vcr_config as playground_vcr_config
 from tests.helpers import echo_fields
 from tests.reference_server import Fault
+from tests.sample_images import VISION_MODEL, ImageHost, images_reported, png, reported, webp
 from tests.scripted_model import echo_reply
 
 CASSETTES = os.path.join(os.path.dirname(__file__), os.pardir, "cassettes")
@@ -42,6 +46,13 @@ CONVERSATION = [
     {"role": "user", "content": "Name a colour."},
     {"role": "assistant", "content": "Blue."},
     {"role": "user", "content": "Another one?"},
+]
+
+
+# The committed conversation with an image (test_committed_websocket_image_cassette_replays).
+PICTURE = png(24, 16, seed=60)
+IMAGE_CONVERSATION = [
+    {"role": "user", "content": ["What is in this picture?", ImagePart.from_bytes(PICTURE)]}
 ]
 
 
@@ -136,6 +147,13 @@ async def test_committed_models_cassette_replays():
     async with PlaygroundClient(base_url, session_cache=False) as client:
         models = await client.alist_models()
     assert {m.alias for m in models} >= {"llama-3.3-70b", "qwq-32b", "sparrow-9b"}
+
+
+async def image_chat(base_url: str, conversation: list[dict[str, object]]) -> str:
+    async with PlaygroundClient(
+        base_url, session_cache=False, wire_format="agents", model=VISION_MODEL
+    ) as client:
+        return (await client.achat(conversation)).text
 
 
 # -- the Agents frames over the WebSocket ------------------------------------------------------
@@ -320,6 +338,46 @@ async def test_breaking_out_early_while_recording(agents_server, tmp_path):
                     break
     finally:
         enable_socket()
+
+
+async def test_a_conversation_with_images_records_then_replays_offline(agents_server, tmp_path):
+    cassette = str(tmp_path / "images.yaml")
+    held, fetched = png(seed=62), webp(seed=61)
+    with ImageHost({"/p.webp": (200, "image/webp", fetched)}) as host:
+        url = host.url("/p.webp")
+
+        def conversation(image: bytes) -> list[dict[str, object]]:
+            parts = ["look", ImagePart.from_bytes(image), {"type": "image", "url": url}]
+            return [{"role": "user", "content": parts}]
+
+        with vcr.use_cassette(cassette, record_mode="once", **vcr_settings()) as recorded:
+            live = await image_chat(agents_server.url, conversation(held))
+    assert len(recorded) == 2  # the image the client fetched (vcrpy's own), the conversation
+    saved = await asyncio.to_thread(Path(cassette).read_text)
+    # The recorded request names each image by its digest, not by its bytes.
+    assert f"image/png sha256:{hashlib.sha256(held).hexdigest()}" in saved
+    assert images_reported(live) == [reported(held, "image/png"), reported(fetched, "image/webp")]
+    disable_socket(allow_unix_socket=True)  # and the image's site is gone too
+    try:
+        with vcr.use_cassette(cassette, record_mode="none", **vcr_settings()) as replayed:
+            assert await image_chat(agents_server.url, conversation(held)) == live
+        assert replayed.all_played
+        # Another image is another conversation, which the cassette does not hold.
+        with (
+            vcr.use_cassette(cassette, record_mode="none", **vcr_settings()),
+            pytest.raises(CannotOverwriteExistingCassetteException),
+        ):
+            await image_chat(agents_server.url, conversation(png(seed=63)))
+    finally:
+        enable_socket()
+
+
+@pytest.mark.vcr
+@pytest.mark.usefixtures("network_off_unless_recording")
+async def test_committed_websocket_image_cassette_replays():
+    base_url = os.environ.get(RECORD_URL_ENV) or RECORDED_URLS["agents"]
+    text = await image_chat(base_url, IMAGE_CONVERSATION)
+    assert images_reported(text) == [reported(PICTURE, "image/png")]
 
 
 @pytest.mark.vcr

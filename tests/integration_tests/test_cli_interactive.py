@@ -205,7 +205,9 @@ def test_an_unknown_command_is_an_error_not_a_message(terminal, data_stream_serv
     term = terminal("chat", "--base-url", data_stream_server.url)
     term.expect(PROMPT)
     term.type("/frobnicate now\r")
-    term.expect(r"error: no command /frobnicate; the commands are /help, /reset, /exit, /quit")
+    term.expect(
+        r"error: no command /frobnicate; the commands are /help, /reset, /image, /exit, /quit"
+    )
     term.expect(PROMPT)
     term.type("//frobnicate is a word\r")  # the way to send a message that starts with /
     term.expect(r"Echo: /frobnicate is a word")

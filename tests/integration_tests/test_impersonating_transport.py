@@ -48,7 +48,7 @@ from langchain_cloudflare_playground.client.transports.impersonating_transport i
 )
 from langchain_cloudflare_playground.testing import cassette_patches
 from llama_index_cloudflare_playground import CloudflarePlayground
-from tests.helpers import require_tool
+from tests.helpers import running_tinyproxy
 from tests.reference_server import Fault, free_port
 from tests.tls_edge import TestCertificates, TlsEdge
 
@@ -258,30 +258,8 @@ async def test_verify_false_checks_nothing(gated_server):
 @pytest.fixture
 def tinyproxy(tmp_path) -> Iterator[tuple[str, Callable[[], str]]]:
     """A tinyproxy of this test's own that tunnels to any port (the edge's is random)."""
-    binary = require_tool("tinyproxy")
-    port = free_port()
-    log = tmp_path / "tinyproxy.log"
-    config = tmp_path / "tinyproxy.conf"
-    config.write_text(
-        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n"
-        f'LogLevel Info\nLogFile "{log}"\nPidFile "{tmp_path / "tinyproxy.pid"}"\n'
-    )
-    process = subprocess.Popen(
-        [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
-
-    def read_log() -> str:
-        return log.read_text() if log.exists() else ""
-
-    deadline = time.monotonic() + 10
-    while "Accepting connections" not in read_log():
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail(f"tinyproxy did not start: {read_log()}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", read_log
-    process.terminate()
-    process.wait(10)
+    with running_tinyproxy(tmp_path, any_port=True) as (url, log):
+        yield url, log.read_text
 
 
 async def test_https_and_wss_go_through_the_proxy_with_chromes_handshake(

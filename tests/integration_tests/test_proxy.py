@@ -2,39 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import pytest
 
 from langchain_cloudflare_playground.client import PlaygroundClient, PlaygroundConnectionError
-from tests.helpers import require_tool
 from tests.reference_server import free_port
-
-
-@pytest.fixture
-def tinyproxy(tmp_path):
-    binary = require_tool("tinyproxy")
-    port = free_port()
-    log = tmp_path / "tinyproxy.log"
-    config = tmp_path / "tinyproxy.conf"
-    config.write_text(
-        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n"
-        f'LogLevel Info\nLogFile "{log}"\nPidFile "{tmp_path / "tinyproxy.pid"}"\n'
-        "ConnectPort 443\n"
-    )
-    process = subprocess.Popen(
-        [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 10
-    while "Accepting connections" not in (log.read_text() if log.exists() else ""):
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail(f"tinyproxy did not start: {log.read_text() if log.exists() else ''}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", log
-    process.terminate()
-    process.wait(10)
 
 
 async def test_chat_and_models_go_through_the_proxy(server, tinyproxy):

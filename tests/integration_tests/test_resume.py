@@ -24,15 +24,18 @@ from llama_index.core.llms import ChatMessage
 from langchain_cloudflare_playground import ChatCloudflarePlayground
 from langchain_cloudflare_playground.client import (
     Finish,
+    ImagePart,
     PlaygroundClient,
     PlaygroundConnectionError,
     PlaygroundStreamError,
     ReasoningDelta,
     TextDelta,
 )
+from langchain_cloudflare_playground.client.drivers import agents_driver
 from langchain_cloudflare_playground.client.drivers.agents_driver import RECONNECT_DELAYS
 from llama_index_cloudflare_playground import CloudflarePlayground
 from tests.cutting_proxy import Cut, CuttingProxy
+from tests.sample_images import VISION_MODEL, images_reported, jpeg, png, reported
 
 
 @tool
@@ -120,6 +123,44 @@ async def test_a_cut_reply_arrives_whole_exactly_once(  # noqa: PLR0917 (fixture
     assert RECONNECT_DELAYS[0] <= took < whole_took + RECONNECT_DELAYS[0] + TIMEOUT / 2, took
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     assert _open_fds() <= fds
+
+
+@pytest.mark.parametrize(
+    ("prompt", "how"),
+    [("What is it? [pace:60]", "resumed the running reply"), ("What is it?", "stored messages")],
+    ids=["running", "finished"],
+)
+async def test_a_cut_reply_about_images_arrives_whole(agents_server, prompt, how, caplog):
+    # The history holds an image in an earlier turn and one in the request; the reply (the echo,
+    # which reports both) is cut while running, or after it finished.
+    first, second = jpeg(seed=71), png(seed=72)
+    conversation = [
+        {"role": "user", "content": ["This one.", ImagePart.from_bytes(first)]},
+        {"role": "assistant", "content": "A JPEG."},
+        {"role": "user", "content": [prompt, ImagePart.from_bytes(second)]},
+    ]
+
+    async def run(url: str) -> tuple[str, Finish]:
+        async with PlaygroundClient(
+            url, wire_format="agents", timeout=TIMEOUT, max_retries=0, model=VISION_MODEL
+        ) as client:
+            events = [e async for e in client.astream_chat(conversation)]
+        assert isinstance(events[-1], Finish)
+        return "".join(e.text for e in events if isinstance(e, TextDelta)), events[-1]
+
+    whole, _ = await run(agents_server.url)
+    caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
+    async with CuttingProxy(agents_server.port, [CUT_POINTS["mid-delta-frame"]]) as proxy:
+        text, finish = await run(proxy.url)
+    assert proxy.cuts_made == 1
+    assert finish.reconnects == 1
+    assert [r for r in caplog.records if how in r.message]
+    assert text == whole
+    assert images_reported(text) == [
+        reported(first, "image/jpeg", 1),
+        reported(second, "image/png", 2),
+    ]
+    assert finish.reason == "stop"
 
 
 async def test_a_running_reply_is_resumed_by_replay_not_read_from_storage(agents_server, caplog):
@@ -367,9 +408,16 @@ async def test_llama_index_streams_a_cut_reply_whole(agents_server, uncut, case)
 
 
 @pytest.mark.parametrize(
-    ("total", "resumed"), [(0.3, False), (1.5, True)], ids=["no-time-to-reconnect", "resumed"]
+    "case",
+    [(2.0, 5.0, False), (1.5, None, True)],
+    ids=["no-time-to-reconnect", "resumed"],
 )
-async def test_reconnects_stay_inside_the_total_timeout(agents_server, total, resumed, caplog):
+async def test_reconnects_stay_inside_the_total_timeout(agents_server, case, caplog, monkeypatch):
+    total, backoff, resumed = case
+    # No time to reconnect: a backoff longer than the whole total_timeout, so that whenever the
+    # cut comes (early on a quiet machine, later on a busy one), waiting for it would overrun.
+    if backoff is not None:
+        monkeypatch.setattr(agents_driver, "RECONNECT_DELAYS", (backoff, backoff))
     caplog.set_level(logging.INFO, "langchain_cloudflare_playground")
     started = time.monotonic()
     async with (
@@ -387,6 +435,8 @@ async def test_reconnects_stay_inside_the_total_timeout(agents_server, total, re
     assert bool([r for r in caplog.records if "resumed the running reply" in r.message]) is resumed
     if resumed:
         assert "total_timeout=1.5 s" in str(caught.value)
+    else:  # given up at the drop, not by waiting until the time ran out
+        assert "total_timeout" not in str(caught.value)
 
 
 async def test_a_caller_who_leaves_during_the_reconnect_cancels_the_reply(agents_server):

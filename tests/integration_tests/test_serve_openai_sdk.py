@@ -6,6 +6,7 @@ HTTP wire formats, the Agents SDK server); nothing here is our own client.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import openai
@@ -13,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from tests.reference_server import Fault
+from tests.sample_images import VISION_MODEL, images_reported, png, reported
 from tests.serve_process import ServeProcess
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -204,18 +206,17 @@ def test_models_list_and_retrieve(sdk):
             {
                 "messages": [
                     {
-                        "role": "user",
+                        "role": "assistant",
                         "content": [
-                            {"type": "text", "text": "what is this?"},
-                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}
                         ],
                     }
                 ]
             },
-            "messages[0].content[1]",
+            "messages[0].content[0]",
         ),
     ],
-    ids=["unknown model", "n", "logprobs", "unknown field", "image part"],
+    ids=["unknown model", "n", "logprobs", "unknown field", "image not from the user"],
 )
 def test_refusals_are_400s_that_name_the_field(sdk, upstream, arguments, param):
     request = {"model": "llama-3.3-70b", "messages": [{"role": "user", "content": "x"}]}
@@ -315,3 +316,48 @@ def test_the_agents_server_through_the_sdk(served_agents):
     assert "last user: over the socket" in message.content
     assert message.model_extra["reasoning_content"].startswith("Let me think")
     assert text == "t0 t1 t2 t3 t4 "
+
+
+def _image_message(url: str) -> list[dict]:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
+def test_an_image_reaches_a_vision_model_byte_for_byte(served_agents):
+    picture = png(3, 2, seed=7)
+    url = "data:image/png;base64," + base64.b64encode(picture).decode()
+    with openai.OpenAI(base_url=served_agents.base_url, api_key="x", max_retries=0) as sdk:
+        reply = sdk.chat.completions.create(model=VISION_MODEL, messages=_image_message(url))
+    # The scripted model's own report of the image it was handed, after the AI SDK's conversion.
+    assert images_reported(reply.choices[0].message.content) == [reported(picture, "image/png")]
+
+
+@pytest.mark.parametrize(
+    ("model", "url", "code"),
+    [
+        ("llama-3.3-70b", "data:image/png;base64," + base64.b64encode(png()).decode(), None),
+        (VISION_MODEL, "data:image/png;base64,iVBORw0KGgo=", "invalid_image"),  # cut short
+        (VISION_MODEL, "data:image/tiff;base64,SUkqAA==", "invalid_image"),
+    ],
+    ids=["a model without vision", "a truncated PNG", "a TIFF"],
+)
+def test_an_image_the_model_cannot_take_is_a_400_saying_why(served_agents, model, url, code):
+    with (
+        openai.OpenAI(base_url=served_agents.base_url, api_key="x", max_retries=0) as sdk,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
+        sdk.chat.completions.create(model=model, messages=_image_message(url))
+    error = caught.value.body
+    if code is None:  # the client's words name the models that do see images
+        assert error["code"] == "model_without_vision"
+        assert "llama-4-scout" in error["message"]
+    else:
+        assert error["code"] == code
+        assert error["param"] == "messages"

@@ -39,10 +39,10 @@ def test_role_synonyms_of_other_libraries_are_accepted():
     assert [m.role for m in conversation.turns] == ["user", "assistant"]
 
 
-def test_an_image_part_raises_naming_the_part():
-    with pytest.raises(ValueError, match=r"messages\[0\]\.content\[1\] is a 'image_url' part"):
+def test_a_part_the_playground_cannot_carry_raises_naming_the_part():
+    with pytest.raises(ValueError, match=r"messages\[0\]\.content\[1\] is a 'input_audio' part"):
         normalize_messages(
-            [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image_url"}]}]
+            [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "input_audio"}]}]
         )
 
 

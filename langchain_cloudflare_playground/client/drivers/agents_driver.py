@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.cleanup import Cleanup
     from langchain_cloudflare_playground.client.drivers.base import Route
     from langchain_cloudflare_playground.client.events import ChatEvent
+    from langchain_cloudflare_playground.client.messages import Message
     from langchain_cloudflare_playground.client.models import ModelInfo
     from langchain_cloudflare_playground.client.sessions import SessionStore
     from langchain_cloudflare_playground.client.transports.base import WebSocket
@@ -142,7 +143,9 @@ class AgentsDriver:
         way = self._known_way(settings)
         went_wrong: ModelSettingsRefusedError | None = None
         try:
-            async with contextlib.aclosing(self._converse(route, request, way)) as replies:
+            async with contextlib.aclosing(
+                self._converse(route, request, settings, way)
+            ) as replies:
                 async for batch in replies:
                     yield batch
         except ModelSettingsRefusedError as exc:
@@ -157,7 +160,7 @@ class AgentsDriver:
             )
             self._forget_way()
             async with contextlib.aclosing(
-                self._converse(route, request, None, failed_way=way)
+                self._converse(route, request, settings, None, failed_way=way)
             ) as replies:
                 async for batch in replies:
                     yield batch
@@ -166,12 +169,12 @@ class AgentsDriver:
         self,
         route: Route,
         request: ChatRequest,
+        settings: RoomSettings,
         way: SettingsWay | None,
         *,
         failed_way: SettingsWay | None = None,
     ) -> AsyncGenerator[list[ChatEvent], None]:
-        """One conversation in a fresh room: its settings given ``way`` (``None``: learn it)."""
-        settings = RoomSettings.of(request)
+        """One conversation in a fresh room: ``settings`` given ``way`` (``None``: learn it)."""
         key, room = _conversation_key(request), new_room()
         socket = await _open(route, key, room)
         try:
@@ -703,10 +706,21 @@ async def _call(socket: WebSocket, method: str, args: list[Any]) -> Any:  # noqa
 
 
 def _conversation_key(request: ChatRequest) -> dict[str, object]:
-    """What identifies a conversation to a recorder: settings and history, nothing random."""
+    """What identifies a conversation to a recorder: settings and history, nothing random.
+
+    An image is there by its media type and SHA-256, never its bytes: a recording holds the
+    frames it was sent anyway, and a key must stay small.
+    """
     return {
         "model": request.model,
         "temperature": request.temperature,
         "system": request.conversation.system,
-        "messages": [[m.role, m.content] for m in request.conversation.turns],
+        "messages": [_turn_key(m) for m in request.conversation.turns],
     }
+
+
+def _turn_key(turn: Message) -> list[object]:
+    key: list[object] = [turn.role, turn.content]
+    if turn.images:  # only then: the keys of recordings without images stay as they were
+        key.append([f"{image.media_type} sha256:{image.sha256}" for image in turn.images])
+    return key

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from langchain_cloudflare_playground.client.drivers.base import iter_line_batches
 from langchain_cloudflare_playground.client.errors import (
+    ImagesNotSupportedError,
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundProtocolError,
@@ -43,7 +44,13 @@ class HttpDriver:
     async def stream(
         self, route: Route, request: ChatRequest
     ) -> AsyncGenerator[list[ChatEvent], None]:
-        """One try: the reply's events, a batch per read, ending with a ``Finish``."""
+        """One try: the reply's events, a batch per read, ending with a ``Finish``.
+
+        Raises:
+            ImagesNotSupportedError: the conversation holds images (before anything is sent).
+        """
+        if request.conversation.images:
+            _refuse_images(route, request)
         # The data stream is the newer guess. The two formats carry the system prompt in
         # different places, so a reply in the other format to a request with one is asked again,
         # once.
@@ -101,6 +108,17 @@ class HttpDriver:
             msg = "the model list is empty or in an unknown shape"
             raise PlaygroundProtocolError(msg)
         return models
+
+
+def _refuse_images(route: Route, request: ChatRequest) -> NoReturn:
+    # The 2024-25 API took a model and text messages only: `/api/inference` passed `messages`
+    # to Workers AI as they were, with no image field in either wire format (PROTOCOL.md).
+    msg = (
+        f"{route.base_url} speaks the playground's HTTP wire formats (the API of 2024-25), which"
+        " had no image input; images need the Agents frames of the live site"
+        " (wire_format='agents' or 'auto' against a playground that serves them)"
+    )
+    raise ImagesNotSupportedError(msg, request.model)
 
 
 class _OtherWireFormatError(Exception):

@@ -371,5 +371,5 @@ def _put_before_request(
     if not users:
         return False
     index = (requests or users)[-1]
-    turns[index] = Message("user", f"{offering.listing(tools)}{turns[index].content}")
+    turns[index] = replace(turns[index], content=f"{offering.listing(tools)}{turns[index].content}")
     return True

@@ -30,6 +30,7 @@ from langchain_cloudflare_playground.client.wire_formats.base import ChatRequest
 
 if TYPE_CHECKING:
     from langchain_cloudflare_playground.client.events import ChatEvent
+    from langchain_cloudflare_playground.client.images import ImagePart
     from langchain_cloudflare_playground.client.messages import Conversation
 
 __all__ = [
@@ -142,7 +143,7 @@ def chat_frame(conversation: Conversation, *, system_in_messages: bool = False) 
     if system_in_messages and conversation.system is not None:
         messages.append(_ui_message("system", conversation.system, 0))
     messages.extend(
-        _ui_message(m.role, m.content, index)
+        _ui_message(m.role, m.content, index, m.images)
         for index, m in enumerate(conversation.turns, start=len(messages))
     )
     body = json.dumps({"messages": messages, "trigger": "submit-message"})
@@ -155,8 +156,16 @@ def chat_frame(conversation: Conversation, *, system_in_messages: bool = False) 
     )
 
 
-def _ui_message(role: str, text: str, index: int) -> dict[str, Any]:
-    return {"id": f"msg-{index}", "role": role, "parts": [{"type": "text", "text": text}]}
+def _ui_message(
+    role: str, text: str, index: int, images: tuple[ImagePart, ...] = ()
+) -> dict[str, Any]:
+    # Images as the AI SDK's own client sends attachments (FileUIParts, data URLs, before the
+    # text: ai's AbstractChat.sendMessage); convertToModelMessages makes file parts of them.
+    parts: list[dict[str, Any]] = [
+        {"type": "file", "mediaType": image.media_type, "url": image.data_url()} for image in images
+    ]
+    parts.append({"type": "text", "text": text})
+    return {"id": f"msg-{index}", "role": role, "parts": parts}
 
 
 def resume_request_frame() -> str:

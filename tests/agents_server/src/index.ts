@@ -182,12 +182,58 @@ function textOfUIMessage(m: UIMessage): string {
     .join("");
 }
 
-/** Ask the scripted model what to do with the room's history. */
+/** An image the model was handed, as the scripted model reports it back in the echo. */
+type ImageSeen = {
+  mediaType: string;
+  bytes: number;
+  sha256: string;
+  /** which user message of the prompt held it, counted from 1 */
+  userMessage: number;
+};
+
+type PromptMessage = { role: string; content: unknown };
+type PromptPart = { type: string; mediaType?: string; data?: unknown };
+
+function bytesOf(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof URL) return new TextEncoder().encode(data.href); // never sent by the client
+  let text = String(data);
+  if (text.startsWith("data:")) text = text.slice(text.indexOf(",") + 1);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Every image in the prompt the AI SDK hands the model (after convertToModelMessages and its
+ * own conversion of file parts), so what the echo reports is what reached the model.
+ */
+async function imagesIn(prompt: PromptMessage[]): Promise<ImageSeen[]> {
+  const seen: ImageSeen[] = [];
+  let userMessage = 0;
+  for (const message of prompt) {
+    if (message.role !== "user") continue;
+    userMessage++;
+    if (!Array.isArray(message.content)) continue;
+    for (const part of message.content as PromptPart[]) {
+      if (part.type !== "file") continue;
+      const bytes = bytesOf(part.data);
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+      seen.push({ mediaType: `${part.mediaType}`, bytes: bytes.byteLength, sha256, userMessage });
+    }
+  }
+  return seen;
+}
+
+/** Ask the scripted model what to do with the room's history (and the images the model got). */
 async function fetchScript(
   env: Env,
   room: string,
   state: PlaygroundState,
-  messages: UIMessage[]
+  messages: UIMessage[],
+  images: ImageSeen[] = []
 ): Promise<Script> {
   if (!env.SCRIPTED_MODEL_URL) {
     throw new Error("SCRIPTED_MODEL_URL is not set: start this Worker with tests/agents_worker.py");
@@ -202,7 +248,8 @@ async function fetchScript(
       temperature: `${state.temperature}`,
       system: `${state.system ?? ""}`,
       chatModel: CHAT_MODEL_IDS.has(state.model),
-      messages: messages.map((m) => ({ role: m.role, text: textOfUIMessage(m) }))
+      messages: messages.map((m) => ({ role: m.role, text: textOfUIMessage(m) })),
+      ...(images.length ? { images } : {})
     })
   });
   if (!response.ok) {
@@ -281,11 +328,19 @@ function delayedDeltas(
   });
 }
 
-function scriptedModel(script: Script, modelId: string, report: (end: StreamEnd) => void) {
+function scriptedModel(
+  firstScript: Script,
+  modelId: string,
+  report: (end: StreamEnd) => void,
+  withImages: (images: ImageSeen[]) => Promise<Script>
+) {
   return new MockLanguageModelV3({
     provider: "workers-ai.mock",
     modelId,
-    doStream: async (options: { abortSignal?: AbortSignal }) => {
+    doStream: async (options: { abortSignal?: AbortSignal; prompt: PromptMessage[] }) => {
+      // A prompt with images asks the scripted model again, telling it what it was shown.
+      const images = await imagesIn(options.prompt);
+      const script = images.length ? await withImages(images) : firstScript;
       if (script.errorBefore) throw scriptedError(script.errorBefore);
       const parts: StreamPart[] = [
         { type: "stream-start", warnings: [] },
@@ -402,9 +457,14 @@ export class PlaygroundWithoutSetConfig extends AIChatAgent<Env, PlaygroundState
     if (script.respond === "throw") throw new Error("scripted exception in onChatMessage");
 
     const result = streamText({
-      model: scriptedModel(script, state.model, (end) => {
-        void reportStreamEnd(this.env, this.name, end);
-      }),
+      model: scriptedModel(
+        script,
+        state.model,
+        (end) => {
+          void reportStreamEnd(this.env, this.name, end);
+        },
+        (images) => fetchScript(this.env, this.name, state, messages, images)
+      ),
       system: state.system,
       messages: await convertToModelMessages(messages),
       temperature: state.temperature,
