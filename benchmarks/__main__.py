@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks import machine_load, scenarios, transport_rungs
+from benchmarks import machine_load, scenarios, through_serve, transport_rungs
 from benchmarks.servers import local_servers
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ STEPS = (
     "memory",
     "imports",
     "transports",
+    "serve",
     "g4f",
 )
 
@@ -90,6 +91,9 @@ def main() -> int:
             "memory": lambda: scenarios.memory(servers),
             "imports": lambda: scenarios.import_times(reps),
             "transports": lambda: _transport_rungs(servers, reps),
+            "serve": lambda: through_serve.serve_against_client(
+                servers, FIRST_TOKEN_PAIRS, reps, 3
+            ),
             "g4f": lambda: scenarios.against_g4f(servers, 5),
         }
         chosen = args.only or [step for step in STEPS if not (step == "g4f" and args.skip_g4f)]

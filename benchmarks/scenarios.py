@@ -172,21 +172,8 @@ def concurrency(servers: LocalServers, repetitions: int) -> list[Comparison]:
         mine, theirs = [], []
         for _ in range(repetitions):
             for kind, into in (("ours", mine), ("bare", theirs)):
-                into.append(_worker("concurrency", kind, code, url, str(streams), prompt))
-        errors = sum(r["errors"] for r in mine + theirs)
-        first = next((r["first_errors"] for r in mine + theirs if r["errors"]), [])
-        rows.append(
-            Comparison(
-                f"{streams} at once, {wire_format}: wall time",
-                "s",
-                [r["wall_seconds"] for r in mine],
-                [r["wall_seconds"] for r in theirs],
-                target="<= 1.5x, 0 errors",
-                max_ratio=1.5,
-                condition=errors == 0,
-                note=f"errors: {errors}" + (f" ({first[0]})" if first else ""),
-            )
-        )
+                into.append(run_worker("concurrency", kind, code, url, str(streams), prompt))
+        rows.append(wall_time_row(f"{streams} at once, {wire_format}: wall time", mine, theirs))
         rows.append(
             Comparison(
                 f"{streams} at once, {wire_format}: peak RSS",
@@ -198,6 +185,24 @@ def concurrency(servers: LocalServers, repetitions: int) -> list[Comparison]:
     return rows
 
 
+def wall_time_row(
+    name: str, mine: list[dict[str, Any]], theirs: list[dict[str, Any]]
+) -> Comparison:
+    """Streams at once, from the concurrency workers' results: <= 1.5x, no error on either side."""
+    errors = sum(r["errors"] for r in mine + theirs)
+    first = next((r["first_errors"] for r in mine + theirs if r["errors"]), [])
+    return Comparison(
+        name,
+        "s",
+        [r["wall_seconds"] for r in mine],
+        [r["wall_seconds"] for r in theirs],
+        target="<= 1.5x, 0 errors",
+        max_ratio=1.5,
+        condition=errors == 0,
+        note=f"errors: {errors}" + (f" ({first[0]})" if first else ""),
+    )
+
+
 def memory(servers: LocalServers) -> list[Comparison]:
     """Scenario 7: memory while streaming ~1 and ~2 million characters, text dropped as it comes.
 
@@ -207,10 +212,10 @@ def memory(servers: LocalServers) -> list[Comparison]:
     rows = []
     for wire_format, code in (("sse", "1"), ("data-stream", "2")):
         url = _url(servers, wire_format)
-        small = _worker("memory", "ours", code, url, "150000", "trace")
-        large = _worker("memory", "ours", code, url, "300000", "trace")
-        small_rss = _worker("memory", "ours", code, url, "150000", "rss")
-        large_rss = _worker("memory", "ours", code, url, "300000", "rss")
+        small = run_worker("memory", "ours", code, url, "150000", "trace")
+        large = run_worker("memory", "ours", code, url, "300000", "trace")
+        small_rss = run_worker("memory", "ours", code, url, "150000", "rss")
+        large_rss = run_worker("memory", "ours", code, url, "300000", "rss")
         grown_chars = large["characters"] - small["characters"]
         rows.append(
             Comparison(
@@ -320,7 +325,8 @@ def _import_seconds(base: str, ours: str) -> tuple[float, float]:
 _WORKER_SECONDS = 300
 
 
-def _worker(*args: str) -> dict[str, Any]:
+def run_worker(*args: str) -> dict[str, Any]:
+    """``python -m benchmarks.worker ARGS...`` in a process of its own; the JSON it printed."""
     try:
         result = subprocess.run(
             [sys.executable, "-m", "benchmarks.worker", *args],
@@ -359,9 +365,11 @@ __all__ = [
     "memory",
     "nodriver_stays_out",
     "run",
+    "run_worker",
     "sync_twins",
     "throughput_and_cpu",
     "time_to_first_token",
+    "wall_time_row",
 ]
 
 
@@ -498,7 +506,7 @@ def against_g4f(servers: LocalServers, repetitions: int) -> list[Comparison]:
         msg = f"the g4f provider failed:\n{g4f.stderr[-2000:]}"
         raise RuntimeError(msg)
     theirs = json.loads(g4f.stdout.strip().splitlines()[-1])
-    mine = _worker("stream", servers.data_stream, prompt, str(repetitions))
+    mine = run_worker("stream", servers.data_stream, prompt, str(repetitions))
     for side, data in (("ours", mine), ("g4f", theirs)):
         counts = {run["chunks"] for run in data["runs"]}
         if counts != {LONG_REPLY}:

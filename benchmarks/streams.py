@@ -1,10 +1,14 @@
-"""One reply read three ways: by bare aiohttp (the transport's limit), by the client, by g4f.
+"""One reply read several ways: by bare aiohttp (the transport's limit), by the client, by g4f,
+and through ``cf-playground serve``.
 
 The bare readers do what any careful reader must and nothing more: send the request, split each
 read of the response into lines with one ``bytes.split`` (HTTP) or take frames (WebSocket), and
 count the ones that carry text. They are the baseline every ratio in this folder is measured
 against. aiohttp's own line iterator (``async for line in response.content``) costs about as
 much per line as the whole client; it is kept as a second, labelled reader, never the baseline.
+
+``serve``'s OpenAI stream is read as barely (``read_openai_stream``), except that each event's
+JSON is parsed: the least any OpenAI client does, and what tells how much text a chunk carries.
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL",
     "Reading",
+    "TextReading",
     "read_bare_http",
     "read_bare_websocket",
     "read_minimal_typed_http",
+    "read_openai_stream",
     "read_readline_http",
+    "read_text_with_client",
     "read_with_client",
 ]
 
@@ -57,6 +64,22 @@ class Reading:
     chunks: int
     first_seconds: float
     total_seconds: float
+
+
+@dataclass(frozen=True)
+class TextReading(Reading):
+    """A reading that also measured the text: where two readers' chunks differ in size
+    (``serve`` sends what one read of the playground brought as one chunk), text is the
+    measure they share."""
+
+    characters: int
+    first_characters: int  # in the first chunk that carried text
+
+    @property
+    def text_rate(self) -> float:
+        """Characters per second from the first chunk of text to the end of the reply."""
+        later = self.characters - self.first_characters
+        return later / (self.total_seconds - self.first_seconds)
 
 
 def http_body(prompt: str) -> dict[str, object]:
@@ -190,3 +213,61 @@ async def _text_events_read(start: float, events: AsyncIterator[ChatEvent]) -> R
                 first = time.perf_counter() - start
             chunks += 1
     return Reading(chunks, first, time.perf_counter() - start)
+
+
+async def read_text_with_client(client: PlaygroundClient, prompt: str) -> TextReading:
+    """The reply through the client, its text counted (the other side of
+    :func:`read_openai_stream`)."""
+    chunks = characters = first_characters = 0
+    first = 0.0
+    start = time.perf_counter()
+    async for event in client.astream_chat(prompt, model=MODEL):
+        if isinstance(event, TextDelta):
+            if not chunks:
+                first = time.perf_counter() - start
+                first_characters = len(event.text)
+            chunks += 1
+            characters += len(event.text)
+    return TextReading(chunks, first, time.perf_counter() - start, characters, first_characters)
+
+
+async def read_openai_stream(
+    session: aiohttp.ClientSession, base_url: str, prompt: str
+) -> TextReading:
+    """A streamed chat completion from an OpenAI-compatible server (``base_url`` ends in /v1).
+
+    What any careful reader of OpenAI's stream must do and nothing more: split each read into
+    lines with one ``bytes.split``, parse each event's JSON and take the text of its delta,
+    until ``data: [DONE]``. An error event, or a stream that ends without ``[DONE]``, raises.
+    """
+    chunks = characters = first_characters = 0
+    first = 0.0
+    done = False
+    start = time.perf_counter()
+    async with session.post(f"{base_url}/chat/completions", json=http_body(prompt)) as response:
+        response.raise_for_status()
+        tail = b""
+        async for data in response.content.iter_any():
+            lines = (tail + data).split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                if not line.startswith(b"data: "):
+                    continue  # the blank line after each event
+                if line == b"data: [DONE]":
+                    done = True
+                    continue
+                event = json.loads(line[len(b"data: ") :])
+                if "error" in event:
+                    msg = f"the stream carried an error: {event['error']}"
+                    raise RuntimeError(msg)
+                for choice in event["choices"]:
+                    if text := choice["delta"].get("content"):
+                        if not chunks:
+                            first = time.perf_counter() - start
+                            first_characters = len(text)
+                        chunks += 1
+                        characters += len(text)
+    if not done:
+        msg = "the stream ended without data: [DONE]"
+        raise RuntimeError(msg)
+    return TextReading(chunks, first, time.perf_counter() - start, characters, first_characters)

@@ -84,18 +84,42 @@ class ReplyBuilder:
     def feed(self, events: Iterable[ChatEvent]) -> list[Delta]:
         """The deltas ``events`` make; consecutive pieces of one kind come as one delta."""
         deltas: list[Delta] = []
+        run: list[str] = []  # the pieces of text or reasoning in a row, joined once at its end
+        run_kind: type[ChatEvent] | None = None
         for event in events:
             if self.done:
                 break
-            if isinstance(event, TextDelta):
-                self._text(event.text, deltas)
-            elif isinstance(event, ReasoningDelta):
-                _add(deltas, REASONING_FIELD, event.text)
-            elif isinstance(event, ToolCall):
+            # By the type itself, not isinstance: this runs for every piece of every reply.
+            kind = type(event)
+            if kind is TextDelta or kind is ReasoningDelta:
+                if kind is not run_kind:
+                    self._end_run(run_kind, run, deltas)
+                    run_kind = kind
+                run.append(event.text)  # type: ignore[union-attr]
+                continue
+            self._end_run(run_kind, run, deltas)
+            run_kind = None
+            if self.done:  # the run ended in a stop sequence
+                break
+            if isinstance(event, ToolCall):
                 self._call(event, deltas)
-            else:
+            elif isinstance(event, Finish):
                 self._finish(event, deltas)
+        if not self.done:
+            self._end_run(run_kind, run, deltas)
         return deltas
+
+    def _end_run(self, kind: type[ChatEvent] | None, run: list[str], deltas: list[Delta]) -> None:
+        # One join per run, not one concatenation per piece: a read of the playground can hold
+        # thousands of pieces, and adding each to the delta's string copies it every time.
+        if not run:
+            return
+        text = "".join(run)
+        run.clear()
+        if kind is TextDelta:
+            self._text(text, deltas)
+        else:
+            _add(deltas, REASONING_FIELD, text)
 
     def _text(self, text: str, deltas: list[Delta]) -> None:
         if self._format is not None:

@@ -136,6 +136,27 @@ def test_a_stop_sequence_split_anywhere_cuts_the_reply(cut):
     assert builder.finish_reason == "stop"
 
 
+def test_a_stop_sequence_ends_the_batch_it_came_in():
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    builder = ReplyBuilder(request(stop="STOP", tools=tools))
+    pieces = [TextDelta(c) for c in "Hello STOP world"]
+    deltas = builder.feed([*pieces, ToolCall("a", "f", {}), FINISH])
+    assert deltas == [{"content": "Hello "}]
+    assert (builder.done, builder.finish_reason, builder.usage) == (True, "stop", None)
+
+
+def test_thousands_of_pieces_in_a_read_come_as_one_delta_per_kind():
+    pieces = [TextDelta(f"{i} ") for i in range(5000)]
+    builder = ReplyBuilder(request())
+    deltas = builder.feed([ReasoningDelta("a"), ReasoningDelta("b"), *pieces, ReasoningDelta("c")])
+    assert deltas == [
+        {"reasoning_content": "ab"},
+        {"content": "".join(p.text for p in pieces)},
+        {"reasoning_content": "c"},
+    ]
+    assert not builder.done
+
+
 def test_tool_calls_come_as_a_name_then_arguments():
     builder = ReplyBuilder(request(tools=[{"type": "function", "function": {"name": "f"}}]))
     calls = [ToolCall("call_1", "f", {"x": 1}), ToolCall("call_2", "f", {"x": 2})]
