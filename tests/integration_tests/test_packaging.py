@@ -51,7 +51,7 @@ def test_the_wheel_holds_both_packages_the_licence_and_no_made_up_url(tmp_path):
     lc_file, li_file, version = shown.stdout.split()
     assert lc_file.startswith(str(target))
     assert li_file.startswith(str(target))
-    assert version == "0.1.0"
+    assert version == "0.2.0"
     help_text = subprocess.run(
         [sys.executable, "-m", "langchain_cloudflare_playground.cli", "--help"],
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
