@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, NoReturn
 from langchain_cloudflare_playground.cli.exits import EXIT_USAGE, usage_line
 from langchain_cloudflare_playground.client import ImageError, ImagePart, PlaygroundClient
 from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
+from langchain_cloudflare_playground.client.options import TEMPERATURE_RANGE, check_temperature
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "MAX_TEMPERATURE",
     "CommandParser",
     "at_least",
     "client_for",
@@ -28,8 +28,6 @@ __all__ = [
     "temperature",
     "token_count",
 ]
-
-MAX_TEMPERATURE = 2.0
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -89,11 +87,14 @@ def token_count(text: str) -> int:
 
 
 def temperature(text: str) -> float:
-    """An argument type: a temperature from 0 to :data:`MAX_TEMPERATURE`."""
+    """An argument type: a temperature in the client's range (Workers AI's, 0 to 5)."""
     value = _number(text)
-    if not 0 <= value <= MAX_TEMPERATURE:
-        msg = f"must be from 0 to {MAX_TEMPERATURE:g}, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
+    try:
+        check_temperature(value)  # the client's own check: the range is the same everywhere
+    except ValueError:
+        low, high = TEMPERATURE_RANGE
+        msg = f"must be from {low:g} to {high:g}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
     return value
 
 

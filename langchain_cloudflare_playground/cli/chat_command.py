@@ -10,7 +10,6 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from langchain_cloudflare_playground.cli.arguments import (
-    MAX_TEMPERATURE,
     client_for,
     image,
     temperature,
@@ -27,6 +26,7 @@ from langchain_cloudflare_playground.client import (
     ReasoningDelta,
     TextDelta,
 )
+from langchain_cloudflare_playground.client.options import TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
     import argparse
@@ -70,7 +70,7 @@ def add_chat_command(commands: Subcommands, connection: CommandParser) -> None:
     chat.add_argument(
         "--temperature",
         type=temperature,
-        help=f"0 to {MAX_TEMPERATURE:g} (default: the playground's)",
+        help="{:g} to {:g} (default: the model's)".format(*TEMPERATURE_RANGE),
     )
     chat.add_argument(
         "--hide-reasoning", action="store_true", help="do not print the model's reasoning"

@@ -11,6 +11,8 @@ import re
 import time
 from typing import TYPE_CHECKING, NoReturn
 
+from langchain_cloudflare_playground.client.close_names import did_you_mean
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -125,10 +127,8 @@ class ModelNotFoundError(PlaygroundError, ValueError):
         """Build the error with the closest known names as advice."""
         self.name = name
         self.suggestions = suggestions
-        hint = (
-            f" Did you mean: {', '.join(suggestions)}?"
-            if suggestions
-            else " Run `cf-playground models` to see the available names."
+        hint = " " + (
+            did_you_mean(suggestions) or "Run `cf-playground models` to see the available names."
         )
         super().__init__(
             f"Unknown model {name!r}.{hint} A full id such as '@cf/meta/llama-3.1-8b-instruct-fp8'"

@@ -216,8 +216,10 @@ def test_session_show_and_clear_never_print_cookie_values(server, isolated_sessi
         (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
         (["--timeout", "soon"], "argument --timeout: not a number: 'soon'"),
         (["--timeout", "nan"], "argument --timeout: not a finite number: 'nan'"),
-        (["--temperature", "9"], "argument --temperature: must be from 0 to 2, not '9'"),
-        (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 2, not '-0.1'"),
+        # Workers AI's range, the same the client and both adapters check.
+        (["--temperature", "9"], "argument --temperature: must be from 0 to 5, not '9'"),
+        (["--temperature", "5.5"], "argument --temperature: must be from 0 to 5, not '5.5'"),
+        (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 5, not '-0.1'"),
         (["--wire-format", "smoke"], "argument --wire-format: invalid choice: 'smoke'"),
         (["-i"], "--interactive takes no PROMPT"),
     ],
@@ -241,7 +243,7 @@ def test_a_bad_base_url_is_a_usage_error():
 
 
 def test_temperature_bounds_are_accepted_and_sent(data_stream_server):
-    for value in ("0", "2"):
+    for value in ("0", "2", "5"):
         result = run_cli("chat", "hi", "--base-url", data_stream_server.url, "--temperature", value)
         assert result.returncode == 0, result.stderr
         assert data_stream_server.inference_requests[-1].json["temperature"] == float(value)
