@@ -138,19 +138,26 @@ def _one_prompt(args: argparse.Namespace) -> str | None:
     return prompt
 
 
+# The interactive chat's own words (its banner, its prompt, what its /commands say) go to
+# stderr, and stdout carries the replies alone: `cf-playground chat -i < questions.txt >
+# answers.txt` keeps nothing but answers, as a reply's reasoning already goes to stderr. The
+# banner and the prompt are for someone typing, so they appear only when standard input is a
+# terminal: read from a file, a prompt per line would only clutter stderr.
+_PROMPT = "you> "
+
+
 def _interactive(client: PlaygroundClient, history: list[Message], args: argparse.Namespace) -> int:
-    recall = sys.stdin.isatty() and _enable_line_editing()
-    print("Chatting with the Cloudflare AI Playground. /help lists the commands, /exit leaves.")
+    typing, recall = _greet()
     start = len(history)  # the system prompt survives /reset
     pending: list[ImagePart] = list(args.image)  # for the next message
     while True:
         try:
-            line = input("you> ")
+            line = _next_line(typing=typing)
         except EOFError:  # Ctrl-D, or the end of piped input
-            print()
+            _end_prompt_line(typing=typing)
             return 0
         except KeyboardInterrupt:  # Ctrl-C at the prompt: leave, as a shell's `read` does
-            print()
+            _end_prompt_line(typing=typing)
             return EXIT_INTERRUPTED
         command, _, rest = line.strip().partition(" ")
         if command == "/image":
@@ -169,6 +176,36 @@ def _interactive(client: PlaygroundClient, history: list[Message], args: argpars
                 pending[:] = images  # a turn that did not complete gives its images back
 
 
+def _greet() -> tuple[bool, bool]:
+    """Greet someone typing at a terminal; whether someone is, and whether the up arrow works."""
+    typing = sys.stdin.isatty()
+    if typing:
+        print(
+            "Chatting with the Cloudflare AI Playground. /help lists the commands, /exit leaves.",
+            file=sys.stderr,
+        )
+    return typing, typing and _enable_line_editing()
+
+
+def _next_line(*, typing: bool) -> str:
+    """The next line of standard input, after the prompt when someone is typing."""
+    if not typing:
+        return input()
+    if sys.stdout.isatty():
+        # input() draws the prompt itself on the terminal: line editing must know the prompt
+        # to redraw the line (the up arrow, Ctrl-L).
+        return input(_PROMPT)
+    sys.stderr.write(_PROMPT)
+    sys.stderr.flush()
+    return input()
+
+
+def _end_prompt_line(*, typing: bool) -> None:
+    """Leave the prompt's line (after Ctrl-D or Ctrl-C), so the shell's prompt starts afresh."""
+    if typing:
+        print(file=sys.stderr)
+
+
 def _attach(source: str, pending: list[ImagePart]) -> None:
     """``/image PATH_OR_URL``: check the image now, send it with the next message."""
     if not source:
@@ -180,7 +217,7 @@ def _attach(source: str, pending: list[ImagePart]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         return
     what = "image" if len(pending) == 1 else f"{len(pending)} images"
-    print(f"[{what} attached to your next message]")
+    print(f"[{what} attached to your next message]", file=sys.stderr)
 
 
 def _run_command(command: str, rest: str, history: list[Message], start: int) -> bool:
@@ -196,12 +233,12 @@ def _run_command(command: str, rest: str, history: list[Message], start: int) ->
     elif command in {"/exit", "/quit"}:
         return True
     elif command == "/help":
-        print(_HELP)
+        print(_HELP, file=sys.stderr)
     else:  # /reset
         forgotten = len(history) - start
         del history[start:]
         kept = " (the system prompt is kept)" if start else ""
-        print(f"history cleared: {forgotten} message(s) forgotten{kept}")
+        print(f"history cleared: {forgotten} message(s) forgotten{kept}", file=sys.stderr)
     return False
 
 

@@ -13,6 +13,7 @@ from langchain_cloudflare_playground.client.models import DEFAULT_MODEL
 from tests.agents_worker import CHAT_MODEL_COUNT
 from tests.helpers import CLI, echo_fields, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
+from tests.scripted_model import echo_reply
 
 
 def user_contents(server) -> list[str]:
@@ -75,6 +76,32 @@ def test_interactive_chat_keeps_history(server):
     assert contents[0] == "first"
     assert contents[1].startswith("Echo: first")
     assert contents[2] == "second"
+
+
+def test_interactive_chat_from_a_file_writes_only_the_answers_to_stdout(server, tmp_path):
+    # `cf-playground chat -i < questions.txt > answers.txt`: no banner, prompt or /command
+    # output among the answers.
+    questions = tmp_path / "questions.txt"
+    questions.write_text("first\n/help\nsecond\n")
+    with questions.open() as stdin:
+        result = subprocess.run(
+            [CLI, "chat", "-i", "--base-url", server.url],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    answers = [
+        "".join(echo_reply(request.json, server.wire_format))
+        for request in server.inference_requests
+    ]
+    assert len(answers) == 2
+    assert result.stdout == f"{answers[0]}\n{answers[1]}\n"
+    assert "/reset  forget the conversation" in result.stderr  # /help's answer, on stderr
+    assert "you>" not in result.stdout + result.stderr  # nobody types: no prompt anywhere
+    assert "Chatting with" not in result.stdout
 
 
 def test_interactive_chat_ends_on_end_of_input_and_survives_an_error(server):
