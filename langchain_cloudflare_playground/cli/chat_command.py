@@ -15,13 +15,15 @@ from langchain_cloudflare_playground.cli.arguments import (
     temperature,
     token_count,
 )
-from langchain_cloudflare_playground.cli.exits import EXIT_INTERRUPTED, UsageError
+from langchain_cloudflare_playground.cli.exits import EXIT_ERROR, EXIT_INTERRUPTED, UsageError
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
+    CertificateError,
     ImageError,
     ImagePart,
     Message,
     PlaygroundClient,
+    PlaygroundConnectionError,
     PlaygroundError,
     ReasoningDelta,
     TextDelta,
@@ -108,7 +110,26 @@ def _run_chat(args: argparse.Namespace) -> int:
             reply.end_line()
             print("interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except PlaygroundConnectionError as exc:  # any other error: main() says it
+            reply.end_line()
+            print(_error_line(exc, args), file=sys.stderr)
+            return EXIT_ERROR
         return 0
+
+
+def _error_line(error: PlaygroundError, args: argparse.Namespace) -> str:
+    """``error`` on one line; when no connection was made, where to find out why.
+
+    An untrusted certificate is left out: its message already says what to do.
+    """
+    line = f"error: {error}"
+    if isinstance(error, PlaygroundConnectionError) and not isinstance(error, CertificateError):
+        again = f" --base-url {args.base_url}" if args.base_url else ""
+        line += (
+            f"; `cf-playground doctor{again}` checks each layer down to the playground and"
+            " says which one fails"
+        )
+    return line
 
 
 def _one_prompt(args: argparse.Namespace) -> str | None:
@@ -272,7 +293,7 @@ def _take_turn(
     except PlaygroundError as exc:
         del history[-1]  # the turn failed; the user can try again
         reply.end_line()
-        print(f"error: {exc}", file=sys.stderr)
+        print(_error_line(exc, args), file=sys.stderr)
         return False
     history.append(Message("assistant", text))
     return True

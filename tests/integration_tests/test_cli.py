@@ -131,6 +131,23 @@ def test_unreachable_server_is_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_closed_port_says_where_and_why_and_suggests_the_doctor():
+    url = f"http://127.0.0.1:{free_port()}"  # bound, its number taken, closed
+    result = run_cli("chat", "hi", "--base-url", url, "--timeout", "2")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot reach the playground at {url}: connection refused;"
+        f" `cf-playground doctor --base-url {url}` checks each layer down to the playground and"
+        " says which one fails\n"
+    )
+    assert result.stdout == ""
+    # The interactive chat says the same, and goes on.
+    chat = run_cli("chat", "-i", "--base-url", url, "--timeout", "2", stdin="hi\n")
+    assert chat.returncode == 0
+    assert f"cannot reach the playground at {url}: connection refused;" in chat.stderr
+    assert "`cf-playground doctor --base-url" in chat.stderr
+
+
 def test_unknown_model_suggests_names(server):
     result = run_cli("chat", "hi", "--base-url", server.url, "-m", "llama-3.3-7b")
     assert result.returncode == 1
