@@ -27,8 +27,9 @@ def add_doctor_command(commands: Subcommands) -> None:
         help="check each layer down to the playground, and say which one broke",
         description=(
             "Check, in order: the name resolves; TCP and TLS connect; the page loads or is a"
-            " challenge; each transport rung (direct, impersonate, browser: the ones installed)"
-            " for the WebSocket upgrade and an HTTP request; the wire format the site speaks; the"
+            " challenge; each transport rung installed (direct, impersonate) for the WebSocket"
+            " upgrade and an HTTP request, and the browser rung only when the edge refuses the"
+            " one below it, as auto climbs to it; the wire format the site speaks; the"
             " model list; one short chat; the session cache. Each line has a verdict (ok,"
             " refused, failed, skipped) and why; the last line is advice for the first failure."
             " Cookie values and proxy passwords are never printed."

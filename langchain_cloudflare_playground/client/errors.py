@@ -42,6 +42,7 @@ __all__ = [
     "UpgradeRefusedError",
     "WebSocketClosedError",
     "is_challenge_page",
+    "is_edge_refusal",
     "make_status_error",
     "make_stream_error",
     "make_upgrade_error",
@@ -358,6 +359,15 @@ def raise_detached(error: PlaygroundError) -> NoReturn:
 def is_challenge_page(status: int, body: str) -> bool:
     """Tell whether a 403/503 response is Cloudflare's bot challenge rather than an answer."""
     return status in (403, 503) and any(marker in body for marker in _CHALLENGE_MARKERS)
+
+
+def is_edge_refusal(error: BaseException) -> bool:
+    """Whether ``error`` is the site (or its edge) turning the client away, not an answer.
+
+    A challenge, a 403, a refused WebSocket upgrade or TLS handshake: what the transport
+    ladder climbs past. A 404 is an answer (there is no such route), and is not one.
+    """
+    return isinstance(error, (ChallengeError, PermissionDeniedError))
 
 
 _STATUS_CLASSES: dict[int, type[PlaygroundStatusError]] = {
