@@ -32,7 +32,15 @@ from langchain_core.runnables import (
 )
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
@@ -40,7 +48,7 @@ from langchain_cloudflare_playground.client import (
 )
 from langchain_cloudflare_playground.client.json_replies import json_instruction
 from langchain_cloudflare_playground.client.models import builtin_model
-from langchain_cloudflare_playground.client.options import base_url_from_env
+from langchain_cloudflare_playground.client.options import base_url_from_env, check_temperature
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
     adapter_keywords,
@@ -142,7 +150,7 @@ class ChatCloudflarePlayground(BaseChatModel):
     max_tokens: int = 2048
     """The most tokens a reply may have (the HTTP wire formats honour it)."""
     temperature: float | None = None
-    """Sampling temperature; the playground's default when unset."""
+    """Sampling temperature, 0 to 5 (Workers AI's range); the model's default when unset."""
     timeout: float = Field(default=300.0, alias="request_timeout")
     """Seconds allowed for the connect, the first byte and each gap between chunks."""
     max_retries: int = 2
@@ -173,6 +181,12 @@ class ChatCloudflarePlayground(BaseChatModel):
     def _sort_keywords(cls, values: Any) -> Any:
         """Client options given as keywords go to ``client_options``; anything else fails."""
         return adapter_keywords(values, cls.model_fields, owner=cls.__name__)
+
+    @field_validator("temperature")
+    @classmethod
+    def _check_temperature(cls, value: float | None) -> float | None:
+        """A temperature Workers AI takes, checked where the model is built."""
+        return check_temperature(value)
 
     @model_validator(mode="after")
     def _check_client_options(self) -> Self:

@@ -22,7 +22,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator, model_validator
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -32,7 +32,7 @@ from langchain_cloudflare_playground.client import (
     DEFAULT_MODEL,
 )
 from langchain_cloudflare_playground.client.models import builtin_model
-from langchain_cloudflare_playground.client.options import base_url_from_env
+from langchain_cloudflare_playground.client.options import base_url_from_env, check_temperature
 from langchain_cloudflare_playground.client.shared_clients import (
     adapter_client_options,
     adapter_keywords,
@@ -88,7 +88,9 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
 
     model: str = Field(default=DEFAULT_MODEL, description="An alias or a full @cf/ id.")
     max_tokens: int = Field(default=2048, description="The most tokens a reply may have.")
-    temperature: float | None = Field(default=None, description="Sampling temperature.")
+    temperature: float | None = Field(
+        default=None, description="Sampling temperature, 0 to 5 (Workers AI's range)."
+    )
     timeout: float = Field(default=300.0, description="Seconds allowed for each wait.")
     max_retries: int = Field(default=2, description="Retries before any text arrived.")
     base_url: str | None = Field(
@@ -121,6 +123,12 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
     def _sort_keywords(cls, values: Any) -> Any:
         """Client options given as keywords go to ``client_options``; anything else fails."""
         return adapter_keywords(values, cls.model_fields, owner=cls.__name__)
+
+    @field_validator("temperature")
+    @classmethod
+    def _check_temperature(cls, value: float | None) -> float | None:
+        """A temperature Workers AI takes, checked where the model is built."""
+        return check_temperature(value)
 
     @model_validator(mode="after")
     def _check_client_options(self) -> Self:

@@ -11,6 +11,8 @@ import re
 import time
 from typing import TYPE_CHECKING, NoReturn
 
+from langchain_cloudflare_playground.client.close_names import did_you_mean
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -40,6 +42,7 @@ __all__ = [
     "UpgradeRefusedError",
     "WebSocketClosedError",
     "is_challenge_page",
+    "is_edge_refusal",
     "make_status_error",
     "make_stream_error",
     "make_upgrade_error",
@@ -125,10 +128,8 @@ class ModelNotFoundError(PlaygroundError, ValueError):
         """Build the error with the closest known names as advice."""
         self.name = name
         self.suggestions = suggestions
-        hint = (
-            f" Did you mean: {', '.join(suggestions)}?"
-            if suggestions
-            else " Run `cf-playground models` to see the available names."
+        hint = " " + (
+            did_you_mean(suggestions) or "Run `cf-playground models` to see the available names."
         )
         super().__init__(
             f"Unknown model {name!r}.{hint} A full id such as '@cf/meta/llama-3.1-8b-instruct-fp8'"
@@ -358,6 +359,15 @@ def raise_detached(error: PlaygroundError) -> NoReturn:
 def is_challenge_page(status: int, body: str) -> bool:
     """Tell whether a 403/503 response is Cloudflare's bot challenge rather than an answer."""
     return status in (403, 503) and any(marker in body for marker in _CHALLENGE_MARKERS)
+
+
+def is_edge_refusal(error: BaseException) -> bool:
+    """Whether ``error`` is the site (or its edge) turning the client away, not an answer.
+
+    A challenge, a 403, a refused WebSocket upgrade or TLS handshake: what the transport
+    ladder climbs past. A 404 is an answer (there is no such route), and is not one.
+    """
+    return isinstance(error, (ChallengeError, PermissionDeniedError))
 
 
 _STATUS_CLASSES: dict[int, type[PlaygroundStatusError]] = {

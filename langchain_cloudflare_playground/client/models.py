@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from langchain_cloudflare_playground.client.close_names import closest_names
 from langchain_cloudflare_playground.client.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -390,5 +390,4 @@ class ModelCatalog:
         """The error for an unknown name, with the closest known names as advice."""
         names = {alias for alias, i in self._by_alias.items() if i not in self._gone}
         names |= {i.rsplit("/", 1)[-1] for i in self._ids - self._gone}
-        close = difflib.get_close_matches(name.lower(), sorted(names), n=5, cutoff=0.5)
-        return ModelNotFoundError(name, close)
+        return ModelNotFoundError(name, closest_names(name.lower(), names))

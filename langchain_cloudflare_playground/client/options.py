@@ -1,8 +1,9 @@
 """The client's options and a chat call's options: one type each, checked when they are made.
 
 Both adapters and the command line build their client from :class:`ClientOptions`, so an
-option is named, typed, defaulted and checked in one place, and a wrong name fails at once with
-the valid names in the message instead of at the first call.
+option is named, typed, defaulted and checked in one place, and a wrong name fails at once,
+naming the closest valid ones, instead of at the first call. A temperature is checked here too
+(:func:`check_temperature`), for the client, both adapters and the command line alike.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from langchain_cloudflare_playground.client.close_names import closest_names, did_you_mean
 from langchain_cloudflare_playground.client.defaults import BASE_URL_ENV, DEFAULT_BASE_URL
 from langchain_cloudflare_playground.client.extras import require_extra
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from langchain_cloudflare_playground.client.sessions import SessionCache, SessionSource
     from langchain_cloudflare_playground.client.tools import Tool, ToolChoice
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHAT_OPTION_NAMES",
+    "TEMPERATURE_RANGE",
     "ChatOptions",
     "ClientOptions",
     "TransportChoice",
@@ -35,7 +38,9 @@ __all__ = [
     "ca_bundle_from_env",
     "check_ca_bundle",
     "check_chat_options",
+    "check_temperature",
     "resolve_base_url",
+    "unknown_options_message",
     "wire_format_from_dialect",
 ]
 
@@ -189,16 +194,21 @@ class ClientOptions:
         accepted, with a ``DeprecationWarning``.
 
         Raises:
-            TypeError: a name that is not an option; the message lists the valid ones.
+            TypeError: a name that is not an option; the message offers the closest valid ones
+                and says where the whole list is.
         """
         options = dict(options)
         if "dialect" in options:
             options["wire_format"] = wire_format_from_dialect(options.pop("dialect"), owner)
         unknown = sorted(set(options) - set(cls.names()))
         if unknown:
-            msg = (
-                f"{owner} got unknown client option(s) {', '.join(map(repr, unknown))};"
-                f" the options are: {', '.join(cls.names())}"
+            msg = unknown_options_message(
+                owner,
+                unknown,
+                cls.names(),
+                kind="client option(s)",
+                every="Every option: help(ClientOptions).",
+                elsewhere=_CHAT_ONLY,
             )
             raise TypeError(msg)
         return cls(**options)
@@ -268,17 +278,115 @@ class ChatOptions(TypedDict, total=False):
 
 
 CHAT_OPTION_NAMES = tuple(ChatOptions.__annotations__)
+# A chat option given to the client's constructor: where it goes instead.
+_CHAT_ONLY = {
+    name: f"an option of each chat call (client.chat(..., {name}=...)), not of the client"
+    for name in CHAT_OPTION_NAMES
+    if name != "model"  # the client takes a default model too
+}
 
 
 def check_chat_options(options: Mapping[str, Any], *, owner: str) -> None:
-    """Raise a ``TypeError`` listing the valid names when ``options`` has an unknown one."""
+    """Raise a clear error for an unknown option or a temperature out of range.
+
+    Raises:
+        TypeError: an unknown name (the message offers the closest valid ones), or a
+            temperature that is not a number.
+        ValueError: a temperature out of :data:`TEMPERATURE_RANGE`.
+    """
     unknown = sorted(set(options) - set(CHAT_OPTION_NAMES))
     if unknown:
-        msg = (
-            f"{owner} got unknown option(s) {', '.join(map(repr, unknown))};"
-            f" the options are: {', '.join(CHAT_OPTION_NAMES)}"
+        msg = unknown_options_message(
+            owner,
+            unknown,
+            CHAT_OPTION_NAMES,
+            every=f"The chat options: {', '.join(CHAT_OPTION_NAMES)}.",
         )
         raise TypeError(msg)
+    check_temperature(options.get("temperature"))
+
+
+# Workers AI's text-generation models take a temperature from 0 to 5 (each model's input
+# schema: "temperature: number, minimum 0, maximum 5", default 0.6 on most), and the playground
+# passes it on to them. The client, both adapters and the command line check against this.
+TEMPERATURE_RANGE = (0.0, 5.0)
+
+
+def check_temperature(value: object) -> float | None:
+    """``value`` when it is a temperature Workers AI takes, or ``None`` (the model's default).
+
+    Raises:
+        TypeError: ``value`` is not a number.
+        ValueError: ``value`` is out of :data:`TEMPERATURE_RANGE` (or not finite).
+    """
+    low, high = TEMPERATURE_RANGE
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = (
+            f"temperature must be a number from {low:g} to {high:g} (or None for the model's"
+            f" default), not {value!r}"
+        )
+        raise TypeError(msg)
+    if not low <= value <= high:  # NaN fails this too
+        msg = (
+            f"temperature={value:g} is out of range: Workers AI takes {low:g} to {high:g}"
+            f" (higher is more random); pass a number from {low:g} to {high:g}, or None for the"
+            " model's default"
+        )
+        raise ValueError(msg)
+    return float(value)
+
+
+# Names people bring from keyed APIs (OpenAI's api_key, Cloudflare's API token and account).
+_CREDENTIALS = frozenset(
+    {"api_key", "key", "token", "api_token", "access_token", "auth_token", "account_id"}
+)
+_CREDENTIAL_ENDINGS = ("_api_key", "_api_token", "_account_id")
+
+
+def _is_credential(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _CREDENTIALS or lowered.endswith(_CREDENTIAL_ENDINGS)
+
+
+def unknown_options_message(  # noqa: PLR0913 (each says what the message is about)
+    owner: str,
+    unknown: Sequence[str],
+    valid: Iterable[str],
+    *,
+    kind: str = "option(s)",
+    every: str,
+    elsewhere: Mapping[str, str] | None = None,
+) -> str:
+    """What ``owner`` says of ``unknown`` names: the closest ``valid`` ones, not all of them.
+
+    ``every`` is the sentence that says where the whole list is (``help(...)``); ``elsewhere``
+    maps a name that belongs somewhere else to where. A key or token gets one sentence of its
+    own: none is needed.
+    """
+    valid = list(valid)
+    credentials = [name for name in unknown if _is_credential(name)]
+    others = [name for name in unknown if name not in credentials]
+    sentences = []
+    if credentials:
+        sentences.append(
+            f"{owner} takes no {_quoted(credentials)}: the playground needs no API key, token"
+            " or account; leave it out."
+        )
+    if others:
+        sentences.append(f"{owner} got unknown {kind} {_quoted(others)}.")
+        for name in others:
+            placed = (elsewhere or {}).get(name)
+            # The nearest name, and the next one in case the nearest is not what was meant.
+            hint = (
+                f"It is {placed}." if placed else did_you_mean(closest_names(name, valid, limit=2))
+            )
+            if hint and len(others) > 1:
+                hint = f"{name!r}: {hint[0].lower()}{hint[1:]}"
+            sentences.append(hint)
+        sentences.append(every)
+    return " ".join(sentence for sentence in sentences if sentence)
 
 
 def _is_transport(value: object) -> bool:

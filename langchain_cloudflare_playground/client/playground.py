@@ -73,7 +73,8 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
             ``user_agent``, ``headers``, ``cookies``, ``models_ttl``, ``max_connections``).
 
     Raises:
-        TypeError: an unknown option; the message lists the valid names.
+        TypeError: an unknown option; the message offers the closest valid names (a chat
+            option such as ``temperature`` goes with each call, not here).
         ValueError: an option's value is out of range.
     """
 
@@ -159,8 +160,10 @@ ClientOptions` (``model``, ``wire_format``, ``timeout``, ``total_timeout``, ``ma
             ImageError: an image that cannot be sent (too large, of another type, cut short,
                 or, as ``ImageFetchError``, an ``http(s)`` one that could not be fetched).
             PlaygroundError: any other failure, typed (see ``errors``).
-            TypeError: an unknown option (raised at once; the message lists the valid names).
-            ValueError: for messages, tools or a tool choice that cannot be sent.
+            TypeError: an unknown option (raised at once; the message offers the closest
+                valid names), or a temperature that is not a number.
+            ValueError: a temperature out of range (0 to 5, Workers AI's; checked at once), or
+                messages, tools or a tool choice that cannot be sent.
         """
         check_chat_options(options, owner="astream_chat")
         # Opened inside the generator that flattens them: every batch passes through one

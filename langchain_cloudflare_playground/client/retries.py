@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from langchain_cloudflare_playground.client.errors import (
     CertificateError,
-    ChallengeError,
-    PermissionDeniedError,
     PlaygroundAPIError,
     PlaygroundConnectionError,
     PlaygroundError,
     PlaygroundStreamError,
     RateLimitError,
+    is_edge_refusal,
 )
 from langchain_cloudflare_playground.client.events import ReasoningDelta, TextDelta
 from langchain_cloudflare_playground.client.received import ReceivedText
@@ -83,7 +82,7 @@ class RetryPolicy:
         that could help): one that needs no browser is tried before a fresh session, which may
         take a browser to get; the browser's own rung comes after the fresh session.
         """
-        if isinstance(error, (ChallengeError, PermissionDeniedError)):
+        if is_edge_refusal(error):
             if next_rung is not None and next_rung != "browser":
                 return Step.NEXT_TRANSPORT
             if not attempts.refreshed:
@@ -204,7 +203,7 @@ class Retrier:
                 delay,
             )
             await asyncio.sleep(delay)
-        elif isinstance(error, (ChallengeError, PermissionDeniedError)):
+        elif is_edge_refusal(error):
             summary = router.all_refused(error)
             if summary is error:
                 raise error

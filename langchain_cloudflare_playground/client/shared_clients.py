@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from langchain_cloudflare_playground.client.options import (
     CHAT_OPTION_NAMES,
     ClientOptions,
+    unknown_options_message,
     wire_format_from_dialect,
 )
 
@@ -64,8 +65,8 @@ def adapter_keywords(values: Any, model_fields: Mapping[str, Any], *, owner: str
     ``model_kwargs`` (where the LangChain adapter kept them before) move too.
 
     Raises:
-        ValueError: a keyword that is neither a field nor a client option; the message lists
-            both.
+        ValueError: a keyword that is neither a field nor a client option; the message offers
+            the closest of both, or says that no API key is needed.
     """
     if not isinstance(values, dict):
         return values
@@ -89,11 +90,11 @@ def adapter_keywords(values: Any, model_fields: Mapping[str, Any], *, owner: str
     unknown = [key for key in values if key not in fields]
     wrong = sorted(key for key in unknown if key not in ClientOptions.names())
     if wrong:
-        others = [name for name in ClientOptions.names() if name not in fields]
-        msg = (
-            f"{owner} got unknown option(s) {', '.join(map(repr, wrong))}. Its fields are:"
-            f" {', '.join(sorted(fields))}; the other client options (as keywords or in"
-            f" client_options) are: {', '.join(others)}"
+        msg = unknown_options_message(
+            owner,
+            wrong,
+            fields | set(ClientOptions.names()),
+            every=f"Every option: help({owner}), and the client's: help(ClientOptions).",
         )
         raise ValueError(msg)
     for key in unknown:

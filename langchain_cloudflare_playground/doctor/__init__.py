@@ -3,7 +3,8 @@
 The playground is a web site, not an API with a contract: its wire format and its edge change
 without notice. The doctor checks each layer in turn (name, TCP, TLS, the page, each transport
 rung, the wire format, the model list, one chat, the session cache) and says what to do about
-the first failure.
+the first failure. It starts a browser only where a chat would: when the edge refuses the rung
+below it.
 
 - ``records``: what a check returns (:class:`Check`, a verdict and why) and the whole
   :class:`Diagnosis`, which picks the advice.

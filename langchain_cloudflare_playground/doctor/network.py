@@ -17,15 +17,18 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from langchain_cloudflare_playground.client.defaults import DEFAULT_MODEL
+from langchain_cloudflare_playground.client.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from langchain_cloudflare_playground.client.drivers.base import Route, iter_lines
 from langchain_cloudflare_playground.client.errors import (
     CertificateError,
     ChallengeError,
     NotFoundError,
+    PlaygroundConnectionError,
     PlaygroundError,
     RateLimitError,
+    ServerError,
     is_challenge_page,
+    is_edge_refusal,
 )
 from langchain_cloudflare_playground.client.messages import Conversation, Message
 from langchain_cloudflare_playground.client.transports.base import HttpRequest, WebSocketRequest
@@ -36,7 +39,7 @@ from langchain_cloudflare_playground.client.wire_formats import (
     detect_http_wire_format,
 )
 from langchain_cloudflare_playground.client.wire_formats.agents_frames import agent_url, new_room
-from langchain_cloudflare_playground.doctor.records import Check, Verdict
+from langchain_cloudflare_playground.doctor.records import UPDATE_ADVICE, Check, Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -60,9 +63,11 @@ __all__ = [
 
 _PAGE_LIMIT = 64 * 1024  # enough to read a page's title and tell a challenge page
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_UPGRADE_ADVICE = (
-    "upgrade the package (pip install -U cloudflare-playground): the site may have changed;"
-    " if that does not help, file an issue with the output of `cf-playground doctor --json`"
+# A 404 where a playground answers: the URL is not a playground (or not its root), or the site
+# moved its routes. The package is not on PyPI: an update comes from its repository.
+_NOT_A_PLAYGROUND = (
+    f"check the URL (--base-url; the live playground is {DEFAULT_BASE_URL}); if it is the live"
+    f" site, {UPDATE_ADVICE}"
 )
 
 
@@ -97,16 +102,39 @@ class Probe:
     climb: str
 
 
+# What to do about an error, by its class (the first that matches); a rate limit, a refusal
+# the ladder could pass and a shape this version does not read are advised in advice_for.
+_ADVICE: tuple[tuple[type[PlaygroundError], str], ...] = (
+    (
+        CertificateError,
+        "if a proxy re-signs TLS, trust its CA: --ca-bundle PEM (or set SSL_CERT_FILE)",
+    ),
+    (NotFoundError, f"this URL has no such route (HTTP 404): {_NOT_A_PLAYGROUND}"),
+    (
+        ServerError,
+        (
+            "the playground failed on its side: try again in a while; if it keeps failing, file"
+            " an issue with the output of `cf-playground doctor --json`"
+        ),
+    ),
+    (
+        PlaygroundConnectionError,
+        "check the network (and --proxy), or give it longer (--timeout), then try again",
+    ),
+)
+
+
 def advice_for(error: BaseException, *, climb: str) -> str:
     """What to do about ``error``; ``climb`` is the advice for a refusal the ladder could pass."""
     if isinstance(error, RateLimitError):
         wait = f" ({error.retry_after:g} s, the site says)" if error.retry_after else ""
         return f"the site rate-limits this address: wait a while{wait}, then try again"
-    if isinstance(error, CertificateError):
-        return "if a proxy re-signs TLS, trust its CA: --ca-bundle PEM (or set SSL_CERT_FILE)"
-    if isinstance(error, ChallengeError):
+    if is_edge_refusal(error):
         return climb
-    return _UPGRADE_ADVICE
+    for kind, advice in _ADVICE:
+        if isinstance(error, kind):
+            return advice
+    return f"this URL answers, but not as a playground this version knows: {_NOT_A_PLAYGROUND}"
 
 
 def verdict_of(error: PlaygroundError) -> Verdict:
@@ -263,7 +291,13 @@ async def _get(
 
 
 def _challenged(status: int, headers: Mapping[str, str], body: str) -> bool:
-    return headers.get("cf-mitigated") == "challenge" or is_challenge_page(status, body)
+    """Cloudflare's challenge: a 403 or 503 that says so (its header, or the page's markers).
+
+    Only that: a plain 403 or 404 is called what it is.
+    """
+    return status in (403, 503) and (
+        headers.get("cf-mitigated") == "challenge" or is_challenge_page(status, body)
+    )
 
 
 async def page_check(transport: Transport, probe: Probe) -> Check:
@@ -280,19 +314,26 @@ async def page_check(transport: Transport, probe: Probe) -> Check:
     seconds = time.monotonic() - start
     match = _TITLE.search(body)
     title = " ".join(match.group(1).split()) if match else ""
-    facts = {"status": status, "title": title}
-    if _challenged(status, response_headers, body):
-        return Check(
-            "page",
-            "refused",
-            f"a challenge page (HTTP {status}, {title!r}): the edge wants a browser",
-            seconds,
-            facts,
-            climb,
-        )
+    challenged = _challenged(status, response_headers, body)
+    verdict, why, advice = _page_verdict(status, title, challenged=challenged, probe=probe)
+    return Check("page", verdict, why, seconds, {"status": status, "title": title}, advice)
+
+
+def _page_verdict(
+    status: int, title: str, *, challenged: bool, probe: Probe
+) -> tuple[Verdict, str, str | None]:
+    """What the page's answer says: the verdict, why, and what to do (if anything)."""
+    if challenged:
+        why = f"a challenge page (HTTP {status}, {title!r}): the edge wants a browser"
+        return "refused", why, probe.climb
+    if status == 403:  # noqa: PLR2004
+        return "refused", f"HTTP 403 ({title!r}): forbidden, not a challenge page", probe.climb
+    if status == 404:  # noqa: PLR2004
+        advice = f"no page at {probe.site.base_url}/ (HTTP 404): {_NOT_A_PLAYGROUND}"
+        return "failed", f"HTTP 404 ({title!r})", advice
     if status >= 400:  # noqa: PLR2004
-        return Check("page", "failed", f"HTTP {status} ({title!r})", seconds, facts)
-    return Check("page", "ok", f"loaded (HTTP {status}, {title!r})", seconds, facts)
+        return "failed", f"HTTP {status} ({title!r})", None
+    return "ok", f"loaded (HTTP {status}, {title!r})", None
 
 
 async def http_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
@@ -312,10 +353,13 @@ async def http_check(rung: Rung, transport: Transport, probe: Probe) -> Check:
     except TimeoutError:
         return Check(name, "failed", f"no answer within {timeout:g} s", time.monotonic() - start)
     seconds = time.monotonic() - start
-    if _challenged(status, response_headers, body) or status == 403:  # noqa: PLR2004
+    if _challenged(status, response_headers, body):
         return Check(
             name, "refused", f"HTTP {status}: a challenge", seconds, {"status": status}, climb
         )
+    if status == 403:  # noqa: PLR2004
+        why = "HTTP 403: forbidden, not a challenge page"
+        return Check(name, "refused", why, seconds, {"status": status}, climb)
     if status >= 500:  # noqa: PLR2004
         return Check(name, "failed", f"HTTP {status}", seconds, {"status": status})
     return Check(name, "ok", f"answered (HTTP {status})", seconds, {"status": status})
@@ -339,7 +383,9 @@ async def websocket_check(rung: Rung, transport: Transport, probe: Probe) -> Che
             why, todo = "no Agents WebSocket route here (HTTP 404)", None
         else:
             why, todo = one_line(exc), advice_for(exc, climb=climb)
-        return Check(name, verdict_of(exc), why, time.monotonic() - start, advice=todo)
+        # Whether the ladder would climb past it: the browser rung is tried only then.
+        facts = {"edge_refusal": is_edge_refusal(exc)}
+        return Check(name, verdict_of(exc), why, time.monotonic() - start, facts, todo)
     except TimeoutError:
         return Check(name, "failed", f"no frame within {timeout:g} s", time.monotonic() - start)
     kind = _frame_type(frame)
@@ -391,7 +437,7 @@ async def http_wire_format_check(
                 "failed",
                 "neither the Agents WebSocket nor POST /api/inference is here (HTTP 404)",
                 time.monotonic() - start,
-                advice="check the URL (--base-url); if it is right, " + _UPGRADE_ADVICE,
+                advice=_NOT_A_PLAYGROUND,
             )
         return error_check("wire format", exc, time.monotonic() - start, climb=climb)
     except TimeoutError:

@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CACHE", "CHAT", "Check", "Diagnosis", "Verdict"]
+__all__ = ["CACHE", "CHAT", "UPDATE_ADVICE", "Check", "Diagnosis", "Verdict"]
 
 # ok: the layer works. refused: the site (or its edge) said no, as it may to one rung and not to
 # the next. failed: something broke. skipped: not checked, and why.
 Verdict = Literal["ok", "refused", "failed", "skipped"]
 CHAT = "chat"  # the check whose verdict decides the exit status
 CACHE = "session cache"
+# The package is not on PyPI: an update comes from the repository it was installed from.
+UPDATE_ADVICE = (
+    "it may have changed: update this package from its repository (git pull in your checkout,"
+    " then pip install '.[all]'); if that does not help, file an issue with the output of"
+    " `cf-playground doctor --json`"
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,7 @@ class Diagnosis:
         problem = self.first_problem
         if problem is None:
             return "nothing to do: a chat works" if self.chat_worked else "no advice"
-        todo = problem.advice or (
-            "upgrade the package (pip install -U cloudflare-playground); if that does not help,"
-            " file an issue with the output of `cf-playground doctor --json`"
+        todo = (
+            problem.advice or f"check the URL (--base-url); if it is the live site, {UPDATE_ADVICE}"
         )
         return f"{problem.name}: {todo}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 from urllib.parse import unquote, urlsplit
 
 from langchain_cloudflare_playground.client.errors import PlaygroundError
@@ -222,9 +222,15 @@ class _Doctor:
         return True
 
     async def _rungs(self, router: Router, probe: network.Probe) -> dict[str, Rung]:
-        """Each rung's WebSocket upgrade and HTTP request; the first rung that works for each."""
+        """Each rung's WebSocket upgrade and HTTP request; the first rung that works for each.
+
+        The browser rung costs seconds and a Chromium, so ``auto`` tries it only as the ladder
+        climbs to it: when the edge refused the WebSocket of the rung below. The rungs below
+        cost milliseconds, and each is checked, for the report.
+        """
         working: dict[str, Rung] = {}
         pinned = self.settings.transport
+        below: Check | None = None  # the WebSocket check of the last rung tried
         for rung in RUNGS:
             names = (f"websocket via {rung}", f"http via {rung}")
             if pinned not in ("auto", rung):
@@ -235,11 +241,13 @@ class _Doctor:
                 self.checks.append(Check(names[0], "skipped", missing))
                 self.checks.append(Check(names[1], "skipped", "not installed or not allowed"))
                 continue
-            transport = router.transport(rung)
-            if self.settings.wire_format == "http":
+            if pinned == "auto" and rung == "browser" and _no_refusal(below):
+                self.checks.append(Check(names[0], "skipped", _no_climb(below)))
+            elif self.settings.wire_format == "http":
                 self.checks.append(Check(names[0], "skipped", "--wire-format http"))
             else:
-                upgraded = await network.websocket_check(rung, transport, probe)
+                transport = router.transport(rung)
+                upgraded = below = await network.websocket_check(rung, transport, probe)
                 self.checks.append(upgraded)
                 if upgraded.verdict == "ok":
                     working.setdefault("agents", rung)
@@ -253,7 +261,7 @@ class _Doctor:
                     )
                 )
                 continue
-            answered = await network.http_check(rung, transport, probe)
+            answered = await network.http_check(rung, router.transport(rung), probe)
             self.checks.append(answered)
             if answered.verdict == "ok":
                 working.setdefault("http", rung)
@@ -354,8 +362,9 @@ class _Doctor:
                 seconds,
                 facts,
                 "choose a model of `cf-playground models` (`cf-playground chat --model ...`, or"
-                " model= in code); upgrade the package (pip install -U cloudflare-playground)"
-                " for a new default",
+                " model= in code); a newer version of this package may know the new default:"
+                " update it from its repository (git pull in your checkout, then pip install"
+                " '.[all]')",
             )
         return Check(
             "model list",
@@ -395,3 +404,19 @@ class _Doctor:
                 "wire_format": wire_format,
             },
         )
+
+
+def _no_refusal(below: Check | None) -> TypeGuard[Check]:
+    """Whether the WebSocket check of the rung below got anything but a refusal by the edge."""
+    return below is not None and not below.facts.get("edge_refusal")
+
+
+def _no_climb(below: Check) -> str:
+    """Why the browser rung was not tried: the rung below was not refused by the edge."""
+    rung = below.name.removeprefix("websocket via ")
+    seen = {
+        "ok": "got in",
+        "refused": "got an answer, not the edge's refusal",  # a 404: no such route here
+        "failed": "failed, but was not refused by the edge",
+    }.get(below.verdict, "was not refused by the edge")
+    return f"not tried: the {rung} rung {seen} (see above); auto climbs to it only past a refusal"

@@ -13,6 +13,7 @@ from langchain_cloudflare_playground.client.models import DEFAULT_MODEL
 from tests.agents_worker import CHAT_MODEL_COUNT
 from tests.helpers import CLI, echo_fields, our_profiles, run_cli
 from tests.reference_server import Fault, free_port
+from tests.scripted_model import echo_reply
 
 
 def user_contents(server) -> list[str]:
@@ -77,6 +78,32 @@ def test_interactive_chat_keeps_history(server):
     assert contents[2] == "second"
 
 
+def test_interactive_chat_from_a_file_writes_only_the_answers_to_stdout(server, tmp_path):
+    # `cf-playground chat -i < questions.txt > answers.txt`: no banner, prompt or /command
+    # output among the answers.
+    questions = tmp_path / "questions.txt"
+    questions.write_text("first\n/help\nsecond\n")
+    with questions.open() as stdin:
+        result = subprocess.run(
+            [CLI, "chat", "-i", "--base-url", server.url],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    answers = [
+        "".join(echo_reply(request.json, server.wire_format))
+        for request in server.inference_requests
+    ]
+    assert len(answers) == 2
+    assert result.stdout == f"{answers[0]}\n{answers[1]}\n"
+    assert "/reset  forget the conversation" in result.stderr  # /help's answer, on stderr
+    assert "you>" not in result.stdout + result.stderr  # nobody types: no prompt anywhere
+    assert "Chatting with" not in result.stdout
+
+
 def test_interactive_chat_ends_on_end_of_input_and_survives_an_error(server):
     server.push(Fault(status=400))
     result = run_cli("chat", "-i", "--base-url", server.url, stdin="fails\nworks\n")
@@ -102,6 +129,23 @@ def test_unreachable_server_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach the playground")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_port_says_where_and_why_and_suggests_the_doctor():
+    url = f"http://127.0.0.1:{free_port()}"  # bound, its number taken, closed
+    result = run_cli("chat", "hi", "--base-url", url, "--timeout", "2")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot reach the playground at {url}: connection refused;"
+        f" `cf-playground doctor --base-url {url}` checks each layer down to the playground and"
+        " says which one fails\n"
+    )
+    assert result.stdout == ""
+    # The interactive chat says the same, and goes on.
+    chat = run_cli("chat", "-i", "--base-url", url, "--timeout", "2", stdin="hi\n")
+    assert chat.returncode == 0
+    assert f"cannot reach the playground at {url}: connection refused;" in chat.stderr
+    assert "`cf-playground doctor --base-url" in chat.stderr
 
 
 def test_unknown_model_suggests_names(server):
@@ -216,8 +260,10 @@ def test_session_show_and_clear_never_print_cookie_values(server, isolated_sessi
         (["--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
         (["--timeout", "soon"], "argument --timeout: not a number: 'soon'"),
         (["--timeout", "nan"], "argument --timeout: not a finite number: 'nan'"),
-        (["--temperature", "9"], "argument --temperature: must be from 0 to 2, not '9'"),
-        (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 2, not '-0.1'"),
+        # Workers AI's range, the same the client and both adapters check.
+        (["--temperature", "9"], "argument --temperature: must be from 0 to 5, not '9'"),
+        (["--temperature", "5.5"], "argument --temperature: must be from 0 to 5, not '5.5'"),
+        (["--temperature", "-0.1"], "argument --temperature: must be from 0 to 5, not '-0.1'"),
         (["--wire-format", "smoke"], "argument --wire-format: invalid choice: 'smoke'"),
         (["-i"], "--interactive takes no PROMPT"),
     ],
@@ -241,7 +287,7 @@ def test_a_bad_base_url_is_a_usage_error():
 
 
 def test_temperature_bounds_are_accepted_and_sent(data_stream_server):
-    for value in ("0", "2"):
+    for value in ("0", "2", "5"):
         result = run_cli("chat", "hi", "--base-url", data_stream_server.url, "--temperature", value)
         assert result.returncode == 0, result.stderr
         assert data_stream_server.inference_requests[-1].json["temperature"] == float(value)

@@ -49,7 +49,9 @@ def test_slash_image_attaches_to_the_next_message_only(agents_server, tmp_path):
     result = run_cli("chat", "-i", "--base-url", agents_server.url, *VISION, stdin=typed)
     assert result.returncode == 0, result.stderr
     assert "cannot read the image file" in result.stderr  # the bad one, refused at once
-    assert "[image attached to your next message]" in result.stdout
+    # The chat's own note goes to stderr: stdout holds the replies alone.
+    assert "[image attached to your next message]" in result.stderr
+    assert "[image attached" not in result.stdout
     first, second = result.stdout.split("Echo from the mock model.")[1:]
     assert images_reported(first) == [reported(gif(seed=54), "image/gif")]
     # The second turn sends the history again: the image stays with the first message.

@@ -18,11 +18,13 @@ import subprocess
 import sys
 import termios
 import time
+from typing import IO
 
 import pytest
 
 from tests.helpers import CLI
 from tests.reference_server import Fault
+from tests.scripted_model import echo_reply
 
 UP = "\x1b[A"
 CTRL_C = "\x03"
@@ -39,14 +41,15 @@ _BECOME = (
 class Terminal:
     """The command running on a pseudo-terminal: type keys, wait for text on the screen."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, stdout: IO[bytes] | None = None) -> None:
+        """Start ``cf-playground *args``; ``stdout``, if given, takes its standard output."""
         primary, secondary = os.openpty()
         # A wide screen, so readline never wraps or scrolls a line.
         fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         self.process = subprocess.Popen(
             [sys.executable, "-c", _BECOME, CLI, *args],
             stdin=secondary,
-            stdout=secondary,
+            stdout=secondary if stdout is None else stdout,
             stderr=secondary,
             start_new_session=True,
             env={**os.environ, "TERM": "xterm"},
@@ -130,8 +133,8 @@ class Terminal:
 def terminal():
     started: list[Terminal] = []
 
-    def start(*args: str) -> Terminal:
-        started.append(Terminal(*args))
+    def start(*args: str, stdout: IO[bytes] | None = None) -> Terminal:
+        started.append(Terminal(*args, stdout=stdout))
         return started[-1]
 
     yield start
@@ -153,6 +156,24 @@ def test_typing_a_line_prints_the_reply_and_ctrl_d_leaves_with_0(terminal, data_
     term.expect(PROMPT)
     term.type(CTRL_D)
     assert term.wait() == 0
+
+
+def test_answers_redirected_to_a_file_hold_no_prompt(terminal, data_stream_server, tmp_path):
+    # `cf-playground chat > answers.txt`, typed at a terminal: the banner and the prompt stay
+    # on the screen (stderr), the file gets the reply alone.
+    answers = tmp_path / "answers.txt"
+    with answers.open("wb") as stdout:
+        term = terminal("chat", "-i", "--base-url", data_stream_server.url, stdout=stdout)
+        term.expect("/help lists the commands")
+        term.expect(PROMPT)
+        term.type("hello there\r")
+        term.expect(PROMPT)  # the reply went to the file; the next prompt is on the screen
+        term.type(CTRL_D)
+        assert term.wait() == 0
+    (request,) = data_stream_server.inference_requests
+    reply = "".join(echo_reply(request.json, "data-stream"))
+    assert answers.read_text() == f"{reply}\n"
+    assert "Echo: hello there" not in term.screen
 
 
 def test_the_up_arrow_recalls_the_previous_line(terminal, data_stream_server):

@@ -6,6 +6,7 @@ and checks the verdict of each layer and the one line of advice.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -36,6 +37,23 @@ def doctor_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dic
     done = run_cli("doctor", "--json", "--timeout", "10", *args, env=env)
     assert done.stderr == "", done.stderr  # everything is in the report
     return done.returncode, json.loads(done.stdout)
+
+
+# The command as a user without the impersonate extra runs it.
+WITHOUT_IMPERSONATION = (
+    "import sys\n"
+    "sys.modules['curl_cffi'] = None  # as if the impersonate extra were not installed\n"
+    "from langchain_cloudflare_playground.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def doctor_without_impersonation(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``doctor *args`` as if curl_cffi were not installed."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_IMPERSONATION, "doctor", "--timeout", "10", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
 
 
 def verdicts(report: dict) -> dict[str, tuple[str, str]]:
@@ -89,6 +107,31 @@ def test_an_http_only_server_works_and_each_layer_says_so(server):
     assert text_line(out, "session cache").startswith("ok")
     assert out.splitlines()[-1] == "advice: nothing to do: a chat works"
     assert server.inference_requests, "the chat reached the server"
+
+
+def test_the_local_playground_is_all_good_and_starts_no_browser(server, monkeypatch):
+    # The browser is allowed and installed, as on a user's machine; nothing refuses the rungs
+    # below it, so the ladder would never climb to it, and the doctor does not start it.
+    require_tool("chromium")
+    monkeypatch.delenv("CF_PLAYGROUND_BROWSER")
+    code, report = doctor_json("--base-url", server.url)
+    assert code == 0, report
+    assert report["about"]["browser_installed"] is True
+    checks = {check["name"]: check for check in report["checks"]}
+    browser = checks["websocket via browser"]
+    assert (browser["verdict"], browser["seconds"]) == ("skipped", None)
+    assert browser["why"] == (
+        "not tried: the impersonate rung got an answer, not the edge's refusal (see above);"
+        " auto climbs to it only past a refusal"
+    )
+    assert checks["websocket via impersonate"]["facts"] == {"edge_refusal": False}
+    assert checks["chat"]["verdict"] == "ok"
+    assert report["advice"] == "nothing to do: a chat works"
+    # Every verdict but the page's (the reference server's page is its stand-in for
+    # Cloudflare's interstitial, and says so) and the 404s of its missing Agents route is ok.
+    problems = {name for name, check in checks.items() if check["verdict"] in ("failed", "refused")}
+    assert problems == {"page", "websocket via direct", "websocket via impersonate"}
+    assert "pip install" not in json.dumps(report)
 
 
 def test_json_report_holds_the_same_checks_with_times_and_facts(server):
@@ -228,18 +271,10 @@ def test_a_pinned_transport_the_gate_refuses_advises_auto(agents_server, tls_cer
 
 
 def test_without_the_impersonate_extra_the_advice_is_to_install_it(agents_server, tls_certificates):
-    script = (
-        "import sys\n"
-        "sys.modules['curl_cffi'] = None  # as if the impersonate extra were not installed\n"
-        "from langchain_cloudflare_playground.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
     with TlsEdge(agents_server.port, tls_certificates, refusal="handshake") as edge:
-        done = subprocess.run(
-            [sys.executable, "-c", script, "doctor", "--base-url", edge.url,
-             "--ca-bundle", tls_certificates.ca_path, "--timeout", "10"],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        done = doctor_without_impersonation(
+            "--base-url", edge.url, "--ca-bundle", tls_certificates.ca_path
+        )
         impersonated = [seen.verdict for seen in edge.seen if seen.verdict == "browser"]
     assert done.returncode == 1, done.stdout + done.stderr
     assert impersonated == []  # no rung but aiohttp was tried
@@ -252,17 +287,7 @@ def test_without_the_impersonate_extra_the_advice_is_to_install_it(agents_server
 
 
 def test_a_pinned_rung_that_is_not_installed_is_one_failure_with_its_advice(server):
-    script = (
-        "import sys\n"
-        "sys.modules['curl_cffi'] = None  # as if the impersonate extra were not installed\n"
-        "from langchain_cloudflare_playground.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, "doctor", "--base-url", server.url,
-         "--transport", "impersonate", "--timeout", "10"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = doctor_without_impersonation("--base-url", server.url, "--transport", "impersonate")
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr == ""  # a report, not a traceback
     assert text_line(done.stdout, "transport rungs").startswith("failed")
@@ -286,33 +311,61 @@ def test_a_site_that_accepts_and_never_answers_times_out_in_a_report():
     assert seen["chat"][0] in ("failed", "skipped")
 
 
-def test_the_browser_rung_is_checked_when_chromium_is_there(
+def test_the_browser_rung_is_checked_when_the_edge_refuses_the_rung_below(
     agents_server, tls_certificates, monkeypatch
 ):
+    # Without the impersonate extra the rung below the browser is aiohttp's, which the gate
+    # refuses: the ladder climbs to the browser, and so does the doctor.
     require_tool("chromium")
     monkeypatch.delenv("CF_PLAYGROUND_BROWSER")  # the suite forbids the browser elsewhere
     before = chromium_processes()
     with TlsEdge(agents_server.port, tls_certificates, refusal="handshake") as edge:
-        code, report = doctor_json(
-            "--base-url", edge.url, "--ca-bundle", tls_certificates.ca_path
-        )  # fmt: skip
+        done = doctor_without_impersonation(
+            "--json", "--base-url", edge.url, "--ca-bundle", tls_certificates.ca_path
+        )
         verdicts_seen = {seen.verdict for seen in edge.seen}
-    assert code == 0, report
-    seen = verdicts(report)
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = verdicts(json.loads(done.stdout))
+    assert seen["websocket via direct"][0] == "refused"
     assert seen["websocket via browser"] == ("ok", "upgraded; first frame cf_agent_identity")
     assert seen["http via browser"] == (
         "skipped",
-        "the relay carries WebSockets only; its HTTP goes by the impersonate rung",
+        "the relay carries WebSockets only; its HTTP goes by the direct rung",
     )
-    assert "through the impersonate rung" in seen["chat"][1]  # the first rung that works
-    # aiohttp's handshake was refused, curl_cffi's and Chromium's let in; None: the TCP check's
-    # bare connection, which sends no ClientHello.
+    assert "through the browser rung" in seen["chat"][1]  # the first rung that works
+    # aiohttp's handshake was refused, Chromium's let in; None: the TCP check's bare
+    # connection, which sends no ClientHello.
     assert verdicts_seen == {"not-browser", "browser", None}
     deadline = time.monotonic() + 10
     while chromium_processes() - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert chromium_processes() - before == set()  # the relay's browser is gone
     assert our_profiles() == []
+
+
+def test_the_browser_rung_is_not_tried_when_the_rung_below_gets_in(
+    agents_server, tls_certificates, monkeypatch
+):
+    # The gate refuses aiohttp and lets curl_cffi in: the ladder stops at impersonate, so
+    # the doctor starts no Chromium either (it did, for seconds, before).
+    require_tool("chromium")
+    monkeypatch.delenv("CF_PLAYGROUND_BROWSER")  # the browser is allowed and installed
+    with TlsEdge(agents_server.port, tls_certificates, refusal="handshake") as edge:
+        code, report = doctor_json(
+            "--base-url", edge.url, "--ca-bundle", tls_certificates.ca_path
+        )  # fmt: skip
+    assert code == 0, report
+    checks = {check["name"]: check for check in report["checks"]}
+    assert checks["websocket via direct"]["verdict"] == "refused"
+    assert checks["websocket via direct"]["facts"]["edge_refusal"] is True
+    assert checks["websocket via impersonate"]["verdict"] == "ok"
+    browser = checks["websocket via browser"]
+    assert (browser["verdict"], browser["seconds"]) == ("skipped", None)
+    assert browser["why"] == (
+        "not tried: the impersonate rung got in (see above); auto climbs to it only past a refusal"
+    )
+    assert "through the impersonate rung" in checks["chat"]["why"]
+    assert report["advice"] == "nothing to do: a chat works"
 
 
 # -- the site's own answers -------------------------------------------------------------------
@@ -361,28 +414,44 @@ def test_the_http_wire_format_asked_skips_the_websocket_checks(server):
     assert seen["chat"][0] == "ok"
 
 
-class _NotFound(http.server.BaseHTTPRequestHandler):
-    """A site that answers 404 to everything: the playground moved or changed its wire format."""
+class _Answering(http.server.BaseHTTPRequestHandler):
+    """A site that answers every request with one plain error page (``status``, no markers)."""
+
+    status = 404
 
     def do_GET(self):
-        self.send_error(404)
+        self.send_error(self.status)
 
     def do_POST(self):
-        self.send_error(404)
+        self.send_error(self.status)
 
     def log_message(self, *_args):
         pass
 
 
-def test_a_site_with_neither_wire_format_advises_an_upgrade():
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+class _Forbidden(_Answering):
+    status = 403
+
+
+@contextlib.contextmanager
+def plain_site(handler: type[_Answering]) -> Iterator[str]:
+    """A site on loopback that answers everything with ``handler``'s plain page; its URL."""
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=site.serve_forever, daemon=True)
     thread.start()
     try:
-        code, report = doctor_json("--base-url", f"http://127.0.0.1:{site.server_port}")
+        yield f"http://127.0.0.1:{site.server_port}"
     finally:
         site.shutdown()
         site.server_close()
+
+
+def test_a_site_that_answers_404_is_called_a_404_and_the_advice_is_the_url():
+    # Not a playground (or the playground moved its routes): say 404, not "challenge", and
+    # advise checking the URL; the package is not on PyPI, so no `pip install -U`.
+    with plain_site(_Answering) as url:
+        code, report = doctor_json("--base-url", url)
+        text = run_cli("doctor", "--base-url", url, "--timeout", "10").stdout
     assert code == 1
     seen = verdicts(report)
     assert seen["page"] == ("failed", "HTTP 404 ('Error response')")
@@ -395,9 +464,30 @@ def test_a_site_with_neither_wire_format_advises_an_upgrade():
     assert "neither the Agents WebSocket nor POST /api/inference" in seen["wire format"][1]
     assert seen["chat"][0] in ("failed", "refused")
     assert report["advice"] == (
-        "page: upgrade the package (pip install -U cloudflare-playground); if that does not help,"
-        " file an issue with the output of `cf-playground doctor --json`"
+        f"page: no page at {url}/ (HTTP 404): check the URL (--base-url; the live playground is"
+        " https://playground.ai.cloudflare.com); if it is the live site, it may have changed:"
+        " update this package from its repository (git pull in your checkout, then pip install"
+        " '.[all]'); if that does not help, file an issue with the output of"
+        " `cf-playground doctor --json`"
     )
+    assert "challenge" not in text
+    assert "pip install -U" not in text
+    assert "HTTP 404" in text_line(text, "page")
+
+
+def test_a_plain_403_is_refused_but_not_called_a_challenge():
+    with plain_site(_Forbidden) as url:
+        code, report = doctor_json("--base-url", url)
+    assert code == 1
+    seen = verdicts(report)
+    assert seen["page"] == (
+        "refused",
+        "HTTP 403 ('Error response'): forbidden, not a challenge page",
+    )
+    assert seen["http via direct"] == ("refused", "HTTP 403: forbidden, not a challenge page")
+    assert seen["websocket via direct"][0] == "refused"
+    for name, (_verdict, why) in seen.items():  # nothing is called a challenge
+        assert "challenge" not in why.replace("not a challenge page", ""), name
 
 
 def test_a_model_list_in_an_unknown_shape(own_server):
@@ -407,7 +497,11 @@ def test_a_model_list_in_an_unknown_shape(own_server):
     seen = verdicts(report)
     assert seen["model list"] == ("failed", "the model list is empty or in an unknown shape")
     assert seen["chat"][0] == "ok"
-    assert report["advice"].startswith("model list: upgrade the package")
+    assert report["advice"].startswith(
+        "model list: this URL answers, but not as a playground this version knows: check the URL"
+        " (--base-url; the live playground is https://playground.ai.cloudflare.com); if it is"
+        " the live site, it may have changed: update this package from its repository"
+    )
 
 
 def test_a_model_list_without_the_default_model(own_server):
@@ -437,7 +531,10 @@ def test_a_chat_error_fails_the_chat_and_the_exit_status(own_server):
     assert chat.startswith("failed")
     assert "HTTP 500" in chat
     assert text_line(done.stdout, "wire format").endswith("HTTP, AI SDK data stream")
-    assert done.stdout.splitlines()[-1].startswith("advice: chat: upgrade the package")
+    assert done.stdout.splitlines()[-1] == (
+        "advice: chat: the playground failed on its side: try again in a while; if it keeps"
+        " failing, file an issue with the output of `cf-playground doctor --json`"
+    )
     assert own_server.pending_faults() == 0
 
 

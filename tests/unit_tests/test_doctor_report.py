@@ -47,9 +47,15 @@ def test_nothing_to_do_when_everything_works():
     assert found.advice == "nothing to do: a chat works"
 
 
-def test_a_problem_without_advice_of_its_own_gets_the_upgrade_advice():
+def test_a_problem_without_advice_of_its_own_gets_the_update_advice():
     found = diagnosis(Check("wire format", "failed", "neither"))
-    assert found.advice.startswith("wire format: upgrade the package (pip install -U")
+    # The package is not on PyPI: the update comes from its repository.
+    assert found.advice == (
+        "wire format: check the URL (--base-url); if it is the live site, it may have changed:"
+        " update this package from its repository (git pull in your checkout, then pip install"
+        " '.[all]'); if that does not help, file an issue with the output of"
+        " `cf-playground doctor --json`"
+    )
 
 
 def test_secrets_are_scrubbed_from_text_and_json_wherever_they_appear():

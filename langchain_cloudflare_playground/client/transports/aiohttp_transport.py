@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import time
 import weakref
 from dataclasses import dataclass
 from types import MethodType
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -140,7 +142,7 @@ class AiohttpTransport:
         """Send ``request``; the body streams inside the block."""
         started = time.monotonic()
         async with contextlib.AsyncExitStack() as stack:
-            with self.translated_errors(started):
+            with self.translated_errors(started, url=request.url):
                 session = await self._session(self._by_loop)
                 response = await stack.enter_async_context(
                     session.request(
@@ -168,7 +170,7 @@ class AiohttpTransport:
         # absolute http URL, or CONNECT for https) where it rejects ws:// outright.
         url = request.url
         request_url = "http" + url.removeprefix("ws") if url.startswith("ws") else url
-        with self.translated_errors():
+        with self.translated_errors(url=request_url):
             session = await self._session(self._websocket_by_loop)
             try:
                 websocket = await session.ws_connect(
@@ -232,10 +234,13 @@ class AiohttpTransport:
         return session
 
     @contextlib.contextmanager
-    def translated_errors(self, started: float | None = None) -> Iterator[None]:
+    def translated_errors(
+        self, started: float | None = None, *, url: str | None = None
+    ) -> Iterator[None]:
         """Turn aiohttp's and asyncio's failures into the client's typed errors.
 
-        ``started`` is when the request began, so a timeout can say which limit it hit.
+        ``started`` is when the request began, so a timeout can say which limit it hit;
+        ``url``, what it was sent to, so a failed connection can say where it was going.
         """
         started = time.monotonic() if started is None else started
         try:
@@ -254,9 +259,8 @@ class AiohttpTransport:
             raise PlaygroundTimeoutError(msg) from exc
         except aiohttp.ClientSSLError as exc:
             raise _tls_error(exc) from exc
-        except aiohttp.ClientProxyConnectionError as exc:
-            msg = f"cannot connect to the proxy: {exc}"
-            raise PlaygroundConnectionError(msg) from exc
+        except aiohttp.ClientConnectorError as exc:  # to the playground or to the proxy
+            raise self._connect_error(exc, url) from exc
         except aiohttp.ClientPayloadError as exc:
             msg = f"the connection broke during the reply: {exc}"
             raise PlaygroundConnectionError(msg) from exc
@@ -271,6 +275,22 @@ class AiohttpTransport:
         except (aiohttp.ClientError, OSError) as exc:
             msg = f"cannot reach the playground: {exc or type(exc).__name__}"
             raise PlaygroundConnectionError(msg) from exc
+
+    def _connect_error(
+        self, error: aiohttp.ClientConnectorError, url: str | None
+    ) -> PlaygroundConnectionError:
+        """A connection that could not be made, in our words: where to, and the OS's reason.
+
+        aiohttp's own ("Cannot connect to host h:p ssl:default [...]") names an SSL setting
+        even for a plain http:// URL.
+        """
+        reason = _os_reason(error)
+        if isinstance(error, aiohttp.ClientProxyConnectionError):
+            return PlaygroundConnectionError(
+                f"cannot connect to the proxy {redact_url(self.proxy)}: {reason}"
+            )
+        where = _origin(url) if url else f"{error.host}:{error.port}"
+        return PlaygroundConnectionError(f"cannot reach the playground at {where}: {reason}")
 
 
 class AiohttpWebSocket:
@@ -474,6 +494,24 @@ def redact_url(url: str | None) -> str | None:
         return url
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the port spelt out (what a connection goes to)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _os_reason(error: aiohttp.ClientConnectorError) -> str:
+    """Why a connection could not be made, as the OS said it ("connection refused")."""
+    cause = error.os_error
+    if isinstance(cause, socket.gaierror):
+        return f"{error.host} does not resolve ({cause.strerror or cause})"
+    if cause.errno:  # asyncio's own wording ("Connect call failed ('127.0.0.1', 9)") says less
+        return os.strerror(cause.errno).lower()
+    return str(cause) or type(cause).__name__
 
 
 def _tls_error(error: aiohttp.ClientSSLError) -> PlaygroundError:
