@@ -171,7 +171,11 @@ class ChatCloudflarePlayground(BaseChatModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Chat options sent with every call, as ``bind`` would pass them (``tool_choice``...)."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    # An error never quotes what it was given: that may hold cookies, a proxy's password, or a
+    # key passed by mistake.
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     _client: PlaygroundClient | None = PrivateAttr(default=None)
     _options: ClientOptions | None = PrivateAttr(default=None)

@@ -22,7 +22,13 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator, model_validator
+from llama_index.core.bridge.pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -85,6 +91,10 @@ class CloudflarePlayground(FunctionCallingLLM, CustomLLM):
         )
         print(llm.chat([question]))
     """
+
+    # An error never quotes what it was given: that may hold cookies, a proxy's password, or a
+    # key passed by mistake. (Merged with LlamaIndex's own settings.)
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     model: str = Field(default=DEFAULT_MODEL, description="An alias or a full @cf/ id.")
     max_tokens: int = Field(default=2048, description="The most tokens a reply may have.")

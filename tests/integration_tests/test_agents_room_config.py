@@ -38,6 +38,7 @@ from langchain_cloudflare_playground.client.drivers import agents_driver
 from tests.helpers import echo_fields, run_cli
 
 QWQ = "@cf/qwen/qwq-32b"
+ROOM_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"  # every fresh room's own
 DEFAULT_SYSTEM = "You are a helpful assistant."  # the Worker's own, in every room's state
 
 LEARNING = ["cf_agent_state", "rpc settingsProbe", "rpc setConfig", "cf_agent_use_chat_request"]
@@ -293,6 +294,35 @@ async def test_a_slow_setconfig_reply_delays_nothing_once_the_way_is_known(
         "cf_agent_state",
         "cf_agent_use_chat_request",
     ]
+
+
+async def test_settings_the_room_already_has_are_not_called_for_again(
+    agents_server, variant, cache
+):
+    # Asking for the room's own model shows nothing of which carrier takes it, so both are kept;
+    # but a later conversation asking for what a fresh room already runs with calls no
+    # setConfig (it would cost the room a call before every chat), and one asking for another
+    # model still gets both.
+    url = variant("playground-reverting-state")
+    agent = "playground-reverting-state"
+    async with PlaygroundClient(url, session_cache=cache, wire_format="agents") as client:
+        await client.achat("learn with its own model", model=ROOM_MODEL)
+        same = await client.achat("its own model again", model=ROOM_MODEL)
+        other = await client.achat("another model", model="qwq-32b", temperature=0.5)
+    assert [remembered.way.model for remembered in cache.settings_ways().values()] == [
+        ("state", "setConfig")
+    ]
+    assert client_frames(agents_server, agent, "its own model again") == [
+        "cf_agent_state",
+        "cf_agent_use_chat_request",
+    ]
+    assert ran_with(echo_of(same.text))[0] == ROOM_MODEL
+    assert client_frames(agents_server, agent, "another model") == [
+        "cf_agent_state",
+        "rpc setConfig",
+        "cf_agent_use_chat_request",
+    ]
+    assert ran_with(echo_of(other.text))[:2] == (QWQ, "0.5")
 
 
 def test_a_langchain_user_gets_an_error_of_langchain_and_of_the_client(variant, cache):

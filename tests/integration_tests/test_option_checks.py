@@ -209,4 +209,16 @@ def test_a_key_gets_one_line_saying_none_is_needed(name):
         assert message.endswith(f"{owner} takes no {name!r}: {needs_none}"), message
         assert "\n" not in message
         assert "Did you mean" not in message
-        assert "secret-value" not in message
+    # What a traceback shows: pydantic quotes the input in its errors unless told not to.
+    for shown in (from_client.value, from_langchain.value, from_llama_index.value):
+        assert "secret-value" not in str(shown)
+
+
+@pytest.mark.parametrize("model_class", [ChatCloudflarePlayground, CloudflarePlayground])
+def test_a_refused_adapter_option_never_shows_the_cookies_given_with_it(model_class):
+    cookies = {"cf_clearance": "cookie-secret"}
+    for wrong in ({"temprature": 0.2}, {"temperature": 9}):
+        with pytest.raises(ValidationError) as refused:
+            model_class(cookies=cookies, **wrong)
+        assert "cookie-secret" not in str(refused.value)
+        assert "cookie-secret" not in repr(refused.value)

@@ -449,14 +449,17 @@ async def _configure(
     """Give the room its settings the way the site takes them; nothing is waited for.
 
     Unless the way says the site applies ``setConfig`` too late: then its answer is.
+    ``setConfig`` is called only for settings the room does not already have: it costs the
+    room a call before the chat request, on every conversation.
     """
     state = None
     if way.sends_state:
         state = room_state(initial, settings, with_system=way.system == "state")
         await socket.send(state_frame(state))
     configuration = RoomConfiguration(settings, initial, state_sent=state)
-    if way.sends_config:
-        with_system = way.system == "setConfig"
+    with_system = way.system == "setConfig"
+    lacking = settings.missing_in(initial)
+    if way.sends_config and any(name != "system" or with_system for name in lacking):
         await _call_set_config(socket, configuration, SET_CONFIG_ID, with_system=with_system)
         if way.confirm_first:
             await _observe_until_answered(socket, configuration)
