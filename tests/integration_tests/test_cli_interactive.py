@@ -31,9 +31,12 @@ CTRL_C = "\x03"
 CTRL_D = "\x04"
 PROMPT = "you> "
 # Run by the child after it became a session leader: take the pty as the controlling terminal
-# (so Ctrl-C typed there is a SIGINT to the command), then become the command.
+# (so Ctrl-C typed there is a SIGINT to the command), give SIGINT its default disposition as a
+# user's shell does (a suite started in the background, `make test &`, inherits it ignored and
+# Python would then never raise KeyboardInterrupt), then become the command.
 _BECOME = (
-    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+    "import fcntl, os, signal, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+    " signal.signal(signal.SIGINT, signal.SIG_DFL);"
     " os.execv(sys.argv[1], sys.argv[1:])"
 )
 
