@@ -1,8 +1,9 @@
 """``cf-playground serve`` against the client called directly: same upstream, same run (issue 28).
 
 Rows: time to first token (target <= +5 ms, the median of the pairs' differences), throughput
-of a long reply (>= 0.8x), 100 streams at once (wall time <= 1.5x, no errors), and the server's
-peak resident set with 100 streams open (measured; the issue sets no target).
+of a long reply (>= 0.8x), 100 streams open at once (wall time <= 1.5x, no errors), 100
+requests to an instant upstream (no errors; wall time measured), and the server's peak resident
+set with 100 streams open (measured; the issue sets no target).
 
 **Upstream: the data-stream reference server, except for the memory.** ``serve`` maps client
 events to OpenAI chunks and never sees a wire format, so what it costs is the same over any of
@@ -14,8 +15,17 @@ and the client would both wait on workerd, and every ratio would read about 1 wh
 ``serve`` cost. But the reference server writes each reply at once, so 100 requests to it are
 answered nearly one after another (the worker counts how many streams were open together):
 100 streams really open at once need replies that last, which the Agents server gives
-(``[drip:N:MS]``: N deltas MS apart). The memory row, and a second wall-time row, come from
-100 such conversations, with ``serve`` on the Agents wire format before it.
+(``[drip:N:MS]``: N deltas MS apart). The memory row, and the wall-time row of the issue's
+"100 concurrent streams", come from 100 such conversations, with ``serve`` on the Agents wire
+format before it (the wire format the live site speaks).
+
+**100 requests to the instant upstream: no errors, the wall time measured, no ratio target.**
+Each is answered as soon as it is asked, so the burst is CPU-bound: three processes (reader,
+``serve``, reference server) share two cores where the direct side has two (client, reference
+server), and ``serve`` does the client's work plus its own. Its wall time is a noisy proxy for
+the CPU row above (the medians of five fresh servers ran 1.04x to 1.76x on the same code), and
+it held the 1.5x target until issue 28's third session, which moved that target to the
+streams held open: the figure is still printed in every run.
 
 **Reader: aiohttp, as bare as the other steps' baselines** (``read_openai_stream``: split each
 read into lines, parse each event's JSON, count the text of its delta). The ``openai`` SDK
@@ -69,7 +79,7 @@ def serve_against_client(
     # 100 requests cost, not 100 streams held open.
     flood = _Streams("data stream", upstream, "http", 200, "[long:200]")
     direct, through = _at_once(flood, at_once_repetitions)
-    rows.append(_wall_time_row(flood, through, direct))
+    rows.append(_burst_row(flood, through, direct))
     # 100 streams truly open together: the Agents server sends 20 deltas 50 ms apart (a slow
     # model's pace), so every conversation lasts a second or more, and the server's peak
     # memory is that of 100 conversations in flight.
@@ -262,6 +272,26 @@ def _at_once(streams: _Streams, repetitions: int) -> tuple[list[Any], list[Any]]
 def _wall_time_row(streams: _Streams, through: list[Any], direct: list[Any]) -> Comparison:
     name = f"{STREAMS_AT_ONCE} at once through serve vs the client, {streams.label}: wall time"
     return wall_time_row(name, through, direct)
+
+
+def _burst_row(streams: _Streams, through: list[Any], direct: list[Any]) -> Comparison:
+    """100 requests answered at once: no errors; the wall time against the client's, measured."""
+    errors = sum(r["errors"] for r in through + direct)
+    first = next((r["first_errors"] for r in through + direct if r["errors"]), [])
+    open_at_once = max(r["open_at_once"] for r in through)
+    return Comparison(
+        f"{STREAMS_AT_ONCE} requests at once through serve vs the client, {streams.label},"
+        " instant upstream: wall time",
+        "s",
+        [r["wall_seconds"] for r in through],
+        [r["wall_seconds"] for r in direct],
+        target="0 errors (wall time measured)",
+        condition=errors == 0,
+        note=f"errors: {errors}"
+        + (f" ({first[0]})" if first else "")
+        + f"; at most {open_at_once} of {STREAMS_AT_ONCE} streams open together: CPU-bound,"
+        " see the CPU row",
+    )
 
 
 def _memory_row(streams: _Streams, through: list[Any], direct: list[Any]) -> Comparison:

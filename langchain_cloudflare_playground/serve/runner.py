@@ -7,6 +7,7 @@ the replies in flight finish for up to ``shutdown_grace`` seconds, cancels those
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 from typing import TYPE_CHECKING
@@ -54,6 +55,7 @@ class _AnnouncingServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Start, then say where the OpenAI base URL is, on one line of standard output."""
         await super().startup(sockets)
+        _tune_garbage_collector()
         if not self.servers:
             return
         host, port = self.servers[0].sockets[0].getsockname()[:2]
@@ -64,3 +66,22 @@ class _AnnouncingServer(uvicorn.Server):
             flush=True,
         )
         sys.stdout.flush()
+
+
+# A request's objects are freed by reference counting as soon as its reply ends; the cyclic
+# collector only walks them. With Python's defaults (a young collection every 700 new objects,
+# now and then a full one over every object in the process) it took 6-11% of the server's CPU
+# in a burst of 100 requests (perf), about half of it in full walks over what startup made.
+_YOUNG_COLLECTION_EVERY = 7_000  # new container objects (Python's default: 700)
+
+
+def _tune_garbage_collector() -> None:
+    """Keep what startup made out of every later collection, and collect the young less often.
+
+    Everything alive once the server listens (modules, classes, the app, the client) lives as
+    long as the process: ``gc.freeze`` moves it where no collection looks.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_YOUNG_COLLECTION_EVERY, older, oldest)
