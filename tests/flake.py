@@ -3,8 +3,8 @@ machine kept busy.
 
 Every core runs a CPU burner of this process's own (a busy loop in a child process) while the
 modules below run ``--rounds`` times in a row, each round a pytest run of its own; the burners are
-stopped after, whatever happened. A test that passes alone but fails here waits on a sleep or a
-tight window instead of an event. Not part of ``make test``: run ``make flake`` before stopping
+stopped after, whatever happened (a SIGTERM or SIGHUP too, which also ends the round's pytest).
+A test that passes alone but fails here waits on a sleep or a tight window instead of an event. Not part of ``make test``: run ``make flake`` before stopping
 when a change touches such waits::
 
     python -m tests.flake --rounds 5                      # make flake
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -82,6 +83,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("modules", nargs="*", default=MODULES)
     args = parser.parse_args()
+    # Python dies of SIGTERM without unwinding: the burners would spin on, orphaned. As an
+    # exception it runs the finally below, and subprocess.run kills the round's pytest.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _exit_on_signal)
     cores = os.cpu_count() or 1
     load = burners(cores)
     failed = 0
@@ -100,6 +105,10 @@ def main() -> int:
         stop(load)
     print(f"flake: {args.rounds - failed} of {args.rounds} rounds passed under load", flush=True)
     return 1 if failed else 0
+
+
+def _exit_on_signal(number: int, _frame: object) -> None:
+    raise SystemExit(128 + number)
 
 
 if __name__ == "__main__":
