@@ -4,8 +4,8 @@ machine kept busy.
 Every core runs a CPU burner of this process's own (a busy loop in a child process) while the
 modules below run ``--rounds`` times in a row, each round a pytest run of its own; the burners are
 stopped after, whatever happened (a SIGTERM or SIGHUP too, which also ends the round's pytest).
-A test that passes alone but fails here waits on a sleep or a tight window instead of an event. Not part of ``make test``: run ``make flake`` before stopping
-when a change touches such waits::
+A test that passes alone but fails here waits on a sleep or a tight window instead of an event.
+Not part of ``make test``: run ``make flake`` before stopping when a change touches such waits::
 
     python -m tests.flake --rounds 5                      # make flake
     python -m tests.flake --rounds 2 tests/integration_tests/test_resume.py
