@@ -266,10 +266,6 @@ def _cold_worker(rung: str, url: str, ca_path: str) -> dict[str, Any]:
     env = dict(os.environ)
     if rung == "browser":
         env.pop("CF_PLAYGROUND_BROWSER", None)
-    # The package's modules load from bytecode, as an installed wheel's do: with this set, each
-    # fresh process would compile the modules a first chat loads lazily (4 ms for the
-    # impersonating transport's alone).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = [sys.executable, "-m", "benchmarks.cold_start", rung, url, ca_path, str(MORE_CHATS)]
     deadline = time.monotonic() + _WORKER_SECONDS
     peak_children = 0
