@@ -5,6 +5,8 @@ Fixtures stay in the ``conftest.py`` files; plain functions live here.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +23,7 @@ import pytest
 from langchain_cloudflare_playground.client.tools import Tool
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     import aiohttp
 
@@ -102,6 +104,41 @@ def running_tinyproxy(folder: Path, *, any_port: bool = False) -> Iterator[tuple
     finally:
         process.terminate()
         process.wait(10)
+
+
+# -- what a client holds ------------------------------------------------------------------
+
+
+def client_sockets_to(port: int) -> int:
+    """This process's TCP sockets whose peer is ``127.0.0.1:port``: the clients of that server.
+
+    A count of every descriptor would also take in what the test did not make (a server in a
+    thread of this process and its side of each connection, closed when it notices).
+    """
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    with open("/proc/self/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if int(fields[2].split(":")[1], 16) == port and fields[9] in inodes:
+                count += 1
+    return count
+
+
+async def settled(condition: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``condition`` holds within ``seconds`` (closes run in the background)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 # -- running the project's programs -------------------------------------------------------

@@ -10,7 +10,6 @@ errors, cassettes).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -48,7 +47,7 @@ from langchain_cloudflare_playground.client.transports.impersonating_transport i
 )
 from langchain_cloudflare_playground.testing import cassette_patches
 from llama_index_cloudflare_playground import CloudflarePlayground
-from tests.helpers import running_tinyproxy
+from tests.helpers import client_sockets_to, running_tinyproxy, settled
 from tests.reference_server import Fault, free_port
 from tests.tls_edge import TestCertificates, TlsEdge
 
@@ -559,35 +558,8 @@ def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
 
-def client_sockets_to(port: int) -> int:
-    """This process's TCP sockets whose peer is ``127.0.0.1:port`` (clients of that server)."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    count = 0
-    with open("/proc/self/net/tcp") as table:
-        next(table)
-        for line in table:
-            fields = line.split()
-            if int(fields[2].split(":")[1], 16) == port and fields[9] in inodes:
-                count += 1
-    return count
-
-
 def other_tasks() -> set[asyncio.Task[object]]:
     return asyncio.all_tasks() - {asyncio.current_task()}
-
-
-async def settled(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 @pytest.fixture
