@@ -29,7 +29,7 @@ from langchain_cloudflare_playground.client.transports.aiohttp_transport import 
     _CLOSE_SECONDS as CLOSE_SECONDS,
 )
 from tests.agents_worker import CHAT_MODEL_COUNT
-from tests.helpers import echo_fields, request_outcome
+from tests.helpers import echo_fields, request_outcome, settled
 from tests.reference_server import Fault
 
 HISTORY = [
@@ -219,11 +219,8 @@ async def test_a_hundred_early_exits_leave_nothing_behind(agents_server):
             async for event in client.astream_chat("[slow:50]"):
                 assert isinstance(event, TextDelta)
                 break
-        # Closing happens off the caller's time; give the closes a moment to finish.
-        deadline = time.monotonic() + 5
-        while client._router.cleanup.background_closes and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert not client._router.cleanup.background_closes
+        # Closing happens off the caller's time; wait for the closes to finish.
+        assert await settled(lambda: not client._router.cleanup.background_closes, 30)
         assert asyncio.all_tasks() == {asyncio.current_task()}
         assert open_fds() <= fds_before + 1
         assert (await client.achat("still fine")).text.startswith("Echo from")

@@ -609,9 +609,9 @@ async def test_http_cancellation_leaves_nothing_behind(
         task.cancel()
     await asyncio.wait([task], timeout=5)
     assert task.done()
-    assert await settled(lambda: client_sockets_to(port) == 0, 3)
-    assert await settled(lambda: other_tasks() == tasks, 3), other_tasks() - tasks
-    assert await settled(lambda: open_fds() == fds, 3), open_fds() ^ fds
+    assert await settled(lambda: client_sockets_to(port) == 0, 30)
+    assert await settled(lambda: other_tasks() == tasks, 30), other_tasks() - tasks
+    assert await settled(lambda: open_fds() == fds, 30), open_fds() ^ fds
     # and the transport still works
     async with transport.stream(HttpRequest("GET", f"{sse_server.url}/api/models")) as response:
         assert response.status == 200
@@ -649,9 +649,9 @@ async def test_websocket_cancellation_mid_receive_leaves_nothing_behind(
     task.cancel()
     await asyncio.wait([task], timeout=5)
     assert task.done()
-    assert await settled(lambda: client_sockets_to(port) == 0, 3)
-    assert await settled(lambda: other_tasks() == tasks, 3), other_tasks() - tasks
-    assert await settled(lambda: open_fds() == fds, 3), open_fds() ^ fds
+    assert await settled(lambda: client_sockets_to(port) == 0, 30)
+    assert await settled(lambda: other_tasks() == tasks, 30), other_tasks() - tasks
+    assert await settled(lambda: open_fds() == fds, 30), open_fds() ^ fds
     await transport.aclose()
 
 
@@ -662,9 +662,9 @@ async def test_closing_the_transport_releases_everything(sse_server):
         await warm.aread()
     assert client_sockets_to(sse_server.port) == 1  # pooled for the next request
     await transport.aclose()
-    assert await settled(lambda: client_sockets_to(sse_server.port) == 0, 3)
-    assert await settled(lambda: other_tasks() == tasks, 3)
-    assert await settled(lambda: open_fds() == fds, 3), open_fds() ^ fds
+    assert await settled(lambda: client_sockets_to(sse_server.port) == 0, 30)
+    assert await settled(lambda: other_tasks() == tasks, 30)
+    assert await settled(lambda: open_fds() == fds, 30), open_fds() ^ fds
 
 
 def test_sync_calls_from_several_loops(sse_server):
