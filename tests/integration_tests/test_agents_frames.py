@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import traceback
+import uuid
 
 import aiohttp
 import pytest
@@ -250,6 +251,26 @@ async def test_cancelling_the_task_cancels_on_the_server(agents_server, monkeypa
             outcome = await request_outcome(observer)
         assert asyncio.all_tasks() == {asyncio.current_task()}
     assert outcome == "aborted"
+
+
+@pytest.mark.parametrize("transport", ["direct", "impersonate"])
+async def test_a_cancel_before_the_first_text_is_never_lost(agents_server, transport):
+    # The cancel goes out as the socket closes: closed at once, about one cancel in three was
+    # never read by the server, and the reply ran to its end.
+    outcomes = []
+    async with PlaygroundClient(
+        agents_server.url, wire_format="agents", transport=transport
+    ) as client:
+        for _ in range(20):
+            prompt = f"cancelled before its text {uuid.uuid4().hex} [slow:1000]"
+            task = asyncio.create_task(client.achat(prompt))
+            room = (await asyncio.to_thread(agents_server.chat_request, prompt))["room"]
+            task.cancel()  # the room has the request; the model has written nothing yet
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            ended = await asyncio.to_thread(agents_server.stream_end, room)
+            outcomes.append((ended["ended"], ended["written"]))
+    assert outcomes == [("cancelled", 0)] * 20
 
 
 async def test_many_conversations_in_parallel_on_one_client(ws_client):

@@ -707,10 +707,7 @@ async def test_the_caller_stops_at_every_stage(
     if where == "http":
         record = data_stream_server.stream_for(prompt)
         assert await asyncio.to_thread(record.wait_ended) == "reader gone"
-    elif stage != "waiting for the reply":
-        # (A cancel sent while the room has the request but no text yet is sometimes not acted
-        # on by the server: reported separately, so this stage proves only that the request
-        # reached the model before the caller left.)
+    else:
         room = (await asyncio.to_thread(agents_server.chat_request, prompt))["room"]
         ended = await asyncio.to_thread(agents_server.stream_end, room)
         assert ended["ended"] == "cancelled"

@@ -27,6 +27,7 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     chat_frame,
     config_args,
     decode_rpc_reply,
+    ends_chat_request,
     new_room,
     parse_rpc_reply,
     room_state,
@@ -412,6 +413,27 @@ def test_cancel_and_rpc_frames():
         "method": "getModels",
         "args": [],
     }
+
+
+ABORTED = (
+    '{"body":"","done":true,"id":"chat-1","outcome":"aborted","type":"cf_agent_use_chat_response"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("frame", "ends"),
+    [
+        ('{"body":"","done":true,"id":"chat-1","type":"cf_agent_use_chat_response"}', True),
+        (ABORTED, True),
+        ('{"body":"{}","done":false,"id":"chat-1","type":"cf_agent_use_chat_response"}', False),
+        ('{"body":"","done":true,"id":"chat-2","type":"cf_agent_use_chat_response"}', False),
+        (CONFIG_OK, False),  # setConfig's answer is "done" too
+        ('{"done":true', False),  # cut short: not JSON
+        ("[1]", False),
+    ],
+)
+def test_the_frame_that_ends_the_chat_request(frame, ends):
+    assert ends_chat_request(frame) is ends
 
 
 def test_set_config_frame_has_the_captured_shape():

@@ -61,6 +61,7 @@ from langchain_cloudflare_playground.client.wire_formats.agents_frames import (
     chat_frame,
     config_args,
     decode_rpc_reply,
+    ends_chat_request,
     holds_message,
     is_initial_state,
     last_sent_id,
@@ -103,6 +104,9 @@ logger = logging.getLogger("langchain_cloudflare_playground")
 MAX_RECONNECTS = 2
 # Waited before the first and the second reconnect: a blip heals fast, a second drop less so.
 RECONNECT_DELAYS = (0.2, 0.8)
+# How long a cancelled reply's room has to say the request ended, before the socket closes
+# anyway (off the caller's time).
+CANCEL_SECONDS = 2.0
 # A reply that finished but is not stored yet (the SDK stores it, then says done): asked again.
 _STORED_TRIES = 3
 _STORED_PAUSE = 0.2
@@ -288,7 +292,7 @@ class AgentsDriver:
             with contextlib.suppress(PlaygroundError):
                 socket = await _open(resume.route, resume.key, resume.room)
                 try:
-                    await socket.send(cancel_frame())
+                    await _cancel_request(socket)
                 finally:
                     socket.conversation_ended()
                     await socket.close()
@@ -437,10 +441,24 @@ class AgentsDriver:
         async def finish() -> None:
             if cancel:
                 with contextlib.suppress(PlaygroundError):
-                    await socket.send(cancel_frame())
+                    await _cancel_request(socket)
             await socket.close()
 
         self._cleanup.in_background(finish)
+
+
+async def _cancel_request(socket: WebSocket) -> None:
+    """Cancel the room's chat request, and wait (briefly) for the room to say it ended.
+
+    Closing at once loses the cancel about one time in three: the server (the Agents SDK in
+    workerd) never reads a cancel that came just before the socket closed, and the reply runs
+    on to its end.
+    """
+    await socket.send(cancel_frame())
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CANCEL_SECONDS):
+            while not ends_chat_request(await socket.receive()):
+                pass
 
 
 async def _configure(

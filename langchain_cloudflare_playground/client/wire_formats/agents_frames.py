@@ -51,6 +51,7 @@ __all__ = [
     "chat_frame",
     "config_args",
     "decode_rpc_reply",
+    "ends_chat_request",
     "holds_message",
     "is_initial_state",
     "last_sent_id",
@@ -318,6 +319,22 @@ def stored_finish_reason(message: dict[str, Any]) -> str | None:
 def cancel_frame() -> str:
     """Ask the server to stop generating the reply to the chat request."""
     return json.dumps({"type": "cf_agent_chat_request_cancel", "id": CHAT_REQUEST_ID})
+
+
+def ends_chat_request(raw: str) -> bool:
+    """Whether ``raw`` is the room's word that the chat request ended (finished or cancelled)."""
+    if '"done"' not in raw:  # most frames, read without parsing
+        return False
+    try:
+        frame = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return (
+        isinstance(frame, dict)
+        and frame.get("type") == _CHAT_RESPONSE
+        and frame.get("id") == CHAT_REQUEST_ID
+        and frame.get("done") is True
+    )
 
 
 def rpc_frame(rpc_id: str, method: str, args: list[Any]) -> str:
