@@ -334,6 +334,7 @@ class RecordingWebSocket:
         self._live = live
         self._frames: list[str] = []
         self._store = conversation.begin_recording()
+        self._ended = False
 
     async def send(self, frame: str) -> None:
         """Send on the live socket."""
@@ -342,12 +343,19 @@ class RecordingWebSocket:
     async def receive(self) -> str:
         """Receive from the live socket, and keep the frame."""
         frame = await self._live.receive()
-        self._frames.append(frame)
+        if not self._ended:
+            self._frames.append(frame)
         return frame
 
     def conversation_ended(self) -> None:
-        """Store the frames received so far in the cassette."""
-        self._store(self._frames)
+        """Store the frames received so far in the cassette; later ones are not the caller's.
+
+        (Those read after a cancel, while the room confirms it, never reached the caller: a
+        replay ends where the caller stopped reading, as the recording did.)
+        """
+        if not self._ended:
+            self._ended = True
+            self._store(self._frames)
 
     async def close(self) -> None:
         """Close the live socket."""
