@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -276,21 +276,19 @@ def _wall_time_row(streams: _Streams, through: list[Any], direct: list[Any]) -> 
 
 def _burst_row(streams: _Streams, through: list[Any], direct: list[Any]) -> Comparison:
     """100 requests answered at once: no errors; the wall time against the client's, measured."""
-    errors = sum(r["errors"] for r in through + direct)
-    first = next((r["first_errors"] for r in through + direct if r["errors"]), [])
-    open_at_once = max(r["open_at_once"] for r in through)
-    return Comparison(
+    row = wall_time_row(
         f"{STREAMS_AT_ONCE} requests at once through serve vs the client, {streams.label},"
         " instant upstream: wall time",
-        "s",
-        [r["wall_seconds"] for r in through],
-        [r["wall_seconds"] for r in direct],
+        through,
+        direct,
+    )
+    open_at_once = max(r["open_at_once"] for r in through)
+    return replace(
+        row,
         target="0 errors (wall time measured)",
-        condition=errors == 0,
-        note=f"errors: {errors}"
-        + (f" ({first[0]})" if first else "")
-        + f"; at most {open_at_once} of {STREAMS_AT_ONCE} streams open together: CPU-bound,"
-        " see the CPU row",
+        max_ratio=None,
+        note=f"{row.note}; at most {open_at_once} of {STREAMS_AT_ONCE} streams open together:"
+        " CPU-bound, see the CPU row",
     )
 
 

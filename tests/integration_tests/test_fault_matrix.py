@@ -664,19 +664,18 @@ async def test_the_caller_stops_at_every_stage(
     fault = Fault(stall_before=2) if stage == "waiting for the reply" else Fault(chunk_delay=0.2)
     prompt = f"stopped {stage} {transport} {uuid.uuid4().hex}"  # this call's own, to find it by
     if where == "http":
-        url, wire_format = data_stream_server.url, "http"
+        url, port, wire_format = data_stream_server.url, data_stream_server.port, "http"
 
         async def reached() -> object:
             record = await asyncio.to_thread(data_stream_server.stream_for, prompt)
             return await asyncio.to_thread(record.wait_stalling)
     else:
-        url, wire_format = agents_server.url, "agents"
+        url, port, wire_format = agents_server.url, agents_server.port, "agents"
         prompt += " [slow:2000]" if stage == "waiting for the reply" else " [slow:200]"
 
         async def reached() -> object:
             return await asyncio.to_thread(agents_server.chat_request, prompt)
 
-    port = data_stream_server.port if where == "http" else agents_server.port
     async with PlaygroundClient(url, wire_format=wire_format, transport=transport) as client:
         await client.achat("warm up")  # pooled connections, so the count below is fair
         held, tasks = client_sockets_to(port), len(asyncio.all_tasks())
